@@ -1,0 +1,226 @@
+//! The run-time level, read once from the `LEAKWATCH` environment variable.
+//!
+//! `LEAKWATCH` takes `off`, `sites` (the default) or `stacks`. A value that is
+//! none of these is never replaced by a silent default: tracking falls back to
+//! `sites` so nothing is missed, the error is printed once to standard error,
+//! and every [`Scope::check`](crate::Scope::check) fails with it until the
+//! variable is fixed.
+
+use std::fmt;
+use std::str::FromStr;
+#[cfg(any(debug_assertions, feature = "production"))]
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How much leakwatch records for each opened resource.
+///
+/// ```
+/// use leakwatch_core::Level;
+///
+/// let level: Level = "stacks".parse().unwrap();
+/// assert_eq!(level, Level::Stacks);
+/// assert!("stack".parse::<Level>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Record nothing; every check passes.
+    Off,
+    /// Record the kind, call site, detail, time, thread and scope (default).
+    Sites,
+    /// Also capture the raw stack at open, symbolized only when a report is
+    /// printed. Needs the `stacks` feature (on by default).
+    Stacks,
+}
+
+impl Level {
+    /// The name `LEAKWATCH` uses for this level.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Level::Sites.as_str(), "sites");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::Sites => "sites",
+            Level::Stacks => "stacks",
+        }
+    }
+
+    const fn to_u8(self) -> u8 {
+        match self {
+            Level::Off => 1,
+            Level::Sites => 2,
+            Level::Stacks => 3,
+        }
+    }
+
+    const fn from_u8(v: u8) -> Level {
+        match v {
+            1 => Level::Off,
+            3 => Level::Stacks,
+            _ => Level::Sites,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Level {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Level, ConfigError> {
+        match s.trim() {
+            "off" => Ok(Level::Off),
+            "sites" => Ok(Level::Sites),
+            "stacks" if cfg!(feature = "stacks") => Ok(Level::Stacks),
+            "stacks" => Err(ConfigError {
+                value: s.to_owned(),
+                reason: "this build of leakwatch has no `stacks` feature",
+            }),
+            _ => Err(ConfigError {
+                value: s.to_owned(),
+                reason: "expected one of `off`, `sites`, `stacks`",
+            }),
+        }
+    }
+}
+
+/// A bad `LEAKWATCH` value, quoted as it was given.
+///
+/// ```
+/// let err = "verbose".parse::<leakwatch_core::Level>().unwrap_err();
+/// assert_eq!(err.value(), "verbose");
+/// assert!(err.to_string().contains("`verbose`"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    value: String,
+    reason: &'static str,
+}
+
+impl ConfigError {
+    /// The value that could not be used.
+    ///
+    /// ```
+    /// let err = "".parse::<leakwatch_core::Level>().unwrap_err();
+    /// assert_eq!(err.value(), "");
+    /// ```
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LEAKWATCH=`{}` is not valid: {}", self.value, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 0 = not read yet, otherwise `Level::to_u8`.
+static LEVEL: AtomicU8 = AtomicU8::new(0);
+#[cfg(any(debug_assertions, feature = "production"))]
+static ENV_ERROR: OnceLock<Option<ConfigError>> = OnceLock::new();
+
+/// The level in force: set by [`set_level`], else read once from `LEAKWATCH`.
+///
+/// Always [`Level::Off`] when tracking is compiled out.
+///
+/// ```
+/// use leakwatch_core::{Level, level};
+///
+/// if leakwatch_core::COMPILED_IN && std::env::var_os("LEAKWATCH").is_none() {
+///     assert_eq!(level(), Level::Sites);
+/// }
+/// ```
+#[inline]
+pub fn level() -> Level {
+    if !crate::COMPILED_IN {
+        return Level::Off;
+    }
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => init_from_env(),
+        v => Level::from_u8(v),
+    }
+}
+
+/// Overrides `LEAKWATCH` for the whole process, for programs and benchmarks
+/// that choose the level in code. Items already open keep what they recorded.
+///
+/// ```
+/// use leakwatch_core::{Level, set_level};
+///
+/// set_level(Level::Sites);
+/// ```
+pub fn set_level(level: Level) {
+    LEVEL.store(level.to_u8(), Ordering::Relaxed);
+}
+
+/// The error in `LEAKWATCH`, if its value is not usable.
+#[cfg(any(debug_assertions, feature = "production"))]
+pub(crate) fn env_error() -> Option<&'static ConfigError> {
+    ENV_ERROR
+        .get_or_init(|| parse_env(std::env::var("LEAKWATCH")).err())
+        .as_ref()
+}
+
+#[cold]
+fn init_from_env() -> Level {
+    let level = match parse_env(std::env::var("LEAKWATCH")) {
+        Ok(level) => level,
+        Err(err) => {
+            eprintln!("leakwatch: {err}; tracking at `sites` and failing every check until it is fixed");
+            Level::Sites
+        }
+    };
+    // A concurrent `set_level` wins over the environment.
+    let _ = LEVEL.compare_exchange(0, level.to_u8(), Ordering::Relaxed, Ordering::Relaxed);
+    Level::from_u8(LEVEL.load(Ordering::Relaxed))
+}
+
+fn parse_env(var: Result<String, std::env::VarError>) -> Result<Level, ConfigError> {
+    match var {
+        Ok(value) => value.parse(),
+        Err(std::env::VarError::NotPresent) => Ok(Level::Sites),
+        Err(std::env::VarError::NotUnicode(raw)) => Err(ConfigError {
+            value: raw.to_string_lossy().into_owned(),
+            reason: "the value is not valid UTF-8",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_level_and_rejects_the_rest() {
+        assert_eq!("off".parse(), Ok(Level::Off));
+        assert_eq!(" sites ".parse(), Ok(Level::Sites));
+        assert_eq!("stacks".parse::<Level>().is_ok(), cfg!(feature = "stacks"));
+        let err = "Sites".parse::<Level>().unwrap_err();
+        assert_eq!(err.value(), "Sites");
+        assert_eq!(
+            err.to_string(),
+            "LEAKWATCH=`Sites` is not valid: expected one of `off`, `sites`, `stacks`"
+        );
+    }
+
+    #[test]
+    fn missing_variable_means_sites() {
+        assert_eq!(parse_env(Err(std::env::VarError::NotPresent)), Ok(Level::Sites));
+        assert!(parse_env(Ok("everything".into())).is_err());
+    }
+
+    #[test]
+    fn level_round_trips_through_u8() {
+        for level in [Level::Off, Level::Sites, Level::Stacks] {
+            assert_eq!(Level::from_u8(level.to_u8()), level);
+        }
+    }
+}

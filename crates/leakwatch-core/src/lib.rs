@@ -1,0 +1,63 @@
+//! The registry, scopes and reports behind [leakwatch].
+//!
+//! Most users depend on the `leakwatch` facade crate, which re-exports
+//! everything here together with tracked std types and `#[leakwatch::test]`.
+//! This crate is the small core that integrations build on:
+//!
+//! * [`Tag`] is the handle a resource embeds. Creating it records the
+//!   resource's kind and the caller's source location in the registry;
+//!   dropping it removes the record.
+//! * [`Scope`] groups what was opened while it was current, the way a Go
+//!   test's `Tracker` does, and [`Scope::check`] turns what is still open
+//!   into a [`Report`].
+//! * [`Snapshot`] is an owned copy of live records, the one way data leaves
+//!   the registry: open → registry → snapshot → report or export.
+//!
+//! # When tracking is compiled in
+//!
+//! Tracking is compiled in when `debug_assertions` are on (debug builds and
+//! `cargo test`) or when the `production` feature is enabled. Otherwise
+//! [`Tag`] is zero-sized, every call is an empty inline function, and
+//! [`Scope::check`] always passes. [`COMPILED_IN`] says which build this is.
+//!
+//! At run time the `LEAKWATCH` environment variable picks the level, see
+//! [`Level`].
+//!
+//! [leakwatch]: https://docs.rs/leakwatch
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[macro_use]
+mod macros;
+
+mod config;
+mod report;
+mod scope;
+mod snapshot;
+mod stack;
+mod tag;
+
+cfg_on! {
+    mod clock;
+    mod registry;
+}
+
+pub use config::{ConfigError, Level, level, set_level};
+pub use report::{Group, Problem, Report};
+pub use scope::{Scope, ScopeGuard, ScopeId};
+pub use snapshot::{Item, Snapshot};
+pub use stack::{Frame, MAX_FRAMES, Stack};
+pub use tag::Tag;
+
+/// Whether tracking is compiled into this build.
+///
+/// `true` in debug builds, in `cargo test`, and wherever the `production`
+/// feature is on; `false` in plain release builds, where every leakwatch call
+/// compiles to nothing.
+///
+/// ```
+/// if leakwatch_core::COMPILED_IN {
+///     println!("leakwatch is tracking (LEAKWATCH={})", leakwatch_core::level());
+/// }
+/// ```
+pub const COMPILED_IN: bool = cfg!(any(debug_assertions, feature = "production"));

@@ -1,0 +1,55 @@
+//! The registry of live items.
+//!
+//! Every thread that opens a tracked item gets a [`Shard`] of its own: a slab
+//! behind a lock that only that thread takes on open, so opening never
+//! contends with other threads. Dropping an item locks the shard it lives in,
+//! which is the opening thread's unless the item moved. A check walks every
+//! shard; checks are rare, opens and drops are not.
+//!
+//! Shards are never freed. When a thread exits, its shard (and whatever is
+//! still open in it) goes to a pool that the next new thread takes from, so
+//! their number stays at the most threads that were ever alive at once.
+//!
+//! Must-close items dropped without `close` leave the slab and become
+//! findings of their scope, kept in [`unclosed`] until the scope checks them.
+
+mod record;
+mod shard;
+mod thread;
+pub(crate) mod unclosed;
+
+pub(crate) use record::Record;
+pub(crate) use shard::Shard;
+pub(crate) use thread::thread_label;
+
+/// Where a live record sits: its shard and its slot in it.
+#[derive(Debug)]
+pub(crate) struct Handle {
+    shard: &'static Shard,
+    index: u32,
+}
+
+/// Records an item as open, in the calling thread's shard.
+#[inline]
+pub(crate) fn insert(mut record: Record) -> Handle {
+    let (shard, number) = thread::current();
+    record.thread = number;
+    let index = shard.insert(record);
+    Handle { shard, index }
+}
+
+/// Removes an item, returning what was recorded for it.
+#[inline]
+pub(crate) fn remove(handle: Handle) -> Record {
+    handle.shard.remove(handle.index)
+}
+
+/// Calls `f` with every live record, shard by shard.
+pub(crate) fn for_each_live(mut f: impl FnMut(&Record)) {
+    for shard in shard::all() {
+        shard.for_each(&mut f);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,27 @@
+//! What the registry keeps for one open item.
+
+use std::panic::Location;
+
+use crate::scope::ScopeId;
+use crate::stack::Stack;
+
+/// One open item, as recorded when it was opened.
+#[derive(Debug)]
+pub(crate) struct Record {
+    /// What kind of thing it is: `"file"`, `"tcp"`, a user's `"db-conn"`.
+    pub(crate) kind: &'static str,
+    /// Where in the user's code it was opened.
+    pub(crate) site: &'static Location<'static>,
+    /// A path, an address, a name; `None` when the opener gave none.
+    pub(crate) detail: Option<Box<str>>,
+    /// When it was opened, on [`crate::clock`].
+    pub(crate) opened: u64,
+    /// The opening thread's number (see [`super::thread_label`]).
+    pub(crate) thread: u32,
+    /// The scope that was current when it was opened.
+    pub(crate) scope: ScopeId,
+    /// Whether dropping it without `close` is itself a finding.
+    pub(crate) must_close: bool,
+    /// Raw frames, at `LEAKWATCH=stacks`.
+    pub(crate) stack: Option<Stack>,
+}

@@ -1,0 +1,109 @@
+//! A slab of records behind one lock.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::Record;
+
+/// One thread's records.
+#[derive(Debug)]
+pub(crate) struct Shard {
+    slab: Mutex<Slab>,
+}
+
+#[derive(Debug)]
+struct Slab {
+    slots: Vec<Slot>,
+    /// Head of the free list threaded through `Slot::Free`, or `NONE`.
+    free: u32,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Live(Record),
+    Free { next: u32 },
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Shard {
+    pub(crate) const fn new() -> Shard {
+        Shard {
+            slab: Mutex::new(Slab {
+                slots: Vec::new(),
+                free: NONE,
+            }),
+        }
+    }
+
+    /// Stores `record`, returning its slot. O(1) amortized.
+    #[inline]
+    pub(crate) fn insert(&self, record: Record) -> u32 {
+        let mut slab = self.lock();
+        let index = slab.free;
+        if index == NONE {
+            let index = slab.slots.len();
+            assert!(index < NONE as usize, "leakwatch: over 4 billion items open on one thread");
+            slab.slots.push(Slot::Live(record));
+            return index as u32;
+        }
+        let slot = &mut slab.slots[index as usize];
+        let Slot::Free { next } = *slot else {
+            unreachable!("leakwatch: free list points at a live slot");
+        };
+        *slot = Slot::Live(record);
+        slab.free = next;
+        index
+    }
+
+    /// Takes the record out of `index`, which must be live. O(1).
+    #[inline]
+    pub(crate) fn remove(&self, index: u32) -> Record {
+        let mut slab = self.lock();
+        let next = slab.free;
+        let slot = std::mem::replace(&mut slab.slots[index as usize], Slot::Free { next });
+        slab.free = index;
+        match slot {
+            Slot::Live(record) => record,
+            Slot::Free { .. } => unreachable!("leakwatch: slot {index} removed twice"),
+        }
+    }
+
+    pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
+        for slot in &self.lock().slots {
+            if let Slot::Live(record) = slot {
+                f(record);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> usize {
+        let mut n = 0;
+        self.for_each(&mut |_| n += 1);
+        n
+    }
+
+    #[inline]
+    fn lock(&self) -> MutexGuard<'_, Slab> {
+        // No code panics while holding the lock, but a poisoned slab is still
+        // consistent: every operation on it is a single assignment.
+        self.slab.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Used when a thread opens or drops items after its thread-locals are gone.
+pub(crate) static FALLBACK: Shard = Shard::new();
+
+static ALL: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
+
+/// Makes a new shard visible to checks. Shards live for the whole process.
+pub(crate) fn register(shard: &'static Shard) {
+    ALL.lock().unwrap_or_else(PoisonError::into_inner).push(shard);
+}
+
+/// Every shard there is.
+pub(crate) fn all() -> Vec<&'static Shard> {
+    let mut shards = ALL.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    shards.push(&FALLBACK);
+    shards
+}

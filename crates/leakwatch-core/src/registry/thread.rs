@@ -1,0 +1,68 @@
+//! Each thread's shard and number, and the names of threads for reports.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use super::shard::{self, FALLBACK, Shard};
+
+/// Shards whose threads have exited, ready for the next new thread.
+static POOL: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
+static NEXT_NUMBER: AtomicU32 = AtomicU32::new(1);
+/// Names of threads that are alive now, by number.
+static NAMES: Mutex<Option<HashMap<u32, Box<str>>>> = Mutex::new(None);
+
+struct ThreadCtx {
+    shard: &'static Shard,
+    number: u32,
+}
+
+thread_local! {
+    static CTX: ThreadCtx = ThreadCtx::new();
+}
+
+impl ThreadCtx {
+    fn new() -> ThreadCtx {
+        let pooled = POOL.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let shard = pooled.unwrap_or_else(|| {
+            let shard: &'static Shard = Box::leak(Box::new(Shard::new()));
+            shard::register(shard);
+            shard
+        });
+        let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+        if let Some(name) = std::thread::current().name() {
+            NAMES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert_with(HashMap::new)
+                .insert(number, name.into());
+        }
+        ThreadCtx { shard, number }
+    }
+}
+
+impl Drop for ThreadCtx {
+    fn drop(&mut self) {
+        if let Some(names) = NAMES.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            names.remove(&self.number);
+        }
+        POOL.lock().unwrap_or_else(PoisonError::into_inner).push(self.shard);
+    }
+}
+
+/// The calling thread's shard and number; the fallback shard and number 0
+/// once its thread-locals are gone.
+#[inline]
+pub(crate) fn current() -> (&'static Shard, u32) {
+    CTX.try_with(|ctx| (ctx.shard, ctx.number))
+        .unwrap_or((&FALLBACK, 0))
+}
+
+/// How a report names thread `number`: its name while it runs, else its number.
+pub(crate) fn thread_label(number: u32) -> String {
+    let names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    match names.as_ref().and_then(|n| n.get(&number)) {
+        Some(name) => format!("'{name}'"),
+        None => format!("#{number}"),
+    }
+}

@@ -1,0 +1,178 @@
+//! Grouping items that share a problem, a kind and an open site.
+
+use std::collections::HashMap;
+use std::panic::Location;
+use std::time::Duration;
+
+use super::Problem;
+use crate::snapshot::Item;
+use crate::stack::Stack;
+
+/// How many distinct details and threads a group lists before "and N more".
+pub(super) const SHOWN: usize = 3;
+
+/// Items with the same problem, kind and open site.
+#[derive(Clone, Debug)]
+pub struct Group {
+    problem: Problem,
+    kind: &'static str,
+    site: &'static Location<'static>,
+    count: usize,
+    oldest: Duration,
+    details: Vec<String>,
+    more_details: usize,
+    threads: Vec<String>,
+    stack: Option<Stack>,
+}
+
+impl Group {
+    /// Why these items are reported.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// println!("{}", group.problem());
+    /// # }
+    /// ```
+    pub fn problem(&self) -> Problem {
+        self.problem
+    }
+
+    /// Their kind.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// println!("{}", group.kind());
+    /// # }
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Where in the user's code they were opened.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// println!("{}:{}", group.site().file(), group.site().line());
+    /// # }
+    /// ```
+    pub fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+
+    /// How many items.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// assert!(group.count() >= 1);
+    /// # }
+    /// ```
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The age of the oldest.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// println!("{:?}", group.oldest());
+    /// # }
+    /// ```
+    pub fn oldest(&self) -> Duration {
+        self.oldest
+    }
+
+    /// Up to three distinct details, oldest item's first.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// for detail in group.details() {
+    ///     println!("{detail}");
+    /// }
+    /// # }
+    /// ```
+    pub fn details(&self) -> &[String] {
+        &self.details
+    }
+
+    /// Up to three distinct threads that opened them.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// println!("{}", group.threads().join(", "));
+    /// # }
+    /// ```
+    pub fn threads(&self) -> &[String] {
+        &self.threads
+    }
+
+    /// The oldest item's stack, if stacks were captured.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// let frames = group.stack().map(|s| s.frames()).unwrap_or_default();
+    /// # }
+    /// ```
+    pub fn stack(&self) -> Option<&Stack> {
+        self.stack.as_ref()
+    }
+
+    /// Distinct details beyond those in [`Group::details`].
+    pub(super) fn more_details(&self) -> usize {
+        self.more_details
+    }
+}
+
+type Key = (Problem, &'static str, &'static str, u32, u32);
+
+/// Groups `items`, most items first, then oldest first.
+pub(super) fn group(items: &[Item]) -> Vec<Group> {
+    let mut by_key: HashMap<Key, Vec<&Item>> = HashMap::new();
+    for item in items {
+        let site = item.site();
+        by_key
+            .entry((item.problem(), item.kind(), site.file(), site.line(), site.column()))
+            .or_default()
+            .push(item);
+    }
+    let mut groups: Vec<Group> = by_key.into_values().map(build).collect();
+    groups.sort_by(|a, b| {
+        (b.count, b.oldest, a.problem, a.site.file(), a.site.line())
+            .cmp(&(a.count, a.oldest, b.problem, b.site.file(), b.site.line()))
+    });
+    groups
+}
+
+fn build(mut items: Vec<&Item>) -> Group {
+    items.sort_by_key(|item| std::cmp::Reverse(item.age()));
+    let first = items[0];
+    let mut details: Vec<String> = Vec::new();
+    let mut more_details = 0;
+    let mut threads: Vec<String> = Vec::new();
+    for item in &items {
+        if let Some(detail) = item.detail() {
+            if details.iter().any(|d| d == detail) {
+                continue;
+            } else if details.len() < SHOWN {
+                details.push(detail.to_owned());
+            } else {
+                more_details += 1;
+            }
+        }
+    }
+    for item in &items {
+        if threads.len() < SHOWN && !threads.iter().any(|t| t == item.thread()) {
+            threads.push(item.thread().to_owned());
+        }
+    }
+    Group {
+        problem: first.problem(),
+        kind: first.kind(),
+        site: first.site(),
+        count: items.len(),
+        oldest: first.age(),
+        details,
+        more_details,
+        threads,
+        stack: items.iter().find_map(|i| i.stack().cloned()),
+    }
+}

@@ -1,0 +1,66 @@
+//! The JSON form of a report, for tools (feature `json`).
+
+use serde::Serialize;
+
+use super::{Group, Report};
+use crate::stack::Frame;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    scope: &'a str,
+    total: usize,
+    error: Option<String>,
+    groups: Vec<JsonGroup<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonGroup<'a> {
+    problem: &'static str,
+    kind: &'static str,
+    file: &'static str,
+    line: u32,
+    column: u32,
+    count: usize,
+    oldest_ms: u128,
+    details: &'a [String],
+    threads: &'a [String],
+    stack: Option<Vec<Frame>>,
+}
+
+impl Report {
+    /// The report as one line of JSON: the scope, the total, the
+    /// configuration error if any, and each group with its site, count,
+    /// oldest age in milliseconds, details, threads and symbolized stack.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default());
+    /// assert!(report.to_json().starts_with(r#"{"scope":"t","total":0"#));
+    /// ```
+    pub fn to_json(&self) -> String {
+        let report = JsonReport {
+            scope: &self.scope,
+            total: self.total,
+            error: self.config_error.as_ref().map(ToString::to_string),
+            groups: self.groups.iter().map(group).collect(),
+        };
+        serde_json::to_string(&report).expect("a report is always valid JSON")
+    }
+}
+
+fn group(g: &Group) -> JsonGroup<'_> {
+    JsonGroup {
+        problem: match g.problem() {
+            super::Problem::StillOpen => "still-open",
+            super::Problem::DroppedWithoutClose => "dropped-without-close",
+        },
+        kind: g.kind(),
+        file: g.site().file(),
+        line: g.site().line(),
+        column: g.site().column(),
+        count: g.count(),
+        oldest_ms: g.oldest().as_millis(),
+        details: g.details(),
+        threads: g.threads(),
+        stack: g.stack().map(|s| s.frames()),
+    }
+}

@@ -1,0 +1,167 @@
+//! Reports: what a check found, grouped so a person can act on it at a glance.
+//!
+//! A [`Report`] groups items by what went wrong, their kind and the site that
+//! opened them, with a count, the oldest age, a few details and threads, and
+//! (at `LEAKWATCH=stacks`) the stack of the oldest. Its `Display` form starts
+//! each finding with `LEAK`, so CI logs can be searched with
+//! `grep '^LEAK'`; [`Report::to_json`] (feature `json`) is for tools.
+//!
+//! ```
+//! use leakwatch_core::{Scope, Tag};
+//!
+//! let scope = Scope::new("example");
+//! let a = scope.run(|| Tag::with_detail("file", "a.txt"));
+//! # if !leakwatch_core::COMPILED_IN { return; }
+//! let report = scope.check().unwrap_err();
+//! let group = &report.groups()[0];
+//! assert_eq!(group.kind(), "file");
+//! assert_eq!(group.count(), 1);
+//! assert!(report.to_string().starts_with("LEAK "));
+//! # drop(a);
+//! ```
+
+mod group;
+#[cfg(feature = "json")]
+mod json;
+mod text;
+
+use std::fmt;
+
+pub use group::Group;
+
+use crate::config::ConfigError;
+use crate::snapshot::Snapshot;
+
+/// Why an item is in a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Problem {
+    /// It is still open at the check.
+    StillOpen,
+    /// It had to be closed explicitly and was dropped instead.
+    DroppedWithoutClose,
+}
+
+impl Problem {
+    /// How a report says it: `"still open"`, `"dropped without close"`.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Problem::StillOpen.as_str(), "still open");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Problem::StillOpen => "still open",
+            Problem::DroppedWithoutClose => "dropped without close",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a check found, grouped by problem, kind and site.
+#[derive(Clone)]
+pub struct Report {
+    scope: String,
+    groups: Vec<Group>,
+    total: usize,
+    config_error: Option<ConfigError>,
+}
+
+impl Report {
+    /// Groups the items of `snapshot` under the title `scope`.
+    ///
+    /// A bad `LEAKWATCH` value makes every report unclean, so it cannot go
+    /// unnoticed.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("nightly", &leakwatch_core::Snapshot::all());
+    /// println!("{report}");
+    /// ```
+    pub fn new(scope: &str, snapshot: &Snapshot) -> Report {
+        let groups = group::group(snapshot.items());
+        Report {
+            scope: scope.to_owned(),
+            total: snapshot.len(),
+            groups,
+            config_error: config_error(),
+        }
+    }
+
+    /// The title given: the checked scope's name.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default());
+    /// assert_eq!(report.scope(), "t");
+    /// ```
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The groups, most items first.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default());
+    /// assert!(report.groups().is_empty());
+    /// ```
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// How many items in all.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default());
+    /// assert_eq!(report.total(), 0);
+    /// ```
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The `LEAKWATCH` error that makes this report fail, if any.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default());
+    /// if let Some(err) = report.config_error() {
+    ///     eprintln!("{err}");
+    /// }
+    /// ```
+    pub fn config_error(&self) -> Option<&ConfigError> {
+        self.config_error.as_ref()
+    }
+
+    /// Nothing leaked and the configuration is sound.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default());
+    /// assert_eq!(report.is_clean(), report.config_error().is_none());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.groups.is_empty() && self.config_error.is_none()
+    }
+}
+
+#[cfg(any(debug_assertions, feature = "production"))]
+fn config_error() -> Option<ConfigError> {
+    crate::config::env_error().cloned()
+}
+
+#[cfg(not(any(debug_assertions, feature = "production")))]
+fn config_error() -> Option<ConfigError> {
+    None
+}
+
+impl fmt::Debug for Report {
+    /// The same text as `Display`, so `check().unwrap()` prints a readable
+    /// report.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Report {}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,411 @@
+//! Scopes: what a check sees.
+//!
+//! A [`Scope`] is the Rust form of the Go seed's `Tracker`: items opened
+//! while it is current belong to it. Scopes nest: a scope created while
+//! another is current is its child, and checking the parent includes the
+//! child's items. Each thread has its own current scope, and the facade's
+//! thread and task wrappers carry it into the work they start, so a check sees
+//! everything its scope started, transitively, and nothing that tests running
+//! beside it opened.
+//!
+//! ```
+//! use leakwatch_core::{Scope, Tag};
+//!
+//! let scope = Scope::new("request");
+//! let kept = scope.run(|| Tag::new("db-conn"));
+//! let report = scope.check().unwrap_err();
+//! assert_eq!(report.total(), 1);
+//! drop(kept);
+//! assert!(scope.check().is_ok());
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::report::Report;
+use crate::snapshot::Snapshot;
+
+/// The identity of a scope, cheap to copy into other threads and tasks.
+///
+/// ```
+/// use leakwatch_core::{Scope, ScopeId};
+///
+/// let scope = Scope::new("job");
+/// let id = scope.id();
+/// std::thread::spawn(move || {
+///     let _in_scope = id.enter();
+///     assert_eq!(ScopeId::current(), id);
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScopeId(u64);
+
+impl ScopeId {
+    /// No scope: items opened outside every scope.
+    pub const NONE: ScopeId = ScopeId(0);
+
+    /// The calling thread's current scope, [`ScopeId::NONE`] outside any.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::ScopeId::current(), leakwatch_core::ScopeId::NONE);
+    /// ```
+    #[inline]
+    pub fn current() -> ScopeId {
+        imp::current()
+    }
+
+    /// Makes this scope current on the calling thread until the guard drops.
+    ///
+    /// This is how work started elsewhere joins the scope that started it:
+    /// copy the id, then enter it where the work runs.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("worker");
+    /// let id = scope.id();
+    /// let _guard = id.enter();
+    /// ```
+    pub fn enter(self) -> ScopeGuard {
+        ScopeGuard {
+            previous: imp::replace(self),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The number behind this id, for exports and logs.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::ScopeId::NONE.as_u64(), 0);
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// Restores the previous current scope when dropped.
+///
+/// Returned by [`Scope::enter`] and [`ScopeId::enter`]; it stays on the thread
+/// that entered.
+#[must_use = "the scope is current only until the guard is dropped"]
+#[derive(Debug)]
+pub struct ScopeGuard {
+    previous: ScopeId,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        imp::replace(self.previous);
+    }
+}
+
+/// A set of tracked items to check, such as everything one test opened.
+///
+/// Created as a child of the calling thread's current scope. Dropping a scope
+/// does not forget its items: they stay visible to its parent's checks.
+pub struct Scope {
+    id: ScopeId,
+    name: Arc<str>,
+}
+
+impl Scope {
+    /// A new scope, the child of the calling thread's current one.
+    ///
+    /// ```
+    /// let outer = leakwatch_core::Scope::new("outer");
+    /// let inner = outer.run(|| leakwatch_core::Scope::new("inner"));
+    /// let tag = inner.run(|| leakwatch_core::Tag::new("file"));
+    /// assert!(outer.check().is_err(), "the outer scope sees the inner one's items");
+    /// drop(tag);
+    /// ```
+    pub fn new(name: impl Into<String>) -> Scope {
+        let name: Arc<str> = name.into().into();
+        let id = imp::create(ScopeId::current());
+        Scope { id, name }
+    }
+
+    /// This scope's id, to carry it into other threads or tasks.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// assert_ne!(scope.id(), leakwatch_core::ScopeId::NONE);
+    /// ```
+    pub fn id(&self) -> ScopeId {
+        self.id
+    }
+
+    /// The name given at creation, shown in reports.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Scope::new("my_test").name(), "my_test");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Makes this scope current on the calling thread until the guard drops.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// {
+    ///     let _guard = scope.enter();
+    ///     assert_eq!(leakwatch_core::ScopeId::current(), scope.id());
+    /// }
+    /// assert_ne!(leakwatch_core::ScopeId::current(), scope.id());
+    /// ```
+    pub fn enter(&self) -> ScopeGuard {
+        self.id.enter()
+    }
+
+    /// Runs `f` with this scope current.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// let answer = scope.run(|| 42);
+    /// assert_eq!(answer, 42);
+    /// ```
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    /// Everything open in this scope and its children now, plus must-close
+    /// items they dropped without closing.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// assert_eq!(scope.snapshot().len(), usize::from(leakwatch_core::COMPILED_IN));
+    /// drop(tag);
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of_scope(self.id)
+    }
+
+    /// `Ok` when nothing opened in this scope (or its children) is still
+    /// open, else a [`Report`] of what is.
+    ///
+    /// The check looks once and does not wait; items that are closed later
+    /// are not reported by later checks.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("clean");
+    /// scope.run(|| drop(leakwatch_core::Tag::new("file")));
+    /// assert!(scope.check().is_ok());
+    /// ```
+    pub fn check(&self) -> Result<(), Report> {
+        let report = Report::new(&self.name, &self.snapshot());
+        if report.is_clean() { Ok(()) } else { Err(report) }
+    }
+}
+
+impl fmt::Debug for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        imp::drop_scope(self.id);
+    }
+}
+
+cfg_on! {
+    mod imp {
+        //! The scope table: each scope's parent, so a check can find the
+        //! children of the scope it checks.
+
+        use std::cell::Cell;
+        use std::collections::{HashMap, HashSet};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Mutex, MutexGuard, PoisonError};
+
+        use super::ScopeId;
+        use crate::registry;
+
+        thread_local! {
+            static CURRENT: Cell<ScopeId> = const { Cell::new(ScopeId::NONE) };
+        }
+
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+
+        struct Entry {
+            parent: ScopeId,
+            /// The `Scope` is gone; the entry stays while items refer to it.
+            dropped: bool,
+        }
+
+        #[derive(Default)]
+        struct Table {
+            entries: HashMap<ScopeId, Entry>,
+            dropped: usize,
+        }
+
+        static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+
+        fn table() -> MutexGuard<'static, Option<Table>> {
+            TABLE.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        #[inline]
+        pub(super) fn current() -> ScopeId {
+            CURRENT.try_with(Cell::get).unwrap_or(ScopeId::NONE)
+        }
+
+        pub(super) fn replace(id: ScopeId) -> ScopeId {
+            CURRENT.try_with(|c| c.replace(id)).unwrap_or(ScopeId::NONE)
+        }
+
+        pub(super) fn create(parent: ScopeId) -> ScopeId {
+            let id = ScopeId(NEXT.fetch_add(1, Ordering::Relaxed));
+            let mut table = table();
+            let table = table.get_or_insert_with(Table::default);
+            table.entries.insert(id, Entry { parent, dropped: false });
+            id
+        }
+
+        pub(super) fn drop_scope(id: ScopeId) {
+            let parent = {
+                let mut guard = table();
+                let Some(table) = guard.as_mut() else { return };
+                let Some(entry) = table.entries.get_mut(&id) else { return };
+                entry.dropped = true;
+                table.dropped += 1;
+                entry.parent
+            };
+            registry::unclosed::reparent(id, parent);
+            purge_if_due();
+        }
+
+        /// `id` and every scope below it.
+        pub(crate) fn family(id: ScopeId) -> HashSet<ScopeId> {
+            let mut family = HashSet::from([id]);
+            let guard = table();
+            let Some(table) = guard.as_ref() else { return family };
+            'entries: for &candidate in table.entries.keys() {
+                let mut at = candidate;
+                // Parents are older than their children, so this ends.
+                while let Some(entry) = table.entries.get(&at) {
+                    if entry.parent == id {
+                        family.insert(candidate);
+                        continue 'entries;
+                    }
+                    at = entry.parent;
+                }
+            }
+            family
+        }
+
+        /// Forgets dropped scopes that no open item refers to any more, once
+        /// they are at least half of the table: amortized O(1) per scope.
+        fn purge_if_due() {
+            {
+                let guard = table();
+                let Some(table) = guard.as_ref() else { return };
+                if table.dropped < 64 || table.dropped * 2 < table.entries.len() {
+                    return;
+                }
+            }
+            let mut referenced = HashSet::new();
+            registry::for_each_live(|r| {
+                referenced.insert(r.scope);
+            });
+            let mut guard = table();
+            let Some(table) = guard.as_mut() else { return };
+            // Keep the ancestors of referenced scopes too: they link children
+            // to the scopes that check them.
+            let mut keep = HashSet::new();
+            for &id in &referenced {
+                let mut at = id;
+                while keep.insert(at) {
+                    match table.entries.get(&at) {
+                        Some(entry) => at = entry.parent,
+                        None => break,
+                    }
+                }
+            }
+            table.entries.retain(|id, entry| !entry.dropped || keep.contains(id));
+            table.dropped = table.entries.values().filter(|e| e.dropped).count();
+        }
+
+        #[cfg(test)]
+        pub(crate) fn table_len() -> usize {
+            table().as_ref().map_or(0, |t| t.entries.len())
+        }
+    }
+}
+
+cfg_off! {
+    mod imp {
+        //! Tracking is compiled out: there is no current scope to keep.
+
+        use super::ScopeId;
+
+        #[inline]
+        pub(super) fn current() -> ScopeId {
+            ScopeId::NONE
+        }
+
+        #[inline]
+        pub(super) fn replace(_id: ScopeId) -> ScopeId {
+            ScopeId::NONE
+        }
+
+        #[inline]
+        pub(super) fn create(_parent: ScopeId) -> ScopeId {
+            ScopeId(1)
+        }
+
+        #[inline]
+        pub(super) fn drop_scope(_id: ScopeId) {}
+    }
+}
+
+#[cfg(any(debug_assertions, feature = "production"))]
+pub(crate) use imp::family;
+#[cfg(all(test, any(debug_assertions, feature = "production")))]
+pub(crate) use imp::table_len;
+
+
+#[cfg(all(test, any(debug_assertions, feature = "production")))]
+mod tests {
+    use super::*;
+    use crate::Tag;
+
+    #[test]
+    fn dropped_scopes_are_forgotten_unless_items_refer_to_them() {
+        let parent = Scope::new("parent");
+        let kept = parent.run(|| {
+            let leaky = Scope::new("leaky-child");
+            let tag = leaky.run(|| Tag::new("file"));
+            for i in 0..200 {
+                drop(Scope::new(format!("clean-{i}")));
+            }
+            tag
+        });
+        // The table did not keep 200 dropped scopes...
+        assert!(table_len() < 150, "{}", table_len());
+        // ...but kept the leaky child, so its parent still sees its item.
+        assert_eq!(parent.check().unwrap_err().total(), 1);
+        drop(kept);
+        assert!(parent.check().is_ok());
+    }
+
+    #[test]
+    fn guards_restore_the_previous_scope() {
+        let a = Scope::new("a");
+        let b = Scope::new("b");
+        let _a = a.enter();
+        {
+            let _b = b.enter();
+            assert_eq!(ScopeId::current(), b.id());
+        }
+        assert_eq!(ScopeId::current(), a.id());
+    }
+}

@@ -1,0 +1,261 @@
+//! Owned copies of registry records: the one way data leaves the registry.
+//!
+//! A [`Snapshot`] is taken under the registry's locks and then owned by the
+//! caller, so reports and exporters format, sort and symbolize at leisure
+//! without holding up code that opens and closes items.
+
+use std::panic::Location;
+use std::time::Duration;
+
+use crate::report::Problem;
+use crate::scope::ScopeId;
+use crate::stack::Stack;
+
+/// Items as they were when the snapshot was taken.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let tag = scope.run(|| leakwatch_core::Tag::with_detail("file", "/tmp/x"));
+/// for item in scope.snapshot().items() {
+///     assert_eq!(item.kind(), "file");
+///     assert_eq!(item.detail(), Some("/tmp/x"));
+/// }
+/// # drop(tag);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    items: Vec<Item>,
+}
+
+/// One open item, or one must-close item dropped without close.
+#[derive(Clone, Debug)]
+pub struct Item {
+    kind: &'static str,
+    site: &'static Location<'static>,
+    detail: Option<String>,
+    age: Duration,
+    thread: String,
+    scope: ScopeId,
+    problem: Problem,
+    stack: Option<Stack>,
+}
+
+impl Snapshot {
+    /// The items, in no particular order.
+    ///
+    /// ```
+    /// assert!(leakwatch_core::Snapshot::default().items().is_empty());
+    /// ```
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// How many items there are.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Snapshot::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there are none.
+    ///
+    /// ```
+    /// assert!(leakwatch_core::Snapshot::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Every item open in the process now, in every scope and none: what a
+    /// production exporter shows.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("socket");
+    /// let all = leakwatch_core::Snapshot::all();
+    /// assert!(all.len() >= usize::from(tag.is_tracked()));
+    /// ```
+    pub fn all() -> Snapshot {
+        imp::collect(|_| true)
+    }
+
+    /// What [`Scope::check`](crate::Scope::check) looks at: items open in
+    /// `scope` or a scope below it, and their must-close items dropped
+    /// without close.
+    pub(crate) fn of_scope(scope: ScopeId) -> Snapshot {
+        imp::of_scope(scope)
+    }
+}
+
+impl Item {
+    /// What kind of thing it is: `"file"`, `"tcp"`, `"db-conn"`.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.kind(), "file");
+    /// # }
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Where in the user's code it was opened.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.site().file(), file!());
+    /// # }
+    /// ```
+    pub fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+
+    /// The path, address or name given when it was opened.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::with_detail("file", "a.txt"));
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.detail(), Some("a.txt"));
+    /// # }
+    /// ```
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// How long it had been open when the snapshot was taken (to the
+    /// resolution of a coarse clock, a few milliseconds).
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// assert!(item.age() < std::time::Duration::from_secs(60));
+    /// # }
+    /// ```
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+
+    /// The thread that opened it: `'name'` while a named thread runs, else
+    /// `#number`.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// println!("opened on thread {}", item.thread());
+    /// # }
+    /// ```
+    pub fn thread(&self) -> &str {
+        &self.thread
+    }
+
+    /// The scope that was current when it was opened.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.scope(), scope.id());
+    /// # }
+    /// ```
+    pub fn scope(&self) -> ScopeId {
+        self.scope
+    }
+
+    /// Whether it is still open or was dropped without close.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.problem(), leakwatch_core::Problem::StillOpen);
+    /// # }
+    /// ```
+    pub fn problem(&self) -> Problem {
+        self.problem
+    }
+
+    /// The raw stack at open, captured at `LEAKWATCH=stacks`.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// if let Some(stack) = item.stack() {
+    ///     println!("{:?}", stack.frames().first());
+    /// }
+    /// # }
+    /// ```
+    pub fn stack(&self) -> Option<&Stack> {
+        self.stack.as_ref()
+    }
+}
+
+cfg_on! {
+    mod imp {
+        use std::time::Duration;
+
+        use super::{Item, Snapshot};
+        use crate::registry::{self, Record};
+        use crate::report::Problem;
+        use crate::scope::{self, ScopeId};
+        use crate::clock;
+
+        pub(super) fn collect(mut keep: impl FnMut(ScopeId) -> bool) -> Snapshot {
+            let now = clock::now_nanos();
+            let mut items = Vec::new();
+            registry::for_each_live(|r| {
+                if keep(r.scope) {
+                    items.push(item(r, now, Problem::StillOpen));
+                }
+            });
+            Snapshot { items }
+        }
+
+        pub(super) fn of_scope(id: ScopeId) -> Snapshot {
+            let family = scope::family(id);
+            let mut snapshot = collect(|s| family.contains(&s));
+            let now = clock::now_nanos();
+            registry::unclosed::for_each(
+                |s| family.contains(&s),
+                |r| snapshot.items.push(item(r, now, Problem::DroppedWithoutClose)),
+            );
+            snapshot
+        }
+
+        fn item(r: &Record, now: u64, problem: Problem) -> Item {
+            Item {
+                kind: r.kind,
+                site: r.site,
+                detail: r.detail.as_deref().map(str::to_owned),
+                age: Duration::from_nanos(now.saturating_sub(r.opened)),
+                thread: registry::thread_label(r.thread),
+                scope: r.scope,
+                problem,
+                stack: r.stack.clone(),
+            }
+        }
+    }
+}
+
+cfg_off! {
+    mod imp {
+        use super::Snapshot;
+        use crate::scope::ScopeId;
+
+        pub(super) fn collect(_keep: impl FnMut(ScopeId) -> bool) -> Snapshot {
+            Snapshot::default()
+        }
+
+        pub(super) fn of_scope(_id: ScopeId) -> Snapshot {
+            Snapshot::default()
+        }
+    }
+}

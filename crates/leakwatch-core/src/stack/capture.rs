@@ -1,0 +1,18 @@
+//! Capturing raw return addresses with the platform unwinder.
+
+use super::{MAX_FRAMES, Stack};
+
+/// The calling thread's stack, innermost first, up to [`MAX_FRAMES`].
+#[inline(never)]
+pub(crate) fn capture() -> Option<Stack> {
+    let mut ips = [0usize; MAX_FRAMES];
+    let mut n = 0;
+    backtrace::trace(|frame| {
+        ips[n] = frame.ip() as usize;
+        n += 1;
+        n < MAX_FRAMES
+    });
+    (n > 0).then(|| Stack {
+        ips: ips[..n].into(),
+    })
+}

@@ -1,0 +1,127 @@
+//! Full stacks: raw frames at open, symbols only when a report is printed.
+//!
+//! At `LEAKWATCH=stacks` each open captures up to [`MAX_FRAMES`] return
+//! addresses and nothing else: symbolizing costs tens of microseconds per
+//! frame (70 ms for the first), so it waits until a report is printed or
+//! exported, and then each distinct address is looked up once and cached.
+//!
+//! Frames are trimmed for the reader: leakwatch's own frames and the
+//! unwinder's at the top, and the runtime's (thread start, test harness,
+//! `main`'s shims) at the bottom, so the user's frame comes first.
+
+#[cfg(all(feature = "stacks", any(debug_assertions, feature = "production")))]
+mod capture;
+#[cfg(feature = "stacks")]
+mod resolve;
+mod trim;
+
+use std::fmt;
+
+/// The calling thread's stack, or `None` in a build without `stacks`.
+#[cfg(any(debug_assertions, feature = "production"))]
+#[inline]
+pub(crate) fn capture() -> Option<Stack> {
+    #[cfg(feature = "stacks")]
+    return capture::capture();
+    #[cfg(not(feature = "stacks"))]
+    None
+}
+
+/// How many return addresses an open keeps at most.
+pub const MAX_FRAMES: usize = 24;
+
+/// Return addresses captured when an item was opened.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Stack {
+    ips: Box<[usize]>,
+}
+
+impl Stack {
+    /// The raw return addresses, innermost first, as captured.
+    ///
+    /// ```
+    /// # let stack: Option<&leakwatch_core::Stack> = None;
+    /// if let Some(stack) = stack {
+    ///     println!("{} frames", stack.addresses().len());
+    /// }
+    /// ```
+    pub fn addresses(&self) -> &[usize] {
+        &self.ips
+    }
+
+    /// The frames a reader should see: symbolized (once per distinct
+    /// address, cached for the process), with leakwatch's and the runtime's
+    /// frames trimmed so the user's frame comes first.
+    ///
+    /// Empty when this build has no `stacks` feature.
+    ///
+    /// ```
+    /// # let stack: Option<&leakwatch_core::Stack> = None;
+    /// for frame in stack.map(|s| s.frames()).unwrap_or_default() {
+    ///     println!("{frame}");
+    /// }
+    /// ```
+    pub fn frames(&self) -> Vec<Frame> {
+        #[cfg(feature = "stacks")]
+        let all = resolve::resolve(&self.ips);
+        #[cfg(not(feature = "stacks"))]
+        let all = Vec::new();
+        trim::user_frames(all)
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack").field("frames", &self.ips.len()).finish()
+    }
+}
+
+/// One symbolized frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize))]
+pub struct Frame {
+    /// The demangled function name, without its hash.
+    pub function: String,
+    /// The source file, when debug info has it.
+    pub file: Option<String>,
+    /// The line in `file`.
+    pub line: Option<u32>,
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.function)?;
+        if let Some(file) = &self.file {
+            write!(f, " at {file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "stacks", any(debug_assertions, feature = "production")))]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn open_here() -> Option<Stack> {
+        capture()
+    }
+
+    #[test]
+    fn captures_the_caller_and_caches_each_address() {
+        let stack = open_here().expect("the unwinder found frames");
+        let all = resolve::resolve(stack.addresses());
+        assert!(
+            all.iter().any(|f| f.function.ends_with("open_here")),
+            "{all:#?}"
+        );
+        assert!(stack.addresses().iter().all(|&ip| resolve::cached(ip)));
+        // Trimming drops this crate's own frames, which here include the
+        // test itself; what is left starts below them.
+        let shown = stack.frames();
+        assert!(shown.iter().all(|f| !f.function.starts_with("leakwatch_core::")));
+    }
+}

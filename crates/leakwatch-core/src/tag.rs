@@ -1,0 +1,238 @@
+//! [`Tag`], the handle a tracked resource embeds.
+//!
+//! Creating a tag records one open item; dropping it removes the record. Put
+//! one in a resource type next to the thing it tracks, and the resource is
+//! reported, with the place that opened it, by any check that runs while it
+//! is still alive: parked in a global, kept by an `Rc` cycle, passed to
+//! `mem::forget` or `Box::leak`, or moved into a thread that never ends.
+//!
+//! ```
+//! use leakwatch_core::Tag;
+//!
+//! /// A connection from the user's own pool.
+//! struct Conn {
+//!     id: u32,
+//!     _tag: Tag,
+//! }
+//!
+//! impl Conn {
+//!     #[track_caller] // so the tag records our caller's line, not this one
+//!     fn open(id: u32) -> Conn {
+//!         Conn { id, _tag: Tag::with_detail("db-conn", format_args!("conn #{id}")) }
+//!     }
+//! }
+//!
+//! let scope = leakwatch_core::Scope::new("example");
+//! let conn = scope.run(|| Conn::open(7));
+//! assert!(scope.check().is_err() || !leakwatch_core::COMPILED_IN);
+//! drop(conn);
+//! assert!(scope.check().is_ok());
+//! ```
+//!
+//! # Must-close items
+//!
+//! A transaction that must be committed, a writer that must be flushed: for
+//! these, [`Tag::must_close`] makes dropping the tag without [`Tag::close`] a
+//! finding of its own, reported as "dropped without close" at the open site.
+
+use std::fmt;
+
+/// A record of one open item, removed when the tag is dropped.
+///
+/// With tracking compiled out (release builds without the `production`
+/// feature) a `Tag` is zero-sized and every method is an empty inline
+/// function.
+pub struct Tag {
+    inner: imp::Inner,
+}
+
+impl Tag {
+    /// Records an open item of `kind` at the caller's location.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("lock-file");
+    /// drop(tag); // closed
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    #[inline]
+    pub fn new(kind: &'static str) -> Tag {
+        Tag {
+            inner: imp::open(kind, None, false),
+        }
+    }
+
+    /// Like [`Tag::new`], with a detail shown in reports: a path, an
+    /// address, a name. It is formatted only when tracking is on.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::with_detail("socket", "127.0.0.1:8080");
+    /// # drop(tag);
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    #[inline]
+    pub fn with_detail(kind: &'static str, detail: impl fmt::Display) -> Tag {
+        Tag {
+            inner: imp::open(kind, Some(&detail), false),
+        }
+    }
+
+    /// Records an item that must be [closed](Tag::close): dropping it
+    /// without closing is reported as "dropped without close".
+    ///
+    /// ```
+    /// let txn = leakwatch_core::Tag::must_close("db-txn");
+    /// txn.close(); // committed
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    #[inline]
+    pub fn must_close(kind: &'static str) -> Tag {
+        Tag {
+            inner: imp::open(kind, None, true),
+        }
+    }
+
+    /// [`Tag::must_close`] with a detail.
+    ///
+    /// ```
+    /// let w = leakwatch_core::Tag::must_close_with_detail("writer", "out.csv");
+    /// w.close();
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    #[inline]
+    pub fn must_close_with_detail(kind: &'static str, detail: impl fmt::Display) -> Tag {
+        Tag {
+            inner: imp::open(kind, Some(&detail), true),
+        }
+    }
+
+    /// Closes the item properly. For a plain tag this is the same as
+    /// dropping it; for a must-close tag it is the only clean way out.
+    ///
+    /// ```
+    /// leakwatch_core::Tag::must_close("flush").close();
+    /// ```
+    #[inline]
+    pub fn close(mut self) {
+        imp::close(&mut self.inner);
+    }
+
+    /// Whether this tag is recorded: false when tracking is compiled out or
+    /// `LEAKWATCH=off`.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("file");
+    /// assert_eq!(tag.is_tracked(), leakwatch_core::level() != leakwatch_core::Level::Off);
+    /// ```
+    #[inline]
+    pub fn is_tracked(&self) -> bool {
+        imp::is_tracked(&self.inner)
+    }
+}
+
+impl Drop for Tag {
+    #[inline]
+    fn drop(&mut self) {
+        imp::drop(&mut self.inner);
+    }
+}
+
+impl fmt::Debug for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tag").field("tracked", &self.is_tracked()).finish()
+    }
+}
+
+cfg_on! {
+    mod imp {
+        use std::fmt;
+        use std::panic::Location;
+
+        use crate::config::{self, Level};
+        use crate::registry::{self, Handle, Record};
+        use crate::{clock, scope, stack};
+
+        pub(super) type Inner = Option<Handle>;
+
+        #[track_caller]
+        #[inline]
+        pub(super) fn open(
+            kind: &'static str,
+            detail: Option<&dyn fmt::Display>,
+            must_close: bool,
+        ) -> Inner {
+            let level = config::level();
+            if level == Level::Off {
+                return None;
+            }
+            let record = Record {
+                kind,
+                site: Location::caller(),
+                detail: detail.map(|d| d.to_string().into_boxed_str()),
+                opened: clock::now_nanos(),
+                thread: 0,
+                scope: scope::ScopeId::current(),
+                must_close,
+                stack: if level == Level::Stacks { stack::capture() } else { None },
+            };
+            Some(registry::insert(record))
+        }
+
+        #[inline]
+        pub(super) fn close(inner: &mut Inner) {
+            if let Some(handle) = inner.take() {
+                registry::remove(handle);
+            }
+        }
+
+        #[inline]
+        pub(super) fn drop(inner: &mut Inner) {
+            if let Some(handle) = inner.take() {
+                let record = registry::remove(handle);
+                if record.must_close {
+                    registry::unclosed::push(record);
+                }
+            }
+        }
+
+        #[inline]
+        pub(super) fn is_tracked(inner: &Inner) -> bool {
+            inner.is_some()
+        }
+    }
+}
+
+cfg_off! {
+    mod imp {
+        use std::fmt;
+
+        pub(super) type Inner = ();
+
+        #[inline(always)]
+        pub(super) fn open(_: &'static str, _: Option<&dyn fmt::Display>, _: bool) {}
+
+        #[inline(always)]
+        pub(super) fn close(_: &mut Inner) {}
+
+        #[inline(always)]
+        pub(super) fn drop(_: &mut Inner) {}
+
+        #[inline(always)]
+        pub(super) fn is_tracked(_: &Inner) -> bool {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tag;
+
+    #[test]
+    fn size_matches_the_build() {
+        if crate::COMPILED_IN {
+            assert_eq!(size_of::<Tag>(), 2 * size_of::<usize>());
+        } else {
+            assert_eq!(size_of::<Tag>(), 0);
+        }
+    }
+}
