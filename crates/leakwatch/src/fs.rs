@@ -1,0 +1,191 @@
+//! Tracked files: `std::fs::File` that reports where it was opened.
+//!
+//! [`File`] is [`Tracked<std::fs::File>`](crate::Tracked), with `open`,
+//! `create` and [`OpenOptions`] that record the path. Everything else of
+//! `std::fs::File` is there through `Deref`, and `Read`, `Write` and `Seek`
+//! work on `File` and `&File` alike.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use leakwatch::fs::File;
+//!
+//! let path = std::env::temp_dir().join("leakwatch-fs-doc.txt");
+//! File::create(&path)?.write_all(b"hello")?;
+//! let mut text = String::new();
+//! File::open(&path)?.read_to_string(&mut text)?;
+//! assert_eq!(text, "hello");
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::io;
+use std::path::Path;
+
+use crate::Tracked;
+
+/// The kind of tracked files in reports.
+pub const KIND: &str = "file";
+
+/// A tracked `std::fs::File`; the detail in reports is its path.
+pub type File = Tracked<std::fs::File>;
+
+impl Tracked<std::fs::File> {
+    /// Opens `path` read-only, like [`std::fs::File::open`].
+    ///
+    /// ```
+    /// let file = leakwatch::fs::File::open("Cargo.toml")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new().read(true).open(path)
+    }
+
+    /// Creates or truncates `path` for writing, like
+    /// [`std::fs::File::create`].
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join("leakwatch-create-doc.txt");
+    /// let file = leakwatch::fs::File::create(&path)?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+    }
+
+    /// Options to open a file with, like [`std::fs::File::options`].
+    ///
+    /// ```
+    /// let opts = leakwatch::fs::File::options();
+    /// ```
+    pub fn options() -> OpenOptions {
+        OpenOptions::new()
+    }
+
+    /// A second handle to the same file, tracked on its own from the
+    /// caller's line.
+    ///
+    /// ```
+    /// let a = leakwatch::fs::File::open("Cargo.toml")?;
+    /// let b = a.try_clone()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn try_clone(&self) -> io::Result<File> {
+        let file = (**self).try_clone()?;
+        Ok(Tracked::new(file, KIND))
+    }
+}
+
+/// [`std::fs::OpenOptions`] whose `open` returns a tracked [`File`].
+///
+/// ```
+/// let path = std::env::temp_dir().join("leakwatch-options-doc.log");
+/// let log = leakwatch::fs::OpenOptions::new().append(true).create(true).open(&path)?;
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct OpenOptions(std::fs::OpenOptions);
+
+impl OpenOptions {
+    /// All options off, like [`std::fs::OpenOptions::new`].
+    ///
+    /// ```
+    /// let opts = leakwatch::fs::OpenOptions::new();
+    /// ```
+    pub fn new() -> OpenOptions {
+        OpenOptions(std::fs::OpenOptions::new())
+    }
+
+    /// See [`std::fs::OpenOptions::read`].
+    ///
+    /// ```
+    /// leakwatch::fs::OpenOptions::new().read(true);
+    /// ```
+    pub fn read(&mut self, read: bool) -> &mut OpenOptions {
+        self.0.read(read);
+        self
+    }
+
+    /// See [`std::fs::OpenOptions::write`].
+    ///
+    /// ```
+    /// leakwatch::fs::OpenOptions::new().write(true);
+    /// ```
+    pub fn write(&mut self, write: bool) -> &mut OpenOptions {
+        self.0.write(write);
+        self
+    }
+
+    /// See [`std::fs::OpenOptions::append`].
+    ///
+    /// ```
+    /// leakwatch::fs::OpenOptions::new().append(true);
+    /// ```
+    pub fn append(&mut self, append: bool) -> &mut OpenOptions {
+        self.0.append(append);
+        self
+    }
+
+    /// See [`std::fs::OpenOptions::truncate`].
+    ///
+    /// ```
+    /// leakwatch::fs::OpenOptions::new().write(true).truncate(true);
+    /// ```
+    pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
+        self.0.truncate(truncate);
+        self
+    }
+
+    /// See [`std::fs::OpenOptions::create`].
+    ///
+    /// ```
+    /// leakwatch::fs::OpenOptions::new().write(true).create(true);
+    /// ```
+    pub fn create(&mut self, create: bool) -> &mut OpenOptions {
+        self.0.create(create);
+        self
+    }
+
+    /// See [`std::fs::OpenOptions::create_new`].
+    ///
+    /// ```
+    /// leakwatch::fs::OpenOptions::new().write(true).create_new(true);
+    /// ```
+    pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
+        self.0.create_new(create_new);
+        self
+    }
+
+    /// Opens `path`, tracking the file from the caller's line.
+    ///
+    /// ```
+    /// let file = leakwatch::fs::OpenOptions::new().read(true).open("Cargo.toml")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        let path = path.as_ref();
+        let file = self.0.open(path)?;
+        Ok(Tracked::with_detail(file, KIND, path.display()))
+    }
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions::new()
+    }
+}
+
+impl From<std::fs::OpenOptions> for OpenOptions {
+    fn from(options: std::fs::OpenOptions) -> OpenOptions {
+        OpenOptions(options)
+    }
+}

@@ -1,0 +1,100 @@
+//! What `#[leakwatch::test]` expands to calls. Not a public API.
+
+use crate::check::run_checked;
+
+/// Runs a synchronous test body in its own scope.
+pub fn run_test<R>(name: &'static str, body: impl FnOnce() -> R) -> R {
+    run_checked(name.to_owned(), body)
+}
+
+#[cfg(feature = "tokio")]
+pub use self::tokio_test::{Flavor, run_async_test};
+
+#[cfg(feature = "tokio")]
+mod tokio_test {
+    use std::cell::RefCell;
+    use std::future::Future;
+
+    use crate::{Scope, ScopeGuard};
+
+    /// The runtime flavour of an async test, as `#[tokio::test]` names it.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Flavor {
+        /// `flavor = "current_thread"` (the default).
+        CurrentThread,
+        /// `flavor = "multi_thread"`.
+        MultiThread,
+    }
+
+    thread_local! {
+        /// A worker of a test's runtime stays in the test's scope all its life.
+        static WORKER_SCOPE: RefCell<Option<ScopeGuard>> = const { RefCell::new(None) };
+    }
+
+    /// Runs an async test body on a runtime of its own, in its own scope.
+    ///
+    /// The check runs before the runtime shuts down: a task that still holds
+    /// a resource is reported, not silently cancelled with the runtime.
+    pub fn run_async_test<F: Future>(
+        name: &'static str,
+        flavor: Flavor,
+        worker_threads: Option<usize>,
+        body: F,
+    ) -> F::Output {
+        let scope = Scope::new(name);
+        let id = scope.id();
+        let mut builder = match flavor {
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            Flavor::MultiThread => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                if let Some(n) = worker_threads {
+                    b.worker_threads(n);
+                }
+                b
+            }
+        };
+        let runtime = builder
+            .enable_all()
+            .on_thread_start(move || WORKER_SCOPE.set(Some(id.enter())))
+            .on_thread_stop(|| WORKER_SCOPE.set(None))
+            .build()
+            .expect("leakwatch: failed to build the test's tokio runtime");
+        let out = scope.run(|| runtime.block_on(body));
+        let result = scope.check();
+        drop(runtime);
+        if let Err(report) = result {
+            panic!("{report}");
+        }
+        out
+    }
+}
+
+/// Expands to a call of `run_async_test`, or to a clear compile error when
+/// the `tokio` feature is off.
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __async_test {
+    ($name:expr, $flavor:ident, $workers:expr, $body:expr) => {
+        $crate::__macro_support::run_async_test(
+            $name,
+            $crate::__macro_support::Flavor::$flavor,
+            $workers,
+            $body,
+        )
+    };
+}
+
+/// Expands to a call of `run_async_test`, or to a clear compile error when
+/// the `tokio` feature is off.
+#[cfg(not(feature = "tokio"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __async_test {
+    ($($t:tt)*) => {
+        ::core::compile_error!(
+            "#[leakwatch::test] on an `async fn` needs leakwatch's `tokio` feature: \
+             leakwatch = { version = \"0.1\", features = [\"tokio\"] }"
+        )
+    };
+}

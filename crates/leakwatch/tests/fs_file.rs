@@ -1,0 +1,133 @@
+//! Tracked files: each way a file outlives its user is reported at the line
+//! that opened it, and the fixed code passes.
+
+mod support;
+
+use std::cell::RefCell;
+use std::io::Read;
+use std::rc::{Rc, Weak};
+use std::sync::Mutex;
+
+use leakwatch::fs::{File, OpenOptions};
+use leakwatch::{Problem, Scope};
+use support::{leaks, only_group, temp_path};
+
+#[test]
+fn forgotten_file_is_reported_with_its_path_and_line() {
+    let path = temp_path("forgotten.csv");
+    let scope = Scope::new("forgotten");
+    let line = scope.run(|| {
+        let (file, line) = (File::open(&path).unwrap(), line!());
+        std::mem::forget(file);
+        line
+    });
+    let report = leaks(&scope);
+    let group = only_group(&report, "file", Problem::StillOpen, line);
+    assert_eq!(group.site().file(), file!());
+    assert_eq!(group.details(), [path.display().to_string()]);
+    assert!(report.to_string().contains(&format!("opened at {}:{line}:", file!())));
+}
+
+#[test]
+fn box_leaked_file_is_reported() {
+    let path = temp_path("leaked.csv");
+    let scope = Scope::new("box-leak");
+    let line = scope.run(|| {
+        let (file, line) = (Box::new(File::open(&path).unwrap()), line!());
+        let _forever: &'static mut File = Box::leak(file);
+        line
+    });
+    only_group(&leaks(&scope), "file", Problem::StillOpen, line);
+}
+
+static OPEN_LOGS: Mutex<Vec<File>> = Mutex::new(Vec::new());
+
+#[test]
+fn file_parked_in_a_global_is_reported_until_removed() {
+    let path = temp_path("global.log");
+    let scope = Scope::new("global");
+    let line = scope.run(|| {
+        let (file, line) = (OpenOptions::new().append(true).open(&path).unwrap(), line!());
+        OPEN_LOGS.lock().unwrap().push(file);
+        line
+    });
+    only_group(&leaks(&scope), "file", Problem::StillOpen, line);
+    OPEN_LOGS.lock().unwrap().clear();
+    assert!(scope.check().is_ok());
+}
+
+struct Node {
+    _file: File,
+    peer: RefCell<Option<Rc<Node>>>,
+    weak_peer: RefCell<Weak<Node>>,
+}
+
+#[test]
+fn file_held_by_an_rc_cycle_is_reported() {
+    let path = temp_path("cycle.csv");
+    let scope = Scope::new("rc-cycle");
+    let line = scope.run(|| {
+        let line = line!() + 1;
+        let open = || File::open(&path).unwrap();
+        let node = |file| {
+            Rc::new(Node {
+                _file: file,
+                peer: RefCell::new(None),
+                weak_peer: RefCell::new(Weak::new()),
+            })
+        };
+        let (a, b) = (node(open()), node(open()));
+        *a.peer.borrow_mut() = Some(b.clone());
+        *b.peer.borrow_mut() = Some(a.clone());
+        line
+    });
+    let report = leaks(&scope);
+    let group = only_group(&report, "file", Problem::StillOpen, line);
+    assert_eq!(group.count(), 2, "{report}");
+}
+
+#[test]
+fn weak_back_edge_frees_the_files() {
+    let path = temp_path("weak.csv");
+    let scope = Scope::new("weak");
+    scope.run(|| {
+        let node = |file| {
+            Rc::new(Node {
+                _file: file,
+                peer: RefCell::new(None),
+                weak_peer: RefCell::new(Weak::new()),
+            })
+        };
+        let a = node(File::open(&path).unwrap());
+        let b = node(File::open(&path).unwrap());
+        *a.peer.borrow_mut() = Some(b.clone());
+        *b.weak_peer.borrow_mut() = Rc::downgrade(&a);
+    });
+    scope.check().unwrap();
+}
+
+#[test]
+fn files_closed_in_time_pass_and_still_work() {
+    let path = temp_path("clean.csv");
+    leakwatch::check(|| {
+        let mut text = String::new();
+        File::open(&path).unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "id,name\n1,ada\n");
+        let file = File::open(&path).unwrap();
+        let clone = file.try_clone().unwrap();
+        assert_eq!(clone.metadata().unwrap().len(), 14);
+        let _std: std::fs::File = file.into_inner(); // no longer tracked
+    });
+}
+
+#[test]
+fn check_panics_with_the_report() {
+    let path = temp_path("panics.csv");
+    let err = std::panic::catch_unwind(|| {
+        leakwatch::check(|| std::mem::forget(File::open(&path).unwrap()));
+    })
+    .unwrap_err();
+    let message = err.downcast_ref::<String>().unwrap();
+    assert!(message.starts_with("LEAK leakwatch: 1 item leaked in `check at "), "{message}");
+    assert!(message.contains("1 × file still open"), "{message}");
+}

@@ -1,0 +1,61 @@
+//! Scopes follow work into threads started through leakwatch, transitively.
+
+use leakwatch::{Scope, Tag};
+
+#[test]
+fn grandchild_threads_belong_to_the_scope() {
+    let scope = Scope::new("threads");
+    let (tag, line) = scope.run(|| {
+        leakwatch::thread::spawn(|| {
+            leakwatch::thread::Builder::new()
+                .name("grandchild".into())
+                .spawn(|| (Tag::with_detail("socket", "from a grandchild"), line!()))
+                .unwrap()
+                .join()
+                .unwrap()
+        })
+        .join()
+        .unwrap()
+    });
+    let report = scope.check().unwrap_err();
+    let group = &report.groups()[0];
+    assert_eq!(group.site().line(), line);
+    assert_eq!(group.details(), ["from a grandchild"]);
+    // The thread exited, so it is named by number.
+    assert!(group.threads()[0].starts_with('#'), "{report}");
+    drop(tag);
+    scope.check().unwrap();
+}
+
+#[test]
+fn std_threads_start_outside_the_scope() {
+    let scope = Scope::new("std-threads");
+    let tag = scope.run(|| std::thread::spawn(|| Tag::new("socket")).join().unwrap());
+    scope.check().unwrap();
+    drop(tag);
+}
+
+#[test]
+fn items_opened_by_a_running_named_thread_name_it() {
+    let scope = Scope::new("named");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let handle = scope.run(|| {
+        leakwatch::thread::Builder::new()
+            .name("uploader".into())
+            .spawn(move || {
+                let tag = Tag::new("http-body");
+                tx.send(()).unwrap();
+                done_rx.recv().unwrap();
+                drop(tag);
+            })
+            .unwrap()
+    });
+    rx.recv().unwrap();
+    let report = scope.check().unwrap_err();
+    assert_eq!(report.groups()[0].threads(), ["'uploader'"]);
+    assert!(report.to_string().contains("thread 'uploader'"), "{report}");
+    done_tx.send(()).unwrap();
+    handle.join().unwrap();
+    scope.check().unwrap();
+}

@@ -1,0 +1,36 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use leakwatch::{Group, Problem, Report, Scope};
+
+/// A fresh file under the system temp dir, unique to this test and process.
+pub fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leakwatch-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, b"id,name\n1,ada\n").unwrap();
+    path
+}
+
+/// The report of `scope`, which must have found something.
+#[track_caller]
+pub fn leaks(scope: &Scope) -> Report {
+    scope
+        .check()
+        .expect_err("expected a leak report, but the check passed")
+}
+
+/// The one group of `report`, checked for kind, problem and line in this file.
+#[track_caller]
+pub fn only_group<'r>(report: &'r Report, kind: &str, problem: Problem, line: u32) -> &'r Group {
+    assert_eq!(report.groups().len(), 1, "{report}");
+    let group = &report.groups()[0];
+    assert_eq!(group.kind(), kind, "{report}");
+    assert_eq!(group.problem(), problem, "{report}");
+    assert_eq!(group.site().line(), line, "{report}");
+    assert!(group.site().file().ends_with(".rs"), "{report}");
+    group
+}

@@ -1,0 +1,41 @@
+//! Sizes: with tracking compiled out (release without `production`), tracked
+//! types are exactly the size of what they wrap.
+//!
+//! `cargo test` checks the tracking build; CI also runs
+//! `cargo test --release -p leakwatch --test zero_cost`, the compiled-out one.
+
+use std::mem::size_of;
+
+use leakwatch::{Tag, Tracked};
+
+#[test]
+fn sizes_match_the_build() {
+    if leakwatch::COMPILED_IN {
+        assert_eq!(size_of::<Tag>(), 16);
+        assert_eq!(size_of::<Tracked<u64>>(), 8 + 16);
+    } else {
+        assert_eq!(size_of::<Tag>(), 0);
+        assert_eq!(size_of::<Tracked<u64>>(), size_of::<u64>());
+        assert_eq!(size_of::<leakwatch::fs::File>(), size_of::<std::fs::File>());
+        assert_eq!(size_of::<leakwatch::net::TcpStream>(), size_of::<std::net::TcpStream>());
+        assert_eq!(size_of::<Tracked<[u8; 3]>>(), 3);
+        assert_eq!(size_of::<Option<leakwatch::fs::File>>(), size_of::<Option<std::fs::File>>());
+    }
+}
+
+#[test]
+fn compiled_in_follows_the_profile() {
+    assert_eq!(
+        leakwatch::COMPILED_IN,
+        cfg!(debug_assertions) || cfg!(feature = "production")
+    );
+}
+
+#[test]
+fn compiled_out_checks_pass_and_record_nothing() {
+    let scope = leakwatch::Scope::new("zero");
+    let tag = scope.run(|| Tag::new("file"));
+    assert_eq!(tag.is_tracked(), leakwatch::COMPILED_IN);
+    assert_eq!(scope.check().is_ok(), !leakwatch::COMPILED_IN);
+    drop(tag);
+}
