@@ -16,6 +16,9 @@ const OURS: &[&str] = &[
 /// `main`'s shims. The frame itself goes too.
 const RUNTIME_ROOTS: &[&str] = &[
     "std::sys::backtrace::__rust_begin_short_backtrace",
+    "test::__rust_begin_short_backtrace",
+    "tokio::runtime::task::",
+    "tokio::runtime::blocking::pool::",
     "std::rt::lang_start",
     "std::thread::Builder::spawn_unchecked",
     "test::run_test",
@@ -23,23 +26,16 @@ const RUNTIME_ROOTS: &[&str] = &[
     "start_thread",
 ];
 
-/// Drops our frames from the top and the runtime's from the bottom.
+/// Cuts the runtime's frames from the bottom, then drops ours and the
+/// closure-call shims wherever they are.
 pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
-    let ours = frames
-        .iter()
-        .take_while(|f| is_ours(&f.function))
-        .count();
-    frames.drain(..ours);
     if let Some(root) = frames
         .iter()
         .position(|f| RUNTIME_ROOTS.iter().any(|r| f.function.starts_with(r)))
     {
         frames.truncate(root);
     }
-    // Closure-call shims between the user's frames and the runtime root.
-    while frames.last().is_some_and(|f| is_glue(&f.function)) {
-        frames.pop();
-    }
+    frames.retain(|f| !is_ours(&f.function) && !is_glue(&f.function));
     frames
 }
 
@@ -49,7 +45,7 @@ fn is_ours(function: &str) -> bool {
 
 fn is_glue(function: &str) -> bool {
     function.starts_with("core::ops::function::")
-        || function.starts_with("<alloc::boxed::Box<F,A> as core::ops::function::")
+        || function.contains(" as core::ops::function::Fn")
         || function.starts_with("std::panicking::")
         || function.starts_with("std::panic::")
         || function.starts_with("<core::panic::unwind_safe::AssertUnwindSafe<F>")
@@ -76,7 +72,9 @@ mod tests {
             frame("leakwatch::fs::File::open"),
             frame("myapp::db::connect"),
             frame("core::ops::function::FnOnce::call_once"),
+            frame("leakwatch_core::scope::Scope::run"),
             frame("myapp::main"),
+            frame("<fn() as core::ops::function::FnOnce<()>>::call_once"),
             frame("core::ops::function::FnOnce::call_once"),
             frame("std::sys::backtrace::__rust_begin_short_backtrace"),
             frame("std::rt::lang_start::{{closure}}"),
@@ -85,11 +83,7 @@ mod tests {
         let names: Vec<_> = user_frames(frames).into_iter().map(|f| f.function).collect();
         assert_eq!(
             names,
-            [
-                "myapp::db::connect",
-                "core::ops::function::FnOnce::call_once",
-                "myapp::main"
-            ]
+            ["myapp::db::connect", "myapp::main"]
         );
     }
 

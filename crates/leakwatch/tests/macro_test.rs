@@ -1,0 +1,79 @@
+//! `#[leakwatch::test]` on sync and async tests.
+
+#![cfg(feature = "tokio")]
+
+use std::io::Read;
+
+use leakwatch::fs::File;
+use leakwatch::Tracked;
+
+#[leakwatch::test]
+fn sync_test_that_closes_everything_passes() {
+    let mut text = String::new();
+    File::open("Cargo.toml").unwrap().read_to_string(&mut text).unwrap();
+    assert!(text.contains("leakwatch"));
+}
+
+#[leakwatch::test]
+#[should_panic(expected = "1 × file still open, opened at crates/leakwatch/tests/macro_test.rs:")]
+fn sync_test_that_forgets_a_file_fails() {
+    std::mem::forget(File::open("Cargo.toml").unwrap());
+}
+
+#[leakwatch::test]
+fn sync_test_may_return_a_result() -> Result<(), std::io::Error> {
+    File::open("Cargo.toml")?;
+    Ok(())
+}
+
+#[leakwatch::test]
+async fn async_test_that_closes_everything_passes() {
+    let task = tokio::spawn(async { Tracked::new(1, "conn").into_inner() });
+    assert_eq!(task.await.unwrap(), 1);
+}
+
+#[leakwatch::test]
+#[should_panic(expected = "1 × db-conn still open")]
+async fn async_test_with_a_task_holding_a_connection_fails() {
+    // A task that never ends, holding a connection: the check runs before the
+    // runtime shuts down, so it is reported rather than silently cancelled.
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _conn = Tracked::new((), "db-conn");
+        started_tx.send(()).unwrap();
+        std::future::pending::<()>().await;
+    });
+    started_rx.await.unwrap();
+}
+
+#[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "1 × db-conn still open")]
+async fn multi_thread_workers_belong_to_the_test() {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _conn = Tracked::new((), "db-conn");
+        started_tx.send(()).unwrap();
+        std::future::pending::<()>().await;
+    });
+    started_rx.await.unwrap();
+}
+
+#[leakwatch::test(flavor = "multi_thread")]
+async fn multi_thread_clean_test_passes() {
+    let handles: Vec<_> = (0..8)
+        .map(|i| tokio::spawn(async move { Tracked::new(i, "conn").into_inner() }))
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
+
+#[leakwatch::test]
+async fn async_test_with_io_and_timers_passes() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move { listener.accept().await.map(|_| ()) });
+    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    accept.await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+}

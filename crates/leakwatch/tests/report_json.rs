@@ -1,0 +1,28 @@
+//! The JSON form of a report (feature `json`).
+
+#![cfg(feature = "json")]
+
+use leakwatch::{Scope, Tag};
+
+#[test]
+fn json_report_names_kind_site_and_detail() {
+    let scope = Scope::new("json");
+    let (tags, line) = scope.run(|| {
+        let line = line!() + 1;
+        let tags: Vec<_> = (0..2).map(|i| Tag::with_detail("db-conn", i)).collect();
+        (tags, line)
+    });
+    let report = scope.check().unwrap_err();
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["scope"], "json");
+    assert_eq!(json["total"], 2);
+    assert!(json["error"].is_null());
+    let group = &json["groups"][0];
+    assert_eq!(group["kind"], "db-conn");
+    assert_eq!(group["problem"], "still-open");
+    assert_eq!(group["line"], line);
+    assert_eq!(group["file"], file!());
+    assert_eq!(group["count"], 2);
+    assert_eq!(group["details"], serde_json::json!(["0", "1"]));
+    drop(tags);
+}
