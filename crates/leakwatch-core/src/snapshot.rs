@@ -223,7 +223,7 @@ cfg_on! {
             let family = scope::family(id);
             let mut snapshot = collect(|s| family.contains(&s));
             let now = clock::now_nanos();
-            registry::unclosed::for_each(
+            registry::unclosed::report_each(
                 |s| family.contains(&s),
                 |r| snapshot.items.push(item(r, now, Problem::DroppedWithoutClose)),
             );

@@ -2,16 +2,22 @@
 //!
 //! They are no longer open, so they leave the slab; their records wait here
 //! until a check of their scope reports them. A finding of a scope that was
-//! dropped moves to its parent; one made outside any scope is printed to
-//! standard error at once, as Android's CloseGuard logs, since no check would
-//! ever see it.
+//! dropped moves to its parent. One that no check will ever see (made outside
+//! any scope, or left by a top-level scope that never reported it) is printed
+//! to standard error, as Android's CloseGuard logs.
 
 use std::sync::{Mutex, PoisonError};
 
 use super::Record;
 use crate::scope::ScopeId;
 
-static FINDINGS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+struct Finding {
+    record: Record,
+    /// A check has put it in a report.
+    reported: bool,
+}
+
+static FINDINGS: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
 
 /// Keeps `record` for its scope's next check.
 #[cold]
@@ -20,7 +26,10 @@ pub(crate) fn push(record: Record) {
         print_unseen(&record);
         return;
     }
-    lock().push(record);
+    lock().push(Finding {
+        record,
+        reported: false,
+    });
 }
 
 /// Says on standard error what no check will ever report.
@@ -33,32 +42,34 @@ fn print_unseen(record: &Record) {
     );
 }
 
-/// Calls `f` with each finding whose scope `belongs` says is checked.
-pub(crate) fn for_each(mut belongs: impl FnMut(ScopeId) -> bool, mut f: impl FnMut(&Record)) {
-    for record in lock().iter().filter(|r| belongs(r.scope)) {
-        f(record);
+/// Calls `f` with each finding whose scope `belongs` says is checked, and
+/// marks it reported.
+pub(crate) fn report_each(mut belongs: impl FnMut(ScopeId) -> bool, mut f: impl FnMut(&Record)) {
+    for finding in lock().iter_mut().filter(|f| belongs(f.record.scope)) {
+        finding.reported = true;
+        f(&finding.record);
     }
 }
 
-/// Hands the findings of a dropped scope to its parent, or prints them when
-/// it had none.
+/// Hands the findings of a dropped scope to its parent. A top-level scope's
+/// findings end here, printed if no check reported them.
 pub(crate) fn reparent(from: ScopeId, to: ScopeId) {
     let mut findings = lock();
     if to == ScopeId::NONE {
-        findings.retain(|r| {
-            let orphan = r.scope == from;
-            if orphan {
-                print_unseen(r);
+        findings.retain(|f| {
+            let ends = f.record.scope == from;
+            if ends && !f.reported {
+                print_unseen(&f.record);
             }
-            !orphan
+            !ends
         });
     } else {
-        for r in findings.iter_mut().filter(|r| r.scope == from) {
-            r.scope = to;
+        for f in findings.iter_mut().filter(|f| f.record.scope == from) {
+            f.record.scope = to;
         }
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Vec<Record>> {
+fn lock() -> std::sync::MutexGuard<'static, Vec<Finding>> {
     FINDINGS.lock().unwrap_or_else(PoisonError::into_inner)
 }
