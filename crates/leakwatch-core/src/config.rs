@@ -116,7 +116,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LEAKWATCH=`{}` is not valid: {}", self.value, self.reason)
+        write!(
+            f,
+            "LEAKWATCH=`{}` is not valid: {}",
+            self.value, self.reason
+        )
     }
 }
 
@@ -174,7 +178,9 @@ fn init_from_env() -> Level {
     let level = match parse_env(std::env::var("LEAKWATCH")) {
         Ok(level) => level,
         Err(err) => {
-            eprintln!("leakwatch: {err}; tracking at `sites` and failing every check until it is fixed");
+            eprintln!(
+                "leakwatch: {err}; tracking at `sites` and failing every check until it is fixed"
+            );
             Level::Sites
         }
     };
@@ -213,7 +219,10 @@ mod tests {
 
     #[test]
     fn missing_variable_means_sites() {
-        assert_eq!(parse_env(Err(std::env::VarError::NotPresent)), Ok(Level::Sites));
+        assert_eq!(
+            parse_env(Err(std::env::VarError::NotPresent)),
+            Ok(Level::Sites)
+        );
         assert!(parse_env(Ok("everything".into())).is_err());
     }
 

@@ -197,7 +197,11 @@ impl Scope {
     /// ```
     pub fn check(&self) -> Result<(), Report> {
         let report = Report::new(&self.name, &self.snapshot());
-        if report.is_clean() { Ok(()) } else { Err(report) }
+        if report.is_clean() {
+            Ok(())
+        } else {
+            Err(report)
+        }
     }
 }
 
@@ -371,7 +375,6 @@ cfg_off! {
 pub(crate) use imp::family;
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
 pub(crate) use imp::table_len;
-
 
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
 mod tests {

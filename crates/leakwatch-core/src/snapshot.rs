@@ -234,12 +234,12 @@ cfg_on! {
             Item {
                 kind: r.kind,
                 site: r.site,
-                detail: r.detail.as_deref().map(str::to_owned),
+                detail: r.detail().map(str::to_owned),
                 age: Duration::from_nanos(now.saturating_sub(r.opened)),
                 thread: registry::thread_label(r.thread),
                 scope: r.scope,
                 problem,
-                stack: r.stack.clone(),
+                stack: r.stack().cloned(),
             }
         }
     }

@@ -138,7 +138,9 @@ impl Drop for Tag {
 
 impl fmt::Debug for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tag").field("tracked", &self.is_tracked()).finish()
+        f.debug_struct("Tag")
+            .field("tracked", &self.is_tracked())
+            .finish()
     }
 }
 
@@ -148,11 +150,13 @@ cfg_on! {
         use std::panic::Location;
 
         use crate::config::{self, Level};
-        use crate::registry::{self, Handle, Record};
+        use crate::registry::{self, Extra, Handle, Record};
         use crate::{clock, scope, stack};
 
         pub(super) type Inner = Option<Handle>;
 
+        /// The level check, inlined into the caller so `LEAKWATCH=off` costs
+        /// a load and a branch; the recording itself stays out of line.
         #[track_caller]
         #[inline]
         pub(super) fn open(
@@ -164,17 +168,33 @@ cfg_on! {
             if level == Level::Off {
                 return None;
             }
-            let record = Record {
+            Some(record(kind, detail, must_close, level, Location::caller()))
+        }
+
+        #[inline(never)]
+        fn record(
+            kind: &'static str,
+            detail: Option<&dyn fmt::Display>,
+            must_close: bool,
+            level: Level,
+            site: &'static Location<'static>,
+        ) -> Handle {
+            let stack = if level == Level::Stacks { stack::capture() } else { None };
+            let extra = (detail.is_some() || stack.is_some()).then(|| {
+                Box::new(Extra {
+                    detail: detail.map(|d| d.to_string().into_boxed_str()),
+                    stack,
+                })
+            });
+            registry::insert(Record {
                 kind,
-                site: Location::caller(),
-                detail: detail.map(|d| d.to_string().into_boxed_str()),
+                site,
                 opened: clock::now_nanos(),
                 thread: 0,
                 scope: scope::ScopeId::current(),
                 must_close,
-                stack: if level == Level::Stacks { stack::capture() } else { None },
-            };
-            Some(registry::insert(record))
+                extra,
+            })
         }
 
         #[inline]
@@ -187,10 +207,16 @@ cfg_on! {
         #[inline]
         pub(super) fn drop(inner: &mut Inner) {
             if let Some(handle) = inner.take() {
-                let record = registry::remove(handle);
-                if record.must_close {
-                    registry::unclosed::push(record);
-                }
+                forget(handle);
+            }
+        }
+
+        /// Removes a record on drop; a must-close one becomes a finding.
+        #[inline(never)]
+        fn forget(handle: Handle) {
+            let record = registry::remove(handle);
+            if record.must_close {
+                registry::unclosed::push(record);
             }
         }
 

@@ -58,7 +58,11 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
         block,
     } = input;
     let name = &sig.ident;
-    let test_name = quote!(::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)));
+    let test_name = quote!(::core::concat!(
+        ::core::module_path!(),
+        "::",
+        ::core::stringify!(#name)
+    ));
     let body = if sig.asyncness.is_some() {
         let flavor = match args.flavor.map(|f| f.0) {
             None | Some(Flavor::CurrentThread) => quote!(CurrentThread),
@@ -80,7 +84,11 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
             ::leakwatch::__async_test!(#test_name, #flavor, #workers, async move #block)
         }
     } else {
-        if let Some(span) = args.flavor.map(|f| f.1).or(args.worker_threads.map(|w| w.1)) {
+        if let Some(span) = args
+            .flavor
+            .map(|f| f.1)
+            .or(args.worker_threads.map(|w| w.1))
+        {
             return Err(syn::Error::new(
                 span,
                 "flavor and worker_threads apply only to an `async fn` test",
@@ -148,16 +156,17 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
                 };
                 let n: usize = int.base10_parse()?;
                 if n == 0 {
-                    return Err(syn::Error::new(int.span(), "worker_threads must be at least 1"));
+                    return Err(syn::Error::new(
+                        int.span(),
+                        "worker_threads must be at least 1",
+                    ));
                 }
                 out.worker_threads = Some((n, nv.value.span()));
             }
             other => {
                 return Err(syn::Error::new(
                     nv.path.span(),
-                    format!(
-                        "unknown setting `{other}`: expected `flavor` or `worker_threads`"
-                    ),
+                    format!("unknown setting `{other}`: expected `flavor` or `worker_threads`"),
                 ));
             }
         }

@@ -99,7 +99,10 @@ fn place_order(db: SocketAddr, dir: &Path, user: &str, items: u32) -> std::io::R
         // Early return: the transaction is dropped, never committed: leak 4.
         return Ok(());
     }
-    query(db, &format!("INSERT INTO orders VALUES ('{user}', {items})"))?;
+    query(
+        db,
+        &format!("INSERT INTO orders VALUES ('{user}', {items})"),
+    )?;
     txn.commit()
 }
 

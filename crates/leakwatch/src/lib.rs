@@ -43,11 +43,11 @@
 //! release builds. At run time, `LEAKWATCH=off|sites|stacks` picks what is
 //! recorded (default `sites`).
 
-mod check;
-pub mod fs;
 #[doc(hidden)]
 #[path = "macro_support.rs"]
 pub mod __macro_support;
+mod check;
+pub mod fs;
 pub mod net;
 pub mod thread;
 mod tracked;

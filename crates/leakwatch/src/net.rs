@@ -1,7 +1,7 @@
 //! Tracked sockets: `std::net` types that report where they were opened.
 //!
 //! [`TcpStream`], [`TcpListener`] and [`UdpSocket`] are
-//! [`Tracked`](crate::Tracked) std sockets whose constructors record the
+//! [`Tracked`] std sockets whose constructors record the
 //! addresses as the detail: `local -> peer` for a stream, the bound address
 //! for a listener or a UDP socket. [`TcpListener`]'s `accept` returns a
 //! tracked stream too. Everything else is there through `Deref`.
@@ -38,7 +38,12 @@ struct Ends<'a>(&'a std::net::TcpStream);
 
 impl fmt::Display for Ends<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} -> {}", Addr(self.0.local_addr()), Addr(self.0.peer_addr()))
+        write!(
+            f,
+            "{} -> {}",
+            Addr(self.0.local_addr()),
+            Addr(self.0.peer_addr())
+        )
     }
 }
 
@@ -145,7 +150,10 @@ impl Tracked<std::net::UdpSocket> {
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let socket = std::net::UdpSocket::bind(addr)?;
-        let tag = crate::Tag::with_detail("udp", format_args!("bound to {}", Addr(socket.local_addr())));
+        let tag = crate::Tag::with_detail(
+            "udp",
+            format_args!("bound to {}", Addr(socket.local_addr())),
+        );
         Ok(Tracked::from_parts(socket, tag))
     }
 }

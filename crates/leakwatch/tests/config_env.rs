@@ -14,8 +14,8 @@ fn run_child(test: &str, value: &str) -> (bool, String) {
         .env("LEAKWATCH_CHILD", "1")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -69,5 +69,8 @@ fn sites_and_stacks_are_accepted() {
         assert!(text.contains(&format!("level={value}")), "{text}");
     }
     let (ok, text) = run_child("child_leaky_check", "sites");
-    assert!(!ok && text.contains("LEAK leakwatch: 1 item leaked in `leaky-child`"), "{text}");
+    assert!(
+        !ok && text.contains("LEAK leakwatch: 1 item leaked in `leaky-child`"),
+        "{text}"
+    );
 }

@@ -25,7 +25,11 @@ fn forgotten_file_is_reported_with_its_path_and_line() {
     let group = only_group(&report, "file", Problem::StillOpen, line);
     assert_eq!(group.site().file(), file!());
     assert_eq!(group.details(), [path.display().to_string()]);
-    assert!(report.to_string().contains(&format!("opened at {}:{line}:", file!())));
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("opened at {}:{line}:", file!()))
+    );
 }
 
 #[test]
@@ -47,7 +51,10 @@ fn file_parked_in_a_global_is_reported_until_removed() {
     let path = temp_path("global.log");
     let scope = Scope::new("global");
     let line = scope.run(|| {
-        let (file, line) = (OpenOptions::new().append(true).open(&path).unwrap(), line!());
+        let (file, line) = (
+            OpenOptions::new().append(true).open(&path).unwrap(),
+            line!(),
+        );
         OPEN_LOGS.lock().unwrap().push(file);
         line
     });
@@ -111,7 +118,10 @@ fn files_closed_in_time_pass_and_still_work() {
     let path = temp_path("clean.csv");
     leakwatch::check(|| {
         let mut text = String::new();
-        File::open(&path).unwrap().read_to_string(&mut text).unwrap();
+        File::open(&path)
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
         assert_eq!(text, "id,name\n1,ada\n");
         let file = File::open(&path).unwrap();
         let clone = file.try_clone().unwrap();
@@ -128,6 +138,9 @@ fn check_panics_with_the_report() {
     })
     .unwrap_err();
     let message = err.downcast_ref::<String>().unwrap();
-    assert!(message.starts_with("LEAK leakwatch: 1 item leaked in `check at "), "{message}");
+    assert!(
+        message.starts_with("LEAK leakwatch: 1 item leaked in `check at "),
+        "{message}"
+    );
     assert!(message.contains("1 × file still open"), "{message}");
 }

@@ -4,13 +4,16 @@
 
 use std::io::Read;
 
-use leakwatch::fs::File;
 use leakwatch::Tracked;
+use leakwatch::fs::File;
 
 #[leakwatch::test]
 fn sync_test_that_closes_everything_passes() {
     let mut text = String::new();
-    File::open("Cargo.toml").unwrap().read_to_string(&mut text).unwrap();
+    File::open("Cargo.toml")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     assert!(text.contains("leakwatch"));
 }
 

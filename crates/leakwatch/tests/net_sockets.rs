@@ -55,7 +55,11 @@ fn listener_and_accepted_stream_are_tracked_separately() {
         .map(|g| (g.kind(), g.site().line()))
         .collect();
     lines.sort();
-    assert_eq!(lines, [("tcp", accept_line), ("tcp-listener", bind_line)], "{report}");
+    assert_eq!(
+        lines,
+        [("tcp", accept_line), ("tcp-listener", bind_line)],
+        "{report}"
+    );
     drop(kept);
     assert!(scope.check().is_ok());
 }
@@ -70,7 +74,10 @@ fn forgotten_udp_socket_is_reported() {
     });
     let report = leaks(&scope);
     let group = only_group(&report, "udp", Problem::StillOpen, line);
-    assert!(group.details()[0].starts_with("bound to 127.0.0.1:"), "{report}");
+    assert!(
+        group.details()[0].starts_with("bound to 127.0.0.1:"),
+        "{report}"
+    );
 }
 
 #[test]

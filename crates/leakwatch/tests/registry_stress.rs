@@ -34,7 +34,10 @@ fn counts_stay_exact_under_contention() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let report = scope.check().unwrap_err();
     assert_eq!(report.total(), kept.len(), "{report}");

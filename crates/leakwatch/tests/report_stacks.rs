@@ -20,9 +20,14 @@ fn stack_starts_at_the_users_frame() {
     let scope = Scope::new("stacks");
     scope.run(open_config_and_forget);
     let report = scope.check().unwrap_err();
-    let frames = report.groups()[0].stack().expect("a stack was captured").frames();
+    let frames = report.groups()[0]
+        .stack()
+        .expect("a stack was captured")
+        .frames();
     assert!(
-        frames[0].function.ends_with("report_stacks::open_config_and_forget"),
+        frames[0]
+            .function
+            .ends_with("report_stacks::open_config_and_forget"),
         "{frames:#?}"
     );
     assert!(
@@ -31,10 +36,18 @@ fn stack_starts_at_the_users_frame() {
         "{frames:#?}"
     );
     assert!(
-        frames.iter().any(|f| f.function.ends_with("stack_starts_at_the_users_frame")),
+        frames
+            .iter()
+            .any(|f| f.function.ends_with("stack_starts_at_the_users_frame")),
         "{frames:#?}"
     );
     let text = report.to_string();
-    assert!(text.contains("at report_stacks::open_config_and_forget"), "{text}");
-    assert!(!text.contains("LEAKWATCH=stacks for the full stack"), "{text}");
+    assert!(
+        text.contains("at report_stacks::open_config_and_forget"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("LEAKWATCH=stacks for the full stack"),
+        "{text}"
+    );
 }

@@ -72,6 +72,11 @@ fn items_outside_every_scope_are_seen_by_none() {
     let scope = Scope::new("bystander");
     let outside = Tag::new("file");
     scope.check().unwrap();
-    assert!(leakwatch::Snapshot::all().items().iter().any(|i| i.kind() == "file"));
+    assert!(
+        leakwatch::Snapshot::all()
+            .items()
+            .iter()
+            .any(|i| i.kind() == "file")
+    );
     drop(outside);
 }

@@ -35,7 +35,11 @@ fn transaction_dropped_without_commit_is_reported() {
     let report = leaks(&scope);
     let group = only_group(&report, "db-txn", Problem::DroppedWithoutClose, line);
     assert_eq!(group.details(), ["on users"]);
-    assert!(report.to_string().contains("1 × db-txn dropped without close, opened at"));
+    assert!(
+        report
+            .to_string()
+            .contains("1 × db-txn dropped without close, opened at")
+    );
 }
 
 #[test]
@@ -66,7 +70,12 @@ fn finding_of_a_dropped_child_scope_reaches_its_parent() {
         })
         // `child` is dropped here, unchecked
     });
-    only_group(&leaks(&parent), "db-txn", Problem::DroppedWithoutClose, line);
+    only_group(
+        &leaks(&parent),
+        "db-txn",
+        Problem::DroppedWithoutClose,
+        line,
+    );
 }
 
 #[test]

@@ -17,9 +17,15 @@ fn sizes_match_the_build() {
         assert_eq!(size_of::<Tag>(), 0);
         assert_eq!(size_of::<Tracked<u64>>(), size_of::<u64>());
         assert_eq!(size_of::<leakwatch::fs::File>(), size_of::<std::fs::File>());
-        assert_eq!(size_of::<leakwatch::net::TcpStream>(), size_of::<std::net::TcpStream>());
+        assert_eq!(
+            size_of::<leakwatch::net::TcpStream>(),
+            size_of::<std::net::TcpStream>()
+        );
         assert_eq!(size_of::<Tracked<[u8; 3]>>(), 3);
-        assert_eq!(size_of::<Option<leakwatch::fs::File>>(), size_of::<Option<std::fs::File>>());
+        assert_eq!(
+            size_of::<Option<leakwatch::fs::File>>(),
+            size_of::<Option<std::fs::File>>()
+        );
     }
 }
 

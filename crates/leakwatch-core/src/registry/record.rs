@@ -12,8 +12,6 @@ pub(crate) struct Record {
     pub(crate) kind: &'static str,
     /// Where in the user's code it was opened.
     pub(crate) site: &'static Location<'static>,
-    /// A path, an address, a name; `None` when the opener gave none.
-    pub(crate) detail: Option<Box<str>>,
     /// When it was opened, on [`crate::clock`].
     pub(crate) opened: u64,
     /// The opening thread's number (see [`super::thread_label`]).
@@ -22,6 +20,26 @@ pub(crate) struct Record {
     pub(crate) scope: ScopeId,
     /// Whether dropping it without `close` is itself a finding.
     pub(crate) must_close: bool,
+    /// The detail and the stack, when there is either: boxed, so that the
+    /// common record (neither) stays small and cheap to move.
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+/// The parts of a record that most records do not have.
+#[derive(Debug)]
+pub(crate) struct Extra {
+    /// A path, an address, a name.
+    pub(crate) detail: Option<Box<str>>,
     /// Raw frames, at `LEAKWATCH=stacks`.
     pub(crate) stack: Option<Stack>,
+}
+
+impl Record {
+    pub(crate) fn detail(&self) -> Option<&str> {
+        self.extra.as_ref()?.detail.as_deref()
+    }
+
+    pub(crate) fn stack(&self) -> Option<&Stack> {
+        self.extra.as_ref()?.stack.as_ref()
+    }
 }

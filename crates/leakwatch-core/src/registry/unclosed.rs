@@ -38,7 +38,7 @@ fn print_unseen(record: &Record) {
         "LEAK leakwatch: {} dropped without close, opened at {}{}",
         record.kind,
         record.site,
-        record.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+        record.detail().map(|d| format!(" ({d})")).unwrap_or_default(),
     );
 }
 

@@ -130,14 +130,25 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
     for item in items {
         let site = item.site();
         by_key
-            .entry((item.problem(), item.kind(), site.file(), site.line(), site.column()))
+            .entry((
+                item.problem(),
+                item.kind(),
+                site.file(),
+                site.line(),
+                site.column(),
+            ))
             .or_default()
             .push(item);
     }
     let mut groups: Vec<Group> = by_key.into_values().map(build).collect();
     groups.sort_by(|a, b| {
-        (b.count, b.oldest, a.problem, a.site.file(), a.site.line())
-            .cmp(&(a.count, a.oldest, b.problem, b.site.file(), b.site.line()))
+        (b.count, b.oldest, a.problem, a.site.file(), a.site.line()).cmp(&(
+            a.count,
+            a.oldest,
+            b.problem,
+            b.site.file(),
+            b.site.line(),
+        ))
     });
     groups
 }

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::text::Age;
+#[cfg(any(debug_assertions, feature = "production"))]
 use crate::{Problem, Scope, Tag};
 
 #[test]
@@ -36,8 +37,17 @@ fn groups_by_site_with_counts_and_details() {
     assert_eq!(conns.problem(), Problem::StillOpen);
 
     let text = report.to_string();
-    assert!(text.starts_with("LEAK leakwatch: 6 items leaked in `grouping` (2 sites)"), "{text}");
-    assert!(text.contains(&format!("LEAK   5 × conn still open, opened at {}:{line}:", file!())), "{text}");
+    assert!(
+        text.starts_with("LEAK leakwatch: 6 items leaked in `grouping` (2 sites)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "LEAK   5 × conn still open, opened at {}:{line}:",
+            file!()
+        )),
+        "{text}"
+    );
     assert!(text.contains("… and 2 more"), "{text}");
     drop(tags);
     assert!(scope.check().is_ok());
@@ -48,7 +58,8 @@ fn groups_by_site_with_counts_and_details() {
 fn json_has_every_field_of_a_group() {
     let scope = Scope::new("json");
     let tag = scope.run(|| Tag::with_detail("file", "/tmp/data.csv"));
-    let json: serde_json::Value = serde_json::from_str(&scope.check().unwrap_err().to_json()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&scope.check().unwrap_err().to_json()).unwrap();
     assert_eq!(json["scope"], "json");
     assert_eq!(json["total"], 1);
     let group = &json["groups"][0];

@@ -19,7 +19,11 @@ impl fmt::Display for Report {
             plural(self.total, "item", "items"),
             self.scope,
             self.groups.len(),
-            if self.groups.len() == 1 { "site" } else { "sites" },
+            if self.groups.len() == 1 {
+                "site"
+            } else {
+                "sites"
+            },
         )?;
         let mut any_stack = false;
         for group in &self.groups {
@@ -47,7 +51,10 @@ impl fmt::Display for Report {
             }
         }
         if !any_stack && crate::COMPILED_IN {
-            writeln!(f, "leakwatch: run with LEAKWATCH=stacks for the full stack of each site")?;
+            writeln!(
+                f,
+                "leakwatch: run with LEAKWATCH=stacks for the full stack of each site"
+            )?;
         }
         Ok(())
     }

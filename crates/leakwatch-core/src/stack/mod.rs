@@ -28,7 +28,7 @@ pub(crate) fn capture() -> Option<Stack> {
 }
 
 /// How many return addresses an open keeps at most.
-pub const MAX_FRAMES: usize = 24;
+pub const MAX_FRAMES: usize = 16;
 
 /// Return addresses captured when an item was opened.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -72,7 +72,9 @@ impl Stack {
 
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stack").field("frames", &self.ips.len()).finish()
+        f.debug_struct("Stack")
+            .field("frames", &self.ips.len())
+            .finish()
     }
 }
 
@@ -101,7 +103,11 @@ impl fmt::Display for Frame {
     }
 }
 
-#[cfg(all(test, feature = "stacks", any(debug_assertions, feature = "production")))]
+#[cfg(all(
+    test,
+    feature = "stacks",
+    any(debug_assertions, feature = "production")
+))]
 mod tests {
     use super::*;
 
@@ -122,6 +128,10 @@ mod tests {
         // Trimming drops this crate's own frames, which here include the
         // test itself; what is left starts below them.
         let shown = stack.frames();
-        assert!(shown.iter().all(|f| !f.function.starts_with("leakwatch_core::")));
+        assert!(
+            shown
+                .iter()
+                .all(|f| !f.function.starts_with("leakwatch_core::"))
+        );
     }
 }

@@ -21,7 +21,7 @@ pub(super) fn resolve(ips: &[usize]) -> Vec<Frame> {
     frames
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(debug_assertions, feature = "production")))]
 pub(super) fn cached(ip: usize) -> bool {
     CACHE
         .lock()

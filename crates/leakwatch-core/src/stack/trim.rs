@@ -80,11 +80,11 @@ mod tests {
             frame("std::rt::lang_start::{{closure}}"),
             frame("main"),
         ];
-        let names: Vec<_> = user_frames(frames).into_iter().map(|f| f.function).collect();
-        assert_eq!(
-            names,
-            ["myapp::db::connect", "myapp::main"]
-        );
+        let names: Vec<_> = user_frames(frames)
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(names, ["myapp::db::connect", "myapp::main"]);
     }
 
     #[test]
