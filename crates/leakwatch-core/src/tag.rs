@@ -150,7 +150,7 @@ cfg_on! {
         use std::panic::Location;
 
         use crate::config::{self, Level};
-        use crate::registry::{self, Extra, Handle, Record};
+        use crate::registry::{self, Handle, Record};
         use crate::{clock, scope, stack};
 
         pub(super) type Inner = Option<Handle>;
@@ -179,13 +179,10 @@ cfg_on! {
             level: Level,
             site: &'static Location<'static>,
         ) -> Handle {
-            let stack = if level == Level::Stacks { stack::capture() } else { None };
-            let extra = (detail.is_some() || stack.is_some()).then(|| {
-                Box::new(Extra {
-                    detail: detail.map(|d| d.to_string().into_boxed_str()),
-                    stack,
-                })
-            });
+            let stack = match level {
+                Level::Stacks => stack::capture().map(Box::new),
+                _ => None,
+            };
             registry::insert(Record {
                 kind,
                 site,
@@ -193,7 +190,8 @@ cfg_on! {
                 thread: 0,
                 scope: scope::ScopeId::current(),
                 must_close,
-                extra,
+                detail: detail.map(|d| d.to_string().into_boxed_str()),
+                stack,
             })
         }
 

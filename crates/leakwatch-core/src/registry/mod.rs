@@ -18,7 +18,7 @@ mod shard;
 mod thread;
 pub(crate) mod unclosed;
 
-pub(crate) use record::{Extra, Record};
+pub(crate) use record::Record;
 pub(crate) use shard::Shard;
 pub(crate) use thread::thread_label;
 

@@ -20,26 +20,19 @@ pub(crate) struct Record {
     pub(crate) scope: ScopeId,
     /// Whether dropping it without `close` is itself a finding.
     pub(crate) must_close: bool,
-    /// The detail and the stack, when there is either: boxed, so that the
-    /// common record (neither) stays small and cheap to move.
-    pub(crate) extra: Option<Box<Extra>>,
-}
-
-/// The parts of a record that most records do not have.
-#[derive(Debug)]
-pub(crate) struct Extra {
-    /// A path, an address, a name.
+    /// A path, an address, a name: one allocation, made only when given.
     pub(crate) detail: Option<Box<str>>,
-    /// Raw frames, at `LEAKWATCH=stacks`.
-    pub(crate) stack: Option<Stack>,
+    /// Raw frames, at `LEAKWATCH=stacks`; boxed (a thin pointer) so that
+    /// records without one stay small and cheap to move.
+    pub(crate) stack: Option<Box<Stack>>,
 }
 
 impl Record {
     pub(crate) fn detail(&self) -> Option<&str> {
-        self.extra.as_ref()?.detail.as_deref()
+        self.detail.as_deref()
     }
 
     pub(crate) fn stack(&self) -> Option<&Stack> {
-        self.extra.as_ref()?.stack.as_ref()
+        self.stack.as_deref()
     }
 }
