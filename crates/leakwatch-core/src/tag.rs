@@ -180,7 +180,7 @@ cfg_on! {
             site: &'static Location<'static>,
         ) -> Handle {
             let stack = match level {
-                Level::Stacks => stack::capture().map(Box::new),
+                Level::Stacks => stack::capture(),
                 _ => None,
             };
             registry::insert(Record {

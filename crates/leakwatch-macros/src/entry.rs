@@ -182,3 +182,145 @@ fn string(expr: &Expr) -> syn::Result<String> {
         other => Err(syn::Error::new(other.span(), "expected a string literal")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(args: TokenStream, item: TokenStream) -> String {
+        test(args, item).to_string()
+    }
+
+    #[track_caller]
+    fn assert_error(out: &str, message: &str) {
+        assert!(out.contains("compile_error"), "no error in: {out}");
+        assert!(out.contains(message), "expected `{message}` in: {out}");
+        // The item is still emitted as a test, so one mistake is one error.
+        assert!(out.contains("fn t"), "item dropped: {out}");
+    }
+
+    #[test]
+    fn sync_test_runs_in_a_checked_scope() {
+        let out = expand(
+            quote!(),
+            quote!(
+                fn t() {
+                    body();
+                }
+            ),
+        );
+        assert!(out.contains(":: core :: prelude :: v1 :: test"), "{out}");
+        assert!(
+            out.contains(":: leakwatch :: __macro_support :: run_test"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn async_test_builds_the_requested_runtime() {
+        let out = expand(
+            quote!(flavor = "multi_thread", worker_threads = 3),
+            quote!(
+                async fn t() {}
+            ),
+        );
+        assert!(out.contains(":: leakwatch :: __async_test !"), "{out}");
+        assert!(out.contains("MultiThread"), "{out}");
+        assert!(out.contains("Some (3usize)"), "{out}");
+        assert!(
+            !out.contains("async fn t"),
+            "the test itself is sync: {out}"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_errors_naming_them() {
+        assert_error(
+            &expand(
+                quote!(grace = "1s"),
+                quote!(
+                    fn t() {}
+                ),
+            ),
+            "unknown setting `grace`",
+        );
+        assert_error(
+            &expand(
+                quote!(flavor = "fast"),
+                quote!(
+                    async fn t() {}
+                ),
+            ),
+            "unknown flavor `fast`",
+        );
+        assert_error(
+            &expand(
+                quote!(worker_threads = 0),
+                quote!(
+                    async fn t() {}
+                ),
+            ),
+            "worker_threads must be at least 1",
+        );
+        assert_error(
+            &expand(
+                quote!(worker_threads = "2"),
+                quote!(
+                    async fn t() {}
+                ),
+            ),
+            "worker_threads takes a whole number",
+        );
+        assert_error(
+            &expand(
+                quote!(worker_threads = 2),
+                quote!(
+                    async fn t() {}
+                ),
+            ),
+            "worker_threads needs flavor = \\\"multi_thread\\\"",
+        );
+        assert_error(
+            &expand(
+                quote!(flavor = "multi_thread"),
+                quote!(
+                    fn t() {}
+                ),
+            ),
+            "apply only to an `async fn` test",
+        );
+        assert_error(
+            &expand(
+                quote!(multi_thread),
+                quote!(
+                    fn t() {}
+                ),
+            ),
+            "expected `key = value`",
+        );
+    }
+
+    #[test]
+    fn a_second_test_attribute_or_arguments_are_errors() {
+        assert_error(
+            &expand(
+                quote!(),
+                quote!(
+                    #[test]
+                    fn t() {}
+                ),
+            ),
+            "remove this #[test]",
+        );
+        assert_error(
+            &expand(
+                quote!(),
+                quote!(
+                    fn t(x: u32) {}
+                ),
+            ),
+            "a test function takes no arguments",
+        );
+    }
+}

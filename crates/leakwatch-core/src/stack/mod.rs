@@ -5,12 +5,28 @@
 //! frame (70 ms for the first), so it waits until a report is printed or
 //! exported, and then each distinct address is looked up once and cached.
 //!
+//! Builds with frame pointers (`-C force-frame-pointers=yes`) walk them
+//! instead of calling the unwinder, checking every pointer (see
+//! `frame_pointers`).
+//!
 //! Frames are trimmed for the reader: leakwatch's own frames and the
 //! unwinder's at the top, and the runtime's (thread start, test harness,
 //! `main`'s shims) at the bottom, so the user's frame comes first.
 
-#[cfg(all(feature = "stacks", any(debug_assertions, feature = "production")))]
+#[cfg(all(
+    feature = "stacks",
+    not(leakwatch_frame_pointers),
+    any(debug_assertions, feature = "production")
+))]
 mod capture;
+#[cfg(all(
+    feature = "stacks",
+    any(leakwatch_frame_pointers, test),
+    any(target_os = "linux", target_os = "android"),
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    any(debug_assertions, feature = "production")
+))]
+mod frame_pointers;
 #[cfg(feature = "stacks")]
 mod resolve;
 mod trim;
@@ -20,8 +36,10 @@ use std::fmt;
 /// The calling thread's stack, or `None` in a build without `stacks`.
 #[cfg(any(debug_assertions, feature = "production"))]
 #[inline]
-pub(crate) fn capture() -> Option<Stack> {
-    #[cfg(feature = "stacks")]
+pub(crate) fn capture() -> Option<Box<Stack>> {
+    #[cfg(all(feature = "stacks", leakwatch_frame_pointers))]
+    return frame_pointers::capture();
+    #[cfg(all(feature = "stacks", not(leakwatch_frame_pointers)))]
     return capture::capture();
     #[cfg(not(feature = "stacks"))]
     None
@@ -31,12 +49,30 @@ pub(crate) fn capture() -> Option<Stack> {
 pub const MAX_FRAMES: usize = 16;
 
 /// Return addresses captured when an item was opened.
+///
+/// A fixed array rather than a `Vec`, so that a record's stack is a single
+/// allocation.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Stack {
-    ips: Box<[usize]>,
+    len: usize,
+    ips: [usize; MAX_FRAMES],
 }
 
 impl Stack {
+    /// A boxed stack of what `fill` writes, which returns how many
+    /// addresses it wrote; `None` when it wrote none.
+    ///
+    /// The array is filled on the stack and then moved into the box: a
+    /// zeroed box would be allocated with `calloc`, which misses glibc's
+    /// per-thread cache and costs twice as much.
+    #[cfg(all(feature = "stacks", any(debug_assertions, feature = "production")))]
+    #[inline(always)]
+    fn boxed(fill: impl FnOnce(&mut [usize; MAX_FRAMES]) -> usize) -> Option<Box<Stack>> {
+        let mut ips = [0; MAX_FRAMES];
+        let len = fill(&mut ips);
+        (len > 0).then(|| Box::new(Stack { len, ips }))
+    }
+
     /// The raw return addresses, innermost first, as captured.
     ///
     /// ```
@@ -46,7 +82,7 @@ impl Stack {
     /// }
     /// ```
     pub fn addresses(&self) -> &[usize] {
-        &self.ips
+        &self.ips[..self.len]
     }
 
     /// The frames a reader should see: symbolized (once per distinct
@@ -63,7 +99,7 @@ impl Stack {
     /// ```
     pub fn frames(&self) -> Vec<Frame> {
         #[cfg(feature = "stacks")]
-        let all = resolve::resolve(&self.ips);
+        let all = resolve::resolve(self.addresses());
         #[cfg(not(feature = "stacks"))]
         let all = Vec::new();
         trim::user_frames(all)
@@ -112,7 +148,7 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn open_here() -> Option<Stack> {
+    fn open_here() -> Option<Box<Stack>> {
         capture()
     }
 
