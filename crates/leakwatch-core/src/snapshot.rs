@@ -230,11 +230,50 @@ cfg_on! {
             snapshot
         }
 
+        /// The path of a recorded descriptor. Called under its shard's lock,
+        /// so the item is still open and the number still means its file.
+        fn fd_path(fd: i32) -> Option<String> {
+            if fd < 0 {
+                return None;
+            }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let path = match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+                Ok(path) => path.display().to_string(),
+                Err(err) => format!("fd {fd} (path unknown: /proc/self/fd/{fd}: {err})"),
+            };
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            let path = format!("fd {fd}");
+            Some(path)
+        }
+
+        #[cfg(test)]
+        mod tests {
+            use super::fd_path;
+
+            #[test]
+            fn fd_paths_name_the_file_or_say_why_not() {
+                assert_eq!(fd_path(-1), None);
+                let file = std::fs::File::open(file!()).unwrap();
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                {
+                    use std::os::fd::AsRawFd;
+                    let path = fd_path(file.as_raw_fd()).unwrap();
+                    assert!(path.ends_with("snapshot.rs"), "{path}");
+                    let missing = fd_path(999_999).unwrap();
+                    assert!(
+                        missing.starts_with("fd 999999 (path unknown: /proc/self/fd/999999: "),
+                        "{missing}"
+                    );
+                }
+                drop(file);
+            }
+        }
+
         fn item(r: &Record, now: u64, problem: Problem) -> Item {
             Item {
                 kind: r.kind,
                 site: r.site,
-                detail: r.detail().map(str::to_owned),
+                detail: r.detail().map(str::to_owned).or_else(|| fd_path(r.fd)),
                 age: Duration::from_nanos(now.saturating_sub(r.opened)),
                 thread: registry::thread_label(r.thread),
                 scope: r.scope,

@@ -27,8 +27,10 @@ use crate::Tag;
 /// With tracking compiled out, `Tracked<T>` has the size and layout cost of
 /// `T` alone.
 pub struct Tracked<T> {
-    value: T,
+    // First, so it drops before `value`: a snapshot never sees a record
+    // whose file descriptor is already closed (see `Tag::for_fd`).
     tag: Tag,
+    value: T,
 }
 
 impl<T> Tracked<T> {

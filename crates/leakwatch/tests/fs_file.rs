@@ -51,10 +51,8 @@ fn file_parked_in_a_global_is_reported_until_removed() {
     let path = temp_path("global.log");
     let scope = Scope::new("global");
     let line = scope.run(|| {
-        let (file, line) = (
-            OpenOptions::new().append(true).open(&path).unwrap(),
-            line!(),
-        );
+        let options = OpenOptions::new().append(true).clone();
+        let (file, line) = (options.open(&path).unwrap(), line!());
         OPEN_LOGS.lock().unwrap().push(file);
         line
     });

@@ -20,6 +20,9 @@ pub(crate) struct Record {
     pub(crate) scope: ScopeId,
     /// Whether dropping it without `close` is itself a finding.
     pub(crate) must_close: bool,
+    /// The file descriptor whose path is the detail, read when a snapshot
+    /// is taken (see [`Tag::for_fd`](crate::Tag::for_fd)); -1 for none.
+    pub(crate) fd: i32,
     /// A path, an address, a name: one allocation, made only when given.
     pub(crate) detail: Option<Box<str>>,
     /// Raw frames, at `LEAKWATCH=stacks`; boxed (a thin pointer) so that
