@@ -246,6 +246,19 @@ cfg_on! {
             Some(path)
         }
 
+        fn item(r: &Record, now: u64, problem: Problem) -> Item {
+            Item {
+                kind: r.kind,
+                site: r.site,
+                detail: r.detail().map(str::to_owned).or_else(|| fd_path(r.fd)),
+                age: Duration::from_nanos(now.saturating_sub(r.opened)),
+                thread: registry::thread_label(r.thread),
+                scope: r.scope,
+                problem,
+                stack: r.stack().cloned(),
+            }
+        }
+
         #[cfg(test)]
         mod tests {
             use super::fd_path;
@@ -253,7 +266,7 @@ cfg_on! {
             #[test]
             fn fd_paths_name_the_file_or_say_why_not() {
                 assert_eq!(fd_path(-1), None);
-                let file = std::fs::File::open(file!()).unwrap();
+                let file = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/src/snapshot.rs")).unwrap();
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 {
                     use std::os::fd::AsRawFd;
@@ -266,19 +279,6 @@ cfg_on! {
                     );
                 }
                 drop(file);
-            }
-        }
-
-        fn item(r: &Record, now: u64, problem: Problem) -> Item {
-            Item {
-                kind: r.kind,
-                site: r.site,
-                detail: r.detail().map(str::to_owned).or_else(|| fd_path(r.fd)),
-                age: Duration::from_nanos(now.saturating_sub(r.opened)),
-                thread: registry::thread_label(r.thread),
-                scope: r.scope,
-                problem,
-                stack: r.stack().cloned(),
             }
         }
     }

@@ -55,7 +55,7 @@ fn walk(
     let mut n = 0;
     while n < ips.len() {
         let in_stack = fp >= low && fp.checked_add(2 * WORD).is_some_and(|end| end <= high);
-        if !in_stack || fp % WORD != 0 {
+        if !in_stack || !fp.is_multiple_of(WORD) {
             break;
         }
         let next = read(fp);
@@ -193,6 +193,23 @@ mod tests {
         let (low, high) = bounds().expect("pthreads knows the stack");
         let at = &local as *const u8 as usize;
         assert!(low <= at && at < high, "{low:#x} <= {at:#x} < {high:#x}");
+    }
+
+    /// Without frame pointers the register may hold anything: the walk must
+    /// still stay within the stack and the frame limit, however deep.
+    #[test]
+    fn real_walks_stay_bounded_whatever_the_build() {
+        #[inline(never)]
+        fn nest(depth: u32) -> usize {
+            if depth == 0 {
+                capture().map_or(0, |s| s.addresses().len())
+            } else {
+                std::hint::black_box(nest(depth - 1))
+            }
+        }
+        for depth in 0..64 {
+            assert!(nest(depth) <= MAX_FRAMES);
+        }
     }
 
     #[cfg(leakwatch_frame_pointers)]
