@@ -88,6 +88,16 @@ impl ScopeId {
 ///
 /// Returned by [`Scope::enter`] and [`ScopeId::enter`]; it stays on the thread
 /// that entered.
+///
+/// ```
+/// use leakwatch_core::{Scope, ScopeId};
+///
+/// let scope = Scope::new("s");
+/// let guard = scope.enter();
+/// assert_eq!(ScopeId::current(), scope.id());
+/// drop(guard);
+/// assert_eq!(ScopeId::current(), ScopeId::NONE);
+/// ```
 #[must_use = "the scope is current only until the guard is dropped"]
 #[derive(Debug)]
 pub struct ScopeGuard {
@@ -105,6 +115,16 @@ impl Drop for ScopeGuard {
 ///
 /// Created as a child of the calling thread's current scope. Dropping a scope
 /// does not forget its items: they stay visible to its parent's checks.
+///
+/// ```
+/// use leakwatch_core::{Scope, Tag};
+///
+/// let test = Scope::new("my_test");
+/// test.run(|| {
+///     let _conn = Tag::new("db-conn");
+/// }); // closed here
+/// test.check().expect("no leaks");
+/// ```
 pub struct Scope {
     id: ScopeId,
     name: Arc<str>,

@@ -28,6 +28,14 @@ pub struct Snapshot {
 }
 
 /// One open item, or one must-close item dropped without close.
+///
+/// ```
+/// let tag = leakwatch_core::Tag::with_detail("socket", "10.0.0.1:443");
+/// for item in leakwatch_core::Snapshot::all().items() {
+///     println!("{} {} at {} ({:?})", item.kind(), item.detail().unwrap_or("-"), item.site(), item.age());
+/// }
+/// # drop(tag);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Item {
     kind: &'static str,

@@ -250,8 +250,7 @@ cfg_on! {
         /// Removes a record on drop; a must-close one becomes a finding.
         #[inline(never)]
         fn forget(handle: Handle) {
-            let record = registry::remove(handle);
-            if record.must_close {
+            if let Some(record) = registry::release(handle) {
                 registry::unclosed::push(record);
             }
         }

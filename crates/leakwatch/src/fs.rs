@@ -24,9 +24,21 @@ use std::path::Path;
 use crate::Tracked;
 
 /// The kind of tracked files in reports.
+///
+/// ```
+/// assert_eq!(leakwatch::fs::KIND, "file");
+/// ```
 pub const KIND: &str = "file";
 
 /// A tracked `std::fs::File`; the detail in reports is its path.
+///
+/// ```
+/// use std::io::Read;
+///
+/// let mut text = String::new();
+/// leakwatch::fs::File::open("Cargo.toml")?.read_to_string(&mut text)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type File = Tracked<std::fs::File>;
 
 impl Tracked<std::fs::File> {

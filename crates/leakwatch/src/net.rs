@@ -27,10 +27,29 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use crate::Tracked;
 
 /// A tracked `std::net::TcpStream` (kind `"tcp"`).
+///
+/// ```
+/// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let stream = leakwatch::net::TcpStream::connect(listener.local_addr()?)?;
+/// println!("{:?}", stream.peer_addr()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type TcpStream = Tracked<std::net::TcpStream>;
 /// A tracked `std::net::TcpListener` (kind `"tcp-listener"`).
+///
+/// ```
+/// let listener = leakwatch::net::TcpListener::bind("127.0.0.1:0")?;
+/// println!("{:?}", listener.local_addr()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type TcpListener = Tracked<std::net::TcpListener>;
 /// A tracked `std::net::UdpSocket` (kind `"udp"`).
+///
+/// ```
+/// let socket = leakwatch::net::UdpSocket::bind("127.0.0.1:0")?;
+/// socket.send_to(b"ping", socket.local_addr()?)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type UdpSocket = Tracked<std::net::UdpSocket>;
 
 /// `local -> peer`, read from the socket only when a detail is recorded.

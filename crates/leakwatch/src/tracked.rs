@@ -26,6 +26,16 @@ use crate::Tag;
 ///
 /// With tracking compiled out, `Tracked<T>` has the size and layout cost of
 /// `T` alone.
+///
+/// ```
+/// use leakwatch::{Scope, Tracked};
+///
+/// let scope = Scope::new("pool");
+/// let conn = scope.run(|| Tracked::new(String::from("conn-1"), "db-conn"));
+/// assert_eq!(conn.len(), 6); // Deref to the String
+/// drop(conn);
+/// scope.check().unwrap();
+/// ```
 pub struct Tracked<T> {
     // First, so it drops before `value`: a snapshot never sees a record
     // whose file descriptor is already closed (see `Tag::for_fd`).

@@ -44,6 +44,12 @@ pub(crate) fn remove(handle: Handle) -> Record {
     handle.shard.remove(handle.index)
 }
 
+/// Removes an item on drop, returning its record only if it was must-close.
+#[inline]
+pub(crate) fn release(handle: Handle) -> Option<Record> {
+    handle.shard.release(handle.index)
+}
+
 /// Calls `f` with every live record, shard by shard.
 pub(crate) fn for_each_live(mut f: impl FnMut(&Record)) {
     for shard in shard::all() {

@@ -77,6 +77,31 @@ impl Shard {
         }
     }
 
+    /// Frees `index`, which must be live. Only a must-close record is moved
+    /// out, to become a finding; any other is dropped in place, sparing the
+    /// copy of the whole record on the hot path.
+    #[inline]
+    pub(crate) fn release(&self, index: u32) -> Option<Record> {
+        let mut slab = self.lock();
+        let next = slab.free;
+        let slot = &mut slab.slots[index as usize];
+        let kept = match slot {
+            Slot::Live(record) if record.must_close => {
+                Some(std::mem::replace(slot, Slot::Free { next }))
+            }
+            Slot::Live(_) => {
+                *slot = Slot::Free { next };
+                None
+            }
+            Slot::Free { .. } => unreachable!("leakwatch: slot {index} released twice"),
+        };
+        slab.free = index;
+        match kept {
+            Some(Slot::Live(record)) => Some(record),
+            _ => None,
+        }
+    }
+
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
         for slot in &self.lock().slots {
             if let Slot::Live(record) = slot {

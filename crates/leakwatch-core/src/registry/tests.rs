@@ -39,6 +39,21 @@ fn slab_reuses_freed_slots() {
 }
 
 #[test]
+fn release_keeps_only_must_close_records() {
+    let shard = Shard::new();
+    let plain = shard.insert(record("plain"));
+    let mut must = record("must");
+    must.must_close = true;
+    let must = shard.insert(must);
+    assert!(shard.release(plain).is_none());
+    assert_eq!(shard.release(must).map(|r| r.kind), Some("must"));
+    assert_eq!(shard.live(), 0);
+    // Both slots are free again.
+    assert_eq!(shard.insert(record("again")), must);
+    assert_eq!(shard.insert(record("again")), plain);
+}
+
+#[test]
 fn items_dropped_on_another_thread_leave_their_shard() {
     let handle = insert(record("moved"));
     let shard = handle.shard;

@@ -12,6 +12,16 @@ use crate::stack::Stack;
 pub(super) const SHOWN: usize = 3;
 
 /// Items with the same problem, kind and open site.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let tags: Vec<_> = scope.run(|| (0..3).map(|_| leakwatch_core::Tag::new("conn")).collect());
+/// if let Err(report) = scope.check() {
+///     let group = &report.groups()[0];
+///     assert_eq!((group.kind(), group.count()), ("conn", 3));
+/// }
+/// # drop(tags);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Group {
     problem: Problem,

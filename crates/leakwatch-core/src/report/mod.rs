@@ -33,6 +33,16 @@ use crate::config::ConfigError;
 use crate::snapshot::Snapshot;
 
 /// Why an item is in a report.
+///
+/// ```
+/// use leakwatch_core::{Problem, Scope, Tag};
+///
+/// let scope = Scope::new("s");
+/// scope.run(|| drop(Tag::must_close("db-txn")));
+/// # if !leakwatch_core::COMPILED_IN { return; }
+/// let report = scope.check().unwrap_err();
+/// assert_eq!(report.groups()[0].problem(), Problem::DroppedWithoutClose);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Problem {
     /// It is still open at the check.
@@ -62,6 +72,19 @@ impl fmt::Display for Problem {
 }
 
 /// What a check found, grouped by problem, kind and site.
+///
+/// `Display` gives the text for people (every finding's line starts with
+/// `LEAK`); `Debug` gives the same text, so `check().unwrap()` reads well.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let tag = scope.run(|| leakwatch_core::Tag::new("socket"));
+/// if let Err(report) = scope.check() {
+///     eprintln!("{report}");
+///     assert_eq!(report.total(), 1);
+/// }
+/// # drop(tag);
+/// ```
 #[derive(Clone)]
 pub struct Report {
     scope: String,

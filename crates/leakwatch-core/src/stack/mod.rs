@@ -46,12 +46,28 @@ pub(crate) fn capture() -> Option<Box<Stack>> {
 }
 
 /// How many return addresses an open keeps at most.
+///
+/// ```
+/// assert_eq!(leakwatch_core::MAX_FRAMES, 16);
+/// ```
 pub const MAX_FRAMES: usize = 16;
 
 /// Return addresses captured when an item was opened.
 ///
 /// A fixed array rather than a `Vec`, so that a record's stack is a single
 /// allocation.
+///
+/// ```
+/// // Captured at LEAKWATCH=stacks.
+/// let scope = leakwatch_core::Scope::new("s");
+/// let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+/// for item in scope.snapshot().items() {
+///     if let Some(stack) = item.stack() {
+///         assert!(stack.addresses().len() <= leakwatch_core::MAX_FRAMES);
+///     }
+/// }
+/// # drop(tag);
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Stack {
     len: usize,
@@ -115,6 +131,15 @@ impl fmt::Debug for Stack {
 }
 
 /// One symbolized frame.
+///
+/// ```
+/// let frame = leakwatch_core::Frame {
+///     function: "app::db::connect".into(),
+///     file: Some("src/db.rs".into()),
+///     line: Some(42),
+/// };
+/// assert_eq!(frame.to_string(), "app::db::connect at src/db.rs:42");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "json", derive(serde::Serialize))]
 pub struct Frame {
