@@ -7,6 +7,18 @@ use std::io::Read;
 use leakwatch::Tracked;
 use leakwatch::fs::File;
 
+/// Spawns a task that opens a connection and never ends; returns once the
+/// connection is open.
+async fn park_a_connection_in_an_endless_task() {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let _conn = Tracked::new((), "db-conn");
+        started_tx.send(()).unwrap();
+        std::future::pending::<()>().await;
+    });
+    started_rx.await.unwrap();
+}
+
 #[leakwatch::test]
 fn sync_test_that_closes_everything_passes() {
     let mut text = String::new();
@@ -38,27 +50,15 @@ async fn async_test_that_closes_everything_passes() {
 #[leakwatch::test]
 #[should_panic(expected = "1 × db-conn still open")]
 async fn async_test_with_a_task_holding_a_connection_fails() {
-    // A task that never ends, holding a connection: the check runs before the
-    // runtime shuts down, so it is reported rather than silently cancelled.
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let _conn = Tracked::new((), "db-conn");
-        started_tx.send(()).unwrap();
-        std::future::pending::<()>().await;
-    });
-    started_rx.await.unwrap();
+    // The check runs before the runtime shuts down, so the task is reported
+    // rather than silently cancelled.
+    park_a_connection_in_an_endless_task().await;
 }
 
 #[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
 #[should_panic(expected = "1 × db-conn still open")]
 async fn multi_thread_workers_belong_to_the_test() {
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let _conn = Tracked::new((), "db-conn");
-        started_tx.send(()).unwrap();
-        std::future::pending::<()>().await;
-    });
-    started_rx.await.unwrap();
+    park_a_connection_in_an_endless_task().await;
 }
 
 #[leakwatch::test(flavor = "multi_thread")]

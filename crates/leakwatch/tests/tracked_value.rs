@@ -13,10 +13,8 @@ struct PoolConn {
 fn connection_never_returned_to_the_pool_is_reported() {
     let scope = Scope::new("pool");
     let line = scope.run(|| {
-        let (conn, line) = (
-            Tracked::with_detail(PoolConn { id: 7 }, "db-conn", "conn #7"),
-            line!(),
-        );
+        let pooled = PoolConn { id: 7 };
+        let (conn, line) = (Tracked::with_detail(pooled, "db-conn", "conn #7"), line!());
         assert_eq!(conn.id, 7); // Deref
         std::mem::forget(conn);
         line
