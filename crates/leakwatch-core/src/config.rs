@@ -5,12 +5,16 @@
 //! `sites` so nothing is missed, the error is printed once to standard error,
 //! and every [`Scope::check`](crate::Scope::check) fails with it until the
 //! variable is fixed.
+//!
+//! `LEAKWATCH_GRACE` sets how long a check waits for items still open before
+//! it reports them (default [`DEFAULT_GRACE`]), in the form [`parse_grace`]
+//! takes; a bad value is treated the same way.
 
 use std::fmt;
 use std::str::FromStr;
-#[cfg(any(debug_assertions, feature = "production"))]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
 
 /// How much leakwatch records for each opened resource.
 ///
@@ -78,10 +82,12 @@ impl FromStr for Level {
             "sites" => Ok(Level::Sites),
             "stacks" if cfg!(feature = "stacks") => Ok(Level::Stacks),
             "stacks" => Err(ConfigError {
+                setting: "LEAKWATCH",
                 value: s.to_owned(),
                 reason: "this build of leakwatch has no `stacks` feature",
             }),
             _ => Err(ConfigError {
+                setting: "LEAKWATCH",
                 value: s.to_owned(),
                 reason: "expected one of `off`, `sites`, `stacks`",
             }),
@@ -98,6 +104,7 @@ impl FromStr for Level {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    setting: &'static str,
     value: String,
     reason: &'static str,
 }
@@ -118,13 +125,59 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "LEAKWATCH=`{}` is not valid: {}",
-            self.value, self.reason
+            "{}=`{}` is not valid: {}",
+            self.setting, self.value, self.reason
         )
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// How long a check waits by default for items still open: long enough for
+/// work that is closing to finish, short enough that a leaky test fails fast.
+///
+/// ```
+/// assert_eq!(leakwatch_core::DEFAULT_GRACE, std::time::Duration::from_millis(300));
+/// ```
+pub const DEFAULT_GRACE: Duration = Duration::from_millis(300);
+
+/// Parses a grace period as `LEAKWATCH_GRACE` and
+/// `#[leakwatch::test(grace = "...")]` take it: a number and a unit, one of
+/// `us`, `ms`, `s`; `0` alone is zero.
+///
+/// ```
+/// use std::time::Duration;
+/// use leakwatch_core::parse_grace;
+///
+/// assert_eq!(parse_grace("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_grace("1.5s"), Ok(Duration::from_millis(1500)));
+/// assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+/// assert!(parse_grace("2 minutes").is_err());
+/// ```
+pub fn parse_grace(s: &str) -> Result<Duration, ConfigError> {
+    parse_duration(s).ok_or_else(|| ConfigError {
+        setting: "grace",
+        value: s.to_owned(),
+        reason: "expected a number and a unit (us, ms, s), such as `300ms` or `1.5s`",
+    })
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "us" => number / 1e6,
+        "ms" => number / 1e3,
+        "s" => number,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
 
 /// 0 = not read yet, otherwise `Level::to_u8`.
 static LEVEL: AtomicU8 = AtomicU8::new(0);
@@ -165,12 +218,51 @@ pub fn set_level(level: Level) {
     LEVEL.store(level.to_u8(), Ordering::Relaxed);
 }
 
-/// The error in `LEAKWATCH`, if its value is not usable.
+/// The error in `LEAKWATCH` or `LEAKWATCH_GRACE`, if a value is not usable.
 #[cfg(any(debug_assertions, feature = "production"))]
 pub(crate) fn env_error() -> Option<&'static ConfigError> {
     ENV_ERROR
-        .get_or_init(|| parse_env(std::env::var("LEAKWATCH")).err())
+        .get_or_init(|| {
+            let level = parse_env(std::env::var("LEAKWATCH")).err();
+            level.or_else(|| env_grace().err())
+        })
         .as_ref()
+}
+
+/// How long checks wait: `LEAKWATCH_GRACE`, else [`DEFAULT_GRACE`]. A bad
+/// value gives the default here and fails every check (see the module docs).
+///
+/// ```
+/// if std::env::var_os("LEAKWATCH_GRACE").is_none() {
+///     assert_eq!(leakwatch_core::grace(), leakwatch_core::DEFAULT_GRACE);
+/// }
+/// ```
+pub fn grace() -> Duration {
+    static GRACE: OnceLock<Duration> = OnceLock::new();
+    *GRACE.get_or_init(|| match env_grace() {
+        Ok(grace) => grace,
+        Err(err) => {
+            eprintln!(
+                "leakwatch: {err}; waiting {DEFAULT_GRACE:?} and failing every check until it is fixed"
+            );
+            DEFAULT_GRACE
+        }
+    })
+}
+
+fn env_grace() -> Result<Duration, ConfigError> {
+    match std::env::var("LEAKWATCH_GRACE") {
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_GRACE),
+        Ok(value) => parse_grace(&value).map_err(|e| ConfigError {
+            setting: "LEAKWATCH_GRACE",
+            ..e
+        }),
+        Err(std::env::VarError::NotUnicode(raw)) => Err(ConfigError {
+            setting: "LEAKWATCH_GRACE",
+            value: raw.to_string_lossy().into_owned(),
+            reason: "the value is not valid UTF-8",
+        }),
+    }
 }
 
 #[cold]
@@ -194,6 +286,7 @@ fn parse_env(var: Result<String, std::env::VarError>) -> Result<Level, ConfigErr
         Ok(value) => value.parse(),
         Err(std::env::VarError::NotPresent) => Ok(Level::Sites),
         Err(std::env::VarError::NotUnicode(raw)) => Err(ConfigError {
+            setting: "LEAKWATCH",
             value: raw.to_string_lossy().into_owned(),
             reason: "the value is not valid UTF-8",
         }),
@@ -215,6 +308,23 @@ mod tests {
             err.to_string(),
             "LEAKWATCH=`Sites` is not valid: expected one of `off`, `sites`, `stacks`"
         );
+    }
+
+    #[test]
+    fn grace_takes_a_number_and_a_unit() {
+        assert_eq!(parse_grace("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_grace(" 2s "), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_grace("750us"), Ok(Duration::from_micros(750)));
+        assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+        for bad in ["", "300", "ms", "1.2.3s", "5m", "-1s", "2 s", "1e9999s"] {
+            let err = parse_grace(bad).unwrap_err();
+            assert_eq!(err.value(), bad);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("grace=`{bad}` is not valid")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

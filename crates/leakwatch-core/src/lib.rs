@@ -42,7 +42,7 @@ cfg_on! {
     mod registry;
 }
 
-pub use config::{ConfigError, Level, level, set_level};
+pub use config::{ConfigError, DEFAULT_GRACE, Level, grace, level, parse_grace, set_level};
 pub use report::{Group, Problem, Report};
 pub use scope::{Scope, ScopeGuard, ScopeId};
 pub use snapshot::{Item, Snapshot};

@@ -22,8 +22,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::report::Report;
+use crate::report::{Problem, Report};
 use crate::snapshot::Snapshot;
 
 /// The identity of a scope, cheap to copy into other threads and tasks.
@@ -223,6 +224,71 @@ impl Scope {
             Err(report)
         }
     }
+
+    /// Like [`Scope::check`], but gives work that is closing up to `grace`
+    /// to finish: a clean scope returns at once; otherwise it looks again
+    /// with backoff (1 ms, doubling to 50 ms) until nothing is open or
+    /// `grace` is over. A must-close item dropped without close cannot be
+    /// fixed by waiting, so it fails at once.
+    ///
+    /// `leakwatch::check` and `#[leakwatch::test]` check this way, with
+    /// [`grace()`](crate::grace) unless told otherwise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use leakwatch_core::{Scope, Tag};
+    ///
+    /// let scope = Scope::new("closing");
+    /// let tag = scope.run(|| Tag::new("socket"));
+    /// let closer = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(20));
+    ///     drop(tag);
+    /// });
+    /// assert!(scope.check_within(Duration::from_secs(5)).is_ok());
+    /// closer.join().unwrap();
+    /// ```
+    pub fn check_within(&self, grace: Duration) -> Result<(), Report> {
+        self.check_within_using(grace, std::thread::sleep)
+    }
+
+    /// [`Scope::check_within`] with the pauses between looks made by `wait`,
+    /// for callers whose work only progresses while they drive it, such as
+    /// a single-threaded async runtime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// let mut waited = Duration::ZERO;
+    /// scope.check_within_using(Duration::from_millis(50), |pause| waited += pause).unwrap();
+    /// assert_eq!(waited, Duration::ZERO, "a clean scope does not wait");
+    /// ```
+    pub fn check_within_using(
+        &self,
+        grace: Duration,
+        mut wait: impl FnMut(Duration),
+    ) -> Result<(), Report> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let snapshot = self.snapshot();
+            let report = Report::new(&self.name, &snapshot);
+            if report.is_clean() {
+                return Ok(());
+            }
+            let waiting_helps = !snapshot.is_empty()
+                && snapshot
+                    .items()
+                    .iter()
+                    .all(|item| item.problem() == Problem::StillOpen);
+            let left = grace.saturating_sub(start.elapsed());
+            if !waiting_helps || left.is_zero() {
+                return Err(report);
+            }
+            wait(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
 }
 
 impl fmt::Debug for Scope {
@@ -400,6 +466,45 @@ pub(crate) use imp::table_len;
 mod tests {
     use super::*;
     use crate::Tag;
+
+    #[test]
+    fn check_within_waits_only_while_waiting_can_help() {
+        // Clean: at once, however long the grace.
+        let clean = Scope::new("clean");
+        let started = Instant::now();
+        clean.check_within(Duration::from_secs(30)).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        // Still open: waits the whole grace, then reports.
+        let leaky = Scope::new("leaky");
+        let tag = leaky.run(|| Tag::new("socket"));
+        let started = Instant::now();
+        let report = leaky.check_within(Duration::from_millis(120)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(120));
+        assert_eq!(report.total(), 1);
+        drop(tag);
+
+        // Dropped without close: waiting cannot fix it, so at once.
+        let dropped = Scope::new("dropped");
+        dropped.run(|| drop(Tag::must_close("db-txn")));
+        let started = Instant::now();
+        dropped.check_within(Duration::from_secs(30)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn check_within_passes_once_closing_work_finishes() {
+        let scope = Scope::new("closing");
+        let tags: Vec<_> = scope.run(|| (0..3).map(|_| Tag::new("socket")).collect());
+        let closer = std::thread::spawn(move || {
+            for tag in tags {
+                std::thread::sleep(Duration::from_millis(15));
+                drop(tag);
+            }
+        });
+        scope.check_within(Duration::from_secs(30)).unwrap();
+        closer.join().unwrap();
+    }
 
     #[test]
     fn dropped_scopes_are_forgotten_unless_items_refer_to_them() {

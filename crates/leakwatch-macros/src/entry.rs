@@ -19,6 +19,7 @@ enum Flavor {
 struct Args {
     flavor: Option<(Flavor, Span)>,
     worker_threads: Option<(usize, Span)>,
+    grace: Option<String>,
 }
 
 pub(crate) fn test(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -58,6 +59,10 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
         block,
     } = input;
     let name = &sig.ident;
+    let grace = match &args.grace {
+        Some(g) => quote!(::core::option::Option::Some(#g)),
+        None => quote!(::core::option::Option::None),
+    };
     let test_name = quote!(::core::concat!(
         ::core::module_path!(),
         "::",
@@ -81,7 +86,7 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
             None => quote!(::core::option::Option::None),
         };
         quote_spanned! {block.span()=>
-            ::leakwatch::__async_test!(#test_name, #flavor, #workers, async move #block)
+            ::leakwatch::__async_test!(#test_name, #flavor, #workers, #grace, async move #block)
         }
     } else {
         if let Some(span) = args
@@ -95,7 +100,7 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
             ));
         }
         quote_spanned! {block.span()=>
-            ::leakwatch::__macro_support::run_test(#test_name, move || #block)
+            ::leakwatch::__macro_support::run_test(#test_name, #grace, move || #block)
         }
     };
     let mut sig = sig.clone();
@@ -113,13 +118,14 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
     let mut out = Args {
         flavor: None,
         worker_threads: None,
+        grace: None,
     };
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
     for meta in metas {
         let Meta::NameValue(nv) = &meta else {
             return Err(syn::Error::new(
                 meta.span(),
-                "expected `key = value`, one of: flavor = \"current_thread\" | \"multi_thread\", worker_threads = N",
+                "expected `key = value`, one of: flavor = \"current_thread\" | \"multi_thread\", worker_threads = N, grace = \"300ms\"",
             ));
         };
         let key = nv
@@ -163,10 +169,13 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
                 }
                 out.worker_threads = Some((n, nv.value.span()));
             }
+            "grace" => out.grace = Some(string(&nv.value)?),
             other => {
                 return Err(syn::Error::new(
                     nv.path.span(),
-                    format!("unknown setting `{other}`: expected `flavor` or `worker_threads`"),
+                    format!(
+                        "unknown setting `{other}`: expected `flavor`, `worker_threads` or `grace`"
+                    ),
                 ));
             }
         }
@@ -235,15 +244,35 @@ mod tests {
     }
 
     #[test]
-    fn bad_settings_are_errors_naming_them() {
+    fn grace_is_passed_through_to_be_checked_at_run_time() {
+        let out = expand(
+            quote!(grace = "50ms"),
+            quote!(
+                fn t() {}
+            ),
+        );
+        assert!(out.contains("Some (\"50ms\")"), "{out}");
         assert_error(
             &expand(
-                quote!(grace = "1s"),
+                quote!(grace = 50),
                 quote!(
                     fn t() {}
                 ),
             ),
-            "unknown setting `grace`",
+            "expected a string literal",
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_errors_naming_them() {
+        assert_error(
+            &expand(
+                quote!(ignore = "db-conn"),
+                quote!(
+                    fn t() {}
+                ),
+            ),
+            "unknown setting `ignore`",
         );
         assert_error(
             &expand(

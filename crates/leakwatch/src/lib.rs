@@ -32,8 +32,10 @@
 //! * [`Scope`] is the building block: [`Scope::check`] returns the report.
 //!
 //! Scopes follow work into threads started through [`thread::spawn`] and
-//! [`thread::Builder`], and tests running in parallel never see each
-//! other's items.
+//! [`thread::Builder`] (which are themselves tracked until they finish), and
+//! tests running in parallel never see each other's items. A check gives
+//! items still open a grace period to close ([`grace`], `LEAKWATCH_GRACE`)
+//! and returns at once when there are none.
 //!
 //! # Cost
 //!
@@ -54,8 +56,8 @@ mod tracked;
 
 pub use check::check;
 pub use leakwatch_core::{
-    COMPILED_IN, ConfigError, Frame, Group, Item, Level, Problem, Report, Scope, ScopeGuard,
-    ScopeId, Snapshot, Stack, Tag, level, set_level,
+    COMPILED_IN, ConfigError, DEFAULT_GRACE, Frame, Group, Item, Level, Problem, Report, Scope,
+    ScopeGuard, ScopeId, Snapshot, Stack, Tag, grace, level, parse_grace, set_level,
 };
 /// Runs a test in a fresh scope and fails it if anything it opened is still
 /// open at the end.

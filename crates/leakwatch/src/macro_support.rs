@@ -1,10 +1,24 @@
 //! What `#[leakwatch::test]` expands to calls. Not a public API.
 
+use std::time::Duration;
+
 use crate::check::run_checked;
 
 /// Runs a synchronous test body in its own scope.
-pub fn run_test<R>(name: &'static str, body: impl FnOnce() -> R) -> R {
-    run_checked(name.to_owned(), body)
+pub fn run_test<R>(name: &'static str, grace: Option<&'static str>, body: impl FnOnce() -> R) -> R {
+    run_checked(name.to_owned(), parse_grace(grace), body)
+}
+
+/// The attribute's `grace`, which the macro passes through as written.
+///
+/// # Panics
+///
+/// With the error naming the value, when it is not a duration.
+pub fn parse_grace(grace: Option<&'static str>) -> Option<Duration> {
+    grace.map(|g| match crate::parse_grace(g) {
+        Ok(grace) => grace,
+        Err(err) => panic!("leakwatch: #[leakwatch::test(...)]: {err}"),
+    })
 }
 
 #[cfg(feature = "tokio")]
@@ -39,8 +53,10 @@ mod tokio_test {
         name: &'static str,
         flavor: Flavor,
         worker_threads: Option<usize>,
+        grace: Option<&'static str>,
         body: F,
     ) -> F::Output {
+        let grace = super::parse_grace(grace).unwrap_or_else(crate::grace);
         let scope = Scope::new(name);
         let id = scope.id();
         let mut builder = match flavor {
@@ -60,7 +76,11 @@ mod tokio_test {
             .build()
             .expect("leakwatch: failed to build the test's tokio runtime");
         let out = scope.run(|| runtime.block_on(body));
-        let result = scope.check();
+        // The runtime is still alive here: tasks it runs keep their items and
+        // are given the grace to finish, the runtime driven while we wait.
+        let result = scope.check_within_using(grace, |pause| {
+            runtime.block_on(async move { tokio::time::sleep(pause).await });
+        });
         drop(runtime);
         if let Err(report) = result {
             panic!("{report}");
@@ -75,11 +95,12 @@ mod tokio_test {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __async_test {
-    ($name:expr, $flavor:ident, $workers:expr, $body:expr) => {
+    ($name:expr, $flavor:ident, $workers:expr, $grace:expr, $body:expr) => {
         $crate::__macro_support::run_async_test(
             $name,
             $crate::__macro_support::Flavor::$flavor,
             $workers,
+            $grace,
             $body,
         )
     };

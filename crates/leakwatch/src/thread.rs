@@ -1,9 +1,12 @@
-//! Threads that carry the current scope.
+//! Threads that carry the current scope, and are tracked while they run.
 //!
 //! A thread started with [`spawn`] or [`Builder`] begins in the scope that
 //! was current where it was spawned, so what it opens, and every thread it
-//! starts the same way, is seen by that scope's check. Threads from
-//! `std::thread::spawn` start outside every scope.
+//! starts the same way, is seen by that scope's check. The thread itself is
+//! an item of kind `"thread"` (detail: its name) opened at the spawn site and
+//! closed when its closure returns: a thread still running at a check, after
+//! the grace period, is a leak. Threads from `std::thread::spawn` start
+//! outside every scope and are not tracked.
 //!
 //! ```
 //! use leakwatch::{Scope, Tracked};
@@ -21,7 +24,14 @@
 use std::io;
 use std::thread::JoinHandle;
 
-use crate::ScopeId;
+use crate::{ScopeId, Tag};
+
+/// The kind of tracked threads in reports.
+///
+/// ```
+/// assert_eq!(leakwatch::thread::KIND, "thread");
+/// ```
+pub const KIND: &str = "thread";
 
 /// Spawns a thread in the current scope, like [`std::thread::spawn`].
 ///
@@ -34,6 +44,7 @@ use crate::ScopeId;
 /// let answer = leakwatch::thread::spawn(|| 6 * 7).join().unwrap();
 /// assert_eq!(answer, 42);
 /// ```
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -54,6 +65,7 @@ where
 #[derive(Debug)]
 pub struct Builder {
     inner: std::thread::Builder,
+    name: Option<String>,
 }
 
 impl Builder {
@@ -65,6 +77,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             inner: std::thread::Builder::new(),
+            name: None,
         }
     }
 
@@ -75,7 +88,8 @@ impl Builder {
     /// ```
     pub fn name(self, name: String) -> Builder {
         Builder {
-            inner: self.inner.name(name),
+            inner: self.inner.name(name.clone()),
+            name: Some(name),
         }
     }
 
@@ -87,6 +101,7 @@ impl Builder {
     pub fn stack_size(self, size: usize) -> Builder {
         Builder {
             inner: self.inner.stack_size(size),
+            ..self
         }
     }
 
@@ -101,14 +116,21 @@ impl Builder {
     /// assert_eq!(handle.join().unwrap(), 1);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let scope = ScopeId::current();
+        let running = match &self.name {
+            Some(name) => Tag::with_detail(KIND, format_args!("'{name}'")),
+            None => Tag::with_detail(KIND, "unnamed"),
+        };
         self.inner.spawn(move || {
             let _in_scope = scope.enter();
+            // Closed when `f` returns or unwinds, before the thread is joinable.
+            let _running = running;
             f()
         })
     }

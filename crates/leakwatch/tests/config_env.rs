@@ -56,6 +56,28 @@ fn unknown_value_fails_the_check_naming_it() {
 }
 
 #[test]
+fn unknown_grace_fails_the_check_naming_it() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_clean_check",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LEAKWATCH_GRACE", "a while")
+        .env("LEAKWATCH_CHILD", "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("LEAKWATCH_GRACE=`a while` is not valid"),
+        "{text}"
+    );
+}
+
+#[test]
 fn off_records_nothing() {
     let (ok, text) = run_child("child_leaky_check", "off");
     assert!(ok, "{text}");

@@ -53,8 +53,20 @@ fn items_opened_by_a_running_named_thread_name_it() {
     });
     rx.recv().unwrap();
     let report = scope.check().unwrap_err();
-    assert_eq!(report.groups()[0].threads(), ["'uploader'"]);
+    let body = report
+        .groups()
+        .iter()
+        .find(|g| g.kind() == "http-body")
+        .unwrap();
+    assert_eq!(body.threads(), ["'uploader'"]);
     assert!(report.to_string().contains("thread 'uploader'"), "{report}");
+    // The running thread is itself an item, named after the thread.
+    let thread = report
+        .groups()
+        .iter()
+        .find(|g| g.kind() == "thread")
+        .unwrap();
+    assert_eq!(thread.details(), ["'uploader'"]);
     done_tx.send(()).unwrap();
     handle.join().unwrap();
     scope.check().unwrap();
