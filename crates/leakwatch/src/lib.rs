@@ -52,6 +52,8 @@ mod check;
 pub mod fs;
 pub mod net;
 pub mod thread;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod tracked;
 
 pub use check::check;

@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "tokio")]
+pub mod tasks;
+
 use std::path::PathBuf;
 
 use leakwatch::{Group, Problem, Report, Scope};

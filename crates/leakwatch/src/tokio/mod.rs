@@ -1,0 +1,37 @@
+//! Tokio tasks that carry the current scope and are tracked while they run.
+//!
+//! A task spawned with [`spawn`], [`spawn_blocking`], [`Builder`] or a
+//! [`JoinSet`] is an item of kind `"task"` (`"blocking-task"` for blocking
+//! ones), opened at the spawn site with its name as the detail, and closed
+//! when the task completes or is aborted. Every poll of the task runs in the
+//! scope that was current where it was spawned, so what the task opens, and
+//! every task it spawns the same way, is seen by that scope's check, across
+//! worker threads. A task still running at a check, after the grace period,
+//! is a leak: the Rust form of a leaked goroutine.
+//!
+//! ```
+//! use leakwatch::Scope;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let scope = Scope::new("server");
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let _in = scope.enter();
+//! let monitor = leakwatch::tokio::Builder::new()
+//!     .name("monitor")
+//!     .spawn(async move { stopped.await.ok() });
+//! assert!(scope.check().is_err() || !leakwatch::COMPILED_IN, "the monitor is still running");
+//! stop.send(()).unwrap();
+//! monitor.await.unwrap();
+//! assert!(scope.check().is_ok());
+//! # });
+//! ```
+//!
+//! Tasks spawned with plain `tokio::spawn` are not tracked and start in no
+//! scope; `#[leakwatch::test]` on an `async fn` still notices them through
+//! the test runtime's count of alive tasks.
+
+mod join_set;
+mod task;
+
+pub use join_set::JoinSet;
+pub use task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn, spawn_blocking};

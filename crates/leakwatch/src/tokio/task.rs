@@ -1,0 +1,208 @@
+//! Spawning tracked, scoped tasks.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ::tokio::task::JoinHandle;
+
+use crate::{ScopeId, Tag};
+
+/// The kind of tracked tasks in reports.
+///
+/// ```
+/// assert_eq!(leakwatch::tokio::KIND, "task");
+/// ```
+pub const KIND: &str = "task";
+
+/// The kind of tracked blocking tasks in reports.
+///
+/// ```
+/// assert_eq!(leakwatch::tokio::BLOCKING_KIND, "blocking-task");
+/// ```
+pub const BLOCKING_KIND: &str = "blocking-task";
+
+pin_project_lite::pin_project! {
+    /// A future that runs every poll in a scope and is tracked until it is
+    /// dropped (on completion, abort or runtime shutdown).
+    ///
+    /// ```
+    /// let fut = leakwatch::tokio::Scoped::new(async { 1 }, leakwatch::Tag::new("task"));
+    /// # drop(fut);
+    /// ```
+    pub struct Scoped<F> {
+        // First, so the record closes before the future's own resources.
+        tag: Tag,
+        scope: ScopeId,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> Scoped<F> {
+    /// Wraps `future` to run in the current scope, tracked by `tag`.
+    ///
+    /// ```
+    /// let fut = leakwatch::tokio::Scoped::new(async {}, leakwatch::Tag::new("job"));
+    /// # drop(fut);
+    /// ```
+    pub fn new(future: F, tag: Tag) -> Scoped<F> {
+        Scoped {
+            tag,
+            scope: ScopeId::current(),
+            future,
+        }
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _in_scope = this.scope.enter();
+        this.future.poll(cx)
+    }
+}
+
+impl<F> fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scoped")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Spawns a tracked task in the current scope, like [`tokio::spawn`].
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::spawn` does.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let answer = leakwatch::tokio::spawn(async { 6 * 7 }).await.unwrap();
+/// assert_eq!(answer, 42);
+/// # });
+/// ```
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Builder::new().spawn(future)
+}
+
+/// Runs `f` on tokio's blocking pool, tracked and in the current scope,
+/// like [`tokio::task::spawn_blocking`].
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as `tokio::task::spawn_blocking` does.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let n = leakwatch::tokio::spawn_blocking(|| 7).await.unwrap();
+/// assert_eq!(n, 7);
+/// # });
+/// ```
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    Builder::new().spawn_blocking(f)
+}
+
+/// Spawns tasks with a name, shown as the detail in reports.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let handle = leakwatch::tokio::Builder::new().name("ticker").spawn(async {});
+/// handle.await.unwrap();
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Builder<'a> {
+    name: Option<&'a str>,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder for an unnamed task.
+    ///
+    /// ```
+    /// let builder = leakwatch::tokio::Builder::new();
+    /// ```
+    pub fn new() -> Builder<'a> {
+        Builder { name: None }
+    }
+
+    /// Names the task.
+    ///
+    /// ```
+    /// let builder = leakwatch::tokio::Builder::new().name("consumer");
+    /// ```
+    pub fn name(self, name: &'a str) -> Builder<'a> {
+        Builder { name: Some(name) }
+    }
+
+    /// The tag for a task of `kind` spawned from the caller's line.
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub(crate) fn tag(&self, kind: &'static str) -> Tag {
+        match self.name {
+            Some(name) => Tag::with_detail(kind, format_args!("'{name}'")),
+            None => Tag::with_detail(kind, "unnamed"),
+        }
+    }
+
+    /// Spawns the task, like [`tokio::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// leakwatch::tokio::Builder::new().name("once").spawn(async {}).await.unwrap();
+    /// # });
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        ::tokio::spawn(Scoped::new(future, self.tag(KIND)))
+    }
+
+    /// Runs `f` on the blocking pool, like
+    /// [`tokio::task::spawn_blocking`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let handle = leakwatch::tokio::Builder::new().name("hash").spawn_blocking(|| 1);
+    /// assert_eq!(handle.await.unwrap(), 1);
+    /// # });
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn_blocking<F, R>(self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let tag = self.tag(BLOCKING_KIND);
+        let scope = ScopeId::current();
+        ::tokio::task::spawn_blocking(move || {
+            let _running = tag;
+            let _in_scope = scope.enter();
+            f()
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! Tasks as tracked items, scopes that follow tasks (to grandchildren and
+//! across worker threads), and isolation on a shared runtime.
+
+#![cfg(feature = "tokio")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leakwatch::{Problem, Scope, Tracked};
+use support::only_group;
+use support::tasks::{LONG, SHORT, check_async};
+
+#[test]
+fn task_that_never_ends_is_reported_with_its_name_and_site() {
+    let (result, line) = check_async(SHORT, async {
+        let builder = leakwatch::tokio::Builder::new().name("poller");
+        let (_handle, line) = (builder.spawn(std::future::pending::<()>()), line!());
+        line
+    });
+    let report = result.unwrap_err();
+    let group = only_group(&report, "task", Problem::StillOpen, line);
+    assert_eq!(group.details(), ["'poller'"]);
+}
+
+#[test]
+fn awaited_and_aborted_tasks_pass() {
+    let (result, ()) = check_async(LONG, async {
+        leakwatch::tokio::spawn(async { 1 }).await.unwrap();
+        let stuck = leakwatch::tokio::spawn(std::future::pending::<()>());
+        stuck.abort();
+        assert!(stuck.await.unwrap_err().is_cancelled());
+        leakwatch::tokio::spawn_blocking(|| 2).await.unwrap();
+    });
+    result.unwrap();
+}
+
+#[test]
+fn what_a_grandchild_task_opens_belongs_to_the_scope() {
+    let (result, (conn, line)) = check_async(SHORT, async {
+        leakwatch::tokio::spawn(async {
+            leakwatch::tokio::spawn(async { (Tracked::new((), "db-conn"), line!()) })
+                .await
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    });
+    let report = result.unwrap_err();
+    only_group(&report, "db-conn", Problem::StillOpen, line);
+    drop(conn);
+}
+
+#[test]
+fn blocking_task_still_running_is_reported() {
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (result, line) = check_async(SHORT, async move {
+        let task = move || blocked.recv();
+        let (_h, line) = (leakwatch::tokio::spawn_blocking(task), line!());
+        line
+    });
+    only_group(
+        &result.unwrap_err(),
+        "blocking-task",
+        Problem::StillOpen,
+        line,
+    );
+    drop(release);
+}
+
+#[test]
+fn join_set_tasks_are_tracked_and_dropping_the_set_aborts_them() {
+    let (result, line) = check_async(SHORT, async {
+        let mut set = leakwatch::tokio::JoinSet::new();
+        let (_abort, line) = (set.spawn(std::future::pending::<()>()), line!());
+        set.detach_all(); // detached: still running
+        line
+    });
+    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+
+    let (result, ()) = check_async(LONG, async {
+        let mut set = leakwatch::tokio::JoinSet::new();
+        for _ in 0..4 {
+            set.spawn(std::future::pending::<()>());
+        }
+        set.spawn_blocking(|| ());
+        drop(set); // aborts them all
+    });
+    result.unwrap();
+}
+
+/// Many scopes at once on one shared multi-thread runtime, some leaky: each
+/// leaky one reports only its own tasks, grandchildren included.
+#[test]
+fn scopes_on_a_shared_runtime_see_only_their_own_tasks() {
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let runtime = runtime.clone();
+            std::thread::spawn(move || {
+                let scope = Scope::new(format!("test-{i}"));
+                let _rt = runtime.enter();
+                scope.run(|| {
+                    let name = format!("child-of-{i}");
+                    leakwatch::tokio::spawn(async move {
+                        // Library code spawning on our behalf: a grandchild.
+                        let grandchild =
+                            leakwatch::tokio::Builder::new()
+                                .name(&name)
+                                .spawn(async move {
+                                    if i % 2 == 0 {
+                                        std::future::pending::<()>().await;
+                                    }
+                                });
+                        drop(grandchild);
+                    });
+                });
+                (i, scope.check_within(if i % 2 == 0 { SHORT } else { LONG }))
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (i, result) = thread.join().unwrap();
+        if i % 2 == 0 {
+            let report = result.expect_err("leaky scope passed");
+            assert_eq!(report.total(), 1, "{report}");
+            assert_eq!(report.groups()[0].details(), [format!("'child-of-{i}'")]);
+        } else {
+            result.unwrap();
+        }
+    }
+    drop(runtime);
+}
+
+#[leakwatch::test(grace = "30ms")]
+#[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/tokio_tasks.rs:")]
+async fn leakwatch_test_reports_a_detached_task() {
+    drop(leakwatch::tokio::spawn(std::future::pending::<()>()));
+}
+
+#[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leakwatch_test_waits_for_tasks_that_are_finishing() {
+    drop(leakwatch::tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }));
+}
