@@ -28,6 +28,7 @@ pub use self::tokio_test::{Flavor, run_async_test};
 mod tokio_test {
     use std::cell::RefCell;
     use std::future::Future;
+    use std::time::{Duration, Instant};
 
     use crate::{Scope, ScopeGuard};
 
@@ -43,6 +44,29 @@ mod tokio_test {
     thread_local! {
         /// A worker of a test's runtime stays in the test's scope all its life.
         static WORKER_SCOPE: RefCell<Option<ScopeGuard>> = const { RefCell::new(None) };
+    }
+
+    /// How many tasks are still alive on `runtime` once `grace` is over;
+    /// `None` as soon as there are none.
+    fn alive_tasks_after(
+        runtime: &tokio::runtime::Runtime,
+        grace: Duration,
+        mut wait: impl FnMut(Duration),
+    ) -> Option<usize> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let alive = runtime.metrics().num_alive_tasks();
+            let left = grace.saturating_sub(start.elapsed());
+            if alive == 0 {
+                return None;
+            }
+            if left.is_zero() {
+                return Some(alive);
+            }
+            wait(pause.min(left));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 
     /// Runs an async test body on a runtime of its own, in its own scope.
@@ -78,12 +102,25 @@ mod tokio_test {
         let out = scope.run(|| runtime.block_on(body));
         // The runtime is still alive here: tasks it runs keep their items and
         // are given the grace to finish, the runtime driven while we wait.
-        let result = scope.check_within_using(grace, |pause| {
-            runtime.block_on(async move { tokio::time::sleep(pause).await });
-        });
-        drop(runtime);
+        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
+        let result = scope.check_within_using(grace, wait);
+        // Tasks spawned without leakwatch (by the test or a library) have no
+        // record, but the runtime counts them.
+        let untracked = result
+            .is_ok()
+            .then(|| alive_tasks_after(&runtime, grace, wait))
+            .flatten();
+        // Never wait for blocking tasks that are stuck: they were reported.
+        runtime.shutdown_background();
         if let Err(report) = result {
             panic!("{report}");
+        }
+        if let Some(alive) = untracked {
+            panic!(
+                "LEAK leakwatch: {alive} task(s) still running on the runtime of `{name}` after {grace:?}, \
+                 spawned without leakwatch, so their sites are unknown; spawn them with \
+                 leakwatch::tokio::spawn (or a leakwatch::tokio::JoinSet) to see where"
+            );
         }
         out
     }

@@ -80,3 +80,21 @@ async fn async_test_with_io_and_timers_passes() {
     accept.await.unwrap().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
 }
+
+#[leakwatch::test(grace = "20ms")]
+#[should_panic(
+    expected = "LEAK leakwatch: 1 task(s) still running on the runtime of `macro_test::"
+)]
+async fn untracked_task_still_running_fails_without_a_site() {
+    // Plain tokio::spawn, as library code does: no record, but counted.
+    drop(tokio::spawn(std::future::pending::<()>()));
+}
+
+#[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untracked_tasks_that_finish_in_the_grace_pass() {
+    for _ in 0..4 {
+        drop(tokio::spawn(tokio::time::sleep(
+            std::time::Duration::from_millis(10),
+        )));
+    }
+}
