@@ -110,6 +110,15 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// An error for `setting`, quoting `value`, with the reason it is bad.
+    pub(crate) fn new(setting: &'static str, value: &str, reason: &'static str) -> ConfigError {
+        ConfigError {
+            setting,
+            value: value.to_owned(),
+            reason,
+        }
+    }
+
     /// The value that could not be used.
     ///
     /// ```

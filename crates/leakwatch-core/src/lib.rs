@@ -31,6 +31,7 @@
 mod macros;
 
 mod config;
+mod ignore;
 mod report;
 mod scope;
 mod snapshot;
@@ -43,6 +44,7 @@ cfg_on! {
 }
 
 pub use config::{ConfigError, DEFAULT_GRACE, Level, grace, level, parse_grace, set_level};
+pub use ignore::Ignore;
 pub use report::{Group, Problem, Report};
 pub use scope::{Scope, ScopeGuard, ScopeId};
 pub use snapshot::{Item, Snapshot};

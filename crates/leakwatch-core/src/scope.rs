@@ -24,6 +24,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::ignore::Ignore;
 use crate::report::{Problem, Report};
 use crate::snapshot::Snapshot;
 
@@ -129,6 +130,7 @@ impl Drop for ScopeGuard {
 pub struct Scope {
     id: ScopeId,
     name: Arc<str>,
+    ignoring: Vec<Ignore>,
 }
 
 impl Scope {
@@ -144,7 +146,27 @@ impl Scope {
     pub fn new(name: impl Into<String>) -> Scope {
         let name: Arc<str> = name.into().into();
         let id = imp::create(ScopeId::current());
-        Scope { id, name }
+        Scope {
+            id,
+            name,
+            ignoring: Vec::new(),
+        }
+    }
+
+    /// This scope, leaving out of its checks and snapshots the items that
+    /// `rules` match: known background work (see [`Ignore`]).
+    ///
+    /// ```
+    /// use leakwatch_core::{Ignore, Scope, Tag};
+    ///
+    /// let scope = Scope::new("s").ignoring([Ignore::Kind("metrics".into())]);
+    /// let flusher = scope.run(|| Tag::new("metrics"));
+    /// assert!(scope.check().is_ok());
+    /// # drop(flusher);
+    /// ```
+    pub fn ignoring(mut self, rules: impl IntoIterator<Item = Ignore>) -> Scope {
+        self.ignoring.extend(rules);
+        self
     }
 
     /// This scope's id, to carry it into other threads or tasks.
@@ -202,7 +224,26 @@ impl Scope {
     /// drop(tag);
     /// ```
     pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of_scope(self.id).without(&self.ignoring)
+    }
+
+    /// How many items of `kind` are open in this scope and its children,
+    /// those its ignore rules leave out included.
+    ///
+    /// ```
+    /// use leakwatch_core::{Ignore, Scope, Tag};
+    ///
+    /// let scope = Scope::new("s").ignoring([Ignore::Kind("task".into())]);
+    /// let task = scope.run(|| Tag::new("task"));
+    /// assert_eq!(scope.open_count("task"), usize::from(leakwatch_core::COMPILED_IN));
+    /// # drop(task);
+    /// ```
+    pub fn open_count(&self, kind: &str) -> usize {
         Snapshot::of_scope(self.id)
+            .items()
+            .iter()
+            .filter(|item| item.kind() == kind && item.problem() == Problem::StillOpen)
+            .count()
     }
 
     /// `Ok` when nothing opened in this scope (or its children) is still

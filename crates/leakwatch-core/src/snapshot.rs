@@ -88,6 +88,15 @@ impl Snapshot {
         imp::collect(|_| true)
     }
 
+    /// Leaves out the items `rules` match.
+    pub(crate) fn without(mut self, rules: &[crate::Ignore]) -> Snapshot {
+        if !rules.is_empty() {
+            self.items
+                .retain(|item| !rules.iter().any(|rule| rule.matches(item)));
+        }
+        self
+    }
+
     /// What [`Scope::check`](crate::Scope::check) looks at: items open in
     /// `scope` or a scope below it, and their must-close items dropped
     /// without close.

@@ -20,6 +20,7 @@ struct Args {
     flavor: Option<(Flavor, Span)>,
     worker_threads: Option<(usize, Span)>,
     grace: Option<String>,
+    ignore: Option<String>,
 }
 
 pub(crate) fn test(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -63,6 +64,10 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
         Some(g) => quote!(::core::option::Option::Some(#g)),
         None => quote!(::core::option::Option::None),
     };
+    let ignore = match &args.ignore {
+        Some(rules) => quote!(::core::option::Option::Some(#rules)),
+        None => quote!(::core::option::Option::None),
+    };
     let test_name = quote!(::core::concat!(
         ::core::module_path!(),
         "::",
@@ -86,7 +91,7 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
             None => quote!(::core::option::Option::None),
         };
         quote_spanned! {block.span()=>
-            ::leakwatch::__async_test!(#test_name, #flavor, #workers, #grace, async move #block)
+            ::leakwatch::__async_test!(#test_name, #flavor, #workers, #grace, #ignore, async move #block)
         }
     } else {
         if let Some(span) = args
@@ -100,7 +105,7 @@ fn expand(args: TokenStream, input: &ItemFn) -> syn::Result<TokenStream> {
             ));
         }
         quote_spanned! {block.span()=>
-            ::leakwatch::__macro_support::run_test(#test_name, #grace, move || #block)
+            ::leakwatch::__macro_support::run_test(#test_name, #grace, #ignore, move || #block)
         }
     };
     let mut sig = sig.clone();
@@ -119,13 +124,14 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
         flavor: None,
         worker_threads: None,
         grace: None,
+        ignore: None,
     };
     let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
     for meta in metas {
         let Meta::NameValue(nv) = &meta else {
             return Err(syn::Error::new(
                 meta.span(),
-                "expected `key = value`, one of: flavor = \"current_thread\" | \"multi_thread\", worker_threads = N, grace = \"300ms\"",
+                "expected `key = value`, one of: flavor = \"current_thread\" | \"multi_thread\", worker_threads = N, grace = \"300ms\", ignore = \"kind:task\"",
             ));
         };
         let key = nv
@@ -170,11 +176,12 @@ fn parse_args(args: TokenStream) -> syn::Result<Args> {
                 out.worker_threads = Some((n, nv.value.span()));
             }
             "grace" => out.grace = Some(string(&nv.value)?),
+            "ignore" => out.ignore = Some(string(&nv.value)?),
             other => {
                 return Err(syn::Error::new(
                     nv.path.span(),
                     format!(
-                        "unknown setting `{other}`: expected `flavor`, `worker_threads` or `grace`"
+                        "unknown setting `{other}`: expected `flavor`, `worker_threads`, `grace` or `ignore`"
                     ),
                 ));
             }
@@ -267,12 +274,12 @@ mod tests {
     fn bad_settings_are_errors_naming_them() {
         assert_error(
             &expand(
-                quote!(ignore = "db-conn"),
+                quote!(skip = "db-conn"),
                 quote!(
                     fn t() {}
                 ),
             ),
-            "unknown setting `ignore`",
+            "unknown setting `skip`",
         );
         assert_error(
             &expand(

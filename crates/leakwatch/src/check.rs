@@ -3,7 +3,7 @@
 use std::panic::Location;
 use std::time::Duration;
 
-use crate::Scope;
+use crate::{Ignore, Scope};
 
 /// Runs `f` in a fresh [`Scope`] and panics with the report if anything it
 /// opened (or any thread it started through leakwatch opened, or any such
@@ -34,14 +34,19 @@ use crate::Scope;
 #[track_caller]
 pub fn check<R>(f: impl FnOnce() -> R) -> R {
     let site = Location::caller();
-    run_checked(format!("check at {site}"), None, f)
+    run_checked(format!("check at {site}"), None, Vec::new(), f)
 }
 
 /// Runs `f` in a new scope named `name`, then checks it, waiting up to
 /// `grace` (`LEAKWATCH_GRACE` when `None`) for items that are closing; panics
 /// with the report on a leak.
-pub(crate) fn run_checked<R>(name: String, grace: Option<Duration>, f: impl FnOnce() -> R) -> R {
-    let scope = Scope::new(name);
+pub(crate) fn run_checked<R>(
+    name: String,
+    grace: Option<Duration>,
+    ignore: Vec<Ignore>,
+    f: impl FnOnce() -> R,
+) -> R {
+    let scope = Scope::new(name).ignoring(ignore);
     let out = scope.run(f);
     if let Err(report) = scope.check_within(grace.unwrap_or_else(crate::grace)) {
         panic!("{report}");

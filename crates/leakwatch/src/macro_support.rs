@@ -5,8 +5,31 @@ use std::time::Duration;
 use crate::check::run_checked;
 
 /// Runs a synchronous test body in its own scope.
-pub fn run_test<R>(name: &'static str, grace: Option<&'static str>, body: impl FnOnce() -> R) -> R {
-    run_checked(name.to_owned(), parse_grace(grace), body)
+pub fn run_test<R>(
+    name: &'static str,
+    grace: Option<&'static str>,
+    ignore: Option<&'static str>,
+    body: impl FnOnce() -> R,
+) -> R {
+    run_checked(
+        name.to_owned(),
+        parse_grace(grace),
+        parse_ignore(ignore),
+        body,
+    )
+}
+
+/// The attribute's `ignore` rules, passed through as written.
+///
+/// # Panics
+///
+/// With the error naming the bad rule.
+pub fn parse_ignore(ignore: Option<&'static str>) -> Vec<crate::Ignore> {
+    match ignore.map(crate::Ignore::parse) {
+        None => Vec::new(),
+        Some(Ok(rules)) => rules,
+        Some(Err(err)) => panic!("leakwatch: #[leakwatch::test(...)]: {err}"),
+    }
 }
 
 /// The attribute's `grace`, which the macro passes through as written.
@@ -46,17 +69,22 @@ mod tokio_test {
         static WORKER_SCOPE: RefCell<Option<ScopeGuard>> = const { RefCell::new(None) };
     }
 
-    /// How many tasks are still alive on `runtime` once `grace` is over;
-    /// `None` as soon as there are none.
-    fn alive_tasks_after(
+    /// How many tasks not spawned through leakwatch are still alive on
+    /// `runtime` once `grace` is over; `None` as soon as there are none.
+    /// `tracked` counts the scope's own (tracked, perhaps ignored) tasks.
+    fn untracked_tasks_after(
         runtime: &tokio::runtime::Runtime,
         grace: Duration,
+        tracked: impl Fn() -> usize,
         mut wait: impl FnMut(Duration),
     ) -> Option<usize> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
-            let alive = runtime.metrics().num_alive_tasks();
+            let alive = runtime
+                .metrics()
+                .num_alive_tasks()
+                .saturating_sub(tracked());
             let left = grace.saturating_sub(start.elapsed());
             if alive == 0 {
                 return None;
@@ -78,10 +106,11 @@ mod tokio_test {
         flavor: Flavor,
         worker_threads: Option<usize>,
         grace: Option<&'static str>,
+        ignore: Option<&'static str>,
         body: F,
     ) -> F::Output {
         let grace = super::parse_grace(grace).unwrap_or_else(crate::grace);
-        let scope = Scope::new(name);
+        let scope = Scope::new(name).ignoring(super::parse_ignore(ignore));
         let id = scope.id();
         let mut builder = match flavor {
             Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
@@ -106,9 +135,11 @@ mod tokio_test {
         let result = scope.check_within_using(grace, wait);
         // Tasks spawned without leakwatch (by the test or a library) have no
         // record, but the runtime counts them.
+        let tracked =
+            || scope.open_count(crate::tokio::KIND) + scope.open_count(crate::tokio::BLOCKING_KIND);
         let untracked = result
             .is_ok()
-            .then(|| alive_tasks_after(&runtime, grace, wait))
+            .then(|| untracked_tasks_after(&runtime, grace, tracked, wait))
             .flatten();
         // Never wait for blocking tasks that are stuck: they were reported.
         runtime.shutdown_background();
@@ -132,12 +163,13 @@ mod tokio_test {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __async_test {
-    ($name:expr, $flavor:ident, $workers:expr, $grace:expr, $body:expr) => {
+    ($name:expr, $flavor:ident, $workers:expr, $grace:expr, $ignore:expr, $body:expr) => {
         $crate::__macro_support::run_async_test(
             $name,
             $crate::__macro_support::Flavor::$flavor,
             $workers,
             $grace,
+            $ignore,
             $body,
         )
     };

@@ -84,3 +84,16 @@ fn detached_thread_that_never_ends_fails_the_test() {
 #[leakwatch::test(grace = "soon")]
 #[should_panic(expected = "grace=`soon` is not valid: expected a number and a unit")]
 fn bad_grace_fails_the_test_naming_the_value() {}
+
+#[leakwatch::test(grace = "20ms", ignore = "name:metrics-flusher")]
+fn ignored_background_thread_passes() {
+    let builder = leakwatch::thread::Builder::new().name("metrics-flusher".into());
+    // Known background work, left running on purpose.
+    builder
+        .spawn(|| std::thread::sleep(Duration::from_secs(600)))
+        .unwrap();
+}
+
+#[leakwatch::test(ignore = "func:main")]
+#[should_panic(expected = "ignore=`func:main` is not valid")]
+fn bad_ignore_rule_fails_the_test_naming_it() {}

@@ -151,3 +151,24 @@ async fn leakwatch_test_waits_for_tasks_that_are_finishing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }));
 }
+
+#[leakwatch::test(grace = "20ms", ignore = "kind:task, site:no-such-file.rs")]
+async fn ignored_tasks_pass_but_other_leaks_do_not_hide() {
+    drop(leakwatch::tokio::spawn(std::future::pending::<()>()));
+}
+
+#[leakwatch::test(grace = "20ms", ignore = "name:reaper")]
+#[should_panic(expected = "1 × task still open")]
+async fn ignore_rules_leave_out_only_what_they_match() {
+    let never = || std::future::pending::<()>();
+    drop(
+        leakwatch::tokio::Builder::new()
+            .name("reaper")
+            .spawn(never()),
+    );
+    drop(
+        leakwatch::tokio::Builder::new()
+            .name("worker")
+            .spawn(never()),
+    );
+}
