@@ -30,6 +30,7 @@
 #[macro_use]
 mod macros;
 
+mod backoff;
 mod config;
 mod ignore;
 mod report;
@@ -43,6 +44,7 @@ cfg_on! {
     mod registry;
 }
 
+pub use backoff::Backoff;
 pub use config::{ConfigError, DEFAULT_GRACE, Level, grace, level, parse_grace, set_level};
 pub use ignore::Ignore;
 pub use report::{Group, Problem, Report};

@@ -22,8 +22,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::ignore::Ignore;
 use crate::report::{Problem, Report};
 use crate::snapshot::Snapshot;
@@ -239,11 +240,7 @@ impl Scope {
     /// # drop(task);
     /// ```
     pub fn open_count(&self, kind: &str) -> usize {
-        Snapshot::of_scope(self.id)
-            .items()
-            .iter()
-            .filter(|item| item.kind() == kind && item.problem() == Problem::StillOpen)
-            .count()
+        Snapshot::count_open(self.id, kind)
     }
 
     /// `Ok` when nothing opened in this scope (or its children) is still
@@ -309,8 +306,7 @@ impl Scope {
         grace: Duration,
         mut wait: impl FnMut(Duration),
     ) -> Result<(), Report> {
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
+        let mut backoff = Backoff::new(grace);
         loop {
             let snapshot = self.snapshot();
             let report = Report::new(&self.name, &snapshot);
@@ -322,12 +318,10 @@ impl Scope {
                     .items()
                     .iter()
                     .all(|item| item.problem() == Problem::StillOpen);
-            let left = grace.saturating_sub(start.elapsed());
-            if !waiting_helps || left.is_zero() {
-                return Err(report);
+            match backoff.next_pause() {
+                Some(pause) if waiting_helps => wait(pause),
+                _ => return Err(report),
             }
-            wait(pause.min(left));
-            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 }
@@ -505,6 +499,8 @@ pub(crate) use imp::table_len;
 
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
     use crate::Tag;
 

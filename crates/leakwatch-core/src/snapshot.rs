@@ -88,6 +88,12 @@ impl Snapshot {
         imp::collect(|_| true)
     }
 
+    /// How many records of `kind` are open in `scope` or below it: counted in
+    /// the registry, without building items (no labels, no `/proc` reads).
+    pub(crate) fn count_open(scope: ScopeId, kind: &str) -> usize {
+        imp::count_open(scope, kind)
+    }
+
     /// Leaves out the items `rules` match.
     pub(crate) fn without(mut self, rules: &[crate::Ignore]) -> Snapshot {
         if !rules.is_empty() {
@@ -236,6 +242,15 @@ cfg_on! {
             Snapshot { items }
         }
 
+        pub(super) fn count_open(id: ScopeId, kind: &str) -> usize {
+            let family = scope::family(id);
+            let mut count = 0;
+            registry::for_each_live(|r| {
+                count += usize::from(r.kind == kind && family.contains(&r.scope));
+            });
+            count
+        }
+
         pub(super) fn of_scope(id: ScopeId) -> Snapshot {
             let family = scope::family(id);
             let mut snapshot = collect(|s| family.contains(&s));
@@ -308,6 +323,10 @@ cfg_off! {
 
         pub(super) fn collect(_keep: impl FnMut(ScopeId) -> bool) -> Snapshot {
             Snapshot::default()
+        }
+
+        pub(super) fn count_open(_id: ScopeId, _kind: &str) -> usize {
+            0
         }
 
         pub(super) fn of_scope(_id: ScopeId) -> Snapshot {

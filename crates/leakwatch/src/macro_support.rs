@@ -51,9 +51,9 @@ pub use self::tokio_test::{Flavor, run_async_test};
 mod tokio_test {
     use std::cell::RefCell;
     use std::future::Future;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use crate::{Scope, ScopeGuard};
+    use crate::{Backoff, Scope, ScopeGuard};
 
     /// The runtime flavour of an async test, as `#[tokio::test]` names it.
     #[derive(Clone, Copy, Debug)]
@@ -78,22 +78,19 @@ mod tokio_test {
         tracked: impl Fn() -> usize,
         mut wait: impl FnMut(Duration),
     ) -> Option<usize> {
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
+        let mut backoff = Backoff::new(grace);
         loop {
             let alive = runtime
                 .metrics()
                 .num_alive_tasks()
                 .saturating_sub(tracked());
-            let left = grace.saturating_sub(start.elapsed());
             if alive == 0 {
                 return None;
             }
-            if left.is_zero() {
-                return Some(alive);
+            match backoff.next_pause() {
+                Some(pause) => wait(pause),
+                None => return Some(alive),
             }
-            wait(pause.min(left));
-            pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
 
