@@ -85,6 +85,11 @@ impl ScopeId {
     pub fn as_u64(self) -> u64 {
         self.0
     }
+
+    #[cfg(test)]
+    pub(crate) fn for_tests(n: u64) -> ScopeId {
+        ScopeId(n)
+    }
 }
 
 /// Restores the previous current scope when dropped.
@@ -362,6 +367,8 @@ cfg_on! {
 
         struct Entry {
             parent: ScopeId,
+            /// Scopes created while this one was current.
+            children: Vec<ScopeId>,
             /// The `Scope` is gone; the entry stays while items refer to it.
             dropped: bool,
         }
@@ -391,7 +398,10 @@ cfg_on! {
             let id = ScopeId(NEXT.fetch_add(1, Ordering::Relaxed));
             let mut table = table();
             let table = table.get_or_insert_with(Table::default);
-            table.entries.insert(id, Entry { parent, dropped: false });
+            table.entries.insert(id, Entry { parent, children: Vec::new(), dropped: false });
+            if let Some(entry) = table.entries.get_mut(&parent) {
+                entry.children.push(id);
+            }
             id
         }
 
@@ -408,27 +418,27 @@ cfg_on! {
             purge_if_due();
         }
 
-        /// `id` and every scope below it.
-        pub(crate) fn family(id: ScopeId) -> HashSet<ScopeId> {
-            let mut family = HashSet::from([id]);
+        /// `id` and every scope below it, `id` first: a walk down the
+        /// children lists, so its cost is the size of `id`'s own family,
+        /// whatever else the process has.
+        pub(crate) fn family(id: ScopeId) -> Vec<ScopeId> {
+            let mut family = vec![id];
             let guard = table();
             let Some(table) = guard.as_ref() else { return family };
-            'entries: for &candidate in table.entries.keys() {
-                let mut at = candidate;
-                // Parents are older than their children, so this ends.
-                while let Some(entry) = table.entries.get(&at) {
-                    if entry.parent == id {
-                        family.insert(candidate);
-                        continue 'entries;
-                    }
-                    at = entry.parent;
+            let mut next = 0;
+            while let Some(&at) = family.get(next) {
+                if let Some(entry) = table.entries.get(&at) {
+                    family.extend_from_slice(&entry.children);
                 }
+                next += 1;
             }
             family
         }
 
-        /// Forgets dropped scopes that no open item refers to any more, once
-        /// they are at least half of the table: amortized O(1) per scope.
+        /// Forgets dropped scopes that neither an open item nor a live scope
+        /// needs any more (a live scope needs its ancestors, or checks of
+        /// those would stop seeing it), once dropped scopes are at least half
+        /// of the table: amortized O(1) per scope.
         fn purge_if_due() {
             {
                 let guard = table();
@@ -437,16 +447,15 @@ cfg_on! {
                     return;
                 }
             }
-            let mut referenced = HashSet::new();
+            let mut needed = HashSet::new();
             registry::for_each_live(|r| {
-                referenced.insert(r.scope);
+                needed.insert(r.scope);
             });
             let mut guard = table();
             let Some(table) = guard.as_mut() else { return };
-            // Keep the ancestors of referenced scopes too: they link children
-            // to the scopes that check them.
+            needed.extend(table.entries.iter().filter(|(_, e)| !e.dropped).map(|(&id, _)| id));
             let mut keep = HashSet::new();
-            for &id in &referenced {
+            for &id in &needed {
                 let mut at = id;
                 while keep.insert(at) {
                     match table.entries.get(&at) {
@@ -455,7 +464,18 @@ cfg_on! {
                     }
                 }
             }
-            table.entries.retain(|id, entry| !entry.dropped || keep.contains(id));
+            let gone: Vec<(ScopeId, ScopeId)> = table
+                .entries
+                .iter()
+                .filter(|(id, e)| e.dropped && !keep.contains(id))
+                .map(|(&id, e)| (id, e.parent))
+                .collect();
+            for (id, parent) in gone {
+                table.entries.remove(&id);
+                if let Some(entry) = table.entries.get_mut(&parent) {
+                    entry.children.retain(|&c| c != id);
+                }
+            }
             table.dropped = table.entries.values().filter(|e| e.dropped).count();
         }
 
@@ -560,6 +580,35 @@ mod tests {
         assert_eq!(parent.check().unwrap_err().total(), 1);
         drop(kept);
         assert!(parent.check().is_ok());
+    }
+
+    #[test]
+    fn live_scopes_stay_visible_to_ancestors_when_a_scope_between_is_dropped() {
+        let grandparent = Scope::new("grandparent");
+        let child = grandparent.run(|| {
+            let parent = Scope::new("parent");
+            parent.run(|| Scope::new("child"))
+        });
+        for i in 0..300 {
+            drop(Scope::new(format!("churn-{i}")));
+        }
+        let tag = child.run(|| Tag::new("file"));
+        assert_eq!(grandparent.check().unwrap_err().total(), 1);
+        drop(tag);
+        assert!(grandparent.check().is_ok());
+    }
+
+    #[test]
+    fn clean_checks_ignore_other_scopes_items() {
+        let busy = Scope::new("busy");
+        let tags: Vec<_> = busy.run(|| (0..1000).map(|_| Tag::new("task")).collect());
+        let quiet = Scope::new("quiet");
+        assert!(quiet.snapshot().is_empty());
+        assert!(quiet.check().is_ok());
+        assert_eq!(busy.snapshot().len(), 1000);
+        assert_eq!(busy.open_count("task"), 1000);
+        drop(tags);
+        assert!(busy.check().is_ok());
     }
 
     #[test]

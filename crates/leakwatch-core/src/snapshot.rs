@@ -223,6 +223,7 @@ impl Item {
 
 cfg_on! {
     mod imp {
+        use std::collections::HashSet;
         use std::time::Duration;
 
         use super::{Item, Snapshot};
@@ -244,6 +245,10 @@ cfg_on! {
 
         pub(super) fn count_open(id: ScopeId, kind: &str) -> usize {
             let family = scope::family(id);
+            if registry::count_in(&family) == 0 {
+                return 0;
+            }
+            let family: HashSet<ScopeId> = family.into_iter().collect();
             let mut count = 0;
             registry::for_each_live(|r| {
                 count += usize::from(r.kind == kind && family.contains(&r.scope));
@@ -251,9 +256,21 @@ cfg_on! {
             count
         }
 
+        /// A clean family is answered from the shards' per-scope counts; only
+        /// one with something to report walks the records.
         pub(super) fn of_scope(id: ScopeId) -> Snapshot {
             let family = scope::family(id);
-            let mut snapshot = collect(|s| family.contains(&s));
+            let open = registry::count_in(&family);
+            let belongs = |s: ScopeId| family.contains(&s);
+            if open == 0 && !registry::unclosed::any(belongs) {
+                return Snapshot::default();
+            }
+            let family: HashSet<ScopeId> = family.iter().copied().collect();
+            let mut snapshot = if open == 0 {
+                Snapshot::default()
+            } else {
+                collect(|s| family.contains(&s))
+            };
             let now = clock::now_nanos();
             registry::unclosed::report_each(
                 |s| family.contains(&s),

@@ -13,6 +13,7 @@
 //! Must-close items dropped without `close` leave the slab and become
 //! findings of their scope, kept in [`unclosed`] until the scope checks them.
 
+mod counts;
 mod record;
 mod shard;
 mod thread;
@@ -21,6 +22,8 @@ pub(crate) mod unclosed;
 pub(crate) use record::Record;
 pub(crate) use shard::Shard;
 pub(crate) use thread::thread_label;
+
+use crate::scope::ScopeId;
 
 /// Where a live record sits: its shard and its slot in it.
 #[derive(Debug)]
@@ -48,6 +51,12 @@ pub(crate) fn remove(handle: Handle) -> Record {
 #[inline]
 pub(crate) fn release(handle: Handle) -> Option<Record> {
     handle.shard.release(handle.index)
+}
+
+/// How many live records belong to any of `scopes`, from each shard's
+/// per-scope counts: no record is looked at.
+pub(crate) fn count_in(scopes: &[ScopeId]) -> usize {
+    shard::all().iter().map(|shard| shard.count_in(scopes)).sum()
 }
 
 /// Calls `f` with every live record, shard by shard.

@@ -12,6 +12,8 @@ use spin::mutex::{SpinMutex, SpinMutexGuard};
 use spin::relax::Yield;
 
 use super::Record;
+use super::counts::ScopeCounts;
+use crate::scope::ScopeId;
 
 /// One thread's records.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ struct Slab {
     slots: Vec<Slot>,
     /// Head of the free list threaded through `Slot::Free`, or `NONE`.
     free: u32,
+    /// Live records per scope, for checks of clean scopes.
+    counts: Option<ScopeCounts>,
 }
 
 #[derive(Debug)]
@@ -40,6 +44,7 @@ impl Shard {
             slab: SpinMutex::new(Slab {
                 slots: Vec::new(),
                 free: NONE,
+                counts: None,
             }),
         }
     }
@@ -48,6 +53,9 @@ impl Shard {
     #[inline]
     pub(crate) fn insert(&self, record: Record) -> u32 {
         let mut slab = self.lock();
+        slab.counts
+            .get_or_insert_with(ScopeCounts::new)
+            .add(record.scope);
         let index = slab.free;
         if index == NONE {
             let index = slab.slots.len();
@@ -72,7 +80,10 @@ impl Shard {
         let slot = std::mem::replace(&mut slab.slots[index as usize], Slot::Free { next });
         slab.free = index;
         match slot {
-            Slot::Live(record) => record,
+            Slot::Live(record) => {
+                slab.uncount(record.scope);
+                record
+            }
             Slot::Free { .. } => unreachable!("leakwatch: slot {index} removed twice"),
         }
     }
@@ -85,6 +96,10 @@ impl Shard {
         let mut slab = self.lock();
         let next = slab.free;
         let slot = &mut slab.slots[index as usize];
+        let scope = match slot {
+            Slot::Live(record) => record.scope,
+            Slot::Free { .. } => unreachable!("leakwatch: slot {index} released twice"),
+        };
         let kept = match slot {
             Slot::Live(record) if record.must_close => {
                 Some(std::mem::replace(slot, Slot::Free { next }))
@@ -96,10 +111,16 @@ impl Shard {
             Slot::Free { .. } => unreachable!("leakwatch: slot {index} released twice"),
         };
         slab.free = index;
+        slab.uncount(scope);
         match kept {
             Some(Slot::Live(record)) => Some(record),
             _ => None,
         }
+    }
+
+    /// How many records here belong to any of `scopes`.
+    pub(crate) fn count_in(&self, scopes: &[ScopeId]) -> usize {
+        self.lock().counts.as_ref().map_or(0, |c| c.sum(scopes))
     }
 
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
@@ -120,6 +141,15 @@ impl Shard {
     #[inline]
     fn lock(&self) -> SpinMutexGuard<'_, Slab> {
         self.slab.lock()
+    }
+}
+
+impl Slab {
+    #[inline]
+    fn uncount(&mut self, scope: ScopeId) {
+        if let Some(counts) = &mut self.counts {
+            counts.sub(scope);
+        }
     }
 }
 

@@ -51,6 +51,11 @@ pub(crate) fn report_each(mut belongs: impl FnMut(ScopeId) -> bool, mut f: impl 
     }
 }
 
+/// Whether any finding's scope is one `belongs` says is checked.
+pub(crate) fn any(mut belongs: impl FnMut(ScopeId) -> bool) -> bool {
+    lock().iter().any(|f| belongs(f.record.scope))
+}
+
 /// Hands the findings of a dropped scope to its parent. A top-level scope's
 /// findings end here, printed if no check reported them.
 pub(crate) fn reparent(from: ScopeId, to: ScopeId) {

@@ -1,0 +1,141 @@
+//! How many records each scope has in one shard.
+//!
+//! Kept under the shard's lock, which open and drop take anyway, so a check
+//! of a clean scope can answer from a few map lookups per shard instead of
+//! walking every record in the process: a test's check stays fast however
+//! much other tests and the rest of the program have open.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::scope::ScopeId;
+
+/// Live records per scope: a direct-mapped table (one multiply and one
+/// array slot per open and drop) with a map for scopes whose slot another
+/// scope holds. The counts are exact; a scope's count is its slot's, if the
+/// slot is its own, plus its overflow entry.
+#[derive(Debug)]
+pub(crate) struct ScopeCounts {
+    slots: Box<[(ScopeId, u32); SLOTS]>,
+    overflow: HashMap<ScopeId, u32, BuildHasherDefault<IdHasher>>,
+}
+
+const SLOTS: usize = 256;
+
+#[inline]
+fn slot_of(scope: ScopeId) -> usize {
+    (scope.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+}
+
+impl ScopeCounts {
+    pub(crate) fn new() -> ScopeCounts {
+        ScopeCounts {
+            slots: Box::new([(ScopeId::NONE, 0); SLOTS]),
+            overflow: HashMap::with_hasher(BuildHasherDefault::default()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&mut self, scope: ScopeId) {
+        let slot = &mut self.slots[slot_of(scope)];
+        if slot.0 == scope {
+            slot.1 += 1;
+        } else if slot.1 == 0 {
+            *slot = (scope, 1);
+        } else {
+            *self.overflow.entry(scope).or_insert(0) += 1;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn sub(&mut self, scope: ScopeId) {
+        let slot = &mut self.slots[slot_of(scope)];
+        if slot.0 == scope && slot.1 > 0 {
+            slot.1 -= 1;
+        } else if let Some(n) = self.overflow.get_mut(&scope) {
+            *n -= 1;
+            if *n == 0 {
+                self.overflow.remove(&scope);
+            }
+        }
+    }
+
+    /// Records in any of `scopes`.
+    pub(crate) fn sum(&self, scopes: &[ScopeId]) -> usize {
+        scopes
+            .iter()
+            .map(|&s| {
+                let slot = self.slots[slot_of(s)];
+                let own = if slot.0 == s { slot.1 as usize } else { 0 };
+                own + self.overflow.get(&s).map_or(0, |&n| n as usize)
+            })
+            .sum()
+    }
+}
+
+/// Scope ids are sequential numbers: one multiply spreads them over the
+/// overflow table (hashbrown uses the top bits), without SipHash's cost.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_follow_adds_and_subs() {
+        let (a, b) = (ScopeId::for_tests(7), ScopeId::for_tests(8));
+        let mut counts = ScopeCounts::new();
+        counts.add(a);
+        counts.add(a);
+        counts.add(b);
+        assert_eq!(counts.sum(&[a]), 2);
+        assert_eq!(counts.sum(&[a, b]), 3);
+        counts.sub(a);
+        counts.sub(b);
+        assert_eq!(counts.sum(&[b]), 0);
+        counts.sub(a);
+        assert_eq!(counts.sum(&[a, b]), 0);
+    }
+
+    #[test]
+    fn scopes_sharing_a_slot_keep_exact_counts() {
+        let ids: Vec<ScopeId> = (1..5000).map(ScopeId::for_tests).collect();
+        let first = ids[0];
+        let rivals: Vec<ScopeId> = ids.into_iter().filter(|&s| slot_of(s) == slot_of(first)).collect();
+        assert!(rivals.len() >= 3, "ids sharing a slot: {rivals:?}");
+        let (a, b, c) = (rivals[0], rivals[1], rivals[2]);
+        let mut counts = ScopeCounts::new();
+        counts.add(a); // a takes the slot
+        counts.add(b); // b overflows
+        counts.add(b);
+        counts.sub(a); // the slot is free again
+        counts.add(c); // c takes it
+        counts.add(b); // b overflows still
+        assert_eq!((counts.sum(&[a]), counts.sum(&[b]), counts.sum(&[c])), (0, 3, 1));
+        counts.sub(c);
+        counts.add(b); // b takes the slot, with more in the overflow
+        assert_eq!(counts.sum(&[b]), 4);
+        for _ in 0..4 {
+            counts.sub(b);
+        }
+        assert_eq!(counts.sum(&[a, b, c]), 0);
+        assert!(counts.overflow.is_empty());
+    }
+}
