@@ -611,6 +611,56 @@ mod tests {
         assert!(busy.check().is_ok());
     }
 
+    /// A relay across threads: each one opens the next item in its own
+    /// shard, then closes the item it was handed (in another shard). Always
+    /// one is open, so no look may find the scope empty, though a single
+    /// pass over the shards could read the new item's shard before it was
+    /// opened and the old one's after it was closed.
+    #[test]
+    fn items_handed_between_threads_are_never_missed() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc;
+
+        let scope = Scope::new("relay");
+        let id = scope.id();
+        let first = scope.run(|| Tag::new("baton"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..3).map(|_| mpsc::channel::<Tag>()).unzip();
+        let runners: Vec<_> = receivers
+            .into_iter()
+            .enumerate()
+            .map(|(i, rx)| {
+                let next = senders[(i + 1) % 3].clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let _in_scope = id.enter();
+                    // Ends when the baton stops here, or the thread before
+                    // this one ended.
+                    while let Ok(baton) = rx.recv() {
+                        let fresh = Tag::new("baton");
+                        drop(baton);
+                        if stop.load(Ordering::Relaxed) {
+                            return Some(fresh);
+                        }
+                        next.send(fresh).unwrap();
+                    }
+                    None
+                })
+            })
+            .collect();
+        senders[0].send(first).unwrap();
+        drop(senders);
+        for _ in 0..3000 {
+            assert!(!scope.snapshot().is_empty(), "a look found nothing open");
+        }
+        stop.store(true, Ordering::Relaxed);
+        let held: Vec<Option<Tag>> = runners.into_iter().map(|r| r.join().unwrap()).collect();
+        assert_eq!(held.iter().flatten().count(), 1);
+        drop(held);
+        assert!(scope.check().is_ok());
+    }
+
     #[test]
     fn guards_restore_the_previous_scope() {
         let a = Scope::new("a");

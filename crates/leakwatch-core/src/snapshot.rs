@@ -245,7 +245,7 @@ cfg_on! {
 
         pub(super) fn count_open(id: ScopeId, kind: &str) -> usize {
             let family = scope::family(id);
-            if registry::count_in(&family) == 0 {
+            if registry::quiet(&family) {
                 return 0;
             }
             let family: HashSet<ScopeId> = family.into_iter().collect();
@@ -256,26 +256,29 @@ cfg_on! {
             count
         }
 
-        /// A clean family is answered from the shards' per-scope counts; only
-        /// one with something to report walks the records.
+        /// A quiet family is answered from the shards' per-scope counts;
+        /// only one with something open walks the records. A walk that finds
+        /// nothing (what it saw closed while it looked) looks again.
         pub(super) fn of_scope(id: ScopeId) -> Snapshot {
             let family = scope::family(id);
-            let open = registry::count_in(&family);
-            let belongs = |s: ScopeId| family.contains(&s);
-            if open == 0 && !registry::unclosed::any(belongs) {
-                return Snapshot::default();
+            let mut snapshot = Snapshot::default();
+            for _ in 0..64 {
+                if registry::quiet(&family) {
+                    break;
+                }
+                let set: HashSet<ScopeId> = family.iter().copied().collect();
+                snapshot = collect(|s| set.contains(&s));
+                if !snapshot.is_empty() {
+                    break;
+                }
             }
-            let family: HashSet<ScopeId> = family.iter().copied().collect();
-            let mut snapshot = if open == 0 {
-                Snapshot::default()
-            } else {
-                collect(|s| family.contains(&s))
-            };
-            let now = clock::now_nanos();
-            registry::unclosed::report_each(
-                |s| family.contains(&s),
-                |r| snapshot.items.push(item(r, now, Problem::DroppedWithoutClose)),
-            );
+            if registry::unclosed::any(|s| family.contains(&s)) {
+                let now = clock::now_nanos();
+                registry::unclosed::report_each(
+                    |s| family.contains(&s),
+                    |r| snapshot.items.push(item(r, now, Problem::DroppedWithoutClose)),
+                );
+            }
             snapshot
         }
 

@@ -14,10 +14,39 @@ use crate::scope::ScopeId;
 /// array slot per open and drop) with a map for scopes whose slot another
 /// scope holds. The counts are exact; a scope's count is its slot's, if the
 /// slot is its own, plus its overflow entry.
+///
+/// Each slot also counts every removal of a record whose scope maps to it,
+/// whoever owns the slot: shards are read one after another, so a check
+/// needs these to know that nothing of its scope closed while it read (see
+/// [`super::quiet`]).
 #[derive(Debug)]
 pub(crate) struct ScopeCounts {
-    slots: Box<[(ScopeId, u32); SLOTS]>,
+    slots: Box<[Slot; SLOTS]>,
     overflow: HashMap<ScopeId, u32, BuildHasherDefault<IdHasher>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    scope: ScopeId,
+    live: u32,
+    removed: u32,
+}
+
+/// What a shard holds of a family of scopes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Records open now.
+    pub(crate) open: u64,
+    /// Removals so far of records whose scopes share a slot with the
+    /// family's: only compared with an earlier tally of the same family.
+    pub(crate) removed: u64,
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.open += other.open;
+        self.removed = self.removed.wrapping_add(other.removed);
+    }
 }
 
 const SLOTS: usize = 256;
@@ -30,7 +59,13 @@ fn slot_of(scope: ScopeId) -> usize {
 impl ScopeCounts {
     pub(crate) fn new() -> ScopeCounts {
         ScopeCounts {
-            slots: Box::new([(ScopeId::NONE, 0); SLOTS]),
+            slots: Box::new(
+                [Slot {
+                    scope: ScopeId::NONE,
+                    live: 0,
+                    removed: 0,
+                }; SLOTS],
+            ),
             overflow: HashMap::with_hasher(BuildHasherDefault::default()),
         }
     }
@@ -38,10 +73,11 @@ impl ScopeCounts {
     #[inline]
     pub(crate) fn add(&mut self, scope: ScopeId) {
         let slot = &mut self.slots[slot_of(scope)];
-        if slot.0 == scope {
-            slot.1 += 1;
-        } else if slot.1 == 0 {
-            *slot = (scope, 1);
+        if slot.scope == scope {
+            slot.live += 1;
+        } else if slot.live == 0 {
+            slot.scope = scope;
+            slot.live = 1;
         } else {
             *self.overflow.entry(scope).or_insert(0) += 1;
         }
@@ -50,8 +86,9 @@ impl ScopeCounts {
     #[inline]
     pub(crate) fn sub(&mut self, scope: ScopeId) {
         let slot = &mut self.slots[slot_of(scope)];
-        if slot.0 == scope && slot.1 > 0 {
-            slot.1 -= 1;
+        slot.removed = slot.removed.wrapping_add(1);
+        if slot.scope == scope && slot.live > 0 {
+            slot.live -= 1;
         } else if let Some(n) = self.overflow.get_mut(&scope) {
             *n -= 1;
             if *n == 0 {
@@ -60,16 +97,19 @@ impl ScopeCounts {
         }
     }
 
-    /// Records in any of `scopes`.
-    pub(crate) fn sum(&self, scopes: &[ScopeId]) -> usize {
-        scopes
-            .iter()
-            .map(|&s| {
-                let slot = self.slots[slot_of(s)];
-                let own = if slot.0 == s { slot.1 as usize } else { 0 };
-                own + self.overflow.get(&s).map_or(0, |&n| n as usize)
-            })
-            .sum()
+    /// Records of any of `scopes`.
+    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+        let mut tally = Tally::default();
+        for &s in scopes {
+            let slot = self.slots[slot_of(s)];
+            let own = if slot.scope == s { slot.live } else { 0 };
+            let more = self.overflow.get(&s).copied().unwrap_or(0);
+            tally += Tally {
+                open: u64::from(own) + u64::from(more),
+                removed: u64::from(slot.removed),
+            };
+        }
+        tally
     }
 }
 
@@ -105,13 +145,14 @@ mod tests {
         counts.add(a);
         counts.add(a);
         counts.add(b);
-        assert_eq!(counts.sum(&[a]), 2);
-        assert_eq!(counts.sum(&[a, b]), 3);
+        assert_eq!(counts.tally(&[a]).open, 2);
+        assert_eq!(counts.tally(&[a, b]).open, 3);
         counts.sub(a);
         counts.sub(b);
-        assert_eq!(counts.sum(&[b]), 0);
+        assert_eq!(counts.tally(&[b]).open, 0);
         counts.sub(a);
-        assert_eq!(counts.sum(&[a, b]), 0);
+        assert_eq!(counts.tally(&[a, b]).open, 0);
+        assert_eq!(counts.tally(&[a]).removed, 2, "every removal is counted");
     }
 
     #[test]
@@ -128,14 +169,14 @@ mod tests {
         counts.sub(a); // the slot is free again
         counts.add(c); // c takes it
         counts.add(b); // b overflows still
-        assert_eq!((counts.sum(&[a]), counts.sum(&[b]), counts.sum(&[c])), (0, 3, 1));
+        assert_eq!((counts.tally(&[a]).open, counts.tally(&[b]).open, counts.tally(&[c]).open), (0, 3, 1));
         counts.sub(c);
         counts.add(b); // b takes the slot, with more in the overflow
-        assert_eq!(counts.sum(&[b]), 4);
+        assert_eq!(counts.tally(&[b]).open, 4);
         for _ in 0..4 {
             counts.sub(b);
         }
-        assert_eq!(counts.sum(&[a, b, c]), 0);
+        assert_eq!(counts.tally(&[a, b, c]).open, 0);
         assert!(counts.overflow.is_empty());
     }
 }

@@ -14,6 +14,7 @@
 //! findings of their scope, kept in [`unclosed`] until the scope checks them.
 
 mod counts;
+pub(crate) use counts::Tally;
 mod record;
 mod shard;
 mod thread;
@@ -53,10 +54,38 @@ pub(crate) fn release(handle: Handle) -> Option<Record> {
     handle.shard.release(handle.index)
 }
 
-/// How many live records belong to any of `scopes`, from each shard's
-/// per-scope counts: no record is looked at.
-pub(crate) fn count_in(scopes: &[ScopeId]) -> usize {
-    shard::all().iter().map(|shard| shard.count_in(scopes)).sum()
+/// What the registry holds of `scopes`, from each shard's per-scope counts:
+/// no record is looked at.
+pub(crate) fn tally(scopes: &[ScopeId]) -> Tally {
+    let mut tally = Tally::default();
+    for shard in shard::all() {
+        tally += shard.tally(scopes);
+    }
+    tally
+}
+
+/// Whether nothing of `scopes` was open at some instant during the call.
+///
+/// Shards are read one at a time, so one pass can miss a record: a task of
+/// the scope opens one in a shard already read, then closes its own in a
+/// shard not read yet. So a pass that finds nothing open is confirmed by a
+/// second one that finds nothing open *and* no removal in between: anything
+/// open in between would have had to be removed before the second pass
+/// read its shard. Gives up (returning false) after a few tries while the
+/// scopes keep changing.
+pub(crate) fn quiet(scopes: &[ScopeId]) -> bool {
+    let mut before = tally(scopes);
+    for _ in 0..64 {
+        if before.open != 0 {
+            return false;
+        }
+        let after = tally(scopes);
+        if after == before {
+            return true;
+        }
+        before = after;
+    }
+    false
 }
 
 /// Calls `f` with every live record, shard by shard.

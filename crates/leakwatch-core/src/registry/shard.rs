@@ -12,7 +12,7 @@ use spin::mutex::{SpinMutex, SpinMutexGuard};
 use spin::relax::Yield;
 
 use super::Record;
-use super::counts::ScopeCounts;
+use super::counts::{ScopeCounts, Tally};
 use crate::scope::ScopeId;
 
 /// One thread's records.
@@ -118,9 +118,9 @@ impl Shard {
         }
     }
 
-    /// How many records here belong to any of `scopes`.
-    pub(crate) fn count_in(&self, scopes: &[ScopeId]) -> usize {
-        self.lock().counts.as_ref().map_or(0, |c| c.sum(scopes))
+    /// What this shard holds of `scopes`.
+    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+        self.lock().counts.as_ref().map_or(Tally::default(), |c| c.tally(scopes))
     }
 
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
