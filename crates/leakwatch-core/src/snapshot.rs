@@ -46,6 +46,7 @@ pub struct Item {
     scope: ScopeId,
     problem: Problem,
     stack: Option<Stack>,
+    id: Option<u64>,
 }
 
 impl Snapshot {
@@ -205,6 +206,21 @@ impl Item {
         self.problem
     }
 
+    /// The id given to the item, such as a task id ([`Tag::set_id`](crate::Tag::set_id)).
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("task"));
+    /// # tag.set_id(9);
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.id(), Some(9));
+    /// assert_eq!(item.detail(), Some("id 9"));
+    /// # }
+    /// ```
+    pub fn id(&self) -> Option<u64> {
+        self.id
+    }
+
     /// The raw stack at open, captured at `LEAKWATCH=stacks`.
     ///
     /// ```
@@ -285,9 +301,6 @@ cfg_on! {
         /// The path of a recorded descriptor. Called under its shard's lock,
         /// so the item is still open and the number still means its file.
         fn fd_path(fd: i32) -> Option<String> {
-            if fd < 0 {
-                return None;
-            }
             #[cfg(any(target_os = "linux", target_os = "android"))]
             let path = match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
                 Ok(path) => path.display().to_string(),
@@ -302,12 +315,24 @@ cfg_on! {
             Item {
                 kind: r.kind,
                 site: r.site,
-                detail: r.detail().map(str::to_owned).or_else(|| fd_path(r.fd)),
+                detail: describe(r),
+                id: r.id(),
                 age: Duration::from_nanos(now.saturating_sub(r.opened)),
                 thread: registry::thread_label(r.thread),
                 scope: r.scope,
                 problem,
                 stack: r.stack().cloned(),
+            }
+        }
+
+        /// The detail given at open, else the path of the recorded
+        /// descriptor; with the id, if any, after it.
+        fn describe(r: &Record) -> Option<String> {
+            let detail = r.detail().map(str::to_owned).or_else(|| r.fd().and_then(fd_path));
+            match (detail, r.id()) {
+                (Some(detail), Some(id)) => Some(format!("{detail} (id {id})")),
+                (None, Some(id)) => Some(format!("id {id}")),
+                (detail, None) => detail,
             }
         }
 
@@ -317,7 +342,6 @@ cfg_on! {
 
             #[test]
             fn fd_paths_name_the_file_or_say_why_not() {
-                assert_eq!(fd_path(-1), None);
                 let file = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/src/snapshot.rs")).unwrap();
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 {

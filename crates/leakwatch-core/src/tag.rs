@@ -36,6 +36,31 @@
 //! finding of its own, reported as "dropped without close" at the open site.
 
 use std::fmt;
+use std::panic::Location;
+
+use crate::scope::ScopeId;
+
+/// Where, for whom and which: what [`Tag::recorded`] records for an item
+/// that code other than its opener learns about, such as a runtime hook
+/// seeing a task spawned.
+///
+/// ```
+/// let origin = leakwatch_core::Origin {
+///     site: std::panic::Location::caller(),
+///     scope: leakwatch_core::ScopeId::current(),
+///     id: Some(17),
+/// };
+/// # let _ = origin;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Origin {
+    /// Where in the user's code the item was opened.
+    pub site: &'static Location<'static>,
+    /// The scope it belongs to.
+    pub scope: ScopeId,
+    /// Its id (a task id), shown in reports as `id N`.
+    pub id: Option<u64>,
+}
 
 /// A record of one open item, removed when the tag is dropped.
 ///
@@ -135,6 +160,39 @@ impl Tag {
         }
     }
 
+    /// Records an item of `kind` at `origin`, rather than at the caller
+    /// and in the caller's scope: for integrations that learn of items after
+    /// the fact, such as the tokio runtime hooks seeing a task spawned.
+    ///
+    /// ```
+    /// use leakwatch_core::{Origin, Scope, Tag};
+    ///
+    /// let test = Scope::new("test");
+    /// let origin = Origin { site: std::panic::Location::caller(), scope: test.id(), id: Some(7) };
+    /// let task = Tag::recorded("task", origin); // opened outside the scope, yet in it
+    /// assert_eq!(test.check().is_err(), leakwatch_core::COMPILED_IN);
+    /// drop(task);
+    /// ```
+    #[inline]
+    pub fn recorded(kind: &'static str, origin: Origin) -> Tag {
+        Tag {
+            inner: imp::recorded(kind, origin),
+        }
+    }
+
+    /// Gives the item an id, shown in reports as `id N`: for items whose id
+    /// is known only once they exist, such as a spawned task's.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("task");
+    /// tag.set_id(42);
+    /// # drop(tag);
+    /// ```
+    #[inline]
+    pub fn set_id(&self, id: u64) {
+        imp::set_id(&self.inner, id);
+    }
+
     /// Closes the item properly. For a plain tag this is the same as
     /// dropping it; for a must-close tag it is the only clean way out.
     ///
@@ -179,9 +237,11 @@ cfg_on! {
         use std::fmt;
         use std::panic::Location;
 
+        use super::Origin;
         use crate::config::{self, Level};
-        use crate::registry::{self, Handle, Record};
-        use crate::{clock, scope, stack};
+        use crate::registry::{self, Handle, NumberIs, Record};
+        use crate::scope::ScopeId;
+        use crate::{clock, stack};
 
         pub(super) type Inner = Option<Handle>;
 
@@ -204,17 +264,35 @@ cfg_on! {
                 return None;
             }
             let detail = detail.map(|d| d.to_string().into_boxed_str());
-            Some(record(kind, detail, fd, must_close, level, Location::caller()))
+            let (number_is, number) = match u64::try_from(fd) {
+                Ok(fd) => (NumberIs::Fd, fd),
+                Err(_) => (NumberIs::Nothing, 0),
+            };
+            let origin = Origin { site: Location::caller(), scope: ScopeId::current(), id: None };
+            Some(record(kind, detail, (number_is, number), must_close, level, origin))
+        }
+
+        #[inline]
+        pub(super) fn recorded(kind: &'static str, origin: Origin) -> Inner {
+            let level = config::level();
+            if level == Level::Off {
+                return None;
+            }
+            let number = match origin.id {
+                Some(id) => (NumberIs::Id, id),
+                None => (NumberIs::Nothing, 0),
+            };
+            Some(record(kind, None, number, false, level, origin))
         }
 
         #[inline(never)]
         fn record(
             kind: &'static str,
             detail: Option<Box<str>>,
-            fd: i32,
+            (number_is, number): (NumberIs, u64),
             must_close: bool,
             level: Level,
-            site: &'static Location<'static>,
+            origin: Origin,
         ) -> Handle {
             let stack = match level {
                 Level::Stacks => stack::capture(),
@@ -222,15 +300,23 @@ cfg_on! {
             };
             registry::insert(Record {
                 kind,
-                site,
+                site: origin.site,
                 opened: clock::now_nanos(),
                 thread: 0,
-                scope: scope::ScopeId::current(),
+                scope: origin.scope,
                 must_close,
-                fd,
+                number_is,
+                number,
                 detail,
                 stack,
             })
+        }
+
+        #[inline]
+        pub(super) fn set_id(inner: &Inner, id: u64) {
+            if let Some(handle) = inner {
+                registry::set_id(handle, id);
+            }
         }
 
         #[inline]
@@ -270,6 +356,12 @@ cfg_off! {
 
         #[inline(always)]
         pub(super) fn open<D: fmt::Display>(_: &'static str, _: Option<D>, _: i32, _: bool) {}
+
+        #[inline(always)]
+        pub(super) fn recorded(_: &'static str, _: super::Origin) {}
+
+        #[inline(always)]
+        pub(super) fn set_id(_: &Inner, _: u64) {}
 
         #[inline(always)]
         pub(super) fn close(_: &mut Inner) {}

@@ -16,12 +16,13 @@ use support::tasks::{LONG, SHORT, check_async};
 fn task_that_never_ends_is_reported_with_its_name_and_site() {
     let (result, line) = check_async(SHORT, async {
         let builder = leakwatch::tokio::Builder::new().name("poller");
-        let (_handle, line) = (builder.spawn(std::future::pending::<()>()), line!());
-        line
+        let (handle, line) = (builder.spawn(std::future::pending::<()>()), line!());
+        (line, handle.id())
     });
+    let (line, id) = line;
     let report = result.unwrap_err();
     let group = only_group(&report, "task", Problem::StillOpen, line);
-    assert_eq!(group.details(), ["'poller'"]);
+    assert_eq!(group.details(), [format!("'poller' (id {id})")]);
 }
 
 #[test]
@@ -131,7 +132,11 @@ fn scopes_on_a_shared_runtime_see_only_their_own_tasks() {
         if i % 2 == 0 {
             let report = result.expect_err("leaky scope passed");
             assert_eq!(report.total(), 1, "{report}");
-            assert_eq!(report.groups()[0].details(), [format!("'child-of-{i}'")]);
+            let details = report.groups()[0].details();
+            assert!(
+                details[0].starts_with(&format!("'child-of-{i}' (id ")),
+                "{details:?}"
+            );
         } else {
             result.unwrap();
         }

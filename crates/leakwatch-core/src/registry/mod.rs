@@ -20,7 +20,7 @@ mod shard;
 mod thread;
 pub(crate) mod unclosed;
 
-pub(crate) use record::Record;
+pub(crate) use record::{NumberIs, Record};
 pub(crate) use shard::Shard;
 pub(crate) use thread::thread_label;
 
@@ -40,6 +40,12 @@ pub(crate) fn insert(mut record: Record) -> Handle {
     record.thread = number;
     let index = shard.insert(record);
     Handle { shard, index }
+}
+
+/// Gives a live item an id (a task's, known only once it is spawned).
+#[inline]
+pub(crate) fn set_id(handle: &Handle, id: u64) {
+    handle.shard.set_id(handle.index, id);
 }
 
 /// Removes an item, returning what was recorded for it.

@@ -20,9 +20,12 @@ pub(crate) struct Record {
     pub(crate) scope: ScopeId,
     /// Whether dropping it without `close` is itself a finding.
     pub(crate) must_close: bool,
-    /// The file descriptor whose path is the detail, read when a snapshot
-    /// is taken (see [`Tag::for_fd`](crate::Tag::for_fd)); -1 for none.
-    pub(crate) fd: i32,
+    /// What [`Record::number`] is.
+    pub(crate) number_is: NumberIs,
+    /// A number naming the item, turned into words only when a snapshot is
+    /// taken: a file descriptor whose path is read then (see
+    /// [`Tag::for_fd`](crate::Tag::for_fd)), or an id such as a task's.
+    pub(crate) number: u64,
     /// A path, an address, a name: one allocation, made only when given.
     pub(crate) detail: Option<Box<str>>,
     /// Raw frames, at `LEAKWATCH=stacks`; boxed (a thin pointer) so that
@@ -30,7 +33,34 @@ pub(crate) struct Record {
     pub(crate) stack: Option<Box<Stack>>,
 }
 
+/// What a record's number means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NumberIs {
+    /// There is none.
+    Nothing,
+    /// A file descriptor.
+    Fd,
+    /// An id, such as a task's.
+    Id,
+}
+
 impl Record {
+    /// The descriptor whose path is the item's detail, if it has one.
+    pub(crate) fn fd(&self) -> Option<i32> {
+        match self.number_is {
+            NumberIs::Fd => i32::try_from(self.number).ok(),
+            _ => None,
+        }
+    }
+
+    /// The item's id, such as a task id, if it has one.
+    pub(crate) fn id(&self) -> Option<u64> {
+        match self.number_is {
+            NumberIs::Id => Some(self.number),
+            _ => None,
+        }
+    }
+
     pub(crate) fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }

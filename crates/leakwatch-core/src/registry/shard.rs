@@ -72,6 +72,15 @@ impl Shard {
         index
     }
 
+    /// Sets the id of the record in `index`, which must be live.
+    #[inline]
+    pub(crate) fn set_id(&self, index: u32, id: u64) {
+        if let Slot::Live(record) = &mut self.lock().slots[index as usize] {
+            record.number_is = super::NumberIs::Id;
+            record.number = id;
+        }
+    }
+
     /// Takes the record out of `index`, which must be live. O(1).
     #[inline]
     pub(crate) fn remove(&self, index: u32) -> Record {

@@ -12,7 +12,8 @@ fn record(kind: &'static str) -> Record {
         thread: 0,
         scope: ScopeId::NONE,
         must_close: false,
-        fd: -1,
+        number_is: NumberIs::Nothing,
+        number: 0,
         detail: None,
         stack: None,
     }

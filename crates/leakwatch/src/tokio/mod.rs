@@ -30,6 +30,7 @@
 //! scope; `#[leakwatch::test]` on an `async fn` still notices them through
 //! the test runtime's count of alive tasks.
 
+mod id;
 mod join_set;
 mod task;
 

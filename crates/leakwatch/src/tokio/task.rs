@@ -35,6 +35,10 @@ pin_project_lite::pin_project! {
         // First, so the record closes before the future's own resources.
         tag: Tag,
         scope: ScopeId,
+        // The task's id is recorded at the first poll: it exists only once
+        // the task is spawned, and by the time `spawn` returns the task may
+        // have ended and its record's slot gone to another item.
+        id_recorded: bool,
         #[pin]
         future: F,
     }
@@ -51,6 +55,7 @@ impl<F> Scoped<F> {
         Scoped {
             tag,
             scope: ScopeId::current(),
+            id_recorded: false,
             future,
         }
     }
@@ -61,6 +66,10 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        if !*this.id_recorded {
+            *this.id_recorded = true;
+            record_task_id(this.tag);
+        }
         let _in_scope = this.scope.enter();
         this.future.poll(cx)
     }
@@ -71,6 +80,13 @@ impl<F> fmt::Debug for Scoped<F> {
         f.debug_struct("Scoped")
             .field("scope", &self.scope)
             .finish()
+    }
+}
+
+/// Gives `tag` the id of the task running now, if any.
+fn record_task_id(tag: &Tag) {
+    if let Some(id) = ::tokio::task::try_id() {
+        tag.set_id(super::id::number(id));
     }
 }
 
@@ -202,6 +218,7 @@ impl<'a> Builder<'a> {
         let tag = self.tag(BLOCKING_KIND);
         let scope = ScopeId::current();
         ::tokio::task::spawn_blocking(move || {
+            record_task_id(&tag);
             let _running = tag;
             let _in_scope = scope.enter();
             f()
