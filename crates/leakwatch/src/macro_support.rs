@@ -119,6 +119,10 @@ mod tokio_test {
                 b
             }
         };
+        // With `--cfg tokio_unstable`, every task gets its site and scope
+        // from the runtime's hooks, however it was spawned.
+        #[cfg(tokio_unstable)]
+        crate::tokio::hooks::install(&mut builder);
         let runtime = builder
             .enable_all()
             .on_thread_start(move || WORKER_SCOPE.set(Some(id.enter())))
@@ -129,7 +133,11 @@ mod tokio_test {
         // The runtime is still alive here: tasks it runs keep their items and
         // are given the grace to finish, the runtime driven while we wait.
         let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
-        let result = scope.check_within_using(grace, wait);
+        // A leaked task's report says where it is stuck (from a task dump),
+        // or how to get that.
+        let result = scope.check_within_using(grace, wait).map_err(|report| {
+            runtime.block_on(crate::tokio::dump::attach(report, runtime.handle()))
+        });
         // Tasks spawned without leakwatch (by the test or a library) have no
         // record, but the runtime counts them.
         let tracked =

@@ -177,3 +177,37 @@ async fn ignore_rules_leave_out_only_what_they_match() {
             .spawn(never()),
     );
 }
+
+/// Without task dumps, a report of leaked tasks says how to get them; a
+/// report without tasks says nothing of the kind.
+#[cfg(not(tokio_unstable))]
+#[test]
+fn without_dumps_a_task_report_says_how_to_get_them() {
+    const { assert!(!leakwatch::tokio::dump::AVAILABLE) };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let scope = Scope::new("hinted");
+    let handle = scope.run(|| {
+        let _rt = runtime.enter();
+        leakwatch::tokio::spawn(std::future::pending::<()>())
+    });
+    let report = scope.check().unwrap_err();
+    let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
+    assert_eq!(report.groups()[0].waiting(), None);
+    let text = report.to_string();
+    assert!(
+        text.contains("leakwatch: to see where each leaked task is stuck, build with RUSTFLAGS=\"--cfg tokio_unstable\""),
+        "{text}"
+    );
+    handle.abort();
+
+    let files = Scope::new("files");
+    let tag = files.run(|| leakwatch::Tag::new("file"));
+    let report = runtime.block_on(leakwatch::tokio::dump::attach(
+        files.check().unwrap_err(),
+        runtime.handle(),
+    ));
+    assert!(report.hints().is_empty(), "{report}");
+    drop(tag);
+}

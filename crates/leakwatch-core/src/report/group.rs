@@ -33,6 +33,15 @@ pub struct Group {
     more_details: usize,
     threads: Vec<String>,
     stack: Option<Stack>,
+    ids: Vec<u64>,
+    waiting: Option<Waiting>,
+}
+
+/// Where one item of a group is stuck: a task's await chain.
+#[derive(Clone, Debug)]
+pub(super) struct Waiting {
+    pub(super) id: u64,
+    pub(super) trace: String,
 }
 
 impl Group {
@@ -126,6 +135,37 @@ impl Group {
         self.stack.as_ref()
     }
 
+    /// The ids of the group's items that have one (task ids), oldest first.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// for id in group.ids() {
+    ///     println!("task {id}");
+    /// }
+    /// # }
+    /// ```
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    /// Where the group's oldest item with a known trace is stuck, and its
+    /// id: a task's await chain, added by [`Report::with_traces`](super::Report::with_traces).
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// if let Some((id, trace)) = group.waiting() {
+    ///     println!("task {id} is waiting at:\n{trace}");
+    /// }
+    /// # }
+    /// ```
+    pub fn waiting(&self) -> Option<(u64, &str)> {
+        self.waiting.as_ref().map(|w| (w.id, w.trace.as_str()))
+    }
+
+    pub(super) fn set_waiting(&mut self, waiting: Option<Waiting>) {
+        self.waiting = waiting;
+    }
+
     /// Distinct details beyond those in [`Group::details`].
     pub(super) fn more_details(&self) -> usize {
         self.more_details
@@ -195,5 +235,7 @@ fn build(mut items: Vec<&Item>) -> Group {
         more_details,
         threads,
         stack: items.iter().find_map(|i| i.stack().cloned()),
+        ids: items.iter().filter_map(|i| i.id()).collect(),
+        waiting: None,
     }
 }

@@ -11,6 +11,7 @@ struct JsonReport<'a> {
     total: usize,
     error: Option<String>,
     groups: Vec<JsonGroup<'a>>,
+    hints: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -25,12 +26,21 @@ struct JsonGroup<'a> {
     details: &'a [String],
     threads: &'a [String],
     stack: Option<Vec<Frame>>,
+    ids: &'a [u64],
+    waiting: Option<JsonWaiting<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonWaiting<'a> {
+    id: u64,
+    trace: &'a str,
 }
 
 impl Report {
     /// The report as one line of JSON: the scope, the total, the
     /// configuration error if any, and each group with its site, count,
-    /// oldest age in milliseconds, details, threads and symbolized stack.
+    /// oldest age in milliseconds, details, threads, symbolized stack, item ids
+    /// and where one is waiting (if known); then the hints.
     ///
     /// ```
     /// let report = leakwatch_core::Report::new("t", &Default::default());
@@ -42,6 +52,7 @@ impl Report {
             total: self.total,
             error: self.config_error.as_ref().map(ToString::to_string),
             groups: self.groups.iter().map(group).collect(),
+            hints: &self.hints,
         };
         serde_json::to_string(&report).expect("a report is always valid JSON")
     }
@@ -62,5 +73,7 @@ fn group(g: &Group) -> JsonGroup<'_> {
         details: g.details(),
         threads: g.threads(),
         stack: g.stack().map(|s| s.frames()),
+        ids: g.ids(),
+        waiting: g.waiting().map(|(id, trace)| JsonWaiting { id, trace }),
     }
 }

@@ -90,7 +90,9 @@ pub struct Report {
     scope: String,
     groups: Vec<Group>,
     total: usize,
-    config_error: Option<ConfigError>,
+    /// Boxed: rare, and a report is what `check` returns as its error.
+    config_error: Option<Box<ConfigError>>,
+    hints: Vec<String>,
 }
 
 impl Report {
@@ -109,8 +111,59 @@ impl Report {
             scope: scope.to_owned(),
             total: snapshot.len(),
             groups,
-            config_error: config_error(),
+            config_error: config_error().map(Box::new),
+            hints: Vec::new(),
         }
+    }
+
+    /// Adds where leaked items are stuck: for each group, the first of its
+    /// items (oldest first) for which `trace` has an answer, by id. The
+    /// tokio integration passes the await chains of a task dump.
+    ///
+    /// ```
+    /// use leakwatch_core::{Report, Scope, Tag};
+    ///
+    /// let scope = Scope::new("s");
+    /// let task = scope.run(|| Tag::new("task"));
+    /// task.set_id(7);
+    /// let report = Report::new("s", &scope.snapshot())
+    ///     .with_traces(|id| (id == 7).then(|| "my_app::consumer at src/main.rs:12:5".to_owned()));
+    /// for group in report.groups() {
+    ///     assert_eq!(group.waiting(), Some((7, "my_app::consumer at src/main.rs:12:5")));
+    /// }
+    /// # drop(task);
+    /// ```
+    pub fn with_traces(mut self, trace: impl Fn(u64) -> Option<String>) -> Report {
+        for group in &mut self.groups {
+            let waiting = group
+                .ids()
+                .iter()
+                .find_map(|&id| trace(id).map(|trace| group::Waiting { id, trace }));
+            group.set_waiting(waiting);
+        }
+        self
+    }
+
+    /// Adds advice printed at the end of the report, such as how to get
+    /// more out of the next run.
+    ///
+    /// ```
+    /// let report = leakwatch_core::Report::new("t", &Default::default())
+    ///     .with_hint("run with LEAKWATCH=stacks for full stacks");
+    /// assert_eq!(report.hints(), ["run with LEAKWATCH=stacks for full stacks"]);
+    /// ```
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Report {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// The advice added with [`Report::with_hint`].
+    ///
+    /// ```
+    /// assert!(leakwatch_core::Report::new("t", &Default::default()).hints().is_empty());
+    /// ```
+    pub fn hints(&self) -> &[String] {
+        &self.hints
     }
 
     /// The title given: the checked scope's name.
@@ -152,7 +205,7 @@ impl Report {
     /// }
     /// ```
     pub fn config_error(&self) -> Option<&ConfigError> {
-        self.config_error.as_ref()
+        self.config_error.as_deref()
     }
 
     /// Nothing leaked and the configuration is sound.

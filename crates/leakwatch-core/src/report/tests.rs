@@ -70,3 +70,31 @@ fn json_has_every_field_of_a_group() {
     assert_eq!(group["count"], 1);
     drop(tag);
 }
+
+#[cfg(any(debug_assertions, feature = "production"))]
+#[test]
+fn traces_attach_to_the_oldest_item_that_has_one_and_hints_close_the_text() {
+    let scope = Scope::new("traced");
+    let tasks: Vec<Tag> = scope.run(|| (0..3).map(|_| Tag::new("task")).collect());
+    for (tag, id) in tasks.iter().zip([11, 12, 13]) {
+        tag.set_id(id);
+    }
+    let report = scope
+        .check()
+        .unwrap_err()
+        .with_traces(|id| (id != 11).then(|| format!("app::worker at src/w.rs:{id}:5")))
+        .with_hint("turn on task dumps");
+    let group = &report.groups()[0];
+    assert_eq!(group.ids(), [11, 12, 13]);
+    assert_eq!(group.waiting(), Some((12, "app::worker at src/w.rs:12:5")));
+    let text = report.to_string();
+    assert!(
+        text.contains("         id 12 is waiting at:\n           app::worker at src/w.rs:12:5\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("leakwatch: turn on task dumps\n"), "{text}");
+    let untraced = scope.check().unwrap_err().with_traces(|_| None);
+    assert_eq!(untraced.groups()[0].waiting(), None);
+    assert!(!untraced.to_string().contains("waiting"));
+    drop(tasks);
+}

@@ -49,12 +49,21 @@ impl fmt::Display for Report {
                     writeln!(f, "           at {frame}")?;
                 }
             }
+            if let Some((id, trace)) = group.waiting() {
+                writeln!(f, "         id {id} is waiting at:")?;
+                for line in trace.lines() {
+                    writeln!(f, "           {line}")?;
+                }
+            }
         }
         if !any_stack && crate::COMPILED_IN {
             writeln!(
                 f,
                 "leakwatch: run with LEAKWATCH=stacks for the full stack of each site"
             )?;
+        }
+        for hint in &self.hints {
+            writeln!(f, "leakwatch: {hint}")?;
         }
         Ok(())
     }

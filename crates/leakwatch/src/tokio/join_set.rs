@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 
 use ::tokio::task::AbortHandle;
 
-use super::task::{BLOCKING_KIND, Builder, KIND, Scoped};
+use super::task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn_tracked};
 use crate::ScopeId;
 
 /// [`tokio::task::JoinSet`] whose `spawn` and `spawn_blocking` track each
@@ -63,8 +63,8 @@ impl<T: 'static> JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
         T: Send,
     {
-        let tag = Builder::new().tag(KIND);
-        self.inner.spawn(Scoped::new(task, tag))
+        let task = Scoped::new(task, Builder::new().tag(KIND));
+        spawn_tracked(|| self.inner.spawn(task))
     }
 
     /// Runs `f` on the blocking pool as a tracked member of the set.

@@ -30,6 +30,9 @@
 //! scope; `#[leakwatch::test]` on an `async fn` still notices them through
 //! the test runtime's count of alive tasks.
 
+pub mod dump;
+#[cfg(tokio_unstable)]
+pub mod hooks;
 mod id;
 mod join_set;
 mod task;

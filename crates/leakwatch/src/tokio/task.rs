@@ -83,6 +83,18 @@ impl<F> fmt::Debug for Scoped<F> {
     }
 }
 
+/// Runs `spawn`, telling the runtime hooks (if installed) that the task is
+/// tracked already.
+#[cfg(tokio_unstable)]
+pub(crate) use super::hooks::spawn_tracked;
+
+/// Runs `spawn`: without `--cfg tokio_unstable` there are no hooks to tell.
+#[cfg(not(tokio_unstable))]
+#[inline(always)]
+pub(crate) fn spawn_tracked<R>(spawn: impl FnOnce() -> R) -> R {
+    spawn()
+}
+
 /// Gives `tag` the id of the task running now, if any.
 fn record_task_id(tag: &Tag) {
     if let Some(id) = ::tokio::task::try_id() {
@@ -193,7 +205,8 @@ impl<'a> Builder<'a> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        ::tokio::spawn(Scoped::new(future, self.tag(KIND)))
+        let future = Scoped::new(future, self.tag(KIND));
+        spawn_tracked(|| ::tokio::spawn(future))
     }
 
     /// Runs `f` on the blocking pool, like

@@ -1,0 +1,111 @@
+//! Task dumps: a leaked task's report shows where it is stuck, its await
+//! chain in the user's code.
+//!
+//! Runs only where tokio takes task dumps: `RUSTFLAGS="--cfg tokio_unstable"`
+//! on Linux x86, x86_64 or aarch64 (CI runs it so). Without them, reports
+//! carry a hint instead: `tests/tokio_tasks.rs` checks that.
+
+#![cfg(all(
+    feature = "tokio",
+    tokio_unstable,
+    target_os = "linux",
+    any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")
+))]
+
+mod support;
+
+use leakwatch::Scope;
+use support::tasks::SHORT;
+
+/// The line of the `recv` below, where the task is stuck.
+const RECV_LINE: u32 = line!() + 4;
+
+/// A row that never comes: the channel's sender is kept and never used.
+async fn waiting_for_a_row(rows: &mut tokio::sync::mpsc::Receiver<u32>) -> Option<u32> {
+    rows.recv().await
+}
+
+async fn sync_rows(mut rows: tokio::sync::mpsc::Receiver<u32>) {
+    while let Some(_row) = waiting_for_a_row(&mut rows).await {}
+}
+
+#[test]
+fn a_stuck_tasks_report_shows_its_await_chain_in_the_users_code() {
+    const { assert!(leakwatch::tokio::dump::AVAILABLE) };
+    for flavor in ["current_thread", "multi_thread"] {
+        let runtime = match flavor {
+            "current_thread" => tokio::runtime::Builder::new_current_thread(),
+            _ => tokio::runtime::Builder::new_multi_thread(),
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        let scope = Scope::new("dumped");
+        let (tx, rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let handle = scope.run(|| {
+            let _rt = runtime.enter();
+            leakwatch::tokio::spawn(sync_rows(rx))
+        });
+        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
+        let report = scope.check_within_using(SHORT, wait).unwrap_err();
+        let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
+        let group = &report.groups()[0];
+        let (id, chain) = group
+            .waiting()
+            .unwrap_or_else(|| panic!("{flavor}: no chain\n{report}"));
+        assert_eq!(id.to_string(), handle.id().to_string());
+        let frames: Vec<&str> = chain.lines().collect();
+        assert!(
+            frames.iter().any(|f| f
+                .starts_with("tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:")),
+            "{flavor}: {chain}"
+        );
+        let recv = format!(
+            "tokio_dumps::waiting_for_a_row at crates/leakwatch/tests/tokio_dumps.rs:{RECV_LINE}:"
+        );
+        assert!(
+            frames.iter().any(|f| f.starts_with(&recv)),
+            "{flavor}: {chain}"
+        );
+        assert!(
+            !chain.contains("tokio::sync"),
+            "{flavor}: library frames are left out: {chain}"
+        );
+        assert!(
+            report
+                .to_string()
+                .contains(&format!("id {id} is waiting at:\n")),
+            "{report}"
+        );
+        assert!(report.hints().is_empty(), "{report}");
+        handle.abort();
+        drop(tx);
+    }
+}
+
+#[test]
+fn a_task_waiting_outside_tokio_shows_no_chain() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let scope = Scope::new("pending");
+    let handle = scope.run(|| {
+        let _rt = runtime.enter();
+        leakwatch::tokio::spawn(std::future::pending::<()>())
+    });
+    let report = scope.check().unwrap_err();
+    let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
+    assert_eq!(report.groups()[0].waiting(), None, "{report}");
+    handle.abort();
+}
+
+#[leakwatch::test(grace = "30ms")]
+#[should_panic(
+    expected = "is waiting at:\n           tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:"
+)]
+async fn leakwatch_test_shows_where_a_leaked_task_is_stuck() {
+    let (tx, rx) = tokio::sync::mpsc::channel::<u32>(1);
+    drop(tokio::spawn(sync_rows(rx)));
+    std::mem::forget(tx);
+}

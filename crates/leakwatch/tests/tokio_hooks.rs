@@ -1,0 +1,187 @@
+//! The `tokio_unstable` tier: runtime hooks make every task a tracked item
+//! with its spawn site, in its spawner's scope, however it was spawned.
+//!
+//! Runs only with `RUSTFLAGS="--cfg tokio_unstable"` (CI runs it so).
+
+#![cfg(all(feature = "tokio", tokio_unstable))]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use leakwatch::{Problem, Scope, Tag};
+use support::only_group;
+use support::tasks::{LONG, SHORT};
+
+fn hooked(flavor: &str) -> tokio::runtime::Runtime {
+    let mut builder = match flavor {
+        "current_thread" => tokio::runtime::Builder::new_current_thread(),
+        _ => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        }
+    };
+    leakwatch::tokio::hooks::install(&mut builder);
+    builder.enable_all().build().unwrap()
+}
+
+/// Runs `body` on `runtime` in a new scope, then checks the scope with
+/// `grace`, driving the runtime while it waits.
+fn check_on<T>(
+    runtime: &tokio::runtime::Runtime,
+    grace: Duration,
+    body: impl Future<Output = T>,
+) -> (Result<(), leakwatch::Report>, T) {
+    let scope = Scope::new("hooked");
+    let out = scope.run(|| runtime.block_on(body));
+    let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
+    (scope.check_within_using(grace, wait), out)
+}
+
+#[test]
+fn a_plain_tokio_spawn_is_reported_at_its_site_with_its_id() {
+    for flavor in ["current_thread", "multi_thread"] {
+        let runtime = hooked(flavor);
+        let (result, (line, id)) = check_on(&runtime, SHORT, async {
+            let (handle, line) = (tokio::spawn(std::future::pending::<()>()), line!());
+            (line, handle.id())
+        });
+        let report = result.unwrap_err();
+        let group = only_group(&report, "task", Problem::StillOpen, line);
+        assert_eq!(group.details(), [format!("id {id}")], "{flavor}");
+    }
+}
+
+#[test]
+fn plain_tasks_that_finish_pass() {
+    for flavor in ["current_thread", "multi_thread"] {
+        let runtime = hooked(flavor);
+        let (result, ()) = check_on(&runtime, LONG, async {
+            tokio::spawn(async { 1 }).await.unwrap();
+            let stuck = tokio::spawn(std::future::pending::<()>());
+            stuck.abort();
+            assert!(stuck.await.unwrap_err().is_cancelled());
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..10 {
+                set.spawn(async move {
+                    tokio::task::yield_now().await;
+                    i
+                });
+            }
+            while set.join_next().await.is_some() {}
+            // Finishes after the body, inside the grace.
+            drop(tokio::spawn(tokio::time::sleep(Duration::from_millis(20))));
+        });
+        result.unwrap_or_else(|report| panic!("{flavor}: {report}"));
+    }
+}
+
+#[test]
+fn grandchildren_and_what_they_open_belong_to_the_scope() {
+    let runtime = hooked("multi_thread");
+    let (result, line) = check_on(&runtime, SHORT, async {
+        let child = tokio::spawn(async {
+            // A library spawning on our behalf, with plain tokio.
+            let work = async {
+                let conn = Tag::new("db-conn");
+                std::future::pending::<()>().await;
+                drop(conn);
+            };
+            let (grandchild, line) = (tokio::spawn(work), line!());
+            drop(grandchild);
+            line
+        });
+        child.await.unwrap()
+    });
+    let report = result.unwrap_err();
+    assert_eq!(report.total(), 2, "{report}");
+    let task = report.groups().iter().find(|g| g.kind() == "task").unwrap();
+    assert_eq!(task.site().line(), line, "{report}");
+    assert!(
+        report.groups().iter().any(|g| g.kind() == "db-conn"),
+        "{report}"
+    );
+}
+
+#[test]
+fn tasks_spawned_through_leakwatch_are_recorded_once_with_their_name() {
+    let runtime = hooked("multi_thread");
+    let (result, ()) = check_on(&runtime, SHORT, async {
+        drop(
+            leakwatch::tokio::Builder::new()
+                .name("named")
+                .spawn(std::future::pending::<()>()),
+        );
+        let mut set = leakwatch::tokio::JoinSet::new();
+        set.spawn(std::future::pending::<()>());
+        std::mem::forget(set);
+    });
+    let report = result.unwrap_err();
+    assert_eq!(report.total(), 2, "{report}");
+    assert!(
+        report
+            .groups()
+            .iter()
+            .any(|g| g.details()[0].starts_with("'named' (id ")),
+        "{report}"
+    );
+}
+
+#[test]
+fn scopes_sharing_a_hooked_runtime_see_only_their_own_tasks() {
+    let runtime = Arc::new(hooked("multi_thread"));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let runtime = runtime.clone();
+            std::thread::spawn(move || {
+                let scope = Scope::new(format!("test-{i}"));
+                let line = scope.run(|| {
+                    runtime.block_on(async move {
+                        let child = tokio::spawn(async move {
+                            let work = async move {
+                                if i % 2 == 0 {
+                                    std::future::pending::<()>().await;
+                                }
+                            };
+                            let (grandchild, line) = (tokio::spawn(work), line!());
+                            drop(grandchild);
+                            line
+                        });
+                        child.await.unwrap()
+                    })
+                });
+                (
+                    i,
+                    line,
+                    scope.check_within(if i % 2 == 0 { SHORT } else { LONG }),
+                )
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (i, line, result) = thread.join().unwrap();
+        if i % 2 == 0 {
+            let report = result.expect_err("leaky scope passed");
+            assert_eq!(report.total(), 1, "{report}");
+            only_group(&report, "task", Problem::StillOpen, line);
+        } else {
+            result.unwrap();
+        }
+    }
+}
+
+#[leakwatch::test(grace = "30ms")]
+#[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/tokio_hooks.rs:")]
+async fn leakwatch_test_reports_a_plain_tokio_spawn_at_its_site() {
+    drop(tokio::spawn(std::future::pending::<()>()));
+}
+
+#[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leakwatch_test_passes_plain_tasks_that_end() {
+    let handles: Vec<_> = (0..20).map(|i| tokio::spawn(async move { i })).collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+}
