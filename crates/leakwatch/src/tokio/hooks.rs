@@ -84,9 +84,23 @@ pub(crate) fn spawn_tracked<R>(spawn: impl FnOnce() -> R) -> R {
 thread_local! {
     /// Set while `leakwatch::tokio` spawns a task it tracks itself.
     static TRACKED_SPAWN: Cell<bool> = const { Cell::new(false) };
-    /// The scopes entered for the polls running on this thread (polls nest
-    /// when a task drives another runtime's work inline).
-    static POLLING: RefCell<Vec<Option<ScopeGuard>>> = const { RefCell::new(Vec::new()) };
+    /// What the poll running on this thread entered, restored after it.
+    static POLLING: Cell<Poll> = const { Cell::new(Poll::Idle) };
+    /// Outer polls' entries, were polls ever to nest on one thread (tokio
+    /// does not nest them; this keeps the hooks correct if it one day does).
+    static OUTER: RefCell<Vec<Poll>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a poll on this thread entered.
+#[derive(Default)]
+enum Poll {
+    /// No poll is running.
+    #[default]
+    Idle,
+    /// A poll of a task the hooks do not track.
+    Untracked,
+    /// A poll in a task's scope; dropping the guard restores the thread's.
+    InScope { _guard: ScopeGuard },
 }
 
 /// Spreads the tasks of a busy runtime over locks, by id.
@@ -131,9 +145,19 @@ impl Tasks {
     fn before_poll(&self, meta: &TaskMeta<'_>) {
         let id = id::number(meta.id());
         let scope = self.shard(id).lock().get(&id).map(|task| task.scope);
-        let guard = scope.map(ScopeId::enter);
-        // A thread being torn down has no stack of polls: nothing to enter.
-        let _ = POLLING.try_with(|polls| polls.borrow_mut().push(guard));
+        let poll = match scope {
+            Some(scope) => Poll::InScope {
+                _guard: scope.enter(),
+            },
+            None => Poll::Untracked,
+        };
+        // A thread being torn down has no thread-locals: nothing to enter.
+        let _ = POLLING.try_with(|polling| {
+            let outer = polling.replace(poll);
+            if !matches!(outer, Poll::Idle) {
+                OUTER.with_borrow_mut(|polls| polls.push(outer));
+            }
+        });
     }
 
     fn terminated(&self, meta: &TaskMeta<'_>) {
@@ -145,7 +169,14 @@ impl Tasks {
 }
 
 fn after_poll() {
-    let _ = POLLING.try_with(|polls| polls.borrow_mut().pop());
+    let _ = POLLING.try_with(|polling| {
+        let outer = OUTER
+            .try_with(|polls| polls.borrow_mut().pop())
+            .ok()
+            .flatten();
+        // Drops this poll's guard, restoring the thread's scope.
+        drop(polling.replace(outer.unwrap_or_default()));
+    });
 }
 
 /// Task ids are sequential: no need for SipHash.
