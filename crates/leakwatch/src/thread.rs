@@ -8,6 +8,10 @@
 //! the grace period, is a leak. Threads from `std::thread::spawn` start
 //! outside every scope and are not tracked.
 //!
+//! [`scope`] does the same for scoped threads: std joins them before
+//! `scope` returns, but what they open stays with the scope that started
+//! them, and a check made meanwhile sees those still running.
+//!
 //! ```
 //! use leakwatch::{Scope, Tracked};
 //!
@@ -22,7 +26,7 @@
 //! ```
 
 use std::io;
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, ScopedJoinHandle};
 
 use crate::{ScopeId, Tag};
 
@@ -130,6 +134,76 @@ impl Builder {
         self.inner.spawn(move || {
             let _in_scope = scope.enter();
             // Closed when `f` returns or unwinds, before the thread is joinable.
+            let _running = running;
+            f()
+        })
+    }
+}
+
+/// Runs `f` with a [`ThreadScope`] for spawning scoped threads that carry
+/// the current scope, like [`std::thread::scope`]; every thread is joined
+/// before it returns.
+///
+/// # Panics
+///
+/// If a thread spawned in it panicked and was not joined, as
+/// `std::thread::scope` does.
+///
+/// ```
+/// let mut rows = vec![1, 2, 3];
+/// leakwatch::thread::scope(|s| {
+///     s.spawn(|| rows.push(4));
+/// });
+/// assert_eq!(rows.len(), 4);
+/// ```
+pub fn scope<'env, F, T>(f: F) -> T
+where
+    F: for<'scope> FnOnce(&ThreadScope<'scope, 'env>) -> T,
+{
+    std::thread::scope(|inner| f(&ThreadScope { inner }))
+}
+
+/// Spawns scoped threads in the current scope: [`std::thread::Scope`] with
+/// tracking. Made by [`scope`].
+///
+/// ```
+/// leakwatch::thread::scope(|s| {
+///     let handle = s.spawn(|| 1 + 1);
+///     assert_eq!(handle.join().unwrap(), 2);
+/// });
+/// ```
+#[derive(Debug)]
+pub struct ThreadScope<'scope, 'env: 'scope> {
+    inner: &'scope std::thread::Scope<'scope, 'env>,
+}
+
+impl<'scope> ThreadScope<'scope, '_> {
+    /// Spawns a scoped thread that starts in the current scope and is an
+    /// item of kind `"thread"` until `f` returns, like
+    /// [`std::thread::Scope::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// If the operating system cannot create a thread.
+    ///
+    /// ```
+    /// let total = leakwatch::thread::scope(|s| {
+    ///     let a = s.spawn(|| 20);
+    ///     let b = s.spawn(|| 22);
+    ///     a.join().unwrap() + b.join().unwrap()
+    /// });
+    /// assert_eq!(total, 42);
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn<F, T>(&self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let scope = ScopeId::current();
+        let running = Tag::with_detail(KIND, "scoped");
+        self.inner.spawn(move || {
+            let _in_scope = scope.enter();
             let _running = running;
             f()
         })

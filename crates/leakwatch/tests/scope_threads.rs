@@ -71,3 +71,40 @@ fn items_opened_by_a_running_named_thread_name_it() {
     handle.join().unwrap();
     scope.check().unwrap();
 }
+
+#[test]
+fn what_scoped_threads_open_belongs_to_the_scope() {
+    let scope = Scope::new("scoped");
+    let mut kept = Vec::new();
+    let line = scope.run(|| {
+        leakwatch::thread::scope(|s| {
+            let (handle, line) = (s.spawn(|| Tag::new("socket")), line!());
+            kept.push(handle.join().unwrap());
+            line
+        })
+    });
+    let report = scope.check().unwrap_err();
+    assert_eq!(report.total(), 1, "{report}");
+    assert_eq!(report.groups()[0].kind(), "socket");
+    assert_eq!(report.groups()[0].site().line(), line, "{report}");
+    drop(kept);
+    scope.check().unwrap();
+}
+
+#[test]
+fn a_running_scoped_thread_is_seen_and_a_finished_one_is_not() {
+    let scope = Scope::new("scoped-running");
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    scope.run(|| {
+        leakwatch::thread::scope(|s| {
+            let (worker, line) = (s.spawn(move || wait.recv().unwrap()), line!());
+            let report = scope.check().unwrap_err();
+            assert_eq!(report.groups()[0].kind(), "thread", "{report}");
+            assert_eq!(report.groups()[0].site().line(), line, "{report}");
+            assert_eq!(report.groups()[0].details(), ["scoped"]);
+            go.send(()).unwrap();
+            worker.join().unwrap();
+        });
+    });
+    scope.check().unwrap();
+}

@@ -211,3 +211,34 @@ fn without_dumps_a_task_report_says_how_to_get_them() {
     assert!(report.hints().is_empty(), "{report}");
     drop(tag);
 }
+
+#[test]
+fn local_tasks_are_tracked_and_scoped() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    let scope = Scope::new("local");
+    let (stuck, line) = scope.run(|| {
+        local.block_on(&runtime, async {
+            let counter = std::rc::Rc::new(std::cell::Cell::new(0)); // not Send
+            let seen = counter.clone();
+            leakwatch::tokio::spawn_local(async move { seen.set(1) })
+                .await
+                .unwrap();
+            assert_eq!(counter.get(), 1);
+            let conn = async { Tracked::new((), "db-conn") };
+            let conn = leakwatch::tokio::spawn_local(conn).await.unwrap();
+            let never = std::future::pending::<()>();
+            let (stuck, line) = (leakwatch::tokio::spawn_local(never), line!());
+            drop(conn);
+            (stuck, line)
+        })
+    });
+    let report = scope.check().unwrap_err();
+    only_group(&report, "task", Problem::StillOpen, line);
+    stuck.abort();
+    local.block_on(&runtime, tokio::task::yield_now());
+    scope.check().unwrap();
+}

@@ -1,7 +1,7 @@
 //! Tokio tasks that carry the current scope and are tracked while they run.
 //!
-//! A task spawned with [`spawn`], [`spawn_blocking`], [`Builder`] or a
-//! [`JoinSet`] is an item of kind `"task"` (`"blocking-task"` for blocking
+//! A task spawned with [`spawn`], [`spawn_blocking`], [`spawn_local`],
+//! [`Builder`] or a [`JoinSet`] is an item of kind `"task"` (`"blocking-task"` for blocking
 //! ones), opened at the spawn site with its name as the detail, and closed
 //! when the task completes or is aborted. Every poll of the task runs in the
 //! scope that was current where it was spawned, so what the task opens, and
@@ -28,7 +28,9 @@
 //!
 //! Tasks spawned with plain `tokio::spawn` are not tracked and start in no
 //! scope; `#[leakwatch::test]` on an `async fn` still notices them through
-//! the test runtime's count of alive tasks.
+//! the test runtime's count of alive tasks. With `--cfg tokio_unstable`,
+//! the `hooks` module tracks every task of a runtime however it was spawned, and
+//! [`dump`] shows in reports where each leaked task is stuck.
 
 pub mod dump;
 #[cfg(tokio_unstable)]
@@ -38,4 +40,4 @@ mod join_set;
 mod task;
 
 pub use join_set::JoinSet;
-pub use task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn, spawn_blocking};
+pub use task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn, spawn_blocking, spawn_local};

@@ -145,6 +145,34 @@ where
     Builder::new().spawn_blocking(f)
 }
 
+/// Spawns a tracked `!Send` task on the current [`LocalSet`](::tokio::task::LocalSet),
+/// in the current scope, like [`tokio::task::spawn_local`]. tokio's runtime
+/// hooks do not see `LocalSet` tasks, so this is how they are tracked even
+/// with `--cfg tokio_unstable`.
+///
+/// # Panics
+///
+/// Outside a `LocalSet`, as `tokio::task::spawn_local` does.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let local = tokio::task::LocalSet::new();
+/// local.block_on(&rt, async {
+///     let shared = std::rc::Rc::new(5); // not Send
+///     let n = leakwatch::tokio::spawn_local(async move { *shared + 1 }).await.unwrap();
+///     assert_eq!(n, 6);
+/// });
+/// ```
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let future = Scoped::new(future, Builder::new().tag(KIND));
+    ::tokio::task::spawn_local(future)
+}
+
 /// Spawns tasks with a name, shown as the detail in reports.
 ///
 /// ```
