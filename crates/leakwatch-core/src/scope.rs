@@ -86,7 +86,7 @@ impl ScopeId {
         self.0
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, any(debug_assertions, feature = "production")))]
     pub(crate) fn for_tests(n: u64) -> ScopeId {
         ScopeId(n)
     }
