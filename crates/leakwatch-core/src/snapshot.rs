@@ -278,11 +278,12 @@ cfg_on! {
         pub(super) fn of_scope(id: ScopeId) -> Snapshot {
             let family = scope::family(id);
             let mut snapshot = Snapshot::default();
+            let mut set: Option<HashSet<ScopeId>> = None;
             for _ in 0..64 {
                 if registry::quiet(&family) {
                     break;
                 }
-                let set: HashSet<ScopeId> = family.iter().copied().collect();
+                let set = set.get_or_insert_with(|| family.iter().copied().collect());
                 snapshot = collect(|s| set.contains(&s));
                 if !snapshot.is_empty() {
                     break;

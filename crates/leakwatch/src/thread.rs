@@ -126,17 +126,11 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let scope = ScopeId::current();
         let running = match &self.name {
             Some(name) => Tag::with_detail(KIND, format_args!("'{name}'")),
             None => Tag::with_detail(KIND, "unnamed"),
         };
-        self.inner.spawn(move || {
-            let _in_scope = scope.enter();
-            // Closed when `f` returns or unwinds, before the thread is joinable.
-            let _running = running;
-            f()
-        })
+        self.inner.spawn(tracked(running, f))
     }
 }
 
@@ -200,13 +194,23 @@ impl<'scope> ThreadScope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let scope = ScopeId::current();
-        let running = Tag::with_detail(KIND, "scoped");
-        self.inner.spawn(move || {
-            let _in_scope = scope.enter();
-            let _running = running;
-            f()
-        })
+        self.inner
+            .spawn(tracked(Tag::with_detail(KIND, "scoped"), f))
+    }
+}
+
+/// `f` as a thread's body: run in the caller's current scope, with
+/// `running` open until `f` returns or unwinds (before the thread is
+/// joinable).
+fn tracked<F, T>(running: Tag, f: F) -> impl FnOnce() -> T
+where
+    F: FnOnce() -> T,
+{
+    let scope = ScopeId::current();
+    move || {
+        let _in_scope = scope.enter();
+        let _running = running;
+        f()
     }
 }
 

@@ -15,7 +15,7 @@
 mod support;
 
 use leakwatch::Scope;
-use support::tasks::SHORT;
+use support::tasks::{SHORT, stuck_task_report};
 
 /// The line of the `recv` below, where the task is stuck.
 const RECV_LINE: u32 = line!() + 4;
@@ -85,19 +85,8 @@ fn a_stuck_tasks_report_shows_its_await_chain_in_the_users_code() {
 
 #[test]
 fn a_task_waiting_outside_tokio_shows_no_chain() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let scope = Scope::new("pending");
-    let handle = scope.run(|| {
-        let _rt = runtime.enter();
-        leakwatch::tokio::spawn(std::future::pending::<()>())
-    });
-    let report = scope.check().unwrap_err();
-    let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
+    let report = stuck_task_report();
     assert_eq!(report.groups()[0].waiting(), None, "{report}");
-    handle.abort();
 }
 
 #[leakwatch::test(grace = "30ms")]

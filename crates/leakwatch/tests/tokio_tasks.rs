@@ -184,24 +184,17 @@ async fn ignore_rules_leave_out_only_what_they_match() {
 #[test]
 fn without_dumps_a_task_report_says_how_to_get_them() {
     const { assert!(!leakwatch::tokio::dump::AVAILABLE) };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let scope = Scope::new("hinted");
-    let handle = scope.run(|| {
-        let _rt = runtime.enter();
-        leakwatch::tokio::spawn(std::future::pending::<()>())
-    });
-    let report = scope.check().unwrap_err();
-    let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
+    let report = support::tasks::stuck_task_report();
     assert_eq!(report.groups()[0].waiting(), None);
     let text = report.to_string();
     assert!(
         text.contains("leakwatch: to see where each leaked task is stuck, build with RUSTFLAGS=\"--cfg tokio_unstable\""),
         "{text}"
     );
-    handle.abort();
 
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let files = Scope::new("files");
     let tag = files.run(|| leakwatch::Tag::new("file"));
     let report = runtime.block_on(leakwatch::tokio::dump::attach(

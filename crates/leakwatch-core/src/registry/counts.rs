@@ -6,7 +6,6 @@
 //! much other tests and the rest of the program have open.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::scope::ScopeId;
 
@@ -22,7 +21,8 @@ use crate::scope::ScopeId;
 #[derive(Debug)]
 pub(crate) struct ScopeCounts {
     slots: Box<[Slot; SLOTS]>,
-    overflow: HashMap<ScopeId, u32, BuildHasherDefault<IdHasher>>,
+    /// Only scopes that find their slot taken: rare, so std's hasher does.
+    overflow: HashMap<ScopeId, u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +66,7 @@ impl ScopeCounts {
                     removed: 0,
                 }; SLOTS],
             ),
-            overflow: HashMap::with_hasher(BuildHasherDefault::default()),
+            overflow: HashMap::new(),
         }
     }
 
@@ -110,27 +110,6 @@ impl ScopeCounts {
             };
         }
         tally
-    }
-}
-
-/// Scope ids are sequential numbers: one multiply spreads them over the
-/// overflow table (hashbrown uses the top bits), without SipHash's cost.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 

@@ -27,3 +27,22 @@ pub fn check_async<F: Future>(grace: Duration, body: F) -> (Result<(), Report>, 
 pub const SHORT: Duration = Duration::from_millis(60);
 /// The grace the fixed cases get: they must pass well within it.
 pub const LONG: Duration = Duration::from_secs(10);
+
+/// A report of one task parked forever (never polled), spawned in a fresh
+/// scope on a current-thread runtime, with [`leakwatch::tokio::dump::attach`]
+/// applied: what a report of a leaked task looks like with or without dumps.
+pub fn stuck_task_report() -> Report {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let scope = Scope::new("stuck");
+    let handle = scope.run(|| {
+        let _rt = runtime.enter();
+        leakwatch::tokio::spawn(std::future::pending::<()>())
+    });
+    let report = scope.check().expect_err("the task is still open");
+    let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
+    handle.abort();
+    report
+}

@@ -76,7 +76,7 @@ mod imp {
     pub(super) async fn attach(report: Report, handle: &Handle) -> Report {
         let Some(dump) = super::timer::within(TIMEOUT, handle.dump()).await else {
             return report.with_hint(format!(
-                "no task dump: tokio's took over {TIMEOUT:?} (a runtime worker is blocked)"
+                "no task dump: tokio's did not finish within {TIMEOUT:?} (is a runtime worker blocked?)"
             ));
         };
         let here = format!("{}/", super::workspace_root().display());
@@ -114,14 +114,7 @@ mod imp {
     use crate::Report;
 
     pub(super) async fn attach(report: Report, _handle: &Handle) -> Report {
-        let how = if cfg!(all(
-            target_os = "linux",
-            any(
-                target_arch = "x86",
-                target_arch = "x86_64",
-                target_arch = "aarch64"
-            )
-        )) {
+        let how = if cfg!(leakwatch_taskdump_platform) {
             "build with RUSTFLAGS=\"--cfg tokio_unstable\" (leakwatch then turns on tokio's task dumps)"
         } else {
             "tokio's task dumps need Linux on x86, x86_64 or aarch64"
