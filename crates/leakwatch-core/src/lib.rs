@@ -51,7 +51,7 @@ pub use report::{Group, Problem, Report};
 pub use scope::{Scope, ScopeGuard, ScopeId};
 pub use snapshot::{Item, Snapshot};
 pub use stack::{Frame, MAX_FRAMES, Stack};
-pub use tag::{Origin, Tag};
+pub use tag::{LateId, Origin, Tag};
 
 /// Whether tracking is compiled into this build.
 ///

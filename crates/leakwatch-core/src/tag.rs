@@ -193,6 +193,30 @@ impl Tag {
         imp::set_id(&self.inner, id);
     }
 
+    /// A way to give this item its id after the tag has been handed on, to
+    /// code that may drop it at any time: a task's id is known once the task
+    /// is spawned, and by then the task may have finished and dropped its
+    /// tag.
+    ///
+    /// [`LateId::set`] sets the id only while it can be sure the item is
+    /// still the one this tag recorded: until anything else is opened on
+    /// the thread that opened it. Call it right after the hand-off, on the
+    /// same thread.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("job");
+    /// let late = tag.late_id();
+    /// let worker = std::thread::spawn(move || drop(tag));
+    /// late.set(42); // does nothing if the worker dropped the tag already
+    /// worker.join().unwrap();
+    /// ```
+    #[inline]
+    pub fn late_id(&self) -> LateId {
+        LateId {
+            inner: imp::late(&self.inner),
+        }
+    }
+
     /// Closes the item properly. For a plain tag this is the same as
     /// dropping it; for a must-close tag it is the only clean way out.
     ///
@@ -214,6 +238,35 @@ impl Tag {
     #[inline]
     pub fn is_tracked(&self) -> bool {
         imp::is_tracked(&self.inner)
+    }
+}
+
+/// Sets an item's id after its [`Tag`] was handed on: see [`Tag::late_id`].
+///
+/// ```
+/// let tag = leakwatch_core::Tag::new("job");
+/// let late = tag.late_id();
+/// drop(tag);
+/// late.set(3); // the item is gone: nothing to set
+/// ```
+#[derive(Debug)]
+pub struct LateId {
+    inner: imp::Late,
+}
+
+impl LateId {
+    /// Gives the item `id`, shown in reports as `id N`, if it is still open
+    /// and nothing else was opened on its thread since its tag was made.
+    /// Returns whether the id was set.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("job");
+    /// let late = tag.late_id();
+    /// assert_eq!(late.set(3), tag.is_tracked());
+    /// ```
+    #[inline]
+    pub fn set(self, id: u64) -> bool {
+        imp::set_late(&self.inner, id)
     }
 }
 
@@ -239,7 +292,7 @@ cfg_on! {
 
         use super::Origin;
         use crate::config::{self, Level};
-        use crate::registry::{self, Handle, NumberIs, Record};
+        use crate::registry::{self, Handle, LateHandle, NumberIs, Record};
         use crate::scope::ScopeId;
         use crate::{clock, stack};
 
@@ -298,11 +351,11 @@ cfg_on! {
                 Level::Stacks => stack::capture(),
                 _ => None,
             };
-            registry::insert(Record {
+            registry::insert(|thread| Record {
                 kind,
                 site: origin.site,
                 opened: clock::now_nanos(),
-                thread: 0,
+                thread,
                 scope: origin.scope,
                 must_close,
                 number_is,
@@ -317,6 +370,18 @@ cfg_on! {
             if let Some(handle) = inner {
                 registry::set_id(handle, id);
             }
+        }
+
+        pub(super) type Late = Option<LateHandle>;
+
+        #[inline]
+        pub(super) fn late(inner: &Inner) -> Late {
+            inner.as_ref().map(Handle::late)
+        }
+
+        #[inline]
+        pub(super) fn set_late(late: &Late, id: u64) -> bool {
+            late.as_ref().is_some_and(|late| registry::set_id_late(late, id))
         }
 
         #[inline]
@@ -362,6 +427,16 @@ cfg_off! {
 
         #[inline(always)]
         pub(super) fn set_id(_: &Inner, _: u64) {}
+
+        pub(super) type Late = ();
+
+        #[inline(always)]
+        pub(super) fn late(_: &Inner) {}
+
+        #[inline(always)]
+        pub(super) fn set_late(_: &Late, _: u64) -> bool {
+            false
+        }
 
         #[inline(always)]
         pub(super) fn close(_: &mut Inner) {}

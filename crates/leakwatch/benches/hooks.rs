@@ -5,6 +5,13 @@
 //! RUSTFLAGS="--cfg tokio_unstable" CARGO_TARGET_DIR=target/unstable \
 //!     cargo bench -p leakwatch --bench hooks --features production,tokio
 //! ```
+//!
+//! The reference machine's speed drifts by 10–30% over seconds, more than the
+//! cost being measured, so besides each configuration on its own the bench
+//! measures the overhead *paired*: every iteration runs the same work on a
+//! runtime without hooks and on one with them, back to back, and the bench
+//! reports the ratio of their times (as 1 ms per iteration for equal speed,
+//! so criterion can analyse it), which drift mostly cancels out of.
 
 use std::time::Duration;
 
@@ -13,55 +20,95 @@ use criterion::{Criterion, criterion_group, criterion_main};
 #[cfg(tokio_unstable)]
 fn hooks(c: &mut Criterion) {
     use std::hint::black_box;
+    use std::time::Instant;
 
     use leakwatch::{Level, Scope};
+    use tokio::runtime::Runtime;
 
     const TASKS: u64 = 100_000;
+
+    /// A runtime of `flavor` with `hooks`: "no hooks", "empty hooks" (tokio's
+    /// own cost of calling hooks, the floor under leakwatch's) or "hooks".
+    fn runtime(flavor: &str, hooks: &str) -> Runtime {
+        let mut builder = match flavor {
+            "current_thread" => tokio::runtime::Builder::new_current_thread(),
+            _ => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(2);
+                b
+            }
+        };
+        match hooks {
+            "hooks" => {
+                leakwatch::tokio::hooks::install(&mut builder);
+            }
+            "empty hooks" => {
+                builder
+                    .on_task_spawn(|_| {})
+                    .on_before_task_poll(|_| {})
+                    .on_after_task_poll(|_| {})
+                    .on_task_terminate(|_| {});
+            }
+            _ => {}
+        }
+        builder.build().unwrap()
+    }
+
+    /// 100k trivial tasks spawned with plain `tokio::spawn`, `at_once` at a
+    /// time: 100 as a server runs short tasks, or all 100k alive together.
+    fn run(runtime: &Runtime, at_once: u64) {
+        runtime.block_on(async {
+            for batch in 0..TASKS / at_once {
+                let handles: Vec<_> = (0..at_once)
+                    .map(|i| tokio::spawn(async move { black_box(batch + i) }))
+                    .collect();
+                for h in handles {
+                    h.await.unwrap();
+                }
+            }
+        })
+    }
+
     leakwatch::set_level(Level::Sites);
     let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
+    let scope = Scope::new("bench");
+    let _in_scope = scope.enter();
     for flavor in ["current_thread", "multi_thread"] {
         let mut group = c.benchmark_group(format!("hooks/{build}/{flavor}"));
         group.sample_size(10);
         group.throughput(criterion::Throughput::Elements(TASKS));
-        for hooked in [false, true] {
-            let mut builder = match flavor {
-                "current_thread" => tokio::runtime::Builder::new_current_thread(),
-                _ => {
-                    let mut b = tokio::runtime::Builder::new_multi_thread();
-                    b.worker_threads(2);
-                    b
-                }
-            };
-            if hooked {
-                leakwatch::tokio::hooks::install(&mut builder);
-            }
-            let runtime = builder.build().unwrap();
-            let scope = Scope::new("bench");
-            let _in_scope = scope.enter();
-            let hooks = if hooked { "hooks" } else { "no hooks" };
-            // Short tasks as a server runs them: spawned and finished 100 at
-            // a time; and, harder on caches, all 100k alive at once.
-            for at_once in [100, TASKS] {
+        let runtimes = ["no hooks", "empty hooks", "hooks"].map(|h| (h, runtime(flavor, h)));
+        for at_once in [100, TASKS] {
+            for (hooks, runtime) in &runtimes {
                 let name = format!("100k tasks, {at_once} at a time, {hooks}");
-                group.bench_function(name, |b| {
-                    b.iter(|| {
-                        runtime.block_on(async {
-                            for batch in 0..TASKS / at_once {
-                                let handles: Vec<_> = (0..at_once)
-                                    .map(|i| tokio::spawn(async move { black_box(batch + i) }))
-                                    .collect();
-                                for h in handles {
-                                    h.await.unwrap();
-                                }
-                            }
-                        })
-                    })
-                });
+                group.bench_function(name, |b| b.iter(|| run(runtime, at_once)));
             }
-            assert!(scope.check().is_ok());
+            let (plain, hooked) = (&runtimes[0].1, &runtimes[2].1);
+            let name = format!(
+                "100k tasks, {at_once} at a time, hooks / no hooks, paired (1 ms = same speed)"
+            );
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let (mut without, mut with) = (Duration::ZERO, Duration::ZERO);
+                    // Which goes first alternates: the second of a pair runs
+                    // on a heap the first just churned.
+                    for i in 0..iters {
+                        for hooked_now in [i % 2 == 0, i % 2 == 1] {
+                            let start = Instant::now();
+                            run(if hooked_now { hooked } else { plain }, at_once);
+                            *if hooked_now { &mut with } else { &mut without } += start.elapsed();
+                        }
+                    }
+                    // The ratio, as a duration criterion can analyse: 1 ms per
+                    // iteration means no overhead, 1.2 ms means 20%.
+                    let ratio = with.as_secs_f64() / without.as_secs_f64();
+                    Duration::from_secs_f64(ratio * 1e-3 * iters as f64)
+                })
+            });
         }
         group.finish();
     }
+    assert!(scope.check().is_ok());
 }
 
 #[cfg(not(tokio_unstable))]

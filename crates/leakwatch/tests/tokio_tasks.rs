@@ -25,6 +25,25 @@ fn task_that_never_ends_is_reported_with_its_name_and_site() {
     assert_eq!(group.details(), [format!("'poller' (id {id})")]);
 }
 
+/// The id comes from the join handle, on the spawning thread: a task the
+/// runtime has not polled yet has it too.
+#[test]
+fn a_task_never_polled_is_reported_with_its_id() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let scope = Scope::new("never-polled");
+    let (task, line) = scope.run(|| {
+        let _rt = runtime.enter();
+        (leakwatch::tokio::spawn(async {}), line!())
+    });
+    let report = scope.check().unwrap_err();
+    let group = only_group(&report, "task", Problem::StillOpen, line);
+    assert_eq!(group.details(), [format!("id {}", task.id())]);
+    drop(runtime); // drops the task unpolled
+    scope.check().unwrap();
+}
+
 #[test]
 fn awaited_and_aborted_tasks_pass() {
     let (result, ()) = check_async(LONG, async {
@@ -58,15 +77,13 @@ fn blocking_task_still_running_is_reported() {
     let (release, blocked) = std::sync::mpsc::channel::<()>();
     let (result, line) = check_async(SHORT, async move {
         let task = move || blocked.recv();
-        let (_h, line) = (leakwatch::tokio::spawn_blocking(task), line!());
-        line
+        let (handle, line) = (leakwatch::tokio::spawn_blocking(task), line!());
+        (line, handle.id())
     });
-    only_group(
-        &result.unwrap_err(),
-        "blocking-task",
-        Problem::StillOpen,
-        line,
-    );
+    let (line, id) = line;
+    let report = result.unwrap_err();
+    let group = only_group(&report, "blocking-task", Problem::StillOpen, line);
+    assert_eq!(group.details(), [format!("id {id}")]);
     drop(release);
 }
 
@@ -74,11 +91,14 @@ fn blocking_task_still_running_is_reported() {
 fn join_set_tasks_are_tracked_and_dropping_the_set_aborts_them() {
     let (result, line) = check_async(SHORT, async {
         let mut set = leakwatch::tokio::JoinSet::new();
-        let (_abort, line) = (set.spawn(std::future::pending::<()>()), line!());
+        let (abort, line) = (set.spawn(std::future::pending::<()>()), line!());
         set.detach_all(); // detached: still running
-        line
+        (line, abort.id())
     });
-    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+    let (line, id) = line;
+    let report = result.unwrap_err();
+    let group = only_group(&report, "task", Problem::StillOpen, line);
+    assert_eq!(group.details(), [format!("id {id}")]);
 
     let (result, ()) = check_async(LONG, async {
         let mut set = leakwatch::tokio::JoinSet::new();
@@ -230,7 +250,8 @@ fn local_tasks_are_tracked_and_scoped() {
         })
     });
     let report = scope.check().unwrap_err();
-    only_group(&report, "task", Problem::StillOpen, line);
+    let group = only_group(&report, "task", Problem::StillOpen, line);
+    assert_eq!(group.details(), [format!("id {}", stuck.id())]);
     stuck.abort();
     local.block_on(&runtime, tokio::task::yield_now());
     scope.check().unwrap();

@@ -61,6 +61,12 @@ impl Record {
         }
     }
 
+    /// Gives the item an id.
+    pub(crate) fn set_id(&mut self, id: u64) {
+        self.number_is = NumberIs::Id;
+        self.number = id;
+    }
+
     pub(crate) fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }

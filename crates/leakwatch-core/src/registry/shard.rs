@@ -28,6 +28,10 @@ struct Slab {
     free: u32,
     /// Live records per scope, for checks of clean scopes.
     counts: Option<ScopeCounts>,
+    /// Inserts so far (wrapping): a record's stamp is the count after its
+    /// own insert, so a slot that still has its stamp's count holds that
+    /// record or nothing.
+    inserts: u32,
 }
 
 #[derive(Debug)]
@@ -45,23 +49,26 @@ impl Shard {
                 slots: Vec::new(),
                 free: NONE,
                 counts: None,
+                inserts: 0,
             }),
         }
     }
 
-    /// Stores `record`, returning its slot. O(1) amortized.
+    /// Stores `record`, returning its slot and stamp. O(1) amortized.
     #[inline]
-    pub(crate) fn insert(&self, record: Record) -> u32 {
+    pub(crate) fn insert(&self, record: Record) -> (u32, u32) {
         let mut slab = self.lock();
         slab.counts
             .get_or_insert_with(ScopeCounts::new)
             .add(record.scope);
+        slab.inserts = slab.inserts.wrapping_add(1);
+        let stamp = slab.inserts;
         let index = slab.free;
         if index == NONE {
             let index = slab.slots.len();
             assert!(index < NONE as usize, "leakwatch: over 4 billion items open on one thread");
             slab.slots.push(Slot::Live(record));
-            return index as u32;
+            return (index as u32, stamp);
         }
         let slot = &mut slab.slots[index as usize];
         let Slot::Free { next } = *slot else {
@@ -69,15 +76,32 @@ impl Shard {
         };
         *slot = Slot::Live(record);
         slab.free = next;
-        index
+        (index, stamp)
     }
 
     /// Sets the id of the record in `index`, which must be live.
     #[inline]
     pub(crate) fn set_id(&self, index: u32, id: u64) {
         if let Slot::Live(record) = &mut self.lock().slots[index as usize] {
-            record.number_is = super::NumberIs::Id;
-            record.number = id;
+            record.set_id(id);
+        }
+    }
+
+    /// Sets the id of the record in `index` if it is still there: if the
+    /// shard had no insert since the one that returned `stamp`, the slot
+    /// holds that record or is free. Returns whether it was set.
+    #[inline]
+    pub(crate) fn set_id_if_unchanged(&self, index: u32, stamp: u32, id: u64) -> bool {
+        let mut slab = self.lock();
+        if slab.inserts != stamp {
+            return false;
+        }
+        match &mut slab.slots[index as usize] {
+            Slot::Live(record) => {
+                record.set_id(id);
+                true
+            }
+            Slot::Free { .. } => false,
         }
     }
 

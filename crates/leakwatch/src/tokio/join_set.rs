@@ -5,8 +5,7 @@ use std::ops::{Deref, DerefMut};
 
 use ::tokio::task::AbortHandle;
 
-use super::task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn_tracked};
-use crate::ScopeId;
+use super::task::{BLOCKING_KIND, Blocking, Builder, KIND, spawn_blocking_scoped, spawn_scoped};
 
 /// [`tokio::task::JoinSet`] whose `spawn` and `spawn_blocking` track each
 /// task from the caller's line and run it in the current scope. Everything
@@ -63,8 +62,8 @@ impl<T: 'static> JoinSet<T> {
         F: Future<Output = T> + Send + 'static,
         T: Send,
     {
-        let task = Scoped::new(task, Builder::new().tag(KIND));
-        spawn_tracked(|| self.inner.spawn(task))
+        let spawn = |task| self.inner.spawn(task);
+        spawn_scoped(task, Builder::new().tag(KIND), spawn, AbortHandle::id)
     }
 
     /// Runs `f` on the blocking pool as a tracked member of the set.
@@ -86,13 +85,8 @@ impl<T: 'static> JoinSet<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send,
     {
-        let tag = Builder::new().tag(BLOCKING_KIND);
-        let scope = ScopeId::current();
-        self.inner.spawn_blocking(move || {
-            let _running = tag;
-            let _in_scope = scope.enter();
-            f()
-        })
+        let spawn = |f: Blocking<F>| self.inner.spawn_blocking(|| f.run());
+        spawn_blocking_scoped(f, Builder::new().tag(BLOCKING_KIND), spawn, AbortHandle::id)
     }
 }
 

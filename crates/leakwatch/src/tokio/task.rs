@@ -35,10 +35,10 @@ pin_project_lite::pin_project! {
         // First, so the record closes before the future's own resources.
         tag: Tag,
         scope: ScopeId,
-        // The task's id is recorded at the first poll: it exists only once
-        // the task is spawned, and by the time `spawn` returns the task may
-        // have ended and its record's slot gone to another item.
-        id_recorded: bool,
+        // Whether the task's id is still to be recorded, at the first poll.
+        // `leakwatch::tokio`'s own spawns record it from the join handle
+        // instead, on the spawning thread, so a task not polled yet has it.
+        id_pending: bool,
         #[pin]
         future: F,
     }
@@ -55,8 +55,16 @@ impl<F> Scoped<F> {
         Scoped {
             tag,
             scope: ScopeId::current(),
-            id_recorded: false,
+            id_pending: true,
             future,
+        }
+    }
+
+    /// Wraps `future` for a spawn that records the task's id itself.
+    fn without_id(future: F, tag: Tag) -> Scoped<F> {
+        Scoped {
+            id_pending: false,
+            ..Scoped::new(future, tag)
         }
     }
 }
@@ -66,9 +74,11 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if !*this.id_recorded {
-            *this.id_recorded = true;
-            record_task_id(this.tag);
+        if *this.id_pending {
+            *this.id_pending = false;
+            if let Some(id) = ::tokio::task::try_id() {
+                this.tag.set_id(super::id::number(id));
+            }
         }
         let _in_scope = this.scope.enter();
         this.future.poll(cx)
@@ -95,10 +105,57 @@ pub(crate) fn spawn_tracked<R>(spawn: impl FnOnce() -> R) -> R {
     spawn()
 }
 
-/// Gives `tag` the id of the task running now, if any.
-fn record_task_id(tag: &Tag) {
-    if let Some(id) = ::tokio::task::try_id() {
-        tag.set_id(super::id::number(id));
+/// Spawns `future` tracked by `tag` with `spawn`, then gives the task's
+/// record its id (`id` reads it from the handle).
+#[inline]
+pub(crate) fn spawn_scoped<F, H>(
+    future: F,
+    tag: Tag,
+    spawn: impl FnOnce(Scoped<F>) -> H,
+    id: impl FnOnce(&H) -> ::tokio::task::Id,
+) -> H {
+    let late = tag.late_id();
+    let handle = spawn_tracked(|| spawn(Scoped::without_id(future, tag)));
+    late.set(super::id::number(id(&handle)));
+    handle
+}
+
+/// Spawns `f` tracked by `tag` with `spawn` (onto the blocking pool), then
+/// gives its record the task's id (`id` reads it from the handle).
+#[inline]
+pub(crate) fn spawn_blocking_scoped<F, R, H>(
+    f: F,
+    tag: Tag,
+    spawn: impl FnOnce(Blocking<F>) -> H,
+    id: impl FnOnce(&H) -> ::tokio::task::Id,
+) -> H
+where
+    F: FnOnce() -> R,
+{
+    let late = tag.late_id();
+    let scope = ScopeId::current();
+    let handle = spawn(Blocking { tag, scope, f });
+    late.set(super::id::number(id(&handle)));
+    handle
+}
+
+/// A function for the blocking pool, tracked until it returns and run in
+/// the scope that spawned it.
+pub(crate) struct Blocking<F> {
+    tag: Tag,
+    scope: ScopeId,
+    f: F,
+}
+
+impl<F> Blocking<F> {
+    /// Runs the function.
+    pub(crate) fn run<R>(self) -> R
+    where
+        F: FnOnce() -> R,
+    {
+        let _running = self.tag;
+        let _in_scope = self.scope.enter();
+        (self.f)()
     }
 }
 
@@ -169,8 +226,8 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let future = Scoped::new(future, Builder::new().tag(KIND));
-    ::tokio::task::spawn_local(future)
+    let tag = Builder::new().tag(KIND);
+    spawn_scoped(future, tag, ::tokio::task::spawn_local, JoinHandle::id)
 }
 
 /// Spawns tasks with a name, shown as the detail in reports.
@@ -233,8 +290,7 @@ impl<'a> Builder<'a> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let future = Scoped::new(future, self.tag(KIND));
-        spawn_tracked(|| ::tokio::spawn(future))
+        spawn_scoped(future, self.tag(KIND), ::tokio::spawn, JoinHandle::id)
     }
 
     /// Runs `f` on the blocking pool, like
@@ -256,13 +312,7 @@ impl<'a> Builder<'a> {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let tag = self.tag(BLOCKING_KIND);
-        let scope = ScopeId::current();
-        ::tokio::task::spawn_blocking(move || {
-            record_task_id(&tag);
-            let _running = tag;
-            let _in_scope = scope.enter();
-            f()
-        })
+        let spawn = |f: Blocking<F>| ::tokio::task::spawn_blocking(|| f.run());
+        spawn_blocking_scoped(f, self.tag(BLOCKING_KIND), spawn, JoinHandle::id)
     }
 }

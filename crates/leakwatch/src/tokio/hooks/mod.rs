@@ -38,18 +38,17 @@
 //! - Tasks spawned through `leakwatch::tokio` keep their own record (with
 //!   their name); the hooks leave them alone.
 
+mod table;
+
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use ::tokio::runtime::{Builder, TaskMeta};
-use spin::mutex::SpinMutex;
-use spin::relax::Yield;
 
 use super::id;
 use super::task::KIND;
 use crate::{Origin, ScopeGuard, ScopeId, Tag};
+use table::{Table, Task};
 
 /// Makes every task spawned on runtimes built by `builder` a tracked item
 /// in the spawner's scope (see the [module docs](self)). Replaces the
@@ -62,13 +61,13 @@ use crate::{Origin, ScopeGuard, ScopeId, Tag};
 /// runtime.block_on(async { tokio::spawn(async {}).await.unwrap() });
 /// ```
 pub fn install(builder: &mut Builder) -> &mut Builder {
-    let tasks = Arc::new(Tasks::default());
-    let (spawned, polled, terminated) = (tasks.clone(), tasks.clone(), tasks);
+    let tasks = Arc::new(Table::default());
+    let (on_spawn, on_poll, on_terminate) = (tasks.clone(), tasks.clone(), tasks);
     builder
-        .on_task_spawn(move |meta| spawned.spawned(meta))
-        .on_before_task_poll(move |meta| polled.before_poll(meta))
+        .on_task_spawn(move |meta| spawned(&on_spawn, meta))
+        .on_before_task_poll(move |meta| before_poll(&on_poll, meta))
         .on_after_task_poll(|_| after_poll())
-        .on_task_terminate(move |meta| terminated.terminated(meta))
+        .on_task_terminate(move |meta| terminated(&on_terminate, meta))
 }
 
 /// Runs `spawn` with the hooks told that the task it spawns is tracked
@@ -103,71 +102,52 @@ enum Poll {
     InScope { _guard: ScopeGuard },
 }
 
-/// Spreads the tasks of a busy runtime over locks, by id.
-const SHARDS: usize = 32;
-
-/// The tracked tasks of the runtimes one `install` configured.
-#[derive(Default)]
-struct Tasks {
-    shards: [SpinMutex<Shard, Yield>; SHARDS],
-}
-
-type Shard = HashMap<u64, Task, BuildHasherDefault<IdHasher>>;
-
-struct Task {
-    scope: ScopeId,
-    // Dropped when the task terminates, closing its record.
-    _tag: Tag,
-}
-
-impl Tasks {
-    fn shard(&self, id: u64) -> &SpinMutex<Shard, Yield> {
-        &self.shards[id as usize % SHARDS]
+/// Records a task spawned untracked (by anything but `leakwatch::tokio`).
+fn spawned(tasks: &Table, meta: &TaskMeta<'_>) {
+    if TRACKED_SPAWN.get() {
+        return;
     }
+    let id = id::number(meta.id());
+    let scope = ScopeId::current();
+    let origin = Origin {
+        site: meta.spawned_at(),
+        scope,
+        id: Some(id),
+    };
+    let tag = Tag::recorded(KIND, origin);
+    if tag.is_tracked() {
+        tasks.insert(id, Task { scope, _tag: tag });
+    }
+}
 
-    fn spawned(&self, meta: &TaskMeta<'_>) {
-        if TRACKED_SPAWN.get() {
-            return;
+/// Enters the scope of the task about to be polled.
+fn before_poll(tasks: &Table, meta: &TaskMeta<'_>) {
+    let id = id::number(meta.id());
+    let scope = tasks.scope(id);
+    let poll = match scope {
+        Some(scope) => Poll::InScope {
+            _guard: scope.enter(),
+        },
+        None => Poll::Untracked,
+    };
+    // A thread being torn down has no thread-locals: nothing to enter.
+    let _ = POLLING.try_with(|polling| {
+        let outer = polling.replace(poll);
+        if !matches!(outer, Poll::Idle) {
+            OUTER.with_borrow_mut(|polls| polls.push(outer));
         }
-        let id = id::number(meta.id());
-        let scope = ScopeId::current();
-        let origin = Origin {
-            site: meta.spawned_at(),
-            scope,
-            id: Some(id),
-        };
-        let tag = Tag::recorded(KIND, origin);
-        if tag.is_tracked() {
-            self.shard(id).lock().insert(id, Task { scope, _tag: tag });
-        }
-    }
-
-    fn before_poll(&self, meta: &TaskMeta<'_>) {
-        let id = id::number(meta.id());
-        let scope = self.shard(id).lock().get(&id).map(|task| task.scope);
-        let poll = match scope {
-            Some(scope) => Poll::InScope {
-                _guard: scope.enter(),
-            },
-            None => Poll::Untracked,
-        };
-        // A thread being torn down has no thread-locals: nothing to enter.
-        let _ = POLLING.try_with(|polling| {
-            let outer = polling.replace(poll);
-            if !matches!(outer, Poll::Idle) {
-                OUTER.with_borrow_mut(|polls| polls.push(outer));
-            }
-        });
-    }
-
-    fn terminated(&self, meta: &TaskMeta<'_>) {
-        let id = id::number(meta.id());
-        let task = self.shard(id).lock().remove(&id);
-        // The record closes here, outside the lock.
-        drop(task);
-    }
+    });
 }
 
+/// Closes the record of a task that ended.
+fn terminated(tasks: &Table, meta: &TaskMeta<'_>) {
+    let id = id::number(meta.id());
+    let task = tasks.remove(id);
+    // The record closes here, outside the lock.
+    drop(task);
+}
+
+/// Leaves the scope the poll entered.
 fn after_poll() {
     let _ = POLLING.try_with(|polling| {
         let outer = OUTER
@@ -177,24 +157,4 @@ fn after_poll() {
         // Drops this poll's guard, restoring the thread's scope.
         drop(polling.replace(outer.unwrap_or_default()));
     });
-}
-
-/// Task ids are sequential: no need for SipHash.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
