@@ -10,6 +10,8 @@
 //! * [`Scope`] groups what was opened while it was current, the way a Go
 //!   test's `Tracker` does, and [`Scope::check`] turns what is still open
 //!   into a [`Report`].
+//! * [`ItemsById`] records items seen only by an id (tasks seen by tokio's
+//!   hooks), where no tag can be kept.
 //! * [`Snapshot`] is an owned copy of live records, the one way data leaves
 //!   the registry: open → registry → snapshot → report or export.
 //!
@@ -31,6 +33,7 @@
 mod macros;
 
 mod backoff;
+mod by_id;
 mod config;
 mod ignore;
 mod report;
@@ -45,6 +48,7 @@ cfg_on! {
 }
 
 pub use backoff::Backoff;
+pub use by_id::ItemsById;
 pub use config::{ConfigError, DEFAULT_GRACE, Level, grace, level, parse_grace, set_level};
 pub use ignore::Ignore;
 pub use report::{Group, Problem, Report};

@@ -77,6 +77,28 @@ impl ScopeId {
         }
     }
 
+    /// Makes this scope current on the calling thread without a guard,
+    /// returning the scope it replaces, which the caller must make current
+    /// again (with this method) on the same thread when its work is done.
+    ///
+    /// For integrations whose enter and leave are two separate callbacks,
+    /// such as tokio's before- and after-poll hooks; everywhere else
+    /// [`enter`](ScopeId::enter) is the safer choice.
+    ///
+    /// ```
+    /// use leakwatch_core::{Scope, ScopeId};
+    ///
+    /// let task = Scope::new("task");
+    /// let outer = task.id().replace_current(); // before a poll
+    /// assert_eq!(ScopeId::current(), if leakwatch_core::COMPILED_IN { task.id() } else { ScopeId::NONE });
+    /// outer.replace_current(); // after it
+    /// assert_eq!(ScopeId::current(), ScopeId::NONE);
+    /// ```
+    #[inline]
+    pub fn replace_current(self) -> ScopeId {
+        imp::replace(self)
+    }
+
     /// The number behind this id, for exports and logs.
     ///
     /// ```
@@ -390,6 +412,7 @@ cfg_on! {
             CURRENT.try_with(Cell::get).unwrap_or(ScopeId::NONE)
         }
 
+        #[inline]
         pub(super) fn replace(id: ScopeId) -> ScopeId {
             CURRENT.try_with(|c| c.replace(id)).unwrap_or(ScopeId::NONE)
         }

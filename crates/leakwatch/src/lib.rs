@@ -58,9 +58,9 @@ mod tracked;
 
 pub use check::check;
 pub use leakwatch_core::{
-    Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Frame, Group, Ignore, Item, LateId, Level,
-    Origin, Problem, Report, Scope, ScopeGuard, ScopeId, Snapshot, Stack, Tag, grace, level,
-    parse_grace, set_level,
+    Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Frame, Group, Ignore, Item, ItemsById,
+    LateId, Level, Origin, Problem, Report, Scope, ScopeGuard, ScopeId, Snapshot, Stack, Tag,
+    grace, level, parse_grace, set_level,
 };
 /// Runs a test in a fresh scope and fails it if anything it opened is still
 /// open at the end.

@@ -10,11 +10,15 @@
 //! still open in it) goes to a pool that the next new thread takes from, so
 //! their number stays at the most threads that were ever alive at once.
 //!
+//! Items known only by an id (tasks seen by tokio's hooks) are kept in
+//! [`ids`] tables instead, which checks read like shards.
+//!
 //! Must-close items dropped without `close` leave the slab and become
 //! findings of their scope, kept in [`unclosed`] until the scope checks them.
 
 mod counts;
 pub(crate) use counts::Tally;
+pub(crate) mod ids;
 mod record;
 mod shard;
 mod thread;
@@ -22,7 +26,7 @@ pub(crate) mod unclosed;
 
 pub(crate) use record::{NumberIs, Record};
 pub(crate) use shard::Shard;
-pub(crate) use thread::thread_label;
+pub(crate) use thread::{number as thread_number, thread_label};
 
 use crate::scope::ScopeId;
 
@@ -104,12 +108,15 @@ pub(crate) fn release(handle: Handle) -> Option<Record> {
     handle.shard.release(handle.index())
 }
 
-/// What the registry holds of `scopes`, from each shard's per-scope counts:
-/// no record is looked at.
+/// What the registry holds of `scopes`, from each shard's and id table's
+/// per-scope counts: no record is looked at.
 pub(crate) fn tally(scopes: &[ScopeId]) -> Tally {
     let mut tally = Tally::default();
     for shard in shard::all() {
         tally += shard.tally(scopes);
+    }
+    for table in ids::tables() {
+        tally += table.tally(scopes);
     }
     tally
 }
@@ -138,10 +145,13 @@ pub(crate) fn quiet(scopes: &[ScopeId]) -> bool {
     false
 }
 
-/// Calls `f` with every live record, shard by shard.
+/// Calls `f` with every live record, shard by shard, then table by table.
 pub(crate) fn for_each_live(mut f: impl FnMut(&Record)) {
     for shard in shard::all() {
         shard.for_each(&mut f);
+    }
+    for table in ids::tables() {
+        table.for_each(&mut f);
     }
 }
 

@@ -66,3 +66,9 @@ pub(crate) fn thread_label(number: u32) -> String {
         None => format!("#{number}"),
     }
 }
+
+/// The calling thread's number, 0 once its thread-locals are gone.
+#[inline]
+pub(crate) fn number() -> u32 {
+    CTX.try_with(|ctx| ctx.number).unwrap_or(0)
+}

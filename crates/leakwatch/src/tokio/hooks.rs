@@ -38,8 +38,6 @@
 //! - Tasks spawned through `leakwatch::tokio` keep their own record (with
 //!   their name); the hooks leave them alone.
 
-mod table;
-
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
@@ -47,8 +45,7 @@ use ::tokio::runtime::{Builder, TaskMeta};
 
 use super::id;
 use super::task::KIND;
-use crate::{Origin, ScopeGuard, ScopeId, Tag};
-use table::{Table, Task};
+use crate::{ItemsById, ScopeId};
 
 /// Makes every task spawned on runtimes built by `builder` a tracked item
 /// in the spawner's scope (see the [module docs](self)). Replaces the
@@ -61,7 +58,7 @@ use table::{Table, Task};
 /// runtime.block_on(async { tokio::spawn(async {}).await.unwrap() });
 /// ```
 pub fn install(builder: &mut Builder) -> &mut Builder {
-    let tasks = Arc::new(Table::default());
+    let tasks = Arc::new(ItemsById::new(KIND));
     let (on_spawn, on_poll, on_terminate) = (tasks.clone(), tasks.clone(), tasks);
     builder
         .on_task_spawn(move |meta| spawned(&on_spawn, meta))
@@ -83,78 +80,45 @@ pub(crate) fn spawn_tracked<R>(spawn: impl FnOnce() -> R) -> R {
 thread_local! {
     /// Set while `leakwatch::tokio` spawns a task it tracks itself.
     static TRACKED_SPAWN: Cell<bool> = const { Cell::new(false) };
-    /// What the poll running on this thread entered, restored after it.
-    static POLLING: Cell<Poll> = const { Cell::new(Poll::Idle) };
-    /// Outer polls' entries, were polls ever to nest on one thread (tokio
-    /// does not nest them; this keeps the hooks correct if it one day does).
-    static OUTER: RefCell<Vec<Poll>> = const { RefCell::new(Vec::new()) };
-}
-
-/// What a poll on this thread entered.
-#[derive(Default)]
-enum Poll {
-    /// No poll is running.
-    #[default]
-    Idle,
-    /// A poll of a task the hooks do not track.
-    Untracked,
-    /// A poll in a task's scope; dropping the guard restores the thread's.
-    InScope { _guard: ScopeGuard },
+    /// The scopes that polls running on this thread replaced, to put back
+    /// after them; innermost last (tokio does not nest polls on one thread,
+    /// but the hooks stay correct if it one day does).
+    static REPLACED: RefCell<Vec<ScopeId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records a task spawned untracked (by anything but `leakwatch::tokio`).
-fn spawned(tasks: &Table, meta: &TaskMeta<'_>) {
+fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     if TRACKED_SPAWN.get() {
         return;
     }
-    let id = id::number(meta.id());
-    let scope = ScopeId::current();
-    let origin = Origin {
-        site: meta.spawned_at(),
-        scope,
-        id: Some(id),
-    };
-    let tag = Tag::recorded(KIND, origin);
-    if tag.is_tracked() {
-        tasks.insert(id, Task { scope, _tag: tag });
-    }
+    tasks.open(id::number(meta.id()), meta.spawned_at(), ScopeId::current());
 }
 
-/// Enters the scope of the task about to be polled.
-fn before_poll(tasks: &Table, meta: &TaskMeta<'_>) {
-    let id = id::number(meta.id());
-    let scope = tasks.scope(id);
-    let poll = match scope {
-        Some(scope) => Poll::InScope {
-            _guard: scope.enter(),
-        },
-        None => Poll::Untracked,
-    };
+/// Enters the scope of the task about to be polled. A task the hooks do
+/// not track (one of `leakwatch::tokio`'s, which enters its own scope) runs
+/// in the thread's.
+fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
+    let scope = tasks.scope(id::number(meta.id()));
     // A thread being torn down has no thread-locals: nothing to enter.
-    let _ = POLLING.try_with(|polling| {
-        let outer = polling.replace(poll);
-        if !matches!(outer, Poll::Idle) {
-            OUTER.with_borrow_mut(|polls| polls.push(outer));
-        }
+    let _ = REPLACED.try_with(|replaced| {
+        let previous = match scope {
+            Some(scope) => scope.replace_current(),
+            None => ScopeId::current(),
+        };
+        replaced.borrow_mut().push(previous);
     });
 }
 
 /// Closes the record of a task that ended.
-fn terminated(tasks: &Table, meta: &TaskMeta<'_>) {
-    let id = id::number(meta.id());
-    let task = tasks.remove(id);
-    // The record closes here, outside the lock.
-    drop(task);
+fn terminated(tasks: &ItemsById, meta: &TaskMeta<'_>) {
+    tasks.close(id::number(meta.id()));
 }
 
-/// Leaves the scope the poll entered.
+/// Leaves the scope the poll entered, putting the thread's back.
 fn after_poll() {
-    let _ = POLLING.try_with(|polling| {
-        let outer = OUTER
-            .try_with(|polls| polls.borrow_mut().pop())
-            .ok()
-            .flatten();
-        // Drops this poll's guard, restoring the thread's scope.
-        drop(polling.replace(outer.unwrap_or_default()));
+    let _ = REPLACED.try_with(|replaced| {
+        if let Some(previous) = replaced.borrow_mut().pop() {
+            previous.replace_current();
+        }
     });
 }

@@ -1,0 +1,196 @@
+//! Items opened and closed by id, for integrations that cannot keep a tag.
+//!
+//! A [`Tag`](crate::Tag) lives inside the resource it tracks. Some items
+//! are only ever seen from outside, by a number: tokio's task hooks are told
+//! "task 17 was spawned here", "task 17 is about to be polled", "task 17
+//! ended", and have nowhere to keep a tag between those calls. [`ItemsById`]
+//! keeps their records by that id instead, and checks, snapshots and
+//! reports see them like any other item (the id shown as `id 17`).
+//!
+//! Ids must be unique while their items are open; tokio's task ids are
+//! never reused. Lookups are cheap (a lock, a compare and an index for the
+//! newest ids) because a hook may look an item up on every poll.
+
+use std::panic::Location;
+
+use crate::ScopeId;
+
+/// A table of items of one kind, opened and closed by id (see the
+/// [module docs](self)). Dropping the table drops its records.
+///
+/// With tracking compiled out it is zero-sized and does nothing.
+///
+/// ```
+/// use leakwatch_core::{ItemsById, Scope};
+/// use std::panic::Location;
+///
+/// let tasks = ItemsById::new("task");
+/// let test = Scope::new("test");
+/// tasks.open(17, Location::caller(), test.id());
+/// assert_eq!(test.check().is_err(), leakwatch_core::COMPILED_IN);
+/// tasks.close(17);
+/// assert!(test.check().is_ok());
+/// ```
+#[derive(Debug)]
+pub struct ItemsById {
+    inner: imp::Inner,
+}
+
+impl ItemsById {
+    /// A table for items of `kind`, visible to checks until it is dropped.
+    ///
+    /// ```
+    /// let tasks = leakwatch_core::ItemsById::new("task");
+    /// # drop(tasks);
+    /// ```
+    pub fn new(kind: &'static str) -> ItemsById {
+        ItemsById {
+            inner: imp::new(kind),
+        }
+    }
+
+    /// Records item `id` as open, opened at `site` in `scope`, now; at
+    /// `LEAKWATCH=stacks` with the calling thread's stack. Returns whether
+    /// it was recorded (not when `LEAKWATCH=off` or compiled out). An id
+    /// already open is replaced.
+    ///
+    /// ```
+    /// use leakwatch_core::{ItemsById, ScopeId};
+    ///
+    /// let jobs = ItemsById::new("job");
+    /// let recorded = jobs.open(1, std::panic::Location::caller(), ScopeId::current());
+    /// assert_eq!(recorded, leakwatch_core::COMPILED_IN);
+    /// ```
+    #[inline]
+    pub fn open(&self, id: u64, site: &'static Location<'static>, scope: ScopeId) -> bool {
+        imp::open(&self.inner, id, site, scope)
+    }
+
+    /// The scope item `id` was opened in, if it is open.
+    ///
+    /// ```
+    /// use leakwatch_core::{ItemsById, Scope};
+    ///
+    /// let jobs = ItemsById::new("job");
+    /// let scope = Scope::new("s");
+    /// jobs.open(2, std::panic::Location::caller(), scope.id());
+    /// let expected = leakwatch_core::COMPILED_IN.then(|| scope.id());
+    /// assert_eq!(jobs.scope(2), expected);
+    /// assert_eq!(jobs.scope(3), None);
+    /// ```
+    #[inline]
+    pub fn scope(&self, id: u64) -> Option<ScopeId> {
+        imp::scope(&self.inner, id)
+    }
+
+    /// Records item `id` as closed. Returns whether it was open.
+    ///
+    /// ```
+    /// use leakwatch_core::{ItemsById, ScopeId};
+    ///
+    /// let jobs = ItemsById::new("job");
+    /// jobs.open(4, std::panic::Location::caller(), ScopeId::current());
+    /// assert_eq!(jobs.close(4), leakwatch_core::COMPILED_IN);
+    /// assert!(!jobs.close(4));
+    /// ```
+    #[inline]
+    pub fn close(&self, id: u64) -> bool {
+        imp::close(&self.inner, id)
+    }
+}
+
+cfg_on! {
+    mod imp {
+        use std::panic::Location;
+        use std::sync::Arc;
+
+        use crate::config::{self, Level};
+        use crate::registry::ids::IdTable;
+        use crate::registry::{self, NumberIs, Record};
+        use crate::scope::ScopeId;
+        use crate::{clock, stack};
+
+        #[derive(Debug)]
+        pub(super) struct Inner {
+            kind: &'static str,
+            table: Arc<IdTable>,
+        }
+
+        pub(super) fn new(kind: &'static str) -> Inner {
+            Inner {
+                kind,
+                table: IdTable::registered(),
+            }
+        }
+
+        #[inline]
+        pub(super) fn open(
+            inner: &Inner,
+            id: u64,
+            site: &'static Location<'static>,
+            scope: ScopeId,
+        ) -> bool {
+            let level = config::level();
+            if level == Level::Off {
+                return false;
+            }
+            let stack = match level {
+                Level::Stacks => stack::capture(),
+                _ => None,
+            };
+            let thread = registry::thread_number();
+            let opened = clock::now_nanos();
+            inner.table.insert(id, || Record {
+                kind: inner.kind,
+                site,
+                opened,
+                thread,
+                scope,
+                must_close: false,
+                number_is: NumberIs::Id,
+                number: id,
+                detail: None,
+                stack,
+            });
+            true
+        }
+
+        #[inline]
+        pub(super) fn scope(inner: &Inner, id: u64) -> Option<ScopeId> {
+            inner.table.scope(id)
+        }
+
+        #[inline]
+        pub(super) fn close(inner: &Inner, id: u64) -> bool {
+            inner.table.remove(id)
+        }
+    }
+}
+
+cfg_off! {
+    mod imp {
+        use std::panic::Location;
+
+        use crate::scope::ScopeId;
+
+        pub(super) type Inner = ();
+
+        #[inline(always)]
+        pub(super) fn new(_: &'static str) {}
+
+        #[inline(always)]
+        pub(super) fn open(_: &Inner, _: u64, _: &'static Location<'static>, _: ScopeId) -> bool {
+            false
+        }
+
+        #[inline(always)]
+        pub(super) fn scope(_: &Inner, _: u64) -> Option<ScopeId> {
+            None
+        }
+
+        #[inline(always)]
+        pub(super) fn close(_: &Inner, _: u64) -> bool {
+            false
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Records kept by unique id, for items that cannot carry a handle.
+//!
+//! tokio's task hooks see a task only as its id, at spawn, at each poll and
+//! at its end, and have nowhere to keep a [`Tag`](crate::Tag). A table here
+//! keeps such items' records by id instead, registered so that checks and
+//! snapshots see them as they see the shards' records.
+//!
+//! Every poll of every task looks its task up here, so lookups must be cheap,
+//! also with a hundred thousand tasks alive. Ids are handed out by one
+//! counter and never reused, so the table is paged by id: item `id` has its
+//! own slot in the page that covers it, found with a compare (the newest
+//! page) or one small map lookup and an index, and items opened one after
+//! another sit side by side in memory. The [`SHARDS`] locks split consecutive
+//! ids, so threads touching neighbouring items rarely wait for each other.
+//! Each shard keeps per-scope counts, as a registry shard does, so a check of
+//! a clean scope reads counters, not records. A page is freed when its last
+//! item closes.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use spin::mutex::{SpinMutex, SpinMutexGuard};
+use spin::relax::Yield;
+
+use super::Record;
+use super::counts::{ScopeCounts, Tally};
+use crate::scope::ScopeId;
+
+/// Locks, so the worker threads of a runtime rarely wait for each other.
+const SHARDS: usize = 32;
+/// Slots per page: a page covers `SHARDS * PAGE` consecutive ids and takes
+/// under 1.3 KiB, the most a long-lived item can keep alive on its own.
+const PAGE: usize = 16;
+/// Emptied pages kept per shard, to spare allocations.
+const SPARE: usize = 4;
+
+/// Records by id.
+#[derive(Debug, Default)]
+pub(crate) struct IdTable {
+    shards: [SpinMutex<Shard, Yield>; SHARDS],
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    /// The page of the newest ids, where most opens and lookups land.
+    hot: Option<(u64, Box<Page>)>,
+    /// Older pages that still hold records.
+    cold: HashMap<u64, Box<Page>, BuildHasherDefault<IdHasher>>,
+    #[allow(
+        clippy::vec_box,
+        reason = "pages move between here, `hot` and `cold`: boxed, a move copies a pointer"
+    )]
+    spare: Vec<Box<Page>>,
+    /// Live records per scope, for checks of clean scopes.
+    counts: Option<ScopeCounts>,
+}
+
+#[derive(Debug, Default)]
+struct Page {
+    /// Records in `slots`.
+    live: usize,
+    slots: [Option<Record>; PAGE],
+}
+
+/// Every table alive, for checks and snapshots.
+static TABLES: Mutex<Vec<Weak<IdTable>>> = Mutex::new(Vec::new());
+
+impl IdTable {
+    /// A new table, visible to checks until it is dropped.
+    pub(crate) fn registered() -> Arc<IdTable> {
+        let table = Arc::new(IdTable::default());
+        let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+        tables.retain(|t| t.strong_count() > 0);
+        tables.push(Arc::downgrade(&table));
+        table
+    }
+
+    /// Adds the record of item `id` (`make` makes it, under the lock, so it
+    /// is built in its slot rather than copied there), replacing any it had.
+    #[inline]
+    pub(crate) fn insert(&self, id: u64, make: impl FnOnce() -> Record) {
+        let (shard, number, slot) = place(id);
+        let mut shard = self.lock(shard);
+        let page = match shard.page(number) {
+            Some(page) => page,
+            None => shard.add_page(number),
+        };
+        let slot = &mut page.slots[slot];
+        let old = slot.take().map(|old| old.scope);
+        let record = slot.insert(make());
+        let scope = record.scope;
+        if old.is_none() {
+            page.live += 1;
+        }
+        let counts = shard.counts.get_or_insert_with(ScopeCounts::new);
+        counts.add(scope);
+        if let Some(old) = old {
+            counts.sub(old);
+        }
+    }
+
+    /// The scope of item `id`, if the table has it.
+    #[inline]
+    pub(crate) fn scope(&self, id: u64) -> Option<ScopeId> {
+        let (shard, number, slot) = place(id);
+        let mut shard = self.lock(shard);
+        let record = shard.page(number)?.slots[slot].as_ref()?;
+        Some(record.scope)
+    }
+
+    /// Removes item `id`'s record; false if the table has none.
+    #[inline]
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let (shard, number, slot) = place(id);
+        let mut shard = self.lock(shard);
+        let hot = shard.hot.as_ref().is_some_and(|(hot, _)| *hot == number);
+        let Some(page) = shard.page(number) else {
+            return false;
+        };
+        // The record is dropped in place, not moved out: it is 80 bytes.
+        let slot = &mut page.slots[slot];
+        let Some(scope) = slot.as_ref().map(|record| record.scope) else {
+            return false;
+        };
+        *slot = None;
+        page.live -= 1;
+        let emptied = page.live == 0;
+        shard.uncount(scope);
+        // An empty hot page stays: the next ids may land in it.
+        if emptied
+            && !hot
+            && let Some(page) = shard.cold.remove(&number)
+        {
+            shard.keep_spare(page);
+        }
+        true
+    }
+
+    /// What this table holds of `scopes`.
+    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+        let mut tally = Tally::default();
+        for shard in &self.shards {
+            if let Some(counts) = &shard.lock().counts {
+                tally += counts.tally(scopes);
+            }
+        }
+        tally
+    }
+
+    /// Calls `f` with every record, shard by shard.
+    pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
+        for shard in &self.shards {
+            let shard = shard.lock();
+            let hot = shard.hot.iter().map(|(_, page)| page);
+            for page in hot.chain(shard.cold.values()) {
+                page.slots.iter().flatten().for_each(&mut *f);
+            }
+        }
+    }
+
+    #[inline]
+    fn lock(&self, shard: usize) -> SpinMutexGuard<'_, Shard> {
+        self.shards[shard].lock()
+    }
+
+    #[cfg(test)]
+    fn pages(&self) -> usize {
+        let hot = |s: &Shard| s.hot.as_ref().is_some_and(|(_, page)| page.live > 0);
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock();
+                s.cold.len() + usize::from(hot(&s))
+            })
+            .sum()
+    }
+}
+
+/// Every table alive now.
+pub(crate) fn tables() -> Vec<Arc<IdTable>> {
+    let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+    tables.iter().filter_map(Weak::upgrade).collect()
+}
+
+impl Shard {
+    /// Page `number`, if it exists.
+    #[inline]
+    fn page(&mut self, number: u64) -> Option<&mut Page> {
+        match &mut self.hot {
+            Some((hot, page)) if *hot == number => Some(page),
+            _ => self.cold.get_mut(&number).map(|page| &mut **page),
+        }
+    }
+
+    /// Makes page `number`, which does not exist. A page for newer ids than
+    /// the hot one becomes the hot one.
+    fn add_page(&mut self, number: u64) -> &mut Page {
+        let page = self.spare.pop().unwrap_or_default();
+        if self.hot.as_ref().is_some_and(|(hot, _)| *hot > number) {
+            return self.cold.entry(number).or_insert(page);
+        }
+        if let Some((old, old_page)) = self.hot.take() {
+            if old_page.live == 0 {
+                self.keep_spare(old_page);
+            } else {
+                self.cold.insert(old, old_page);
+            }
+        }
+        &mut self.hot.insert((number, page)).1
+    }
+
+    fn keep_spare(&mut self, page: Box<Page>) {
+        if self.spare.len() < SPARE {
+            self.spare.push(page);
+        }
+    }
+
+    #[inline]
+    fn uncount(&mut self, scope: ScopeId) {
+        if let Some(counts) = &mut self.counts {
+            counts.sub(scope);
+        }
+    }
+}
+
+/// The shard, page and slot of item `id`: consecutive ids go to consecutive
+/// shards, then to consecutive slots of one page.
+#[inline]
+fn place(id: u64) -> (usize, u64, usize) {
+    let shard = (id % SHARDS as u64) as usize;
+    let in_shard = id / SHARDS as u64;
+    (
+        shard,
+        in_shard / PAGE as u64,
+        (in_shard % PAGE as u64) as usize,
+    )
+}
+
+/// Page numbers are sequential: no need for SipHash in the page map.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::Location;
+
+    use super::{IdTable, PAGE, SHARDS, tables};
+    use crate::registry::{NumberIs, Record};
+    use crate::scope::ScopeId;
+
+    fn record(scope: ScopeId, id: u64) -> Record {
+        Record {
+            kind: "task",
+            site: Location::caller(),
+            opened: 0,
+            thread: 0,
+            scope,
+            must_close: false,
+            number_is: NumberIs::Id,
+            number: id,
+            detail: None,
+            stack: None,
+        }
+    }
+
+    #[test]
+    fn finds_and_removes_items_by_id() {
+        let (a, b) = (ScopeId::for_tests(1_001), ScopeId::for_tests(1_002));
+        let table = IdTable::default();
+        let far = 1 << 40;
+        table.insert(7, || record(a, 7));
+        table.insert(8, || record(b, 8));
+        table.insert(far, || record(b, far));
+        assert_eq!(table.scope(7), Some(a));
+        assert_eq!(table.scope(8), Some(b));
+        assert_eq!(table.scope(far), Some(b));
+        assert_eq!(table.scope(9), None, "same page, no item");
+        assert_eq!(table.scope(far + 1), None, "no page");
+        assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (1, 2));
+
+        assert!(table.remove(7));
+        assert_eq!(table.scope(7), None);
+        assert!(!table.remove(7), "removed already");
+        assert!(!table.remove(9), "never there");
+        assert_eq!(table.tally(&[a]).open, 0);
+        assert_eq!(table.tally(&[a]).removed, 1, "removals are counted for checks");
+        assert!(table.remove(far));
+        assert!(table.remove(8));
+        assert_eq!(table.pages(), 0, "empty pages are freed");
+    }
+
+    #[test]
+    fn holds_many_items_alive_at_once() {
+        let scope = ScopeId::for_tests(1_003);
+        let table = IdTable::default();
+        let ids: Vec<u64> = (1..=10_000).collect();
+        for &id in &ids {
+            table.insert(id, || record(scope, id));
+        }
+        assert_eq!(table.pages(), 10_000usize.div_ceil(SHARDS * PAGE) * SHARDS);
+        assert!(ids.iter().all(|&id| table.scope(id) == Some(scope)));
+        let mut seen = Vec::new();
+        table.for_each(&mut |r| seen.push(r.number));
+        seen.sort_unstable();
+        assert_eq!(seen, ids, "every record is walked once");
+        // Every other one ends, then the rest, in reverse.
+        for &id in ids.iter().step_by(2) {
+            assert!(table.remove(id), "item {id}");
+        }
+        assert!(ids.iter().all(|&id| table.scope(id).is_some() == (id % 2 == 0)));
+        assert_eq!(table.tally(&[scope]).open, 5_000);
+        for &id in ids.iter().rev().filter(|&&id| id % 2 == 0) {
+            assert!(table.remove(id), "item {id}");
+        }
+        assert_eq!(table.pages(), 0);
+        assert_eq!(table.tally(&[scope]).open, 0);
+    }
+
+    #[test]
+    fn a_second_insert_of_one_id_replaces_the_first() {
+        let (a, b) = (ScopeId::for_tests(1_004), ScopeId::for_tests(1_005));
+        let table = IdTable::default();
+        table.insert(3, || record(a, 3));
+        table.insert(3, || record(b, 3));
+        assert_eq!(table.scope(3), Some(b));
+        assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (0, 1));
+        assert!(table.remove(3));
+        assert_eq!(table.tally(&[a, b]).open, 0);
+    }
+
+    #[test]
+    fn tables_are_visible_until_dropped() {
+        let table = IdTable::registered();
+        assert!(tables().iter().any(|t| std::sync::Arc::ptr_eq(t, &table)));
+        let weak = std::sync::Arc::downgrade(&table);
+        drop(table);
+        assert!(weak.upgrade().is_none());
+        assert!(tables().iter().all(|t| !std::ptr::eq(&**t, weak.as_ptr())));
+    }
+}
