@@ -105,21 +105,19 @@ cfg_on! {
         use std::sync::Arc;
 
         use crate::config::{self, Level};
-        use crate::registry::ids::IdTable;
-        use crate::registry::{self, NumberIs, Record};
+        use crate::registry::ids::{Entry, IdTable};
+        use crate::registry;
         use crate::scope::ScopeId;
         use crate::{clock, stack};
 
         #[derive(Debug)]
         pub(super) struct Inner {
-            kind: &'static str,
             table: Arc<IdTable>,
         }
 
         pub(super) fn new(kind: &'static str) -> Inner {
             Inner {
-                kind,
-                table: IdTable::registered(),
+                table: IdTable::registered(kind),
             }
         }
 
@@ -140,16 +138,11 @@ cfg_on! {
             };
             let thread = registry::thread_number();
             let opened = clock::now_nanos();
-            inner.table.insert(id, || Record {
-                kind: inner.kind,
+            inner.table.insert(id, || Entry {
                 site,
                 opened,
                 thread,
                 scope,
-                must_close: false,
-                number_is: NumberIs::Id,
-                number: id,
-                detail: None,
                 stack,
             });
             true

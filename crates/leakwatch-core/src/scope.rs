@@ -70,6 +70,7 @@ impl ScopeId {
     /// let id = scope.id();
     /// let _guard = id.enter();
     /// ```
+    #[inline]
     pub fn enter(self) -> ScopeGuard {
         ScopeGuard {
             previous: imp::replace(self),
@@ -136,6 +137,7 @@ pub struct ScopeGuard {
 }
 
 impl Drop for ScopeGuard {
+    #[inline]
     fn drop(&mut self) {
         imp::replace(self.previous);
     }

@@ -23,22 +23,39 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use spin::mutex::{SpinMutex, SpinMutexGuard};
 use spin::relax::Yield;
 
-use super::Record;
+use std::panic::Location;
+
 use super::counts::{ScopeCounts, Tally};
+use super::{NumberIs, Record};
 use crate::scope::ScopeId;
+use crate::stack::Stack;
 
 /// Locks, so the worker threads of a runtime rarely wait for each other.
 const SHARDS: usize = 32;
 /// Slots per page: a page covers `SHARDS * PAGE` consecutive ids and takes
-/// under 1.3 KiB, the most a long-lived item can keep alive on its own.
+/// 648 bytes (small enough for the allocator's per-thread cache), the most
+/// a long-lived item can keep alive on its own.
 const PAGE: usize = 16;
+const _: () = assert!(std::mem::size_of::<Page>() <= 1032, "a page fits glibc's tcache");
 /// Emptied pages kept per shard, to spare allocations.
 const SPARE: usize = 4;
 
-/// Records by id.
-#[derive(Debug, Default)]
+/// Records of one kind by id.
+#[derive(Debug)]
 pub(crate) struct IdTable {
+    kind: &'static str,
     shards: [SpinMutex<Shard, Yield>; SHARDS],
+}
+
+/// What a table keeps of an item: a [`Record`] without what every item of
+/// a table shares (its kind) or what its slot tells (its id), half the size.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) opened: u64,
+    pub(crate) scope: ScopeId,
+    pub(crate) thread: u32,
+    pub(crate) stack: Option<Box<Stack>>,
 }
 
 #[derive(Debug, Default)]
@@ -58,28 +75,36 @@ struct Shard {
 
 #[derive(Debug, Default)]
 struct Page {
-    /// Records in `slots`.
+    /// Entries in `slots`.
     live: usize,
-    slots: [Option<Record>; PAGE],
+    slots: [Option<Entry>; PAGE],
 }
 
 /// Every table alive, for checks and snapshots.
 static TABLES: Mutex<Vec<Weak<IdTable>>> = Mutex::new(Vec::new());
 
 impl IdTable {
-    /// A new table, visible to checks until it is dropped.
-    pub(crate) fn registered() -> Arc<IdTable> {
-        let table = Arc::new(IdTable::default());
+    /// A table for items of `kind`, not visible to checks.
+    fn new(kind: &'static str) -> IdTable {
+        IdTable {
+            kind,
+            shards: Default::default(),
+        }
+    }
+
+    /// A table for items of `kind`, visible to checks until it is dropped.
+    pub(crate) fn registered(kind: &'static str) -> Arc<IdTable> {
+        let table = Arc::new(IdTable::new(kind));
         let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
         tables.retain(|t| t.strong_count() > 0);
         tables.push(Arc::downgrade(&table));
         table
     }
 
-    /// Adds the record of item `id` (`make` makes it, under the lock, so it
-    /// is built in its slot rather than copied there), replacing any it had.
+    /// Adds item `id` (`make` makes its entry, under the lock, so it is
+    /// built in its slot rather than copied there), replacing any it had.
     #[inline]
-    pub(crate) fn insert(&self, id: u64, make: impl FnOnce() -> Record) {
+    pub(crate) fn insert(&self, id: u64, make: impl FnOnce() -> Entry) {
         let (shard, number, slot) = place(id);
         let mut shard = self.lock(shard);
         let page = match shard.page(number) {
@@ -88,8 +113,7 @@ impl IdTable {
         };
         let slot = &mut page.slots[slot];
         let old = slot.take().map(|old| old.scope);
-        let record = slot.insert(make());
-        let scope = record.scope;
+        let scope = slot.insert(make()).scope;
         if old.is_none() {
             page.live += 1;
         }
@@ -105,8 +129,8 @@ impl IdTable {
     pub(crate) fn scope(&self, id: u64) -> Option<ScopeId> {
         let (shard, number, slot) = place(id);
         let mut shard = self.lock(shard);
-        let record = shard.page(number)?.slots[slot].as_ref()?;
-        Some(record.scope)
+        let entry = shard.page(number)?.slots[slot].as_ref()?;
+        Some(entry.scope)
     }
 
     /// Removes item `id`'s record; false if the table has none.
@@ -118,9 +142,9 @@ impl IdTable {
         let Some(page) = shard.page(number) else {
             return false;
         };
-        // The record is dropped in place, not moved out: it is 80 bytes.
+        // The entry is dropped in place, not moved out.
         let slot = &mut page.slots[slot];
-        let Some(scope) = slot.as_ref().map(|record| record.scope) else {
+        let Some(scope) = slot.as_ref().map(|entry| entry.scope) else {
             return false;
         };
         *slot = None;
@@ -148,14 +172,34 @@ impl IdTable {
         tally
     }
 
-    /// Calls `f` with every record, shard by shard.
+    /// Calls `f` with every item's record, shard by shard. Records are made
+    /// for the call (a stack, if any, is copied): checks are rare.
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
-        for shard in &self.shards {
+        for (n, shard) in self.shards.iter().enumerate() {
             let shard = shard.lock();
-            let hot = shard.hot.iter().map(|(_, page)| page);
-            for page in hot.chain(shard.cold.values()) {
-                page.slots.iter().flatten().for_each(&mut *f);
+            let hot = shard.hot.iter().map(|(number, page)| (number, page));
+            for (&number, page) in hot.chain(shard.cold.iter()) {
+                for (slot, entry) in page.slots.iter().enumerate() {
+                    if let Some(entry) = entry {
+                        f(&self.record(id_at(n, number, slot), entry));
+                    }
+                }
             }
+        }
+    }
+
+    fn record(&self, id: u64, entry: &Entry) -> Record {
+        Record {
+            kind: self.kind,
+            site: entry.site,
+            opened: entry.opened,
+            thread: entry.thread,
+            scope: entry.scope,
+            must_close: false,
+            number_is: NumberIs::Id,
+            number: id,
+            detail: None,
+            stack: entry.stack.clone(),
         }
     }
 
@@ -237,6 +281,12 @@ fn place(id: u64) -> (usize, u64, usize) {
     )
 }
 
+/// The id in `slot` of page `number` of shard `shard`: [`place`] undone.
+#[inline]
+fn id_at(shard: usize, number: u64, slot: usize) -> u64 {
+    (number * PAGE as u64 + slot as u64) * SHARDS as u64 + shard as u64
+}
+
 /// Page numbers are sequential: no need for SipHash in the page map.
 #[derive(Default)]
 struct IdHasher(u64);
@@ -261,33 +311,35 @@ impl std::hash::Hasher for IdHasher {
 mod tests {
     use std::panic::Location;
 
-    use super::{IdTable, PAGE, SHARDS, tables};
-    use crate::registry::{NumberIs, Record};
+    use super::{Entry, IdTable, PAGE, SHARDS, id_at, place, tables};
     use crate::scope::ScopeId;
 
-    fn record(scope: ScopeId, id: u64) -> Record {
-        Record {
-            kind: "task",
+    fn entry(scope: ScopeId) -> Entry {
+        Entry {
             site: Location::caller(),
             opened: 0,
             thread: 0,
             scope,
-            must_close: false,
-            number_is: NumberIs::Id,
-            number: id,
-            detail: None,
             stack: None,
+        }
+    }
+
+    #[test]
+    fn places_and_ids_are_inverse() {
+        for id in [0, 1, 31, 32, 511, 512, 513, 1 << 40, u64::MAX / 2] {
+            let (shard, number, slot) = place(id);
+            assert_eq!(id_at(shard, number, slot), id);
         }
     }
 
     #[test]
     fn finds_and_removes_items_by_id() {
         let (a, b) = (ScopeId::for_tests(1_001), ScopeId::for_tests(1_002));
-        let table = IdTable::default();
+        let table = IdTable::new("task");
         let far = 1 << 40;
-        table.insert(7, || record(a, 7));
-        table.insert(8, || record(b, 8));
-        table.insert(far, || record(b, far));
+        table.insert(7, || entry(a));
+        table.insert(8, || entry(b));
+        table.insert(far, || entry(b));
         assert_eq!(table.scope(7), Some(a));
         assert_eq!(table.scope(8), Some(b));
         assert_eq!(table.scope(far), Some(b));
@@ -309,15 +361,18 @@ mod tests {
     #[test]
     fn holds_many_items_alive_at_once() {
         let scope = ScopeId::for_tests(1_003);
-        let table = IdTable::default();
+        let table = IdTable::new("task");
         let ids: Vec<u64> = (1..=10_000).collect();
         for &id in &ids {
-            table.insert(id, || record(scope, id));
+            table.insert(id, || entry(scope));
         }
         assert_eq!(table.pages(), 10_000usize.div_ceil(SHARDS * PAGE) * SHARDS);
         assert!(ids.iter().all(|&id| table.scope(id) == Some(scope)));
         let mut seen = Vec::new();
-        table.for_each(&mut |r| seen.push(r.number));
+        table.for_each(&mut |r| {
+            assert_eq!((r.kind, r.id(), r.scope), ("task", Some(r.number), scope));
+            seen.push(r.number);
+        });
         seen.sort_unstable();
         assert_eq!(seen, ids, "every record is walked once");
         // Every other one ends, then the rest, in reverse.
@@ -336,9 +391,9 @@ mod tests {
     #[test]
     fn a_second_insert_of_one_id_replaces_the_first() {
         let (a, b) = (ScopeId::for_tests(1_004), ScopeId::for_tests(1_005));
-        let table = IdTable::default();
-        table.insert(3, || record(a, 3));
-        table.insert(3, || record(b, 3));
+        let table = IdTable::new("task");
+        table.insert(3, || entry(a));
+        table.insert(3, || entry(b));
         assert_eq!(table.scope(3), Some(b));
         assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (0, 1));
         assert!(table.remove(3));
@@ -347,7 +402,7 @@ mod tests {
 
     #[test]
     fn tables_are_visible_until_dropped() {
-        let table = IdTable::registered();
+        let table = IdTable::registered("task");
         assert!(tables().iter().any(|t| std::sync::Arc::ptr_eq(t, &table)));
         let weak = std::sync::Arc::downgrade(&table);
         drop(table);

@@ -53,10 +53,10 @@ pub(crate) struct LateHandle {
 /// Records an item as open, in the calling thread's shard: `make` makes
 /// its record, given the thread's number. (Made here rather than passed in,
 /// so the record is not copied once more after its thread is filled in.)
-#[inline]
+#[inline(always)]
 pub(crate) fn insert(make: impl FnOnce(u32) -> Record) -> Handle {
     let (shard, number) = thread::current();
-    let (index, stamp) = shard.insert(make(number));
+    let (index, stamp) = shard.insert(number, make);
     Handle {
         shard,
         key: u64::from(index) | u64::from(stamp) << 32,

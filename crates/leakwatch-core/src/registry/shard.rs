@@ -54,28 +54,33 @@ impl Shard {
         }
     }
 
-    /// Stores `record`, returning its slot and stamp. O(1) amortized.
-    #[inline]
-    pub(crate) fn insert(&self, record: Record) -> (u32, u32) {
+    /// Stores the record that `make` makes given `thread` (the thread's
+    /// number), returning its slot and stamp. O(1) amortized. `make` runs
+    /// under the lock, so the record is built in its slot rather than built
+    /// elsewhere and copied in.
+    #[inline(always)]
+    pub(crate) fn insert(&self, thread: u32, make: impl FnOnce(u32) -> Record) -> (u32, u32) {
         let mut slab = self.lock();
-        slab.counts
-            .get_or_insert_with(ScopeCounts::new)
-            .add(record.scope);
         slab.inserts = slab.inserts.wrapping_add(1);
         let stamp = slab.inserts;
-        let index = slab.free;
-        if index == NONE {
-            let index = slab.slots.len();
-            assert!(index < NONE as usize, "leakwatch: over 4 billion items open on one thread");
-            slab.slots.push(Slot::Live(record));
-            return (index as u32, stamp);
-        }
-        let slot = &mut slab.slots[index as usize];
-        let Slot::Free { next } = *slot else {
-            unreachable!("leakwatch: free list points at a live slot");
+        let index = match slab.free {
+            NONE => {
+                let index = slab.slots.len();
+                assert!(index < NONE as usize, "leakwatch: over 4 billion items open on one thread");
+                slab.slots.push(Slot::Live(make(thread)));
+                index as u32
+            }
+            index => {
+                let slot = &mut slab.slots[index as usize];
+                let Slot::Free { next } = *slot else {
+                    unreachable!("leakwatch: free list points at a live slot");
+                };
+                *slot = Slot::Live(make(thread));
+                slab.free = next;
+                index
+            }
         };
-        *slot = Slot::Live(record);
-        slab.free = next;
+        slab.count(index);
         (index, stamp)
     }
 
@@ -178,6 +183,16 @@ impl Shard {
 }
 
 impl Slab {
+    /// Counts the record just stored in `index` for its scope.
+    #[inline]
+    fn count(&mut self, index: u32) {
+        let Slot::Live(record) = &self.slots[index as usize] else {
+            return;
+        };
+        let scope = record.scope;
+        self.counts.get_or_insert_with(ScopeCounts::new).add(scope);
+    }
+
     #[inline]
     fn uncount(&mut self, scope: ScopeId) {
         if let Some(counts) = &mut self.counts {

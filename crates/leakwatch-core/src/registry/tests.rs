@@ -28,10 +28,10 @@ fn records_stay_small() {
 #[test]
 fn slab_reuses_freed_slots() {
     let shard = Shard::new();
-    let (a, _) = shard.insert(record("a"));
-    let (b, _) = shard.insert(record("b"));
+    let (a, _) = shard.insert(0, |_| record("a"));
+    let (b, _) = shard.insert(0, |_| record("b"));
     assert_eq!(shard.remove(a).kind, "a");
-    let (c, _) = shard.insert(record("c"));
+    let (c, _) = shard.insert(0, |_| record("c"));
     assert_eq!(c, a, "the freed slot is taken first");
     assert_eq!(shard.live(), 2);
     assert_eq!(shard.remove(b).kind, "b");
@@ -42,16 +42,16 @@ fn slab_reuses_freed_slots() {
 #[test]
 fn release_keeps_only_must_close_records() {
     let shard = Shard::new();
-    let (plain, _) = shard.insert(record("plain"));
+    let (plain, _) = shard.insert(0, |_| record("plain"));
     let mut must = record("must");
     must.must_close = true;
-    let (must, _) = shard.insert(must);
+    let (must, _) = shard.insert(0, |_| must);
     assert!(shard.release(plain).is_none());
     assert_eq!(shard.release(must).map(|r| r.kind), Some("must"));
     assert_eq!(shard.live(), 0);
     // Both slots are free again.
-    assert_eq!(shard.insert(record("again")).0, must);
-    assert_eq!(shard.insert(record("again")).0, plain);
+    assert_eq!(shard.insert(0, |_| record("again")).0, must);
+    assert_eq!(shard.insert(0, |_| record("again")).0, plain);
 }
 
 #[test]
@@ -68,19 +68,19 @@ fn a_late_id_goes_only_to_its_own_record() {
     };
     let shard = Shard::new();
     // Still open: the id is set.
-    let (a, stamp) = shard.insert(record("task"));
+    let (a, stamp) = shard.insert(0, |_| record("task"));
     assert!(shard.set_id_if_unchanged(a, stamp, 7));
     assert_eq!(task_id(&shard), Some(7));
     shard.remove(a);
     // Dropped before the id came: nothing is set.
-    let (b, stamp) = shard.insert(record("task"));
+    let (b, stamp) = shard.insert(0, |_| record("task"));
     shard.remove(b);
     assert!(!shard.set_id_if_unchanged(b, stamp, 8));
     // Dropped, and its slot reused by another item: that item keeps its
     // own (lack of) id.
-    let (c, stamp) = shard.insert(record("other"));
+    let (c, stamp) = shard.insert(0, |_| record("other"));
     shard.remove(c);
-    let (d, _) = shard.insert(record("task"));
+    let (d, _) = shard.insert(0, |_| record("task"));
     assert_eq!(c, d, "the slot was reused");
     assert!(!shard.set_id_if_unchanged(c, stamp, 9));
     assert_eq!(task_id(&shard), None);
