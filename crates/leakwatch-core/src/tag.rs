@@ -384,7 +384,7 @@ cfg_on! {
                 Level::Stacks => stack::capture(),
                 _ => None,
             };
-            registry::insert(|thread| Record {
+            registry::insert(scope, |thread| Record {
                 kind,
                 site,
                 opened: clock::now_nanos(),

@@ -54,9 +54,9 @@ pub(crate) struct LateHandle {
 /// its record, given the thread's number. (Made here rather than passed in,
 /// so the record is not copied once more after its thread is filled in.)
 #[inline(always)]
-pub(crate) fn insert(make: impl FnOnce(u32) -> Record) -> Handle {
+pub(crate) fn insert(scope: ScopeId, make: impl FnOnce(u32) -> Record) -> Handle {
     let (shard, number) = thread::current();
-    let (index, stamp) = shard.insert(number, make);
+    let (index, stamp) = shard.insert(number, scope, make);
     Handle {
         shard,
         key: u64::from(index) | u64::from(stamp) << 32,

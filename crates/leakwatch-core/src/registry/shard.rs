@@ -55,12 +55,18 @@ impl Shard {
     }
 
     /// Stores the record that `make` makes given `thread` (the thread's
-    /// number), returning its slot and stamp. O(1) amortized. `make` runs
+    /// number), which must be of `scope`, returning its slot and stamp. O(1) amortized. `make` runs
     /// under the lock, so the record is built in its slot rather than built
     /// elsewhere and copied in.
     #[inline(always)]
-    pub(crate) fn insert(&self, thread: u32, make: impl FnOnce(u32) -> Record) -> (u32, u32) {
+    pub(crate) fn insert(
+        &self,
+        thread: u32,
+        scope: ScopeId,
+        make: impl FnOnce(u32) -> Record,
+    ) -> (u32, u32) {
         let mut slab = self.lock();
+        slab.counts.get_or_insert_with(ScopeCounts::new).add(scope);
         slab.inserts = slab.inserts.wrapping_add(1);
         let stamp = slab.inserts;
         let index = match slab.free {
@@ -80,7 +86,7 @@ impl Shard {
                 index
             }
         };
-        slab.count(index);
+        debug_assert!(matches!(&slab.slots[index as usize], Slot::Live(r) if r.scope == scope));
         (index, stamp)
     }
 
@@ -183,16 +189,6 @@ impl Shard {
 }
 
 impl Slab {
-    /// Counts the record just stored in `index` for its scope.
-    #[inline]
-    fn count(&mut self, index: u32) {
-        let Slot::Live(record) = &self.slots[index as usize] else {
-            return;
-        };
-        let scope = record.scope;
-        self.counts.get_or_insert_with(ScopeCounts::new).add(scope);
-    }
-
     #[inline]
     fn uncount(&mut self, scope: ScopeId) {
         if let Some(counts) = &mut self.counts {

@@ -28,10 +28,10 @@ fn records_stay_small() {
 #[test]
 fn slab_reuses_freed_slots() {
     let shard = Shard::new();
-    let (a, _) = shard.insert(0, |_| record("a"));
-    let (b, _) = shard.insert(0, |_| record("b"));
+    let (a, _) = shard.insert(0, ScopeId::NONE, |_| record("a"));
+    let (b, _) = shard.insert(0, ScopeId::NONE, |_| record("b"));
     assert_eq!(shard.remove(a).kind, "a");
-    let (c, _) = shard.insert(0, |_| record("c"));
+    let (c, _) = shard.insert(0, ScopeId::NONE, |_| record("c"));
     assert_eq!(c, a, "the freed slot is taken first");
     assert_eq!(shard.live(), 2);
     assert_eq!(shard.remove(b).kind, "b");
@@ -42,16 +42,16 @@ fn slab_reuses_freed_slots() {
 #[test]
 fn release_keeps_only_must_close_records() {
     let shard = Shard::new();
-    let (plain, _) = shard.insert(0, |_| record("plain"));
+    let (plain, _) = shard.insert(0, ScopeId::NONE, |_| record("plain"));
     let mut must = record("must");
     must.must_close = true;
-    let (must, _) = shard.insert(0, |_| must);
+    let (must, _) = shard.insert(0, ScopeId::NONE, |_| must);
     assert!(shard.release(plain).is_none());
     assert_eq!(shard.release(must).map(|r| r.kind), Some("must"));
     assert_eq!(shard.live(), 0);
     // Both slots are free again.
-    assert_eq!(shard.insert(0, |_| record("again")).0, must);
-    assert_eq!(shard.insert(0, |_| record("again")).0, plain);
+    assert_eq!(shard.insert(0, ScopeId::NONE, |_| record("again")).0, must);
+    assert_eq!(shard.insert(0, ScopeId::NONE, |_| record("again")).0, plain);
 }
 
 #[test]
@@ -68,19 +68,19 @@ fn a_late_id_goes_only_to_its_own_record() {
     };
     let shard = Shard::new();
     // Still open: the id is set.
-    let (a, stamp) = shard.insert(0, |_| record("task"));
+    let (a, stamp) = shard.insert(0, ScopeId::NONE, |_| record("task"));
     assert!(shard.set_id_if_unchanged(a, stamp, 7));
     assert_eq!(task_id(&shard), Some(7));
     shard.remove(a);
     // Dropped before the id came: nothing is set.
-    let (b, stamp) = shard.insert(0, |_| record("task"));
+    let (b, stamp) = shard.insert(0, ScopeId::NONE, |_| record("task"));
     shard.remove(b);
     assert!(!shard.set_id_if_unchanged(b, stamp, 8));
     // Dropped, and its slot reused by another item: that item keeps its
     // own (lack of) id.
-    let (c, stamp) = shard.insert(0, |_| record("other"));
+    let (c, stamp) = shard.insert(0, ScopeId::NONE, |_| record("other"));
     shard.remove(c);
-    let (d, _) = shard.insert(0, |_| record("task"));
+    let (d, _) = shard.insert(0, ScopeId::NONE, |_| record("task"));
     assert_eq!(c, d, "the slot was reused");
     assert!(!shard.set_id_if_unchanged(c, stamp, 9));
     assert_eq!(task_id(&shard), None);
@@ -88,7 +88,7 @@ fn a_late_id_goes_only_to_its_own_record() {
 
 #[test]
 fn items_dropped_on_another_thread_leave_their_shard() {
-    let handle = insert(|_| record("moved"));
+    let handle = insert(ScopeId::NONE, |_| record("moved"));
     let shard = handle.shard;
     let before = shard.live();
     std::thread::spawn(move || drop(remove(handle))).join().unwrap();
@@ -98,7 +98,7 @@ fn items_dropped_on_another_thread_leave_their_shard() {
 #[test]
 fn exited_threads_hand_their_shard_to_new_threads() {
     // A thread that exits with an item still open keeps it visible.
-    let handle = std::thread::spawn(|| insert(|_| record("outlives-thread")))
+    let handle = std::thread::spawn(|| insert(ScopeId::NONE, |_| record("outlives-thread")))
         .join()
         .unwrap();
     let mut seen = 0;
@@ -122,7 +122,7 @@ fn counts_stay_exact_under_concurrent_inserts_and_removes() {
                     barrier.wait();
                     let mut kept = Vec::new();
                     for i in 0..ROUNDS {
-                        let h = insert(|_| record("stress-registry"));
+                        let h = insert(ScopeId::NONE, |_| record("stress-registry"));
                         if i % 10 == 0 {
                             kept.push(h);
                         } else {
