@@ -15,8 +15,13 @@ use std::panic::Location;
 
 use crate::ScopeId;
 
-/// A table of items of one kind, opened and closed by id (see the
-/// [module docs](self)). Dropping the table drops its records.
+/// A table of items of one kind, opened and closed by id, for integrations
+/// that see an item only as an id: tokio's task hooks are told "task 17 was
+/// spawned here", "task 17 is about to be polled", "task 17 ended", and have
+/// nowhere to keep a [`Tag`](crate::Tag) between those calls. Checks,
+/// snapshots and reports see these items like any other (the id shown as
+/// `id 17`). Ids must be unique while their items are open (tokio's task ids
+/// are never reused). Dropping the table drops its records.
 ///
 /// With tracking compiled out it is zero-sized and does nothing.
 ///
