@@ -320,7 +320,7 @@ cfg_on! {
             if detail.is_none() && fd < 0 && !must_close {
                 // Every argument known at the call site (`Tag::new`): the
                 // short path.
-                return Some(record_plain(kind, site));
+                return Some(record_plain(kind, site, level));
             }
             let detail = detail.map(|d| d.to_string().into_boxed_str());
             let (number_is, number) = match u64::try_from(fd) {
@@ -328,7 +328,7 @@ cfg_on! {
                 Err(_) => (NumberIs::Nothing, 0),
             };
             let scope = ScopeId::current();
-            Some(record(kind, detail, (number_is, number), must_close, site, scope))
+            Some(record(kind, detail, (number_is, number), must_close, level, site, scope))
         }
 
         #[inline]
@@ -341,20 +341,20 @@ cfg_on! {
                 Some(id) => (NumberIs::Id, id),
                 None => (NumberIs::Nothing, 0),
             };
-            Some(record(kind, None, number, false, origin.site, origin.scope))
+            Some(record(kind, None, number, false, level, origin.site, origin.scope))
         }
 
         /// Records an item with nothing but a kind and a site, in the current
         /// scope: most items (every `Tag::new`, every unnamed task).
         ///
-        /// Out of line, so callers stay small, and with three arguments, all
-        /// passed in registers: arguments passed in memory are written field
+        /// Out of line, so callers stay small, and with arguments that all
+        /// travel in registers: arguments passed in memory are written field
         /// by field and read back in wider loads, a store-forwarding stall
         /// that a profile put at a quarter of the recording's time.
         #[inline(never)]
-        fn record_plain(kind: &'static str, site: &'static Location<'static>) -> Handle {
+        fn record_plain(kind: &'static str, site: &'static Location<'static>, level: Level) -> Handle {
             let number = (NumberIs::Nothing, 0);
-            build(kind, None, number, false, site, ScopeId::current())
+            build(kind, None, number, false, level, site, ScopeId::current())
         }
 
         /// Records any item (out of line, so callers stay small).
@@ -364,10 +364,11 @@ cfg_on! {
             detail: Option<Box<str>>,
             number: (NumberIs, u64),
             must_close: bool,
+            level: Level,
             site: &'static Location<'static>,
             scope: ScopeId,
         ) -> Handle {
-            build(kind, detail, number, must_close, site, scope)
+            build(kind, detail, number, must_close, level, site, scope)
         }
 
         /// Makes the record in the calling thread's shard.
@@ -377,10 +378,11 @@ cfg_on! {
             detail: Option<Box<str>>,
             (number_is, number): (NumberIs, u64),
             must_close: bool,
+            level: Level,
             site: &'static Location<'static>,
             scope: ScopeId,
         ) -> Handle {
-            let stack = match config::level() {
+            let stack = match level {
                 Level::Stacks => stack::capture(),
                 _ => None,
             };
