@@ -69,29 +69,94 @@ mod tokio_test {
         static WORKER_SCOPE: RefCell<Option<ScopeGuard>> = const { RefCell::new(None) };
     }
 
-    /// How many tasks not spawned through leakwatch are still alive on
-    /// `runtime` once `grace` is over; `None` as soon as there are none.
-    /// `tracked` counts the scope's own (tracked, perhaps ignored) tasks.
-    fn untracked_tasks_after(
+    /// Tasks still running on a test's runtime that leakwatch has no record
+    /// of (spawned with plain tokio, by the test or a library).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    struct Untracked {
+        /// Async tasks: tokio counts them on every build.
+        tasks: usize,
+        /// `spawn_blocking` tasks running or queued: tokio counts them only
+        /// with `--cfg tokio_unstable`; zero without it.
+        blocking: usize,
+    }
+
+    impl Untracked {
+        /// What `runtime` runs beyond the `tracked` tasks and `tracked_blocking`
+        /// blocking tasks that leakwatch has records of.
+        fn on(runtime: &tokio::runtime::Runtime, tracked: usize, tracked_blocking: usize) -> Self {
+            let metrics = runtime.metrics();
+            Untracked {
+                tasks: metrics.num_alive_tasks().saturating_sub(tracked),
+                blocking: blocking_tasks(&metrics).saturating_sub(tracked_blocking),
+            }
+        }
+
+        fn any(self) -> bool {
+            self.tasks + self.blocking > 0
+        }
+    }
+
+    /// Blocking tasks running or queued on the runtime: threads of its
+    /// blocking pool that are not idle (the pool's count leaves out the
+    /// multi-thread runtime's workers) plus the pool's queue.
+    #[cfg(tokio_unstable)]
+    fn blocking_tasks(metrics: &tokio::runtime::RuntimeMetrics) -> usize {
+        let busy = metrics
+            .num_blocking_threads()
+            .saturating_sub(metrics.num_idle_blocking_threads());
+        busy + metrics.blocking_queue_depth()
+    }
+
+    /// Without `--cfg tokio_unstable` tokio does not tell.
+    #[cfg(not(tokio_unstable))]
+    fn blocking_tasks(_: &tokio::runtime::RuntimeMetrics) -> usize {
+        0
+    }
+
+    /// What still runs untracked on `runtime` once `grace` is over; `None`
+    /// as soon as nothing does. `tracked` counts the scope's own (tracked,
+    /// perhaps ignored) tasks and blocking tasks.
+    fn untracked_after(
         runtime: &tokio::runtime::Runtime,
         grace: Duration,
-        tracked: impl Fn() -> usize,
+        tracked: impl Fn() -> (usize, usize),
         mut wait: impl FnMut(Duration),
-    ) -> Option<usize> {
+    ) -> Option<Untracked> {
         let mut backoff = Backoff::new(grace);
         loop {
-            let alive = runtime
-                .metrics()
-                .num_alive_tasks()
-                .saturating_sub(tracked());
-            if alive == 0 {
+            let (tasks, blocking) = tracked();
+            let untracked = Untracked::on(runtime, tasks, blocking);
+            if !untracked.any() {
                 return None;
             }
             match backoff.next_pause() {
                 Some(pause) => wait(pause),
-                None => return Some(alive),
+                None => return Some(untracked),
             }
         }
+    }
+
+    /// The failure message for what still runs untracked on the runtime of
+    /// test `name` after `grace`.
+    fn untracked_message(name: &str, grace: Duration, untracked: Untracked) -> String {
+        let mut lines = Vec::new();
+        if untracked.tasks > 0 {
+            lines.push(format!(
+                "LEAK leakwatch: {} task(s) still running on the runtime of `{name}` after {grace:?}, \
+                 spawned without leakwatch, so their sites are unknown; spawn them with \
+                 leakwatch::tokio::spawn (or a leakwatch::tokio::JoinSet) to see where",
+                untracked.tasks
+            ));
+        }
+        if untracked.blocking > 0 {
+            lines.push(format!(
+                "LEAK leakwatch: {} blocking task(s) still running on the runtime of `{name}` after \
+                 {grace:?}, spawned with plain spawn_blocking, so their sites are unknown; spawn \
+                 them with leakwatch::tokio::spawn_blocking to see where",
+                untracked.blocking
+            ));
+        }
+        lines.join("\n")
     }
 
     /// Runs an async test body on a runtime of its own, in its own scope.
@@ -140,23 +205,23 @@ mod tokio_test {
         });
         // Tasks spawned without leakwatch (by the test or a library) have no
         // record, but the runtime counts them.
-        let tracked =
-            || scope.open_count(crate::tokio::KIND) + scope.open_count(crate::tokio::BLOCKING_KIND);
+        let tracked = || {
+            (
+                scope.open_count(crate::tokio::KIND),
+                scope.open_count(crate::tokio::BLOCKING_KIND),
+            )
+        };
         let untracked = result
             .is_ok()
-            .then(|| untracked_tasks_after(&runtime, grace, tracked, wait))
+            .then(|| untracked_after(&runtime, grace, tracked, wait))
             .flatten();
         // Never wait for blocking tasks that are stuck: they were reported.
         runtime.shutdown_background();
         if let Err(report) = result {
             panic!("{report}");
         }
-        if let Some(alive) = untracked {
-            panic!(
-                "LEAK leakwatch: {alive} task(s) still running on the runtime of `{name}` after {grace:?}, \
-                 spawned without leakwatch, so their sites are unknown; spawn them with \
-                 leakwatch::tokio::spawn (or a leakwatch::tokio::JoinSet) to see where"
-            );
+        if let Some(untracked) = untracked {
+            panic!("{}", untracked_message(name, grace, untracked));
         }
         out
     }

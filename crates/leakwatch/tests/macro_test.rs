@@ -93,6 +93,20 @@ async fn untracked_task_still_running_fails_without_a_site() {
     drop(tokio::spawn(std::future::pending::<()>()));
 }
 
+// A tracked blocking task that the rules ignore is no excuse for an untracked
+// async task: tokio counts the two kinds apart.
+#[cfg(not(tokio_unstable))]
+#[leakwatch::test(grace = "20ms", ignore = "kind:blocking-task")]
+#[should_panic(
+    expected = "LEAK leakwatch: 1 task(s) still running on the runtime of `macro_test::"
+)]
+async fn an_ignored_blocking_task_does_not_hide_an_untracked_task() {
+    drop(leakwatch::tokio::spawn_blocking(|| {
+        std::thread::sleep(std::time::Duration::from_millis(500))
+    }));
+    drop(tokio::spawn(std::future::pending::<()>()));
+}
+
 #[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untracked_tasks_that_finish_in_the_grace_pass() {
     for _ in 0..4 {

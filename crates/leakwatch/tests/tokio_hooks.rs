@@ -185,3 +185,54 @@ async fn leakwatch_test_passes_plain_tasks_that_end() {
         h.await.unwrap();
     }
 }
+
+// `spawn_blocking` fires no spawn hook, so a plain blocking task has no
+// record; with `--cfg tokio_unstable` the test's runtime still counts it.
+#[leakwatch::test(grace = "30ms")]
+#[should_panic(
+    expected = "LEAK leakwatch: 1 blocking task(s) still running on the runtime of `tokio_hooks::"
+)]
+async fn leakwatch_test_reports_a_plain_spawn_blocking_still_running() {
+    drop(tokio::task::spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(500))
+    }));
+}
+
+#[leakwatch::test(grace = "30ms", flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "1 blocking task(s) still running")]
+async fn leakwatch_test_reports_a_plain_spawn_blocking_on_a_multi_thread_runtime() {
+    drop(tokio::task::spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(500))
+    }));
+}
+
+#[leakwatch::test]
+async fn leakwatch_test_passes_plain_blocking_tasks_that_end() {
+    // Awaited, and one left to finish within the grace period.
+    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(5)))
+        .await
+        .unwrap();
+    drop(tokio::task::spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(20))
+    }));
+    // tokio's own blocking work (a file read) leaves nothing behind.
+    tokio::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .await
+        .unwrap();
+}
+
+// `block_in_place` hands the worker's core to a new thread of the blocking
+// pool: that thread is a worker, not a blocking task, and must not count.
+#[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leakwatch_test_passes_block_in_place() {
+    tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(5)));
+    tokio::task::yield_now().await;
+}
+
+#[leakwatch::test(grace = "30ms", ignore = "kind:blocking-task")]
+#[should_panic(expected = "1 blocking task(s) still running")]
+async fn an_ignored_tracked_blocking_task_does_not_hide_a_plain_one() {
+    let sleep = || std::thread::sleep(Duration::from_millis(500));
+    drop(leakwatch::tokio::spawn_blocking(sleep));
+    drop(tokio::task::spawn_blocking(sleep));
+}

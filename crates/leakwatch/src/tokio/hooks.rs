@@ -32,6 +32,9 @@
 //!
 //! - `spawn_blocking` fires no spawn hook, so blocking tasks are tracked
 //!   only when spawned through [`leakwatch::tokio::spawn_blocking`](super::spawn_blocking).
+//!   `#[leakwatch::test]` still fails when plain blocking tasks are left
+//!   running on its runtime (tokio's blocking-pool metrics count them,
+//!   under the same flag), without their sites.
 //! - Tasks on a `LocalSet` fire no hooks: use
 //!   [`leakwatch::tokio::spawn_local`](super::spawn_local).
 //! - The hooks replace any the builder had (tokio keeps one of each).

@@ -28,7 +28,8 @@
 //!
 //! Tasks spawned with plain `tokio::spawn` are not tracked and start in no
 //! scope; `#[leakwatch::test]` on an `async fn` still notices them through
-//! the test runtime's count of alive tasks. With `--cfg tokio_unstable`,
+//! the test runtime's count of alive tasks (plain `spawn_blocking` tasks
+//! only with `--cfg tokio_unstable`, which lets tokio count them). With `--cfg tokio_unstable`,
 //! the `hooks` module tracks every task of a runtime however it was spawned, and
 //! [`dump`] shows in reports where each leaked task is stuck.
 
