@@ -101,6 +101,34 @@ impl Tag {
         }
     }
 
+    /// Records an item of `kind` with `detail`, opened at `site` rather than
+    /// at the caller, in the current scope: for wrappers that open items on
+    /// behalf of a line they saw earlier, such as an iterator of accepted
+    /// connections reporting each at the line that made the iterator.
+    ///
+    /// ```
+    /// use std::panic::Location;
+    ///
+    /// #[track_caller]
+    /// fn here() -> &'static Location<'static> {
+    ///     Location::caller()
+    /// }
+    ///
+    /// let site = here(); // this line
+    /// let tag = leakwatch_core::Tag::with_detail_at("tcp", "127.0.0.1:80", site);
+    /// # drop(tag);
+    /// ```
+    #[inline]
+    pub fn with_detail_at(
+        kind: &'static str,
+        detail: impl fmt::Display,
+        site: &'static Location<'static>,
+    ) -> Tag {
+        Tag {
+            inner: imp::open_at(kind, detail, site),
+        }
+    }
+
     /// Records an item that must be [closed](Tag::close): dropping it
     /// without closing is reported as "dropped without close".
     ///
@@ -332,6 +360,20 @@ cfg_on! {
         }
 
         #[inline]
+        pub(super) fn open_at<D: fmt::Display>(
+            kind: &'static str,
+            detail: D,
+            site: &'static Location<'static>,
+        ) -> Inner {
+            let level = config::level();
+            if level == Level::Off {
+                return None;
+            }
+            let detail = Some(detail.to_string().into_boxed_str());
+            let number = (NumberIs::Nothing, 0);
+            Some(record(kind, detail, number, false, level, site, ScopeId::current()))
+        }
+
         pub(super) fn recorded(kind: &'static str, origin: Origin) -> Inner {
             let level = config::level();
             if level == Level::Off {
@@ -456,6 +498,14 @@ cfg_off! {
 
         #[inline(always)]
         pub(super) fn open<D: fmt::Display>(_: &'static str, _: Option<D>, _: i32, _: bool) {}
+
+        #[inline(always)]
+        pub(super) fn open_at<D: fmt::Display>(
+            _: &'static str,
+            _: D,
+            _: &'static std::panic::Location<'static>,
+        ) {
+        }
 
         #[inline(always)]
         pub(super) fn recorded(_: &'static str, _: super::Origin) {}

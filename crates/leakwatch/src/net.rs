@@ -3,8 +3,8 @@
 //! [`TcpStream`], [`TcpListener`] and [`UdpSocket`] are
 //! [`Tracked`] std sockets whose constructors record the
 //! addresses as the detail: `local -> peer` for a stream, the bound address
-//! for a listener or a UDP socket. [`TcpListener`]'s `accept` returns a
-//! tracked stream too. Everything else is there through `Deref`.
+//! for a listener or a UDP socket. [`TcpListener`]'s `accept` and
+//! `incoming` return tracked streams too. Everything else is there through `Deref`.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -155,6 +155,65 @@ impl Tracked<std::net::TcpListener> {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (stream, peer) = (**self).accept()?;
         Ok((track_stream(stream), peer))
+    }
+
+    /// Accepted connections, like [`std::net::TcpListener::incoming`], each
+    /// a tracked stream opened at the caller's line (the line that made the
+    /// iterator, whatever adapters pull from it).
+    ///
+    /// ```
+    /// let listener = leakwatch::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    /// for stream in listener.incoming().take(1) {
+    ///     let stream: leakwatch::net::TcpStream = stream?;
+    ///     println!("{:?}", stream.peer_addr()?);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            listener: self,
+            #[cfg(any(debug_assertions, feature = "production"))]
+            site: std::panic::Location::caller(),
+        }
+    }
+}
+
+/// The connections a [`TcpListener`] accepts, as tracked streams: made by
+/// [`TcpListener::incoming`](Tracked::incoming). Never ends; each item is
+/// an accepted stream or the error `accept` gave. With tracking compiled out
+/// it is the size of std's `Incoming`.
+///
+/// ```
+/// let listener = leakwatch::net::TcpListener::bind("127.0.0.1:0")?;
+/// let incoming: leakwatch::net::Incoming<'_> = listener.incoming();
+/// # drop(incoming);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a std::net::TcpListener,
+    /// The line that made the iterator: each stream's open site.
+    #[cfg(any(debug_assertions, feature = "production"))]
+    site: &'static std::panic::Location<'static>,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(stream, _)| {
+            #[cfg(any(debug_assertions, feature = "production"))]
+            let tag = crate::Tag::with_detail_at("tcp", Ends(&stream), self.site);
+            #[cfg(not(any(debug_assertions, feature = "production")))]
+            let tag = crate::Tag::new("tcp");
+            Tracked::from_parts(stream, tag)
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
     }
 }
 

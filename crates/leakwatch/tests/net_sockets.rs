@@ -65,6 +65,51 @@ fn listener_and_accepted_stream_are_tracked_separately() {
 }
 
 #[test]
+fn streams_from_incoming_are_reported_at_the_line_that_made_the_iterator() {
+    let scope = Scope::new("incoming");
+    let (line, kept) = scope.run(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let clients: Vec<_> = (0..2)
+            .map(|_| std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap())
+            .collect();
+        // Through an adapter: the site is still this line, not core's.
+        let (incoming, line) = (listener.incoming().take(2), line!());
+        let accepted: Vec<TcpStream> = incoming.map(Result::unwrap).collect();
+        (line, (listener, clients, accepted))
+    });
+    let (listener, clients, accepted) = kept;
+    drop(listener);
+    let report = leaks(&scope);
+    let group = only_group(&report, "tcp", Problem::StillOpen, line);
+    assert_eq!(group.count(), 2, "{report}");
+    // Each detail is `server -> client`, for one of the clients.
+    let peers: Vec<String> = clients
+        .iter()
+        .map(|c| format!(" -> {}", c.local_addr().unwrap()))
+        .collect();
+    for detail in group.details() {
+        assert!(peers.iter().any(|p| detail.ends_with(p)), "{detail}");
+    }
+    drop((clients, accepted));
+    assert!(scope.check().is_ok());
+}
+
+#[test]
+fn streams_from_incoming_handled_in_time_pass() {
+    leakwatch::check(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(b"hi").unwrap();
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0; 2];
+            stream.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"hi");
+        }
+    });
+}
+
+#[test]
 fn forgotten_udp_socket_is_reported() {
     let scope = Scope::new("udp");
     let line = scope.run(|| {

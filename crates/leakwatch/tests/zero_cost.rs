@@ -21,6 +21,10 @@ fn sizes_match_the_build() {
             size_of::<leakwatch::net::TcpStream>(),
             size_of::<std::net::TcpStream>()
         );
+        assert_eq!(
+            size_of::<leakwatch::net::Incoming<'static>>(),
+            size_of::<std::net::Incoming<'static>>()
+        );
         assert_eq!(size_of::<Tracked<[u8; 3]>>(), 3);
         assert_eq!(
             size_of::<Option<leakwatch::fs::File>>(),
