@@ -27,8 +27,28 @@ fn hooks(c: &mut Criterion) {
 
     const TASKS: u64 = 100_000;
 
+    /// tokio's task id as the number it prints (its `Hash` writes it).
+    fn number(id: tokio::task::Id) -> u64 {
+        use std::hash::{Hash, Hasher};
+        struct KeepLast(u64);
+        impl Hasher for KeepLast {
+            fn finish(&self) -> u64 {
+                self.0
+            }
+            fn write(&mut self, _: &[u8]) {}
+            fn write_u64(&mut self, n: u64) {
+                self.0 = n;
+            }
+        }
+        let mut keep = KeepLast(0);
+        id.hash(&mut keep);
+        keep.0
+    }
+
     /// A runtime of `flavor` with `hooks`: "no hooks", "empty hooks" (tokio's
-    /// own cost of calling hooks, the floor under leakwatch's) or "hooks".
+    /// own cost of calling hooks, the floor under leakwatch's), "table only"
+    /// (spawn and terminate hooks that open and close each task in an
+    /// `ItemsById`, as leakwatch's do, without the polls' scope) or "hooks".
     fn runtime(flavor: &str, hooks: &str) -> Runtime {
         let mut builder = match flavor {
             "current_thread" => tokio::runtime::Builder::new_current_thread(),
@@ -41,6 +61,18 @@ fn hooks(c: &mut Criterion) {
         match hooks {
             "hooks" => {
                 leakwatch::tokio::hooks::install(&mut builder);
+            }
+            "table only" => {
+                let tasks = std::sync::Arc::new(leakwatch::ItemsById::new("task"));
+                let on_end = tasks.clone();
+                builder
+                    .on_task_spawn(move |meta| {
+                        let scope = leakwatch::ScopeId::current();
+                        tasks.open(number(meta.id()), meta.spawned_at(), scope);
+                    })
+                    .on_task_terminate(move |meta| {
+                        on_end.close(number(meta.id()));
+                    });
             }
             "empty hooks" => {
                 builder
@@ -69,6 +101,24 @@ fn hooks(c: &mut Criterion) {
         })
     }
 
+    /// `iters` runs on `plain` and on `hooked`, back to back, as the ratio
+    /// of their times in a duration criterion can analyse: 1 ms per
+    /// iteration means no overhead, 1.2 ms means 20%.
+    fn paired(plain: &Runtime, hooked: &Runtime, at_once: u64, iters: u64) -> Duration {
+        let (mut without, mut with) = (Duration::ZERO, Duration::ZERO);
+        // Which goes first alternates: the second of a pair runs on a heap
+        // the first just churned.
+        for i in 0..iters {
+            for hooked_now in [i % 2 == 0, i % 2 == 1] {
+                let start = Instant::now();
+                run(if hooked_now { hooked } else { plain }, at_once);
+                *if hooked_now { &mut with } else { &mut without } += start.elapsed();
+            }
+        }
+        let ratio = with.as_secs_f64() / without.as_secs_f64();
+        Duration::from_secs_f64(ratio * 1e-3 * iters as f64)
+    }
+
     leakwatch::set_level(Level::Sites);
     let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
     let scope = Scope::new("bench");
@@ -77,34 +127,28 @@ fn hooks(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("hooks/{build}/{flavor}"));
         group.sample_size(10);
         group.throughput(criterion::Throughput::Elements(TASKS));
-        let runtimes = ["no hooks", "empty hooks", "hooks"].map(|h| (h, runtime(flavor, h)));
+        let runtimes =
+            ["no hooks", "empty hooks", "table only", "hooks"].map(|h| (h, runtime(flavor, h)));
         for at_once in [100, TASKS] {
             for (hooks, runtime) in &runtimes {
                 let name = format!("100k tasks, {at_once} at a time, {hooks}");
                 group.bench_function(name, |b| b.iter(|| run(runtime, at_once)));
             }
-            let (plain, hooked) = (&runtimes[0].1, &runtimes[2].1);
-            let name = format!(
-                "100k tasks, {at_once} at a time, hooks / no hooks, paired (1 ms = same speed)"
-            );
-            group.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let (mut without, mut with) = (Duration::ZERO, Duration::ZERO);
-                    // Which goes first alternates: the second of a pair runs
-                    // on a heap the first just churned.
-                    for i in 0..iters {
-                        for hooked_now in [i % 2 == 0, i % 2 == 1] {
-                            let start = Instant::now();
-                            run(if hooked_now { hooked } else { plain }, at_once);
-                            *if hooked_now { &mut with } else { &mut without } += start.elapsed();
-                        }
-                    }
-                    // The ratio, as a duration criterion can analyse: 1 ms per
-                    // iteration means no overhead, 1.2 ms means 20%.
-                    let ratio = with.as_secs_f64() / without.as_secs_f64();
-                    Duration::from_secs_f64(ratio * 1e-3 * iters as f64)
-                })
-            });
+            // Every configuration against none for short tasks, to split the
+            // cost; the full hooks only with 100k alive.
+            let against = if at_once == 100 {
+                &runtimes[1..]
+            } else {
+                &runtimes[3..]
+            };
+            for (hooks, runtime) in against {
+                let name = format!(
+                    "100k tasks, {at_once} at a time, {hooks} / no hooks, paired (1 ms = same speed)"
+                );
+                group.bench_function(name, |b| {
+                    b.iter_custom(|iters| paired(&runtimes[0].1, runtime, at_once, iters))
+                });
+            }
         }
         group.finish();
     }
