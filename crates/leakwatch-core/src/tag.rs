@@ -125,7 +125,7 @@ impl Tag {
         site: &'static Location<'static>,
     ) -> Tag {
         Tag {
-            inner: imp::open_at(kind, detail, site),
+            inner: imp::open_at(kind, Some(detail), -1, false, site),
         }
     }
 
@@ -340,11 +340,22 @@ cfg_on! {
             fd: i32,
             must_close: bool,
         ) -> Inner {
+            open_at(kind, detail, fd, must_close, Location::caller())
+        }
+
+        /// [`open`] at `site` instead of the caller's line.
+        #[inline]
+        pub(super) fn open_at<D: fmt::Display>(
+            kind: &'static str,
+            detail: Option<D>,
+            fd: i32,
+            must_close: bool,
+            site: &'static Location<'static>,
+        ) -> Inner {
             let level = config::level();
             if level == Level::Off {
                 return None;
             }
-            let site = Location::caller();
             if detail.is_none() && fd < 0 && !must_close {
                 // Every argument known at the call site (`Tag::new`): the
                 // short path.
@@ -360,20 +371,6 @@ cfg_on! {
         }
 
         #[inline]
-        pub(super) fn open_at<D: fmt::Display>(
-            kind: &'static str,
-            detail: D,
-            site: &'static Location<'static>,
-        ) -> Inner {
-            let level = config::level();
-            if level == Level::Off {
-                return None;
-            }
-            let detail = Some(detail.to_string().into_boxed_str());
-            let number = (NumberIs::Nothing, 0);
-            Some(record(kind, detail, number, false, level, site, ScopeId::current()))
-        }
-
         pub(super) fn recorded(kind: &'static str, origin: Origin) -> Inner {
             let level = config::level();
             if level == Level::Off {
@@ -502,7 +499,9 @@ cfg_off! {
         #[inline(always)]
         pub(super) fn open_at<D: fmt::Display>(
             _: &'static str,
-            _: D,
+            _: Option<D>,
+            _: i32,
+            _: bool,
             _: &'static std::panic::Location<'static>,
         ) {
         }
