@@ -22,28 +22,11 @@ fn hooks(c: &mut Criterion) {
     use std::hint::black_box;
     use std::time::Instant;
 
+    use leakwatch::tokio::id_number;
     use leakwatch::{Level, Scope};
     use tokio::runtime::Runtime;
 
     const TASKS: u64 = 100_000;
-
-    /// tokio's task id as the number it prints (its `Hash` writes it).
-    fn number(id: tokio::task::Id) -> u64 {
-        use std::hash::{Hash, Hasher};
-        struct KeepLast(u64);
-        impl Hasher for KeepLast {
-            fn finish(&self) -> u64 {
-                self.0
-            }
-            fn write(&mut self, _: &[u8]) {}
-            fn write_u64(&mut self, n: u64) {
-                self.0 = n;
-            }
-        }
-        let mut keep = KeepLast(0);
-        id.hash(&mut keep);
-        keep.0
-    }
 
     /// A runtime of `flavor` with `hooks`: "no hooks", "empty hooks" (tokio's
     /// own cost of calling hooks, the floor under leakwatch's), "table only"
@@ -68,10 +51,10 @@ fn hooks(c: &mut Criterion) {
                 builder
                     .on_task_spawn(move |meta| {
                         let scope = leakwatch::ScopeId::current();
-                        tasks.open(number(meta.id()), meta.spawned_at(), scope);
+                        tasks.open(id_number(meta.id()), meta.spawned_at(), scope);
                     })
                     .on_task_terminate(move |meta| {
-                        on_end.close(number(meta.id()));
+                        on_end.close(id_number(meta.id()));
                     });
             }
             "empty hooks" => {

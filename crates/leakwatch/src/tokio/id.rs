@@ -10,8 +10,19 @@ use std::hash::{Hash, Hasher};
 
 use ::tokio::task::Id;
 
-/// The number tokio prints for `id`.
-pub(crate) fn number(id: Id) -> u64 {
+/// The number tokio prints for task `id`, the id leakwatch's reports show:
+/// for your own runtime hooks keeping tasks in an
+/// [`ItemsById`](crate::ItemsById).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let task = tokio::spawn(async {});
+/// let id = task.id();
+/// assert_eq!(leakwatch::tokio::id_number(id).to_string(), id.to_string());
+/// # task.await.unwrap();
+/// # });
+/// ```
+pub fn number(id: Id) -> u64 {
     let mut keep = KeepLast(0);
     id.hash(&mut keep);
     keep.0

@@ -40,5 +40,6 @@ mod id;
 mod join_set;
 mod task;
 
+pub use id::number as id_number;
 pub use join_set::JoinSet;
 pub use task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn, spawn_blocking, spawn_local};
