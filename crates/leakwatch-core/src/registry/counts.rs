@@ -12,15 +12,21 @@ use crate::scope::ScopeId;
 /// Live records per scope: a direct-mapped table (one multiply and one
 /// array slot per open and drop) with a map for scopes whose slot another
 /// scope holds. The counts are exact; a scope's count is its slot's, if the
-/// slot is its own, plus its overflow entry.
+/// slot is its own, plus its overflow entry. Nothing is allocated until the
+/// first add, so shards and id tables start empty in `const` context.
 ///
 /// Each slot also counts every removal of a record whose scope maps to it,
 /// whoever owns the slot: shards are read one after another, so a check
 /// needs these to know that nothing of its scope closed while it read (see
 /// [`super::quiet`]).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ScopeCounts {
-    slots: Box<[Slot; SLOTS]>,
+    table: Option<Box<Table>>,
+}
+
+#[derive(Debug)]
+struct Table {
+    slots: [Slot; SLOTS],
     /// Only scopes that find their slot taken: rare, so std's hasher does.
     overflow: HashMap<ScopeId, u32>,
 }
@@ -57,21 +63,43 @@ fn slot_of(scope: ScopeId) -> usize {
 }
 
 impl ScopeCounts {
-    pub(crate) fn new() -> ScopeCounts {
-        ScopeCounts {
-            slots: Box::new(
-                [Slot {
-                    scope: ScopeId::NONE,
-                    live: 0,
-                    removed: 0,
-                }; SLOTS],
-            ),
-            overflow: HashMap::new(),
-        }
+    /// Counts of nothing, not yet allocated.
+    pub(crate) const fn new() -> ScopeCounts {
+        ScopeCounts { table: None }
     }
 
     #[inline]
     pub(crate) fn add(&mut self, scope: ScopeId) {
+        self.table.get_or_insert_with(Table::new).add(scope);
+    }
+
+    #[inline]
+    pub(crate) fn sub(&mut self, scope: ScopeId) {
+        if let Some(table) = &mut self.table {
+            table.sub(scope);
+        }
+    }
+
+    /// Records of any of `scopes`.
+    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+        self.table.as_ref().map_or(Tally::default(), |t| t.tally(scopes))
+    }
+}
+
+impl Table {
+    fn new() -> Box<Table> {
+        Box::new(Table {
+            slots: [Slot {
+                scope: ScopeId::NONE,
+                live: 0,
+                removed: 0,
+            }; SLOTS],
+            overflow: HashMap::new(),
+        })
+    }
+
+    #[inline]
+    fn add(&mut self, scope: ScopeId) {
         let slot = &mut self.slots[slot_of(scope)];
         if slot.scope == scope {
             slot.live += 1;
@@ -84,7 +112,7 @@ impl ScopeCounts {
     }
 
     #[inline]
-    pub(crate) fn sub(&mut self, scope: ScopeId) {
+    fn sub(&mut self, scope: ScopeId) {
         let slot = &mut self.slots[slot_of(scope)];
         slot.removed = slot.removed.wrapping_add(1);
         if slot.scope == scope && slot.live > 0 {
@@ -97,8 +125,7 @@ impl ScopeCounts {
         }
     }
 
-    /// Records of any of `scopes`.
-    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+    fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();
         for &s in scopes {
             let slot = self.slots[slot_of(s)];
@@ -156,6 +183,6 @@ mod tests {
             counts.sub(b);
         }
         assert_eq!(counts.tally(&[a, b, c]).open, 0);
-        assert!(counts.overflow.is_empty());
+        assert!(counts.table.unwrap().overflow.is_empty());
     }
 }

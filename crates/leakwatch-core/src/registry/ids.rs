@@ -70,7 +70,7 @@ struct Shard {
     )]
     spare: Vec<Box<Page>>,
     /// Live records per scope, for checks of clean scopes.
-    counts: Option<ScopeCounts>,
+    counts: ScopeCounts,
 }
 
 #[derive(Debug, Default)]
@@ -117,10 +117,9 @@ impl IdTable {
         if old.is_none() {
             page.live += 1;
         }
-        let counts = shard.counts.get_or_insert_with(ScopeCounts::new);
-        counts.add(scope);
+        shard.counts.add(scope);
         if let Some(old) = old {
-            counts.sub(old);
+            shard.counts.sub(old);
         }
     }
 
@@ -150,7 +149,7 @@ impl IdTable {
         *slot = None;
         page.live -= 1;
         let emptied = page.live == 0;
-        shard.uncount(scope);
+        shard.counts.sub(scope);
         // An empty hot page stays: the next ids may land in it.
         if emptied
             && !hot
@@ -165,9 +164,7 @@ impl IdTable {
     pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();
         for shard in &self.shards {
-            if let Some(counts) = &shard.lock().counts {
-                tally += counts.tally(scopes);
-            }
+            tally += shard.lock().counts.tally(scopes);
         }
         tally
     }
@@ -257,13 +254,6 @@ impl Shard {
     fn keep_spare(&mut self, page: Box<Page>) {
         if self.spare.len() < SPARE {
             self.spare.push(page);
-        }
-    }
-
-    #[inline]
-    fn uncount(&mut self, scope: ScopeId) {
-        if let Some(counts) = &mut self.counts {
-            counts.sub(scope);
         }
     }
 }

@@ -27,7 +27,7 @@ struct Slab {
     /// Head of the free list threaded through `Slot::Free`, or `NONE`.
     free: u32,
     /// Live records per scope, for checks of clean scopes.
-    counts: Option<ScopeCounts>,
+    counts: ScopeCounts,
     /// Inserts so far (wrapping): a record's stamp is the count after its
     /// own insert, so a slot that still has its stamp's count holds that
     /// record or nothing.
@@ -48,7 +48,7 @@ impl Shard {
             slab: SpinMutex::new(Slab {
                 slots: Vec::new(),
                 free: NONE,
-                counts: None,
+                counts: ScopeCounts::new(),
                 inserts: 0,
             }),
         }
@@ -66,7 +66,7 @@ impl Shard {
         make: impl FnOnce(u32) -> Record,
     ) -> (u32, u32) {
         let mut slab = self.lock();
-        slab.counts.get_or_insert_with(ScopeCounts::new).add(scope);
+        slab.counts.add(scope);
         slab.inserts = slab.inserts.wrapping_add(1);
         let stamp = slab.inserts;
         let index = match slab.free {
@@ -125,7 +125,7 @@ impl Shard {
         slab.free = index;
         match slot {
             Slot::Live(record) => {
-                slab.uncount(record.scope);
+                slab.counts.sub(record.scope);
                 record
             }
             Slot::Free { .. } => unreachable!("leakwatch: slot {index} removed twice"),
@@ -155,7 +155,7 @@ impl Shard {
             Slot::Free { .. } => unreachable!("leakwatch: slot {index} released twice"),
         };
         slab.free = index;
-        slab.uncount(scope);
+        slab.counts.sub(scope);
         match kept {
             Some(Slot::Live(record)) => Some(record),
             _ => None,
@@ -164,7 +164,7 @@ impl Shard {
 
     /// What this shard holds of `scopes`.
     pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        self.lock().counts.as_ref().map_or(Tally::default(), |c| c.tally(scopes))
+        self.lock().counts.tally(scopes)
     }
 
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
@@ -185,15 +185,6 @@ impl Shard {
     #[inline]
     fn lock(&self) -> SpinMutexGuard<'_, Slab> {
         self.slab.lock()
-    }
-}
-
-impl Slab {
-    #[inline]
-    fn uncount(&mut self, scope: ScopeId) {
-        if let Some(counts) = &mut self.counts {
-            counts.sub(scope);
-        }
     }
 }
 
