@@ -109,6 +109,12 @@ impl ScopeId {
         self.0
     }
 
+    /// The id whose number is `n`, as [`ScopeId::as_u64`] gave it.
+    #[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
+    pub(crate) const fn from_raw(n: u64) -> ScopeId {
+        ScopeId(n)
+    }
+
     #[cfg(all(test, any(debug_assertions, feature = "production")))]
     pub(crate) fn for_tests(n: u64) -> ScopeId {
         ScopeId(n)

@@ -172,6 +172,36 @@ fn scopes_sharing_a_hooked_runtime_see_only_their_own_tasks() {
     }
 }
 
+#[test]
+fn a_poll_nested_in_another_puts_back_the_outer_tasks_scope() {
+    // A task that drives a second hooked runtime from `block_in_place`
+    // runs that runtime's polls inside its own: each inner poll must put
+    // back the scope of the code around it, not the thread's outermost.
+    use leakwatch::ScopeId;
+    let outer_runtime = hooked("multi_thread");
+    let (outer, inner) = (Scope::new("outer"), Scope::new("inner"));
+    let inner_id = inner.id();
+    let task = outer.run(|| {
+        outer_runtime.spawn(async move {
+            let in_task = ScopeId::current();
+            tokio::task::block_in_place(|| {
+                hooked("current_thread").block_on(async move {
+                    for _ in 0..3 {
+                        let job = inner.run(|| tokio::spawn(async { ScopeId::current() }));
+                        assert_eq!(job.await.unwrap(), inner_id, "the inner task's scope");
+                        assert_eq!(ScopeId::current(), in_task, "put back after the inner poll");
+                    }
+                });
+            });
+            (in_task, ScopeId::current())
+        })
+    });
+    let (in_task, after) = outer_runtime.block_on(task).unwrap();
+    assert_eq!((in_task, after), (outer.id(), outer.id()));
+    assert_eq!(ScopeId::current(), ScopeId::NONE);
+    assert!(outer.check().is_ok());
+}
+
 #[leakwatch::test(grace = "30ms")]
 #[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/tokio_hooks.rs:")]
 async fn leakwatch_test_reports_a_plain_tokio_spawn_at_its_site() {

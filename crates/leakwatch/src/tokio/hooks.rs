@@ -83,10 +83,14 @@ pub(crate) fn spawn_tracked<R>(spawn: impl FnOnce() -> R) -> R {
 thread_local! {
     /// Set while `leakwatch::tokio` spawns a task it tracks itself.
     static TRACKED_SPAWN: Cell<bool> = const { Cell::new(false) };
-    /// The scopes that polls running on this thread replaced, to put back
-    /// after them; innermost last (tokio does not nest polls on one thread,
-    /// but the hooks stay correct if it one day does).
-    static REPLACED: RefCell<Vec<ScopeId>> = const { RefCell::new(Vec::new()) };
+    /// The polls running on this thread and the scope the outermost one
+    /// replaced, to put back after it. No destructor, so reaching it costs
+    /// no check of whether it is set up or torn down.
+    static POLLS: Cell<(u32, ScopeId)> = const { Cell::new((0, ScopeId::NONE)) };
+    /// The scopes that inner polls replaced, innermost last: tokio does not
+    /// nest polls on one thread, but a task may drive another runtime (in
+    /// `block_in_place`, say), whose hooks then run inside its poll.
+    static NESTED: RefCell<Vec<ScopeId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records a task spawned untracked (by anything but `leakwatch::tokio`).
@@ -102,14 +106,18 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 /// in the thread's.
 fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     let scope = tasks.scope(id::number(meta.id()));
-    // A thread being torn down has no thread-locals: nothing to enter.
-    let _ = REPLACED.try_with(|replaced| {
-        let previous = match scope {
-            Some(scope) => scope.replace_current(),
-            None => ScopeId::current(),
-        };
-        replaced.borrow_mut().push(previous);
-    });
+    let previous = match scope {
+        Some(scope) => scope.replace_current(),
+        None => ScopeId::current(),
+    };
+    let (depth, outer) = POLLS.get();
+    if depth == 0 {
+        POLLS.set((1, previous));
+    } else {
+        POLLS.set((depth + 1, outer));
+        // A thread being torn down has no thread-locals: nothing to keep.
+        let _ = NESTED.try_with(|nested| nested.borrow_mut().push(previous));
+    }
 }
 
 /// Closes the record of a task that ended.
@@ -119,9 +127,16 @@ fn terminated(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 
 /// Leaves the scope the poll entered, putting the thread's back.
 fn after_poll() {
-    let _ = REPLACED.try_with(|replaced| {
-        if let Some(previous) = replaced.borrow_mut().pop() {
-            previous.replace_current();
-        }
-    });
+    let (depth, outer) = POLLS.get();
+    let previous = match depth {
+        0 => return,
+        1 => outer,
+        _ => NESTED
+            .try_with(|nested| nested.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or(outer),
+    };
+    POLLS.set((depth - 1, outer));
+    previous.replace_current();
 }

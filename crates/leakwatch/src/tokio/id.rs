@@ -22,6 +22,7 @@ use ::tokio::task::Id;
 /// # task.await.unwrap();
 /// # });
 /// ```
+#[inline]
 pub fn number(id: Id) -> u64 {
     let mut keep = KeepLast(0);
     id.hash(&mut keep);

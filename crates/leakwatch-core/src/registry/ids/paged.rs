@@ -1,32 +1,27 @@
-//! Records kept by unique id, for items that cannot carry a handle.
+//! The locked back of an id table, for items the ring has no slot for.
 //!
-//! tokio's task hooks see a task only as its id, at spawn, at each poll and
-//! at its end, and have nowhere to keep a [`Tag`](crate::Tag). A table here
-//! keeps such items' records by id instead, registered so that checks and
-//! snapshots see them as they see the shards' records.
-//!
-//! Every poll of every task looks its task up here, so lookups must be cheap,
-//! also with a hundred thousand tasks alive. Ids are handed out by one
-//! counter and never reused, so the table is paged by id: item `id` has its
-//! own slot in the page that covers it, found with a compare (the newest
-//! page) or one small map lookup and an index, and items opened one after
-//! another sit side by side in memory. The [`SHARDS`] locks split consecutive
-//! ids, so threads touching neighbouring items rarely wait for each other.
-//! Each shard keeps per-scope counts, as a registry shard does, so a check of
-//! a clean scope reads counters, not records. A page is freed when its last
-//! item closes.
+//! Long-lived items, and items opened while many others are alive, find
+//! their ring slot taken and come here. Ids are handed out by one counter
+//! and never reused, so the table is paged by id: item `id` has its own slot
+//! in the page that covers it, found with a compare (the newest page) or one
+//! small map lookup and an index, and items opened one after another sit
+//! side by side in memory. The [`SHARDS`] locks split consecutive ids, so
+//! threads touching neighbouring items rarely wait for each other. Each
+//! shard keeps per-scope counts, as a registry shard does, so a check of a
+//! clean scope reads counters, not records, and a count of its items that
+//! lookups read without the lock, so ids that are not here cost no lock.
+//! A page is freed when its last item closes.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::mutex::{SpinMutex, SpinMutexGuard};
+use spin::mutex::SpinMutex;
 use spin::relax::Yield;
 
 use std::panic::Location;
 
-use super::counts::{ScopeCounts, Tally};
-use super::{NumberIs, Record};
+use super::super::counts::{ScopeCounts, Tally};
 use crate::scope::ScopeId;
 use crate::stack::Stack;
 
@@ -40,14 +35,20 @@ const _: () = assert!(std::mem::size_of::<Page>() <= 1032, "a page fits glibc's 
 /// Emptied pages kept per shard, to spare allocations.
 const SPARE: usize = 4;
 
-/// Records of one kind by id.
-#[derive(Debug)]
-pub(crate) struct IdTable {
-    kind: &'static str,
-    shards: [SpinMutex<Shard, Yield>; SHARDS],
+/// Records by id, behind locks.
+#[derive(Debug, Default)]
+pub(super) struct Paged {
+    shards: [Locked; SHARDS],
 }
 
-/// What a table keeps of an item: a [`Record`] without what every item of
+#[derive(Debug, Default)]
+struct Locked {
+    shard: SpinMutex<Shard, Yield>,
+    /// Items in `shard`, written under its lock, read without it.
+    live: AtomicUsize,
+}
+
+/// What a table keeps of an item: a `Record` without what every item of
 /// a table shares (its kind) or what its slot tells (its id), half the size.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -80,42 +81,22 @@ struct Page {
     slots: [Option<Entry>; PAGE],
 }
 
-/// Every table alive, for checks and snapshots.
-static TABLES: Mutex<Vec<Weak<IdTable>>> = Mutex::new(Vec::new());
-
-impl IdTable {
-    /// A table for items of `kind`, not visible to checks.
-    fn new(kind: &'static str) -> IdTable {
-        IdTable {
-            kind,
-            shards: Default::default(),
-        }
-    }
-
-    /// A table for items of `kind`, visible to checks until it is dropped.
-    pub(crate) fn registered(kind: &'static str) -> Arc<IdTable> {
-        let table = Arc::new(IdTable::new(kind));
-        let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-        tables.retain(|t| t.strong_count() > 0);
-        tables.push(Arc::downgrade(&table));
-        table
-    }
-
-    /// Adds item `id` (`make` makes its entry, under the lock, so it is
-    /// built in its slot rather than copied there), replacing any it had.
-    #[inline]
-    pub(crate) fn insert(&self, id: u64, make: impl FnOnce() -> Entry) {
-        let (shard, number, slot) = place(id);
-        let mut shard = self.lock(shard);
+impl Paged {
+    /// Adds item `id`, replacing any it had.
+    pub(super) fn insert(&self, id: u64, entry: Entry) {
+        let (n, number, slot) = place(id);
+        let locked = &self.shards[n];
+        let mut shard = locked.shard.lock();
         let page = match shard.page(number) {
             Some(page) => page,
             None => shard.add_page(number),
         };
         let slot = &mut page.slots[slot];
         let old = slot.take().map(|old| old.scope);
-        let scope = slot.insert(make()).scope;
+        let scope = slot.insert(entry).scope;
         if old.is_none() {
             page.live += 1;
+            locked.live.store(locked.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
         shard.counts.add(scope);
         if let Some(old) = old {
@@ -125,18 +106,26 @@ impl IdTable {
 
     /// The scope of item `id`, if the table has it.
     #[inline]
-    pub(crate) fn scope(&self, id: u64) -> Option<ScopeId> {
-        let (shard, number, slot) = place(id);
-        let mut shard = self.lock(shard);
+    pub(super) fn scope(&self, id: u64) -> Option<ScopeId> {
+        let (n, number, slot) = place(id);
+        let locked = &self.shards[n];
+        if locked.live.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut shard = locked.shard.lock();
         let entry = shard.page(number)?.slots[slot].as_ref()?;
         Some(entry.scope)
     }
 
     /// Removes item `id`'s record; false if the table has none.
     #[inline]
-    pub(crate) fn remove(&self, id: u64) -> bool {
-        let (shard, number, slot) = place(id);
-        let mut shard = self.lock(shard);
+    pub(super) fn remove(&self, id: u64) -> bool {
+        let (n, number, slot) = place(id);
+        let locked = &self.shards[n];
+        if locked.live.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let mut shard = locked.shard.lock();
         let hot = shard.hot.as_ref().is_some_and(|(hot, _)| *hot == number);
         let Some(page) = shard.page(number) else {
             return false;
@@ -148,6 +137,7 @@ impl IdTable {
         };
         *slot = None;
         page.live -= 1;
+        locked.live.store(locked.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
         let emptied = page.live == 0;
         shard.counts.sub(scope);
         // An empty hot page stays: the next ids may land in it.
@@ -161,48 +151,27 @@ impl IdTable {
     }
 
     /// What this table holds of `scopes`.
-    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+    pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();
-        for shard in &self.shards {
-            tally += shard.lock().counts.tally(scopes);
+        for locked in &self.shards {
+            tally += locked.shard.lock().counts.tally(scopes);
         }
         tally
     }
 
-    /// Calls `f` with every item's record, shard by shard. Records are made
-    /// for the call (a stack, if any, is copied): checks are rare.
-    pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
-        for (n, shard) in self.shards.iter().enumerate() {
-            let shard = shard.lock();
+    /// Calls `f` with every item's id and entry, shard by shard.
+    pub(super) fn for_each(&self, f: &mut impl FnMut(u64, &Entry)) {
+        for (n, locked) in self.shards.iter().enumerate() {
+            let shard = locked.shard.lock();
             let hot = shard.hot.iter().map(|(number, page)| (number, page));
             for (&number, page) in hot.chain(shard.cold.iter()) {
                 for (slot, entry) in page.slots.iter().enumerate() {
                     if let Some(entry) = entry {
-                        f(&self.record(id_at(n, number, slot), entry));
+                        f(id_at(n, number, slot), entry);
                     }
                 }
             }
         }
-    }
-
-    fn record(&self, id: u64, entry: &Entry) -> Record {
-        Record {
-            kind: self.kind,
-            site: entry.site,
-            opened: entry.opened,
-            thread: entry.thread,
-            scope: entry.scope,
-            must_close: false,
-            number_is: NumberIs::Id,
-            number: id,
-            detail: None,
-            stack: entry.stack.clone(),
-        }
-    }
-
-    #[inline]
-    fn lock(&self, shard: usize) -> SpinMutexGuard<'_, Shard> {
-        self.shards[shard].lock()
     }
 
     #[cfg(test)]
@@ -211,17 +180,11 @@ impl IdTable {
         self.shards
             .iter()
             .map(|s| {
-                let s = s.lock();
+                let s = s.shard.lock();
                 s.cold.len() + usize::from(hot(&s))
             })
             .sum()
     }
-}
-
-/// Every table alive now.
-pub(crate) fn tables() -> Vec<Arc<IdTable>> {
-    let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-    tables.iter().filter_map(Weak::upgrade).collect()
 }
 
 impl Shard {
@@ -301,7 +264,7 @@ impl std::hash::Hasher for IdHasher {
 mod tests {
     use std::panic::Location;
 
-    use super::{Entry, IdTable, PAGE, SHARDS, id_at, place, tables};
+    use super::{Entry, PAGE, Paged, SHARDS, id_at, place};
     use crate::scope::ScopeId;
 
     fn entry(scope: ScopeId) -> Entry {
@@ -325,11 +288,11 @@ mod tests {
     #[test]
     fn finds_and_removes_items_by_id() {
         let (a, b) = (ScopeId::for_tests(1_001), ScopeId::for_tests(1_002));
-        let table = IdTable::new("task");
+        let table = Paged::default();
         let far = 1 << 40;
-        table.insert(7, || entry(a));
-        table.insert(8, || entry(b));
-        table.insert(far, || entry(b));
+        table.insert(7, entry(a));
+        table.insert(8, entry(b));
+        table.insert(far, entry(b));
         assert_eq!(table.scope(7), Some(a));
         assert_eq!(table.scope(8), Some(b));
         assert_eq!(table.scope(far), Some(b));
@@ -351,17 +314,17 @@ mod tests {
     #[test]
     fn holds_many_items_alive_at_once() {
         let scope = ScopeId::for_tests(1_003);
-        let table = IdTable::new("task");
+        let table = Paged::default();
         let ids: Vec<u64> = (1..=10_000).collect();
         for &id in &ids {
-            table.insert(id, || entry(scope));
+            table.insert(id, entry(scope));
         }
         assert_eq!(table.pages(), 10_000usize.div_ceil(SHARDS * PAGE) * SHARDS);
         assert!(ids.iter().all(|&id| table.scope(id) == Some(scope)));
         let mut seen = Vec::new();
-        table.for_each(&mut |r| {
-            assert_eq!((r.kind, r.id(), r.scope), ("task", Some(r.number), scope));
-            seen.push(r.number);
+        table.for_each(&mut |id, entry| {
+            assert_eq!(entry.scope, scope);
+            seen.push(id);
         });
         seen.sort_unstable();
         assert_eq!(seen, ids, "every record is walked once");
@@ -381,22 +344,12 @@ mod tests {
     #[test]
     fn a_second_insert_of_one_id_replaces_the_first() {
         let (a, b) = (ScopeId::for_tests(1_004), ScopeId::for_tests(1_005));
-        let table = IdTable::new("task");
-        table.insert(3, || entry(a));
-        table.insert(3, || entry(b));
+        let table = Paged::default();
+        table.insert(3, entry(a));
+        table.insert(3, entry(b));
         assert_eq!(table.scope(3), Some(b));
         assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (0, 1));
         assert!(table.remove(3));
         assert_eq!(table.tally(&[a, b]).open, 0);
-    }
-
-    #[test]
-    fn tables_are_visible_until_dropped() {
-        let table = IdTable::registered("task");
-        assert!(tables().iter().any(|t| std::sync::Arc::ptr_eq(t, &table)));
-        let weak = std::sync::Arc::downgrade(&table);
-        drop(table);
-        assert!(weak.upgrade().is_none());
-        assert!(tables().iter().all(|t| !std::ptr::eq(&**t, weak.as_ptr())));
     }
 }

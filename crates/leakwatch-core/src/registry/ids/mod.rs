@@ -1,0 +1,257 @@
+//! Records kept by unique id, for items that cannot carry a handle.
+//!
+//! tokio's task hooks see a task only as its id, at spawn, at each poll and
+//! at its end, and have nowhere to keep a [`Tag`](crate::Tag). A table here
+//! keeps such items' records by id instead, registered so that checks and
+//! snapshots see them as they see the shards' records.
+//!
+//! Every task of a runtime is opened, looked up at each poll and closed
+//! here, so those must cost a few nanoseconds. A table is two parts: a
+//! lock-free [`ring`] with a slot per id modulo its size, where short-lived
+//! items (nearly all of them) live, and a locked [`paged`] table behind it
+//! for items whose slot is taken. Checks and snapshots read both.
+
+mod paged;
+mod ring;
+
+use std::panic::Location;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+pub(crate) use paged::Entry;
+
+use super::counts::Tally;
+use super::{NumberIs, Record};
+use crate::scope::ScopeId;
+use paged::Paged;
+use ring::{Ring, Seen};
+
+/// Records of one kind by id.
+#[derive(Debug)]
+pub(crate) struct IdTable {
+    kind: &'static str,
+    ring: Ring,
+    paged: Paged,
+}
+
+/// Every table alive, for checks and snapshots.
+static TABLES: Mutex<Vec<Weak<IdTable>>> = Mutex::new(Vec::new());
+
+impl IdTable {
+    /// A table for items of `kind`, not visible to checks.
+    fn new(kind: &'static str) -> IdTable {
+        IdTable {
+            kind,
+            ring: Ring::new(),
+            paged: Paged::default(),
+        }
+    }
+
+    /// A table for items of `kind`, visible to checks until it is dropped.
+    pub(crate) fn registered(kind: &'static str) -> Arc<IdTable> {
+        let table = Arc::new(IdTable::new(kind));
+        let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+        tables.retain(|t| t.strong_count() > 0);
+        tables.push(Arc::downgrade(&table));
+        table
+    }
+
+    /// Adds item `id`: in the ring if its slot is free and the entry has no
+    /// stack (a slot keeps no allocation), else in the paged table. An id
+    /// opened twice is recorded twice, and closed once per record.
+    #[inline]
+    pub(crate) fn insert(&self, id: u64, entry: Entry) {
+        if entry.stack.is_none() {
+            let seen = Seen {
+                id,
+                scope: entry.scope,
+                site: entry.site,
+                opened: entry.opened,
+                thread: entry.thread,
+            };
+            if self.ring.insert(id, &seen) {
+                return;
+            }
+        }
+        self.paged.insert(id, entry);
+    }
+
+    /// The scope of item `id`, if the table has it.
+    #[inline]
+    pub(crate) fn scope(&self, id: u64) -> Option<ScopeId> {
+        self.ring.scope(id).or_else(|| self.paged.scope(id))
+    }
+
+    /// Removes a record of item `id`; false if the table has none.
+    #[inline]
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        self.ring.remove(id) || self.paged.remove(id)
+    }
+
+    /// What this table holds of `scopes`.
+    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+        let mut tally = self.ring.tally(scopes);
+        tally += self.paged.tally(scopes);
+        tally
+    }
+
+    /// Calls `f` with every item's record. Records are made for the call (a
+    /// stack, if any, is copied): checks are rare.
+    pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
+        self.ring.for_each(&mut |seen| {
+            f(&self.record(seen.id, seen.site, seen.opened, seen.thread, seen.scope, None));
+        });
+        self.paged.for_each(&mut |id, entry| {
+            let stack = entry.stack.clone();
+            f(&self.record(id, entry.site, entry.opened, entry.thread, entry.scope, stack));
+        });
+    }
+
+    fn record(
+        &self,
+        id: u64,
+        site: &'static Location<'static>,
+        opened: u64,
+        thread: u32,
+        scope: ScopeId,
+        stack: Option<Box<crate::stack::Stack>>,
+    ) -> Record {
+        Record {
+            kind: self.kind,
+            site,
+            opened,
+            thread,
+            scope,
+            must_close: false,
+            number_is: NumberIs::Id,
+            number: id,
+            detail: None,
+            stack,
+        }
+    }
+}
+
+/// Every table alive now.
+pub(crate) fn tables() -> Vec<Arc<IdTable>> {
+    let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+    tables.iter().filter_map(Weak::upgrade).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::Location;
+
+    use super::ring::SLOTS;
+    use super::{Entry, IdTable, tables};
+    use crate::scope::ScopeId;
+
+    fn entry(scope: ScopeId) -> Entry {
+        Entry {
+            site: Location::caller(),
+            opened: 0,
+            thread: 0,
+            scope,
+            stack: None,
+        }
+    }
+
+    fn ids(table: &IdTable) -> Vec<u64> {
+        let mut ids = Vec::new();
+        table.for_each(&mut |r| {
+            assert_eq!((r.kind, r.id()), ("task", Some(r.number)));
+            ids.push(r.number);
+        });
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn items_whose_slot_is_taken_go_behind_the_ring() {
+        let (a, b) = (ScopeId::for_tests(3_001), ScopeId::for_tests(3_002));
+        let table = IdTable::new("task");
+        let rival = 5 + SLOTS as u64;
+        table.insert(5, entry(a));
+        table.insert(rival, entry(b));
+        table.insert(5, entry(b)); // opened twice: recorded twice
+        assert_eq!((table.scope(5), table.scope(rival)), (Some(a), Some(b)));
+        assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (1, 2));
+        assert_eq!(ids(&table), [5, 5, rival]);
+
+        let before = table.tally(&[a, b]);
+        assert!(table.remove(5));
+        assert_eq!(table.scope(5), Some(b), "the second record");
+        assert!(table.remove(5));
+        assert!(!table.remove(5));
+        assert!(table.remove(rival));
+        let after = table.tally(&[a, b]);
+        assert_eq!(after.open, 0);
+        assert_ne!(after.removed, before.removed, "removals show in both parts");
+        assert!(ids(&table).is_empty());
+    }
+
+    #[cfg(feature = "stacks")]
+    #[test]
+    fn items_with_a_stack_keep_it() {
+        let scope = ScopeId::for_tests(3_003);
+        let table = IdTable::new("task");
+        let stack = crate::stack::capture();
+        let addresses = stack.as_ref().map(|s| s.addresses().to_vec());
+        assert!(addresses.is_some(), "a stacks build captures");
+        table.insert(9, Entry { stack, ..entry(scope) });
+        let mut stacks = Vec::new();
+        table.for_each(&mut |r| stacks.push(r.stack().map(|s| s.addresses().to_vec())));
+        assert_eq!(stacks, [addresses]);
+        assert!(table.remove(9));
+    }
+
+    #[test]
+    fn a_check_never_finds_a_chain_of_items_quiet() {
+        // Each item opens the next before it closes, so one is always open,
+        // though a check reading slot after slot may see none: the removal
+        // counts must tell it that it read while things changed. Ids step
+        // back and forth across the ring and into the paged table.
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let scope = ScopeId::for_tests(3_004);
+        let table = IdTable::registered("task");
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        // One item in 64 shares its ring slot with the one before, so it
+        // goes to the paged table.
+        let step = |n: u64, id: u64| match n % 64 {
+            0 => id + 16 * SLOTS as u64,
+            _ => n * 4_096 + n * 97 % 4_000,
+        };
+        table.insert(step(1, 0), entry(scope));
+        let chain = {
+            let (table, done) = (table.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut id = step(1, 0);
+                for n in 2..200_000 {
+                    let next = step(n, id);
+                    table.insert(next, entry(scope));
+                    assert!(table.remove(id));
+                    id = next;
+                }
+                done.store(true, Ordering::Relaxed);
+                id
+            })
+        };
+        let mut looks = 0;
+        while !done.load(Ordering::Relaxed) {
+            assert!(!crate::registry::quiet(&[scope]), "quiet while an item was open");
+            looks += 1;
+        }
+        let last = chain.join().unwrap();
+        assert!(looks > 0);
+        assert!(table.remove(last));
+        assert!(crate::registry::quiet(&[scope]));
+    }
+
+    #[test]
+    fn tables_are_visible_until_dropped() {
+        let table = IdTable::registered("task");
+        assert!(tables().iter().any(|t| std::sync::Arc::ptr_eq(t, &table)));
+        let weak = std::sync::Arc::downgrade(&table);
+        drop(table);
+        assert!(weak.upgrade().is_none());
+        assert!(tables().iter().all(|t| !std::ptr::eq(&**t, weak.as_ptr())));
+    }
+}
