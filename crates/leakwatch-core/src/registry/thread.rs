@@ -1,5 +1,6 @@
 //! Each thread's shard and number, and the names of threads for reports.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -19,6 +20,9 @@ struct ThreadCtx {
 
 thread_local! {
     static CTX: ThreadCtx = ThreadCtx::new();
+    /// The thread's number once known (0 before): read by every open, and
+    /// without a destructor, so reading it checks no set-up state.
+    static NUMBER: Cell<u32> = const { Cell::new(0) };
 }
 
 impl ThreadCtx {
@@ -67,8 +71,16 @@ pub(crate) fn thread_label(number: u32) -> String {
     }
 }
 
-/// The calling thread's number, 0 once its thread-locals are gone.
+/// The calling thread's number; 0 if its thread-locals were gone before
+/// it was first asked for.
 #[inline]
 pub(crate) fn number() -> u32 {
-    CTX.try_with(|ctx| ctx.number).unwrap_or(0)
+    match NUMBER.get() {
+        0 => {
+            let number = CTX.try_with(|ctx| ctx.number).unwrap_or(0);
+            NUMBER.set(number);
+            number
+        }
+        number => number,
+    }
 }

@@ -94,6 +94,7 @@ thread_local! {
 }
 
 /// Records a task spawned untracked (by anything but `leakwatch::tokio`).
+#[inline]
 fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     if TRACKED_SPAWN.get() {
         return;
@@ -104,6 +105,7 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 /// Enters the scope of the task about to be polled. A task the hooks do
 /// not track (one of `leakwatch::tokio`'s, which enters its own scope) runs
 /// in the thread's.
+#[inline]
 fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     let scope = tasks.scope(id::number(meta.id()));
     let previous = match scope {
@@ -121,11 +123,13 @@ fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 }
 
 /// Closes the record of a task that ended.
+#[inline]
 fn terminated(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     tasks.close(id::number(meta.id()));
 }
 
 /// Leaves the scope the poll entered, putting the thread's back.
+#[inline]
 fn after_poll() {
     let (depth, outer) = POLLS.get();
     let previous = match depth {
