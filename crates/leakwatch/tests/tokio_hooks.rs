@@ -199,7 +199,8 @@ fn a_poll_nested_in_another_puts_back_the_outer_tasks_scope() {
     let (in_task, after) = outer_runtime.block_on(task).unwrap();
     assert_eq!((in_task, after), (outer.id(), outer.id()));
     assert_eq!(ScopeId::current(), ScopeId::NONE);
-    assert!(outer.check().is_ok());
+    // The task ended; its end hook may still be running on a worker.
+    assert!(outer.check_within(LONG).is_ok());
 }
 
 #[leakwatch::test(grace = "30ms")]
