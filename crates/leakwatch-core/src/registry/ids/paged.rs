@@ -41,11 +41,13 @@ pub(super) struct Paged {
     shards: [Locked; SHARDS],
 }
 
+/// `live` first, so it shares a cache line with the lock word after it.
 #[derive(Debug, Default)]
+#[repr(C)]
 struct Locked {
-    shard: SpinMutex<Shard, Yield>,
     /// Items in `shard`, written under its lock, read without it.
     live: AtomicUsize,
+    shard: SpinMutex<Shard, Yield>,
 }
 
 /// What a table keeps of an item: a `Record` without what every item of

@@ -98,10 +98,13 @@ impl Ring {
             return false;
         }
         let slot = self.slot(id);
-        if slot
-            .state
-            .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+        // A plain load first: with many items alive most slots are taken,
+        // and a failed compare-exchange costs as much as one that succeeds.
+        if slot.state.load(Ordering::Relaxed) != FREE
+            || slot
+                .state
+                .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
         {
             return false;
         }
