@@ -204,7 +204,9 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
 }
 
 fn build(mut items: Vec<&Item>) -> Group {
-    items.sort_by_key(|item| std::cmp::Reverse(item.age()));
+    // Oldest first; items of one coarse clock tick by id (tasks' ids are
+    // their spawn order), not by where the snapshot happened to find them.
+    items.sort_by_key(|item| (std::cmp::Reverse(item.age()), item.id()));
     let first = items[0];
     let mut details: Vec<String> = Vec::new();
     let mut more_details = 0;
