@@ -57,8 +57,10 @@ impl ItemsById {
 
     /// Records item `id` as open, opened at `site` in `scope`, now; at
     /// `LEAKWATCH=stacks` with the calling thread's stack. Returns whether
-    /// it was recorded (not when `LEAKWATCH=off` or compiled out). An id
-    /// opened again while open is recorded again, and closed once per open.
+    /// it was recorded (not when `LEAKWATCH=off` or compiled out). Ids
+    /// must be unique while open: what the table keeps of an id opened
+    /// again before it closed is unspecified (at most two records, each
+    /// removed by one close).
     ///
     /// ```
     /// use leakwatch_core::{ItemsById, ScopeId};

@@ -57,7 +57,8 @@ impl IdTable {
 
     /// Adds item `id`: in the ring if its slot is free and the entry has no
     /// stack (a slot keeps no allocation), else in the paged table. An id
-    /// opened twice is recorded twice, and closed once per record.
+    /// opened again while open has a record in each (a third open replaces
+    /// the paged one); each close removes one.
     #[inline]
     pub(crate) fn insert(&self, id: u64, entry: Entry) {
         if entry.stack.is_none() {
@@ -138,21 +139,10 @@ pub(crate) fn tables() -> Vec<Arc<IdTable>> {
 
 #[cfg(test)]
 mod tests {
-    use std::panic::Location;
-
+    use super::paged::tests::entry;
     use super::ring::SLOTS;
     use super::{Entry, IdTable, tables};
     use crate::scope::ScopeId;
-
-    fn entry(scope: ScopeId) -> Entry {
-        Entry {
-            site: Location::caller(),
-            opened: 0,
-            thread: 0,
-            scope,
-            stack: None,
-        }
-    }
 
     fn ids(table: &IdTable) -> Vec<u64> {
         let mut ids = Vec::new();

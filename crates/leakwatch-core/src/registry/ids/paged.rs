@@ -41,9 +41,7 @@ pub(super) struct Paged {
     shards: [Locked; SHARDS],
 }
 
-/// `live` first, so it shares a cache line with the lock word after it.
 #[derive(Debug, Default)]
-#[repr(C)]
 struct Locked {
     /// Items in `shard`, written under its lock, read without it.
     live: AtomicUsize,
@@ -263,13 +261,13 @@ impl std::hash::Hasher for IdHasher {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::panic::Location;
 
     use super::{Entry, PAGE, Paged, SHARDS, id_at, place};
     use crate::scope::ScopeId;
 
-    fn entry(scope: ScopeId) -> Entry {
+    pub(in super::super) fn entry(scope: ScopeId) -> Entry {
         Entry {
             site: Location::caller(),
             opened: 0,
