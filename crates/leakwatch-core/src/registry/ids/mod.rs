@@ -69,7 +69,7 @@ impl IdTable {
                 opened: entry.opened,
                 thread: entry.thread,
             };
-            if self.ring.insert(id, &seen) {
+            if self.ring.insert(&seen) {
                 return;
             }
         }

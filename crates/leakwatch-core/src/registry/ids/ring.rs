@@ -51,8 +51,8 @@ struct Slot {
     /// [`FREE`], [`WRITING`] or the live item's id plus one.
     state: AtomicU64,
     scope: AtomicU64,
-    /// Never null once the slot was first filled: always made from a
-    /// `&'static Location<'static>`.
+    /// Always made from a `&'static Location<'static>` (a placeholder one
+    /// until the slot is first filled).
     site: AtomicPtr<Location<'static>>,
     opened: AtomicU64,
     thread: AtomicU32,
@@ -72,10 +72,11 @@ pub(super) struct Seen {
 
 impl Ring {
     pub(super) fn new() -> Ring {
+        let placeholder: *const Location<'static> = Location::caller();
         let slot = || Slot {
             state: AtomicU64::new(FREE),
             scope: AtomicU64::new(0),
-            site: AtomicPtr::new(std::ptr::null_mut()),
+            site: AtomicPtr::new(placeholder.cast_mut()),
             opened: AtomicU64::new(0),
             thread: AtomicU32::new(0),
             removals: AtomicU32::new(0),
@@ -90,10 +91,11 @@ impl Ring {
         &self.slots[(id % SLOTS as u64) as usize]
     }
 
-    /// Records item `id` in its slot if the slot is free; false if it is
-    /// not (or the id is too big for a slot), for the paged table to take.
+    /// Records item `seen.id` in its slot if the slot is free; false if it
+    /// is not (or the id is too big for a slot), for the paged table to take.
     #[inline]
-    pub(super) fn insert(&self, id: u64, seen: &Seen) -> bool {
+    pub(super) fn insert(&self, seen: &Seen) -> bool {
+        let id = seen.id;
         if id >= TOO_BIG {
             return false;
         }
@@ -193,14 +195,10 @@ impl Slot {
             if self.state.load(Ordering::Relaxed) != state {
                 continue;
             }
-            // The acquire load of `state` saw the release store that ended
-            // this item's open, so its fields, site included, are visible.
-            debug_assert!(!site.is_null());
-            // SAFETY: `site` is not null (the open that made `state` live
-            // stored a site before it, and the acquire load above makes
-            // that store visible), and every non-null pointer ever stored
-            // in a slot was made from a `&'static Location<'static>`, which
-            // lives for the whole program and is never written through.
+            // SAFETY: every pointer ever stored in `site`, the initial one
+            // included, was made from a `&'static Location<'static>`, which
+            // lives for the whole program and is never written through; an
+            // atomic load returns one of those stores whole.
             let site = unsafe { &*site };
             let seen = Seen {
                 id: state - 1,
@@ -222,9 +220,9 @@ mod tests {
     use super::{Ring, SLOTS, Seen, TOO_BIG};
     use crate::scope::ScopeId;
 
-    fn seen(scope: ScopeId) -> Seen {
+    fn seen(id: u64, scope: ScopeId) -> Seen {
         Seen {
-            id: 0,
+            id,
             scope,
             site: Location::caller(),
             opened: 5,
@@ -236,14 +234,14 @@ mod tests {
     fn opens_finds_and_closes_by_id() {
         let (a, b) = (ScopeId::for_tests(2_001), ScopeId::for_tests(2_002));
         let ring = Ring::new();
-        assert!(ring.insert(7, &seen(a)));
-        assert!(ring.insert(8, &seen(b)));
+        assert!(ring.insert(&seen(7, a)));
+        assert!(ring.insert(&seen(8, b)));
         assert_eq!((ring.scope(7), ring.scope(8), ring.scope(9)), (Some(a), Some(b), None));
         assert_eq!(ring.tally(&[a]).open, 1);
         assert_eq!(ring.tally(&[a, b]).open, 2);
         let mut items = Vec::new();
         ring.for_each(&mut |s| items.push((s.id, s.scope, s.site.line(), s.opened, s.thread)));
-        let line = seen(a).site.line();
+        let line = seen(0, a).site.line();
         assert_eq!(items, [(7, a, line, 5, 3), (8, b, line, 5, 3)]);
 
         let before = ring.tally(&[a]);
@@ -258,18 +256,18 @@ mod tests {
     fn a_taken_slot_or_a_huge_id_is_left_to_the_paged_table() {
         let scope = ScopeId::for_tests(2_003);
         let ring = Ring::new();
-        assert!(ring.insert(1, &seen(scope)));
-        assert!(!ring.insert(1 + SLOTS as u64, &seen(scope)), "same slot");
-        assert!(!ring.insert(1, &seen(scope)), "same id, still open");
+        assert!(ring.insert(&seen(1, scope)));
+        assert!(!ring.insert(&seen(1 + SLOTS as u64, scope)), "same slot");
+        assert!(!ring.insert(&seen(1, scope)), "same id, still open");
         assert!(!ring.remove(1 + SLOTS as u64), "not here");
         assert_eq!(ring.scope(1 + SLOTS as u64), None);
         for id in [TOO_BIG, u64::MAX] {
-            assert!(!ring.insert(id, &seen(scope)));
+            assert!(!ring.insert(&seen(id, scope)));
             assert!(!ring.remove(id));
             assert_eq!(ring.scope(id), None);
         }
         assert!(ring.remove(1));
-        assert!(ring.insert(1 + SLOTS as u64, &seen(scope)), "free again");
+        assert!(ring.insert(&seen(1 + SLOTS as u64, scope)), "free again");
     }
 
     #[test]
@@ -283,9 +281,9 @@ mod tests {
                 std::thread::spawn(move || {
                     for n in 0..20_000u64 {
                         let id = n * 2 + w;
-                        let mut item = seen(ScopeId::for_tests(10_000 + id));
+                        let mut item = seen(id, ScopeId::for_tests(10_000 + id));
                         item.opened = id;
-                        if ring.insert(id, &item) {
+                        if ring.insert(&item) {
                             assert_eq!(ring.scope(id), Some(item.scope));
                             assert!(ring.remove(id));
                         }
