@@ -24,7 +24,13 @@ use crate::ScopeId;
 /// `id 17`). Ids must be unique while their items are open (tokio's task ids
 /// are never reused). Dropping the table drops its records.
 ///
-/// With tracking compiled out it is zero-sized and does nothing.
+/// Open times are read from a clock that a background thread,
+/// `leakwatch-clock`, keeps up to date every millisecond while any table
+/// exists (one thread for all of them, parked when none is left), so an open
+/// reads no clock; ages in reports may be a millisecond or two too long.
+///
+/// With tracking compiled out it is zero-sized and does nothing, and no
+/// thread is started.
 ///
 /// ```
 /// use leakwatch_core::{ItemsById, Scope};
@@ -55,7 +61,8 @@ impl ItemsById {
         }
     }
 
-    /// Records item `id` as open, opened at `site` in `scope`, now; at
+    /// Records item `id` as open, opened at `site` in `scope`, now (to a
+    /// millisecond or two, see [`ItemsById`]); at
     /// `LEAKWATCH=stacks` with the calling thread's stack. Returns whether
     /// it was recorded (not when `LEAKWATCH=off` or compiled out). Ids
     /// must be unique while open: what the table keeps of an id opened
@@ -121,11 +128,15 @@ cfg_on! {
         #[derive(Debug)]
         pub(super) struct Inner {
             table: Arc<IdTable>,
+            /// Keeps [`clock::recent_nanos`] a load while the table lives
+            /// (not when tracking is off as it is made).
+            _ticking: Option<clock::Ticking>,
         }
 
         pub(super) fn new(kind: &'static str) -> Inner {
             Inner {
                 table: IdTable::registered(kind),
+                _ticking: (config::level() != Level::Off).then(clock::Ticking::start),
             }
         }
 
@@ -145,7 +156,7 @@ cfg_on! {
                 _ => None,
             };
             let thread = registry::thread_number();
-            let opened = clock::now_nanos();
+            let opened = clock::recent_nanos();
             inner.table.insert(id, Entry {
                 site,
                 opened,

@@ -117,9 +117,26 @@ fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
         POLLS.set((1, previous));
     } else {
         POLLS.set((depth + 1, outer));
-        // A thread being torn down has no thread-locals: nothing to keep.
-        let _ = NESTED.try_with(|nested| nested.borrow_mut().push(previous));
+        nest(previous);
     }
+}
+
+/// Keeps the scope an inner poll replaced. Out of line: polls nest only
+/// when a task drives another runtime.
+#[inline(never)]
+fn nest(previous: ScopeId) {
+    // A thread being torn down has no thread-locals: nothing to keep.
+    let _ = NESTED.try_with(|nested| nested.borrow_mut().push(previous));
+}
+
+/// The scope an inner poll replaced, `outer` if it was not kept.
+#[inline(never)]
+fn unnest(outer: ScopeId) -> ScopeId {
+    NESTED
+        .try_with(|nested| nested.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or(outer)
 }
 
 /// Closes the record of a task that ended.
@@ -135,11 +152,7 @@ fn after_poll() {
     let previous = match depth {
         0 => return,
         1 => outer,
-        _ => NESTED
-            .try_with(|nested| nested.borrow_mut().pop())
-            .ok()
-            .flatten()
-            .unwrap_or(outer),
+        _ => unnest(outer),
     };
     POLLS.set((depth - 1, outer));
     previous.replace_current();

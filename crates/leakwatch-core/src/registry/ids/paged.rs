@@ -82,7 +82,9 @@ struct Page {
 }
 
 impl Paged {
-    /// Adds item `id`, replacing any it had.
+    /// Adds item `id`, replacing any it had. Out of line: the ring's
+    /// callers reach it only when a slot is taken.
+    #[inline(never)]
     pub(super) fn insert(&self, id: u64, entry: Entry) {
         let (n, number, slot) = place(id);
         let locked = &self.shards[n];
@@ -112,7 +114,14 @@ impl Paged {
         if locked.live.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let mut shard = locked.shard.lock();
+        self.scope_locked(n, number, slot)
+    }
+
+    /// [`scope`](Self::scope) once the shard may hold the item: out of
+    /// line, so the lock-free callers' fast paths stay small.
+    #[inline(never)]
+    fn scope_locked(&self, n: usize, number: u64, slot: usize) -> Option<ScopeId> {
+        let mut shard = self.shards[n].shard.lock();
         let entry = shard.page(number)?.slots[slot].as_ref()?;
         Some(entry.scope)
     }
@@ -125,6 +134,14 @@ impl Paged {
         if locked.live.load(Ordering::Relaxed) == 0 {
             return false;
         }
+        self.remove_locked(n, number, slot)
+    }
+
+    /// [`remove`](Self::remove) once the shard may hold the item: out of
+    /// line, as [`scope_locked`](Self::scope_locked) is.
+    #[inline(never)]
+    fn remove_locked(&self, n: usize, number: u64, slot: usize) -> bool {
+        let locked = &self.shards[n];
         let mut shard = locked.shard.lock();
         let hot = shard.hot.as_ref().is_some_and(|(hot, _)| *hot == number);
         let Some(page) = shard.page(number) else {

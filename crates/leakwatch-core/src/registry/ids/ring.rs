@@ -3,7 +3,7 @@
 //! Short-lived items (a server's tasks, a hundred alive at a time) have ids
 //! close together, so nearly every one finds its slot here free: opening it
 //! is one compare-exchange and a few plain stores, looking it up a few plain
-//! loads, closing it one compare-exchange. No lock is taken and nothing is
+//! loads, closing it two plain stores. No lock is taken and nothing is
 //! allocated, which is what lets tokio's task hooks track every task of a
 //! runtime for a few nanoseconds each. An id whose slot is taken (by a
 //! long-lived item, or when many are alive at once) goes to the paged table
@@ -143,14 +143,15 @@ impl Ring {
         if id >= TOO_BIG || slot.state.load(Ordering::Relaxed) != live {
             return false;
         }
-        // Counted before the slot is freed (the release below publishes
-        // it): a check that sees the slot free or refilled sees the count.
-        // Only a closer of this very id writes it, so a plain increment.
+        // Only the closer of this very id changes a slot that holds it (ids
+        // are unique while open, and an opener claims only a free slot), so
+        // plain stores do, with no compare-exchange. The removal is counted
+        // before the slot is freed (the release store publishes it): a
+        // check that sees the slot free or refilled sees the count.
         let removals = slot.removals.load(Ordering::Relaxed);
         slot.removals.store(removals.wrapping_add(1), Ordering::Relaxed);
-        slot.state
-            .compare_exchange(live, FREE, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+        slot.state.store(FREE, Ordering::Release);
+        true
     }
 
     /// What the ring holds of `scopes`.
