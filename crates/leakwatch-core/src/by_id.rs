@@ -112,22 +112,64 @@ impl ItemsById {
     pub fn close(&self, id: u64) -> bool {
         imp::close(&self.inner, id)
     }
+
+    /// Makes the scope item `id` was opened in current on the calling
+    /// thread until the matching [`leave`](ItemsById::leave): the scope a
+    /// tokio task's poll runs in. The scope is looked up only when
+    /// something asks for it ([`ScopeId::current`], as opening an item or
+    /// spawning a task does), so entering costs a few stores. If the table
+    /// does not have the item, the scope stays what it was. Enters nest;
+    /// for enter and leave in one place, [`ScopeId::enter`] and its guard
+    /// are simpler.
+    ///
+    /// ```
+    /// use leakwatch_core::{ItemsById, Scope, ScopeId};
+    ///
+    /// let tasks = ItemsById::new("task");
+    /// let test = Scope::new("test");
+    /// tasks.open(3, std::panic::Location::caller(), test.id());
+    /// tasks.enter(3); // before a poll of task 3
+    /// let expected = if leakwatch_core::COMPILED_IN { test.id() } else { ScopeId::NONE };
+    /// assert_eq!(ScopeId::current(), expected);
+    /// tasks.leave(); // after it
+    /// assert_eq!(ScopeId::current(), ScopeId::NONE);
+    /// # tasks.close(3);
+    /// ```
+    #[inline]
+    pub fn enter(&self, id: u64) {
+        imp::enter(&self.inner, id)
+    }
+
+    /// Ends the calling thread's latest [`enter`](ItemsById::enter) (of
+    /// any table), making current again what was current before it. Does
+    /// nothing if no enter is in force.
+    ///
+    /// ```
+    /// let tasks = leakwatch_core::ItemsById::new("task");
+    /// tasks.enter(1);
+    /// tasks.leave();
+    /// ```
+    #[inline]
+    pub fn leave(&self) {
+        imp::leave()
+    }
 }
 
 cfg_on! {
     mod imp {
         use std::panic::Location;
-        use std::sync::Arc;
 
         use crate::config::{self, Level};
         use crate::registry::ids::{Entry, IdTable};
         use crate::registry;
         use crate::scope::ScopeId;
-        use crate::{clock, stack};
+        use crate::{clock, current, stack};
 
         #[derive(Debug)]
         pub(super) struct Inner {
-            table: Arc<IdTable>,
+            /// Pooled, never freed: a thread may keep it while it defers
+            /// its current scope to an item (see [`enter`]).
+            table: &'static IdTable,
             /// Keeps [`clock::recent_nanos`] a load while the table lives
             /// (not when tracking is off as it is made).
             _ticking: Option<clock::Ticking>,
@@ -176,6 +218,22 @@ cfg_on! {
         pub(super) fn close(inner: &Inner, id: u64) -> bool {
             inner.table.remove(id)
         }
+
+        #[inline]
+        pub(super) fn enter(inner: &Inner, id: u64) {
+            current::enter(inner.table, id);
+        }
+
+        #[inline]
+        pub(super) fn leave() {
+            current::leave();
+        }
+
+        impl Drop for Inner {
+            fn drop(&mut self) {
+                self.table.retire();
+            }
+        }
     }
 }
 
@@ -204,5 +262,11 @@ cfg_off! {
         pub(super) fn close(_: &Inner, _: u64) -> bool {
             false
         }
+
+        #[inline(always)]
+        pub(super) fn enter(_: &Inner, _: u64) {}
+
+        #[inline(always)]
+        pub(super) fn leave() {}
     }
 }

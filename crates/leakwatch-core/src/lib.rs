@@ -35,6 +35,7 @@ mod macros;
 mod backoff;
 mod by_id;
 mod config;
+mod current;
 mod ignore;
 mod report;
 mod scope;

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backoff::Backoff;
+use crate::current;
 use crate::ignore::Ignore;
 use crate::report::{Problem, Report};
 use crate::snapshot::Snapshot;
@@ -57,7 +58,7 @@ impl ScopeId {
     /// ```
     #[inline]
     pub fn current() -> ScopeId {
-        imp::current()
+        current::get()
     }
 
     /// Makes this scope current on the calling thread until the guard drops.
@@ -73,7 +74,7 @@ impl ScopeId {
     #[inline]
     pub fn enter(self) -> ScopeGuard {
         ScopeGuard {
-            previous: imp::replace(self),
+            previous: current::replace_raw(self),
             _not_send: PhantomData,
         }
     }
@@ -82,9 +83,10 @@ impl ScopeId {
     /// returning the scope it replaces, which the caller must make current
     /// again (with this method) on the same thread when its work is done.
     ///
-    /// For integrations whose enter and leave are two separate callbacks,
-    /// such as tokio's before- and after-poll hooks; everywhere else
-    /// [`enter`](ScopeId::enter) is the safer choice.
+    /// For integrations whose enter and leave are two separate callbacks;
+    /// everywhere else [`enter`](ScopeId::enter) is the safer choice. (An
+    /// item's scope, as a task's poll enters it, is
+    /// [`ItemsById::enter`](crate::ItemsById::enter)'s.)
     ///
     /// ```
     /// use leakwatch_core::{Scope, ScopeId};
@@ -97,7 +99,9 @@ impl ScopeId {
     /// ```
     #[inline]
     pub fn replace_current(self) -> ScopeId {
-        imp::replace(self)
+        let previous = current::get();
+        current::replace_raw(self);
+        previous
     }
 
     /// The number behind this id, for exports and logs.
@@ -138,6 +142,7 @@ impl ScopeId {
 #[must_use = "the scope is current only until the guard is dropped"]
 #[derive(Debug)]
 pub struct ScopeGuard {
+    /// What was current, as kept (a deferred scope stays deferred).
     previous: ScopeId,
     _not_send: PhantomData<*const ()>,
 }
@@ -145,7 +150,7 @@ pub struct ScopeGuard {
 impl Drop for ScopeGuard {
     #[inline]
     fn drop(&mut self) {
-        imp::replace(self.previous);
+        current::set_raw(self.previous);
     }
 }
 
@@ -381,17 +386,12 @@ cfg_on! {
         //! The scope table: each scope's parent, so a check can find the
         //! children of the scope it checks.
 
-        use std::cell::Cell;
         use std::collections::{HashMap, HashSet};
         use std::sync::atomic::{AtomicU64, Ordering};
         use std::sync::{Mutex, MutexGuard, PoisonError};
 
         use super::ScopeId;
         use crate::registry;
-
-        thread_local! {
-            static CURRENT: Cell<ScopeId> = const { Cell::new(ScopeId::NONE) };
-        }
 
         static NEXT: AtomicU64 = AtomicU64::new(1);
 
@@ -413,16 +413,6 @@ cfg_on! {
 
         fn table() -> MutexGuard<'static, Option<Table>> {
             TABLE.lock().unwrap_or_else(PoisonError::into_inner)
-        }
-
-        #[inline]
-        pub(super) fn current() -> ScopeId {
-            CURRENT.try_with(Cell::get).unwrap_or(ScopeId::NONE)
-        }
-
-        #[inline]
-        pub(super) fn replace(id: ScopeId) -> ScopeId {
-            CURRENT.try_with(|c| c.replace(id)).unwrap_or(ScopeId::NONE)
         }
 
         pub(super) fn create(parent: ScopeId) -> ScopeId {
@@ -522,16 +512,6 @@ cfg_off! {
         //! Tracking is compiled out: there is no current scope to keep.
 
         use super::ScopeId;
-
-        #[inline]
-        pub(super) fn current() -> ScopeId {
-            ScopeId::NONE
-        }
-
-        #[inline]
-        pub(super) fn replace(_id: ScopeId) -> ScopeId {
-            ScopeId::NONE
-        }
 
         #[inline]
         pub(super) fn create(_parent: ScopeId) -> ScopeId {

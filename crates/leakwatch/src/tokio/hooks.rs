@@ -41,7 +41,7 @@
 //! - Tasks spawned through `leakwatch::tokio` keep their own record (with
 //!   their name); the hooks leave them alone.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::Arc;
 
 use ::tokio::runtime::{Builder, TaskMeta};
@@ -62,11 +62,12 @@ use crate::{ItemsById, ScopeId};
 /// ```
 pub fn install(builder: &mut Builder) -> &mut Builder {
     let tasks = Arc::new(ItemsById::new(KIND));
-    let (on_spawn, on_poll, on_terminate) = (tasks.clone(), tasks.clone(), tasks);
+    let (on_spawn, on_poll, after, on_terminate) =
+        (tasks.clone(), tasks.clone(), tasks.clone(), tasks);
     builder
         .on_task_spawn(move |meta| spawned(&on_spawn, meta))
         .on_before_task_poll(move |meta| before_poll(&on_poll, meta))
-        .on_after_task_poll(|_| after_poll())
+        .on_after_task_poll(move |_| after_poll(&after))
         .on_task_terminate(move |meta| terminated(&on_terminate, meta))
 }
 
@@ -83,14 +84,6 @@ pub(crate) fn spawn_tracked<R>(spawn: impl FnOnce() -> R) -> R {
 thread_local! {
     /// Set while `leakwatch::tokio` spawns a task it tracks itself.
     static TRACKED_SPAWN: Cell<bool> = const { Cell::new(false) };
-    /// The polls running on this thread and the scope the outermost one
-    /// replaced, to put back after it. No destructor, so reaching it costs
-    /// no check of whether it is set up or torn down.
-    static POLLS: Cell<(u32, ScopeId)> = const { Cell::new((0, ScopeId::NONE)) };
-    /// The scopes that inner polls replaced, innermost last: tokio does not
-    /// nest polls on one thread, but a task may drive another runtime (in
-    /// `block_in_place`, say), whose hooks then run inside its poll.
-    static NESTED: RefCell<Vec<ScopeId>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records a task spawned untracked (by anything but `leakwatch::tokio`).
@@ -102,41 +95,13 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     tasks.open(id::number(meta.id()), meta.spawned_at(), ScopeId::current());
 }
 
-/// Enters the scope of the task about to be polled. A task the hooks do
-/// not track (one of `leakwatch::tokio`'s, which enters its own scope) runs
-/// in the thread's.
+/// Enters the scope of the task about to be polled, looked up only if the
+/// poll asks for it (see [`ItemsById::enter`]). A task the hooks do not
+/// track (one of `leakwatch::tokio`'s, which enters its own scope) runs in
+/// the thread's.
 #[inline]
 fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
-    let scope = tasks.scope(id::number(meta.id()));
-    let previous = match scope {
-        Some(scope) => scope.replace_current(),
-        None => ScopeId::current(),
-    };
-    let (depth, outer) = POLLS.get();
-    if depth == 0 {
-        POLLS.set((1, previous));
-    } else {
-        POLLS.set((depth + 1, outer));
-        nest(previous);
-    }
-}
-
-/// Keeps the scope an inner poll replaced. Out of line: polls nest only
-/// when a task drives another runtime.
-#[inline(never)]
-fn nest(previous: ScopeId) {
-    // A thread being torn down has no thread-locals: nothing to keep.
-    let _ = NESTED.try_with(|nested| nested.borrow_mut().push(previous));
-}
-
-/// The scope an inner poll replaced, `outer` if it was not kept.
-#[inline(never)]
-fn unnest(outer: ScopeId) -> ScopeId {
-    NESTED
-        .try_with(|nested| nested.borrow_mut().pop())
-        .ok()
-        .flatten()
-        .unwrap_or(outer)
+    tasks.enter(id::number(meta.id()));
 }
 
 /// Closes the record of a task that ended.
@@ -147,13 +112,6 @@ fn terminated(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 
 /// Leaves the scope the poll entered, putting the thread's back.
 #[inline]
-fn after_poll() {
-    let (depth, outer) = POLLS.get();
-    let previous = match depth {
-        0 => return,
-        1 => outer,
-        _ => unnest(outer),
-    };
-    POLLS.set((depth - 1, outer));
-    previous.replace_current();
+fn after_poll(tasks: &ItemsById) {
+    tasks.leave();
 }

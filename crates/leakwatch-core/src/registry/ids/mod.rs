@@ -15,7 +15,7 @@ mod paged;
 mod ring;
 
 use std::panic::Location;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Mutex, PoisonError};
 
 pub(crate) use paged::Entry;
 
@@ -33,8 +33,10 @@ pub(crate) struct IdTable {
     paged: Paged,
 }
 
-/// Every table alive, for checks and snapshots.
-static TABLES: Mutex<Vec<Weak<IdTable>>> = Mutex::new(Vec::new());
+/// Every table in use, for checks and snapshots.
+static TABLES: Mutex<Vec<&'static IdTable>> = Mutex::new(Vec::new());
+/// Tables retired empty, for the next of their kind.
+static POOL: Mutex<Vec<&'static IdTable>> = Mutex::new(Vec::new());
 
 impl IdTable {
     /// A table for items of `kind`, not visible to checks.
@@ -46,13 +48,32 @@ impl IdTable {
         }
     }
 
-    /// A table for items of `kind`, visible to checks until it is dropped.
-    pub(crate) fn registered(kind: &'static str) -> Arc<IdTable> {
-        let table = Arc::new(IdTable::new(kind));
-        let mut tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-        tables.retain(|t| t.strong_count() > 0);
-        tables.push(Arc::downgrade(&table));
+    /// A table for items of `kind`, visible to checks until it is
+    /// [retired](IdTable::retire). Tables are never freed, so a thread may
+    /// keep a reference to one in a thread-local (the scope a poll defers
+    /// to): a retired table goes back to a pool, and is used again, empty,
+    /// by the next table of its kind.
+    pub(crate) fn registered(kind: &'static str) -> &'static IdTable {
+        let pooled = {
+            let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
+            let mine = pool.iter().position(|t| t.kind == kind);
+            mine.map(|at| pool.swap_remove(at))
+        };
+        let table = pooled.unwrap_or_else(|| Box::leak(Box::new(IdTable::new(kind))));
+        TABLES.lock().unwrap_or_else(PoisonError::into_inner).push(table);
         table
+    }
+
+    /// Hides the table from checks, drops its records and pools it. No open
+    /// may run at the same time or after: its owner is being dropped.
+    pub(crate) fn retire(&'static self) {
+        TABLES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|t| !std::ptr::eq(*t, self));
+        self.ring.clear();
+        self.paged.clear();
+        POOL.lock().unwrap_or_else(PoisonError::into_inner).push(self);
     }
 
     /// Adds item `id`: in the ring if its slot is free and the entry has no
@@ -131,10 +152,9 @@ impl IdTable {
     }
 }
 
-/// Every table alive now.
-pub(crate) fn tables() -> Vec<Arc<IdTable>> {
-    let tables = TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-    tables.iter().filter_map(Weak::upgrade).collect()
+/// Every table in use now.
+pub(crate) fn tables() -> Vec<&'static IdTable> {
+    TABLES.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 #[cfg(test)]
@@ -211,7 +231,7 @@ mod tests {
         };
         table.insert(step(1, 0), entry(scope));
         let chain = {
-            let (table, done) = (table.clone(), done.clone());
+            let done = done.clone();
             std::thread::spawn(move || {
                 let mut id = step(1, 0);
                 for n in 2..200_000 {
@@ -233,20 +253,33 @@ mod tests {
         assert!(looks > 0);
         assert!(table.remove(last));
         assert!(crate::registry::quiet(&[scope]));
+        table.retire();
     }
 
     #[test]
-    fn tables_are_visible_until_dropped() {
-        let table = IdTable::registered("task");
-        assert!(tables().iter().any(|t| std::sync::Arc::ptr_eq(t, &table)));
-        let weak = std::sync::Arc::downgrade(&table);
-        drop(table);
-        // A check running in another test may hold it for a moment.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while weak.strong_count() > 0 && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        assert!(weak.upgrade().is_none());
-        assert!(tables().iter().all(|t| !std::ptr::eq(&**t, weak.as_ptr())));
+    fn retired_tables_are_hidden_emptied_and_used_again_for_their_kind() {
+        let scope = ScopeId::for_tests(3_005);
+        let kind = "retire-test";
+        let table = IdTable::registered(kind);
+        assert!(tables().iter().any(|t| std::ptr::eq(*t, table)));
+        table.insert(1, entry(scope));
+        table.insert(1 + SLOTS as u64, entry(scope));
+        assert_eq!(crate::registry::tally(&[scope]).open, 2);
+        let before = table.tally(&[scope]).removed;
+
+        table.retire();
+        assert!(tables().iter().all(|t| !std::ptr::eq(*t, table)));
+        assert_eq!((table.scope(1), table.scope(1 + SLOTS as u64)), (None, None));
+        assert_eq!(table.tally(&[scope]).open, 0);
+        assert_eq!(table.tally(&[scope]).removed, before + 2, "clearing counts removals");
+
+        let other_kind = IdTable::registered("retire-test-other");
+        assert!(!std::ptr::eq(other_kind, table), "pooled for its own kind only");
+        let again = IdTable::registered(kind);
+        assert!(std::ptr::eq(again, table), "the pooled table is used again");
+        assert!(ids(again).is_empty());
+        assert!(tables().iter().any(|t| std::ptr::eq(*t, again)));
+        again.retire();
+        other_kind.retire();
     }
 }

@@ -167,6 +167,25 @@ impl Paged {
         true
     }
 
+    /// Removes every record, counting each as a removal.
+    pub(super) fn clear(&self) {
+        for locked in &self.shards {
+            let mut shard = locked.shard.lock();
+            let shard = &mut *shard;
+            let hot = shard.hot.take().map(|(_, page)| page);
+            for mut page in hot.into_iter().chain(shard.cold.drain().map(|(_, page)| page)) {
+                for entry in page.slots.iter_mut().filter_map(Option::take) {
+                    shard.counts.sub(entry.scope);
+                }
+                page.live = 0;
+                if shard.spare.len() < SPARE {
+                    shard.spare.push(page);
+                }
+            }
+            locked.live.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// What this table holds of `scopes`.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();

@@ -154,6 +154,17 @@ impl Ring {
         true
     }
 
+    /// Removes every item, counting each as a removal. No open may run at
+    /// the same time (the table is being retired).
+    pub(super) fn clear(&self) {
+        for slot in self.slots.iter() {
+            let state = slot.state.load(Ordering::Relaxed);
+            if state != FREE {
+                let _ = self.remove(state - 1);
+            }
+        }
+    }
+
     /// What the ring holds of `scopes`.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();
