@@ -175,21 +175,9 @@ cfg_off! {
 
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
 mod tests {
-    use std::panic::Location;
-
     use super::{enter, get, leave, replace_raw, set_raw};
-    use crate::registry::ids::{Entry, IdTable};
+    use crate::registry::ids::{IdTable, test_entry as entry};
     use crate::scope::ScopeId;
-
-    fn entry(scope: ScopeId) -> Entry {
-        Entry {
-            site: Location::caller(),
-            opened: 0,
-            scope,
-            thread: 0,
-            stack: None,
-        }
-    }
 
     #[test]
     fn a_deferred_scope_is_the_items_and_what_it_replaced_comes_back() {

@@ -18,6 +18,8 @@ use std::panic::Location;
 use std::sync::{Mutex, PoisonError};
 
 pub(crate) use paged::Entry;
+#[cfg(test)]
+pub(crate) use paged::tests::entry as test_entry;
 
 use super::counts::Tally;
 use super::{NumberIs, Record};

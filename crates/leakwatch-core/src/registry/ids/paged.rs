@@ -303,7 +303,8 @@ pub(super) mod tests {
     use super::{Entry, PAGE, Paged, SHARDS, id_at, place};
     use crate::scope::ScopeId;
 
-    pub(in super::super) fn entry(scope: ScopeId) -> Entry {
+    /// An entry of `scope` at a fixed site, for tests of what keeps entries.
+    pub(crate) fn entry(scope: ScopeId) -> Entry {
         Entry {
             site: Location::caller(),
             opened: 0,
