@@ -154,6 +154,16 @@ impl IdTable {
     }
 }
 
+/// A count that grows as short-lived items close in any table in use:
+/// how busy the tables are, for the clock thread (see
+/// [`clock::Ticking`](crate::clock::Ticking)).
+pub(crate) fn activity() -> u64 {
+    tables()
+        .iter()
+        .map(|table| table.ring.removals())
+        .fold(0, u64::wrapping_add)
+}
+
 /// Every table in use now.
 pub(crate) fn tables() -> Vec<&'static IdTable> {
     TABLES.lock().unwrap_or_else(PoisonError::into_inner).clone()

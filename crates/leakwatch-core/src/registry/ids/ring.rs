@@ -165,6 +165,15 @@ impl Ring {
         }
     }
 
+    /// Removals from all slots so far (wrapping): grows with the items
+    /// the ring saw come and go.
+    pub(super) fn removals(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|slot| u64::from(slot.removals.load(Ordering::Relaxed)))
+            .fold(0, u64::wrapping_add)
+    }
+
     /// What the ring holds of `scopes`.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();
