@@ -154,13 +154,13 @@ impl IdTable {
     }
 }
 
-/// A count that grows as short-lived items close in any table in use:
-/// how busy the tables are, for the clock thread (see
-/// [`clock::Ticking`](crate::clock::Ticking)).
+/// A count that grows as short-lived items close in any table in use (an
+/// estimate, from a few slots of each ring): how busy the tables are, for
+/// the clock thread (see [`clock::Ticking`](crate::clock::Ticking)).
 pub(crate) fn activity() -> u64 {
     tables()
         .iter()
-        .map(|table| table.ring.removals())
+        .map(|table| table.ring.removals_estimate())
         .fold(0, u64::wrapping_add)
 }
 
