@@ -81,8 +81,7 @@ struct Ticker {
     recent: AtomicU64,
     /// [`Ticking`]s alive.
     users: AtomicUsize,
-    /// The thread, once started, and the activity it watches; `None` if
-    /// the thread could not be started.
+    /// The thread, once started; `None` if it could not be started.
     thread: OnceLock<Option<Thread>>,
 }
 
