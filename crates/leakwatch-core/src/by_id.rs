@@ -116,7 +116,7 @@ impl ItemsById {
     }
 
     /// Makes the scope item `id` was opened in current on the calling
-    /// thread until the matching [`leave`](ItemsById::leave): the scope a
+    /// thread until the matching [`ItemsById::leave`]: the scope a
     /// tokio task's poll runs in. The scope is looked up only when
     /// something asks for it ([`ScopeId::current`], as opening an item or
     /// spawning a task does), so entering costs a few stores. If the table
@@ -133,7 +133,7 @@ impl ItemsById {
     /// tasks.enter(3); // before a poll of task 3
     /// let expected = if leakwatch_core::COMPILED_IN { test.id() } else { ScopeId::NONE };
     /// assert_eq!(ScopeId::current(), expected);
-    /// tasks.leave(); // after it
+    /// ItemsById::leave(); // after it
     /// assert_eq!(ScopeId::current(), ScopeId::NONE);
     /// # tasks.close(3);
     /// ```
@@ -142,17 +142,19 @@ impl ItemsById {
         imp::enter(&self.inner, id)
     }
 
-    /// Ends the calling thread's latest [`enter`](ItemsById::enter) (of
-    /// any table), making current again what was current before it. Does
-    /// nothing if no enter is in force.
+    /// Ends the calling thread's latest [`enter`](ItemsById::enter), of
+    /// whichever table, making current again what was current before it.
+    /// Does nothing if no enter is in force.
     ///
     /// ```
-    /// let tasks = leakwatch_core::ItemsById::new("task");
+    /// use leakwatch_core::ItemsById;
+    ///
+    /// let tasks = ItemsById::new("task");
     /// tasks.enter(1);
-    /// tasks.leave();
+    /// ItemsById::leave();
     /// ```
     #[inline]
-    pub fn leave(&self) {
+    pub fn leave() {
         imp::leave()
     }
 }

@@ -31,17 +31,17 @@ use super::now_nanos;
 
 /// How often the thread stores the time while its users are busy: the
 /// coarse clock's usual step.
-pub(crate) const PERIOD: Duration = Duration::from_millis(4);
+const PERIOD: Duration = Duration::from_millis(4);
 /// How often the thread looks at its users' activity while they are idle.
-pub(crate) const IDLE_PERIOD: Duration = Duration::from_millis(100);
+const IDLE_PERIOD: Duration = Duration::from_millis(100);
 /// Periods in a row without [`BUSY`] activity after which the thread stops
 /// storing the time: a second, so bursts of work (or a benchmark's runs with
 /// and without tracking taking turns) keep it.
-pub(crate) const LINGER: u32 = 250;
+const LINGER: u32 = 250;
 /// Activity per [`PERIOD`] from which storing the time pays for waking:
 /// 2,000 clock reads of 10 ns against a wake-up of about 30 µs, with a
 /// margin for machines whose clock is cheaper.
-pub(crate) const BUSY: u64 = 2_000;
+const BUSY: u64 = 2_000;
 
 /// The process's ticker.
 static TICKER: Ticker = Ticker::new();

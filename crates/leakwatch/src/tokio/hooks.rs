@@ -72,12 +72,11 @@ use crate::{ItemsById, ScopeId};
 /// ```
 pub fn install(builder: &mut Builder) -> &mut Builder {
     let tasks = Arc::new(ItemsById::new(KIND));
-    let (on_spawn, on_poll, after, on_terminate) =
-        (tasks.clone(), tasks.clone(), tasks.clone(), tasks);
+    let (on_spawn, on_poll, on_terminate) = (tasks.clone(), tasks.clone(), tasks);
     builder
         .on_task_spawn(move |meta| spawned(&on_spawn, meta))
         .on_before_task_poll(move |meta| before_poll(&on_poll, meta))
-        .on_after_task_poll(move |_| after_poll(&after))
+        .on_after_task_poll(|_| ItemsById::leave())
         .on_task_terminate(move |meta| terminated(&on_terminate, meta))
 }
 
@@ -118,10 +117,4 @@ fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 #[inline]
 fn terminated(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     tasks.close(id::number(meta.id()));
-}
-
-/// Leaves the scope the poll entered, putting the thread's back.
-#[inline]
-fn after_poll(tasks: &ItemsById) {
-    tasks.leave();
 }

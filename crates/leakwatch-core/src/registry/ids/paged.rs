@@ -106,14 +106,18 @@ impl Paged {
         }
     }
 
+    /// Where item `id` would be, if its shard holds anything: read
+    /// without the lock, so ids the table does not have cost none.
+    #[inline]
+    fn may_hold(&self, id: u64) -> Option<(usize, u64, usize)> {
+        let (n, number, slot) = place(id);
+        (self.shards[n].live.load(Ordering::Relaxed) != 0).then_some((n, number, slot))
+    }
+
     /// The scope of item `id`, if the table has it.
     #[inline]
     pub(super) fn scope(&self, id: u64) -> Option<ScopeId> {
-        let (n, number, slot) = place(id);
-        let locked = &self.shards[n];
-        if locked.live.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
+        let (n, number, slot) = self.may_hold(id)?;
         self.scope_locked(n, number, slot)
     }
 
@@ -129,12 +133,8 @@ impl Paged {
     /// Removes item `id`'s record; false if the table has none.
     #[inline]
     pub(super) fn remove(&self, id: u64) -> bool {
-        let (n, number, slot) = place(id);
-        let locked = &self.shards[n];
-        if locked.live.load(Ordering::Relaxed) == 0 {
-            return false;
-        }
-        self.remove_locked(n, number, slot)
+        self.may_hold(id)
+            .is_some_and(|(n, number, slot)| self.remove_locked(n, number, slot))
     }
 
     /// [`remove`](Self::remove) once the shard may hold the item: out of
