@@ -384,7 +384,8 @@ cfg_on! {
         }
 
         /// Records an item with nothing but a kind and a site, in the current
-        /// scope: most items (every `Tag::new`, every unnamed task).
+        /// scope: most items (every `Tag::new`, every unnamed task). Unless
+        /// stacks are recorded, it goes to the thread's own ring, unlocked.
         ///
         /// Out of line, so callers stay small, and with arguments that all
         /// travel in registers: arguments passed in memory are written field
@@ -392,8 +393,12 @@ cfg_on! {
         /// that a profile put at a quarter of the recording's time.
         #[inline(never)]
         fn record_plain(kind: &'static str, site: &'static Location<'static>, level: Level) -> Handle {
-            let number = (NumberIs::Nothing, 0);
-            build(kind, None, number, false, level, site, ScopeId::current())
+            let scope = ScopeId::current();
+            match level {
+                // A stack needs a slab's record.
+                Level::Stacks => build(kind, None, (NumberIs::Nothing, 0), false, level, site, scope),
+                _ => registry::insert_plain(kind, site, scope),
+            }
         }
 
         /// Records any item (out of line, so callers stay small).

@@ -2,6 +2,7 @@
 
 use std::panic::Location;
 
+use super::ring::Seen;
 use crate::scope::ScopeId;
 use crate::stack::Stack;
 
@@ -45,6 +46,26 @@ pub(crate) enum NumberIs {
 }
 
 impl Record {
+    /// The record of an item in a thread's ring, made for a check.
+    pub(super) fn from_ring(seen: &Seen) -> Record {
+        let (number_is, number) = match seen.number {
+            Some(id) => (NumberIs::Id, id),
+            None => (NumberIs::Nothing, 0),
+        };
+        Record {
+            kind: seen.kind,
+            site: seen.site,
+            opened: seen.opened,
+            thread: seen.thread,
+            scope: seen.scope,
+            must_close: false,
+            number_is,
+            number,
+            detail: None,
+            stack: None,
+        }
+    }
+
     /// The descriptor whose path is the item's detail, if it has one.
     pub(crate) fn fd(&self) -> Option<i32> {
         match self.number_is {

@@ -13,12 +13,17 @@ use spin::relax::Yield;
 
 use super::Record;
 use super::counts::{ScopeCounts, Tally};
+use super::STAMP_BITS;
+use super::own::OwnRing;
 use crate::scope::ScopeId;
 
-/// One thread's records.
+/// One thread's records: plain ones in its own ring, the rest in a slab.
 #[derive(Debug)]
 pub(crate) struct Shard {
     slab: SpinMutex<Slab, Yield>,
+    /// The thread's ring; none in the [`FALLBACK`] shard, which any thread
+    /// may use.
+    pub(super) own: Option<OwnRing>,
 }
 
 #[derive(Debug)]
@@ -43,6 +48,7 @@ enum Slot {
 const NONE: u32 = u32::MAX;
 
 impl Shard {
+    /// A shard without a ring.
     pub(crate) const fn new() -> Shard {
         Shard {
             slab: SpinMutex::new(Slab {
@@ -51,6 +57,15 @@ impl Shard {
                 counts: ScopeCounts::new(),
                 inserts: 0,
             }),
+            own: None,
+        }
+    }
+
+    /// A shard for one thread, with a ring of its own.
+    pub(crate) fn for_thread() -> Shard {
+        Shard {
+            own: Some(OwnRing::new()),
+            ..Shard::new()
         }
     }
 
@@ -99,12 +114,13 @@ impl Shard {
     }
 
     /// Sets the id of the record in `index` if it is still there: if the
-    /// shard had no insert since the one that returned `stamp`, the slot
-    /// holds that record or is free. Returns whether it was set.
+    /// shard had no insert since the one that returned `stamp` (of which
+    /// the low [`STAMP_BITS`] are given), the slot holds that record or is
+    /// free. Returns whether it was set.
     #[inline]
     pub(crate) fn set_id_if_unchanged(&self, index: u32, stamp: u32, id: u64) -> bool {
         let mut slab = self.lock();
-        if slab.inserts != stamp {
+        if slab.inserts & STAMP_BITS != stamp {
             return false;
         }
         match &mut slab.slots[index as usize] {
@@ -162,11 +178,17 @@ impl Shard {
         }
     }
 
-    /// What this shard holds of `scopes`.
+    /// What this shard holds of `scopes`, in its slab and its ring.
     pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        self.lock().counts.tally(scopes)
+        let mut tally = self.lock().counts.tally(scopes);
+        if let Some(own) = &self.own {
+            tally += own.tally(scopes);
+        }
+        tally
     }
 
+    /// Calls `f` with every record in the slab (see [`Shard::own`] for the
+    /// ring's).
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
         for slot in &self.lock().slots {
             if let Slot::Live(record) = slot {

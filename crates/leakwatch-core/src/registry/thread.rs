@@ -29,7 +29,7 @@ impl ThreadCtx {
     fn new() -> ThreadCtx {
         let pooled = POOL.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let shard = pooled.unwrap_or_else(|| {
-            let shard: &'static Shard = Box::leak(Box::new(Shard::new()));
+            let shard: &'static Shard = Box::leak(Box::new(Shard::for_thread()));
             shard::register(shard);
             shard
         });

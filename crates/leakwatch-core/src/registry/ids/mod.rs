@@ -12,7 +12,6 @@
 //! for items whose slot is taken. Checks and snapshots read both.
 
 mod paged;
-mod ring;
 
 use std::panic::Location;
 use std::sync::{Mutex, PoisonError};
@@ -25,7 +24,7 @@ use super::counts::Tally;
 use super::{NumberIs, Record};
 use crate::scope::ScopeId;
 use paged::Paged;
-use ring::{Ring, Seen};
+use super::ring::{Ring, Seen};
 
 /// Records of one kind by id.
 #[derive(Debug)]
@@ -91,6 +90,8 @@ impl IdTable {
                 site: entry.site,
                 opened: entry.opened,
                 thread: entry.thread,
+                kind: "",
+                number: None,
             };
             if self.ring.insert(&seen) {
                 return;
@@ -172,7 +173,7 @@ pub(crate) fn tables() -> Vec<&'static IdTable> {
 #[cfg(test)]
 mod tests {
     use super::paged::tests::entry;
-    use super::ring::SLOTS;
+    use crate::registry::ring::SLOTS;
     use super::{Entry, IdTable, tables};
     use crate::scope::ScopeId;
 

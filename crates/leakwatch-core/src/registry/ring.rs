@@ -1,32 +1,40 @@
-//! The lock-free front of an id table: one slot per id modulo its size.
+//! A lock-free table with one slot per key modulo its size.
 //!
-//! Short-lived items (a server's tasks, a hundred alive at a time) have ids
-//! close together, so nearly every one finds its slot here free: opening it
-//! is one compare-exchange and a few plain stores, looking it up a few plain
-//! loads, closing it two plain stores. No lock is taken and nothing is
-//! allocated, which is what lets tokio's task hooks track every task of a
-//! runtime for a few nanoseconds each. An id whose slot is taken (by a
-//! long-lived item, or when many are alive at once) goes to the paged table
-//! behind the ring instead.
+//! Short-lived items (a server's tasks, a hundred alive at a time; the
+//! files and sockets a request opens) have keys close together, so nearly
+//! every one finds its slot free: opening it is a few plain stores (and a
+//! compare-exchange where several threads open in one ring), looking it up
+//! a few plain loads, closing it two plain stores. No lock is taken and
+//! nothing is allocated. A key whose slot is taken (by a long-lived item, or
+//! when many are alive at once) goes to a locked table instead.
+//!
+//! Two kinds of rings use this. An id table's ring (see [`ids`](super::ids))
+//! is keyed by task id, and any thread opens in it: tokio's hooks track
+//! every task of a runtime this way. A thread's [`Shard`](super::Shard) has a
+//! ring of its own, keyed by a count of the thread's opens, where only that
+//! thread opens: every plain `Tag` (a kind and a site, nothing else) lives
+//! there, so a tracked task or file costs no lock at all.
 //!
 //! A slot's `state` says what it holds: [`FREE`], [`WRITING`] (an open is
-//! filling it in) or the id of its live item plus one. Its other fields are
+//! filling it in) or the key of its live item plus one. Its other fields are
 //! written only by the thread that moved it from `FREE` to `WRITING`, and
 //! readers check `state` again after reading them, as a seqlock's readers
-//! do, so they never take fields of one item for another's. Each slot also
-//! counts the removals it saw, so a check that reads the ring twice knows
-//! whether anything closed in between (see [`registry::quiet`](super::super::quiet)).
+//! do, so they never take fields of one item for another's. The exception
+//! is the item's number (a task id), which the item's owner may set while it
+//! is live: see [`Ring::set_number`]. Each slot also counts the removals it
+//! saw, so a check that reads the ring twice knows whether anything closed
+//! in between (see [`registry::quiet`](super::quiet)).
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
-use super::super::counts::Tally;
+use super::counts::Tally;
 use crate::scope::ScopeId;
 
 /// Slots per ring: a few hundred short tasks alive at once fit without
 /// collisions, and a check reads the whole ring in well under a
 /// microsecond.
-pub(super) const SLOTS: usize = 256;
+pub(in crate::registry) const SLOTS: usize = 256;
 
 /// A slot with nothing in it.
 const FREE: u64 = 0;
@@ -38,7 +46,7 @@ const TOO_BIG: u64 = u64::MAX - 1;
 
 /// Slots indexed by id modulo [`SLOTS`].
 #[derive(Debug)]
-pub(super) struct Ring {
+pub(in crate::registry) struct Ring {
     slots: Box<[Slot; SLOTS]>,
 }
 
@@ -48,36 +56,56 @@ pub(super) struct Ring {
 #[derive(Debug)]
 #[repr(align(64))]
 struct Slot {
-    /// [`FREE`], [`WRITING`] or the live item's id plus one.
+    /// [`FREE`], [`WRITING`] or the live item's key plus one.
     state: AtomicU64,
     scope: AtomicU64,
     /// Always made from a `&'static Location<'static>` (a placeholder one
     /// until the slot is first filled).
     site: AtomicPtr<Location<'static>>,
     opened: AtomicU64,
+    /// The item's number, if [`HAS_NUMBER`] is set in `kind_len`.
+    number: AtomicU64,
+    /// With `kind_len`, always made from one `&'static str` (`""` until a
+    /// thread's own ring fills the slot; id tables keep their kind
+    /// themselves and leave both as they are).
+    kind_ptr: AtomicPtr<u8>,
+    /// The kind's length, and [`HAS_NUMBER`].
+    kind_len: AtomicUsize,
     thread: AtomicU32,
     /// Removals from this slot so far (wrapping).
     removals: AtomicU32,
 }
 
-/// What a reader took from a live slot.
+/// Set in a slot's `kind_len` once its item has a number.
+const HAS_NUMBER: usize = 1 << (usize::BITS - 1);
+
+/// An item as an open gives it, or as a reader took it from a live slot.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Seen {
-    pub(super) id: u64,
-    pub(super) scope: ScopeId,
-    pub(super) site: &'static Location<'static>,
-    pub(super) opened: u64,
-    pub(super) thread: u32,
+pub(in crate::registry) struct Seen {
+    /// The item's key: a task id in an id table, the count of the
+    /// thread's opens in a thread's own ring.
+    pub(in crate::registry) id: u64,
+    pub(in crate::registry) scope: ScopeId,
+    pub(in crate::registry) site: &'static Location<'static>,
+    pub(in crate::registry) opened: u64,
+    pub(in crate::registry) thread: u32,
+    /// What [`Ring::insert_owned`] was given (`""` in an id table).
+    pub(in crate::registry) kind: &'static str,
+    /// What [`Ring::set_number`] set, if anything.
+    pub(in crate::registry) number: Option<u64>,
 }
 
 impl Ring {
-    pub(super) fn new() -> Ring {
+    pub(in crate::registry) fn new() -> Ring {
         let placeholder: *const Location<'static> = Location::caller();
         let slot = || Slot {
             state: AtomicU64::new(FREE),
             scope: AtomicU64::new(0),
             site: AtomicPtr::new(placeholder.cast_mut()),
             opened: AtomicU64::new(0),
+            number: AtomicU64::new(0),
+            kind_ptr: AtomicPtr::new("".as_ptr().cast_mut()),
+            kind_len: AtomicUsize::new(0),
             thread: AtomicU32::new(0),
             removals: AtomicU32::new(0),
         };
@@ -94,7 +122,7 @@ impl Ring {
     /// Records item `seen.id` in its slot if the slot is free; false if it
     /// is not (or the id is too big for a slot), for the paged table to take.
     #[inline]
-    pub(super) fn insert(&self, seen: &Seen) -> bool {
+    pub(in crate::registry) fn insert(&self, seen: &Seen) -> bool {
         let id = seen.id;
         if id >= TOO_BIG {
             return false;
@@ -110,21 +138,57 @@ impl Ring {
         {
             return false;
         }
-        // Orders the claim before the fields: a reader that sees any of
-        // them sees `WRITING` (or later) when it checks `state` again.
-        fence(Ordering::Release);
-        let site: *const Location<'static> = seen.site;
-        slot.scope.store(seen.scope.as_u64(), Ordering::Relaxed);
-        slot.site.store(site.cast_mut(), Ordering::Relaxed);
-        slot.opened.store(seen.opened, Ordering::Relaxed);
-        slot.thread.store(seen.thread, Ordering::Relaxed);
+        slot.fill(seen);
         slot.state.store(id + 1, Ordering::Release);
+        true
+    }
+
+    /// [`Ring::insert`] for a ring only one thread opens in (a thread's own),
+    /// which needs no compare-exchange: nobody else changes a free slot.
+    /// Records `seen.kind` too, with no number. Calls `claimed` once the
+    /// slot is the item's, before any reader can see the item.
+    #[inline]
+    pub(in crate::registry) fn insert_owned(&self, seen: &Seen, claimed: impl FnOnce()) -> bool {
+        let id = seen.id;
+        let slot = self.slot(id);
+        // Acquire: the closer of the slot's last item counted its removal
+        // before freeing it; the next closer, acquiring this open, sees it.
+        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != FREE {
+            return false;
+        }
+        slot.state.store(WRITING, Ordering::Relaxed);
+        claimed();
+        slot.fill(seen);
+        slot.kind_ptr.store(seen.kind.as_ptr().cast_mut(), Ordering::Relaxed);
+        slot.kind_len.store(seen.kind.len(), Ordering::Relaxed);
+        slot.state.store(id + 1, Ordering::Release);
+        true
+    }
+
+    /// Gives live item `id` its number; false if its slot does not hold it.
+    ///
+    /// Only for a thread's own ring, and only while the slot cannot be
+    /// filled again under the call: by the item's holder (the item is live
+    /// throughout), or by the ring's own thread (the only one that fills
+    /// slots). Keys are never used twice, so a slot holding `id` holds this
+    /// very item; if it closes during the call, the number lands in a free
+    /// slot, which the next open overwrites.
+    #[inline]
+    pub(in crate::registry) fn set_number(&self, id: u64, number: u64) -> bool {
+        let slot = self.slot(id);
+        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != id + 1 {
+            return false;
+        }
+        let len = slot.kind_len.load(Ordering::Relaxed);
+        slot.number.store(number, Ordering::Relaxed);
+        // Release: a reader that sees the flag sees the number.
+        slot.kind_len.store(len | HAS_NUMBER, Ordering::Release);
         true
     }
 
     /// The scope of item `id`, if its slot holds it.
     #[inline]
-    pub(super) fn scope(&self, id: u64) -> Option<ScopeId> {
+    pub(in crate::registry) fn scope(&self, id: u64) -> Option<ScopeId> {
         let slot = self.slot(id);
         let live = id.wrapping_add(1);
         if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
@@ -137,10 +201,11 @@ impl Ring {
 
     /// Removes item `id` if its slot holds it; false if not.
     #[inline]
-    pub(super) fn remove(&self, id: u64) -> bool {
+    pub(in crate::registry) fn remove(&self, id: u64) -> bool {
         let slot = self.slot(id);
         let live = id.wrapping_add(1);
-        if id >= TOO_BIG || slot.state.load(Ordering::Relaxed) != live {
+        // Acquire: see the removals counted by the slot's earlier closers.
+        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
             return false;
         }
         // Only the closer of this very id changes a slot that holds it (ids
@@ -156,7 +221,7 @@ impl Ring {
 
     /// Removes every item, counting each as a removal. No open may run at
     /// the same time (the table is being retired).
-    pub(super) fn clear(&self) {
+    pub(in crate::registry) fn clear(&self) {
         for slot in self.slots.iter() {
             let state = slot.state.load(Ordering::Relaxed);
             if state != FREE {
@@ -169,7 +234,7 @@ impl Ring {
     /// a few slots spread over the ring: ids come in sequence, so each slot
     /// sees its share of them. Reading every slot would pull each line
     /// away from the core that is about to write it again.
-    pub(super) fn removals_estimate(&self) -> u64 {
+    pub(in crate::registry) fn removals_estimate(&self) -> u64 {
         const SAMPLES: usize = 4;
         (0..SAMPLES)
             .map(|n| u64::from(self.slots[n * SLOTS / SAMPLES].removals.load(Ordering::Relaxed)))
@@ -178,7 +243,7 @@ impl Ring {
     }
 
     /// What the ring holds of `scopes`.
-    pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+    pub(in crate::registry) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = Tally::default();
         for slot in self.slots.iter() {
             let (seen, removals) = slot.read();
@@ -192,7 +257,7 @@ impl Ring {
     }
 
     /// Calls `f` with every live item.
-    pub(super) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
+    pub(in crate::registry) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
         for slot in self.slots.iter() {
             if let (Some(seen), _) = slot.read() {
                 f(&seen);
@@ -202,6 +267,19 @@ impl Ring {
 }
 
 impl Slot {
+    /// Writes the fields of an item in a slot just claimed (`WRITING`).
+    #[inline(always)]
+    fn fill(&self, seen: &Seen) {
+        // Orders the claim before the fields: a reader that sees any of
+        // them sees `WRITING` (or later) when it checks `state` again.
+        fence(Ordering::Release);
+        let site: *const Location<'static> = seen.site;
+        self.scope.store(seen.scope.as_u64(), Ordering::Relaxed);
+        self.site.store(site.cast_mut(), Ordering::Relaxed);
+        self.opened.store(seen.opened, Ordering::Relaxed);
+        self.thread.store(seen.thread, Ordering::Relaxed);
+    }
+
     /// The slot's item, if it holds one, and its count of removals: read
     /// again until no open or close changed the slot while it was read.
     fn read(&self) -> (Option<Seen>, u32) {
@@ -215,6 +293,10 @@ impl Slot {
             let site = self.site.load(Ordering::Relaxed);
             let opened = self.opened.load(Ordering::Relaxed);
             let thread = self.thread.load(Ordering::Relaxed);
+            let kind_ptr = self.kind_ptr.load(Ordering::Relaxed);
+            // Acquire: with the number flag comes the number.
+            let kind_len = self.kind_len.load(Ordering::Acquire);
+            let number = self.number.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if self.state.load(Ordering::Relaxed) != state {
                 continue;
@@ -224,12 +306,22 @@ impl Slot {
             // lives for the whole program and is never written through; an
             // atomic load returns one of those stores whole.
             let site = unsafe { &*site };
+            let len = kind_len & !HAS_NUMBER;
+            // SAFETY: `kind_ptr` and the length in `kind_len` were stored
+            // together from one `&'static str` by the open that filled the
+            // slot (or are the initial `""`): `state` was the same before and
+            // after they were read, so no other open wrote either in between
+            // (`set_number` only sets the flag, masked off here). Such a
+            // string lives for the whole program and is valid UTF-8.
+            let kind = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(kind_ptr, len)) };
             let seen = Seen {
                 id: state - 1,
                 scope: ScopeId::from_raw(scope),
                 site,
                 opened,
                 thread,
+                kind,
+                number: (kind_len & HAS_NUMBER != 0).then_some(number),
             };
             return (Some(seen), removals);
         }
@@ -251,6 +343,8 @@ mod tests {
             site: Location::caller(),
             opened: 5,
             thread: 3,
+            kind: "",
+            number: None,
         }
     }
 
@@ -308,6 +402,56 @@ mod tests {
         }
         assert!(ring.remove(1));
         assert!(ring.insert(&seen(1 + SLOTS as u64, scope)), "free again");
+    }
+
+    #[test]
+    fn an_owned_ring_keeps_kinds_and_numbers() {
+        let scope = ScopeId::for_tests(2_005);
+        let ring = Ring::new();
+        let mut claims = 0;
+        let file = Seen { kind: "file", ..seen(3, scope) };
+        assert!(ring.insert_owned(&file, || claims += 1));
+        assert!(ring.insert_owned(&Seen { kind: "task", ..seen(4, scope) }, || claims += 1));
+        assert!(!ring.insert_owned(&seen(3 + SLOTS as u64, scope), || claims += 1), "taken");
+        assert_eq!(claims, 2, "called for claimed slots only");
+        assert!(ring.set_number(4, 77));
+        assert!(!ring.set_number(5, 1), "nothing there");
+        let mut items = Vec::new();
+        ring.for_each(&mut |s| items.push((s.id, s.kind, s.number)));
+        assert_eq!(items, [(3, "file", None), (4, "task", Some(77))]);
+
+        assert!(ring.remove(4));
+        assert!(!ring.set_number(4, 78), "closed");
+        // The next item in the slot starts with no number.
+        assert!(ring.insert_owned(&Seen { kind: "tcp", ..seen(4 + SLOTS as u64, scope) }, || {}));
+        let mut items = Vec::new();
+        ring.for_each(&mut |s| items.push((s.id, s.kind, s.number)));
+        assert_eq!(items, [(3, "file", None), (4 + SLOTS as u64, "tcp", None)]);
+    }
+
+    #[test]
+    fn numbers_set_while_a_reader_reads_are_whole() {
+        // The owner's thread opens items, sets each one's number and closes
+        // it, while a reader checks that a number it sees is its item's.
+        let ring = Arc::new(Ring::new());
+        let owner = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                for id in 0..50_000u64 {
+                    let item = Seen { kind: "job", ..seen(id, ScopeId::for_tests(1)) };
+                    assert!(ring.insert_owned(&item, || {}));
+                    assert!(ring.set_number(id, id * 3));
+                    assert!(ring.remove(id));
+                }
+            })
+        };
+        while !owner.is_finished() {
+            ring.for_each(&mut |s| {
+                assert_eq!(s.kind, "job");
+                assert!(s.number.is_none_or(|n| n == s.id * 3), "{s:?}");
+            });
+        }
+        owner.join().unwrap();
     }
 
     #[test]
