@@ -184,7 +184,7 @@ cfg_on! {
             Inner {
                 table: IdTable::registered(kind),
                 _ticking: (config::level() != Level::Off)
-                    .then(|| clock::Ticking::start(registry::ids::activity)),
+                    .then(|| clock::Ticking::start(registry::activity)),
             }
         }
 

@@ -222,6 +222,18 @@ pub(crate) fn release(handle: Handle) -> Option<Record> {
     }
 }
 
+/// A count that grows as items close in the threads' rings and the id
+/// tables (an estimate for the latter): how busy the registry is, for the
+/// clock thread (see [`clock::Ticking`]).
+pub(crate) fn activity() -> u64 {
+    let rings = shard::all()
+        .iter()
+        .filter_map(|shard| shard.own.as_ref())
+        .map(OwnRing::closes)
+        .fold(0, u64::wrapping_add);
+    rings.wrapping_add(ids::activity())
+}
+
 /// What the registry holds of `scopes`, from each shard's and id table's
 /// per-scope counts: no record is looked at.
 pub(crate) fn tally(scopes: &[ScopeId]) -> Tally {

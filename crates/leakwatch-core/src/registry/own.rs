@@ -17,6 +17,9 @@ use super::counts::Tally;
 use super::ring::{Ring, Seen};
 use crate::scope::ScopeId;
 
+/// Keys an open tries before leaving the item to the slab.
+const PROBES: u64 = 4;
+
 /// A ring that one thread opens in, and any thread closes in.
 #[derive(Debug)]
 pub(super) struct OwnRing {
@@ -53,18 +56,27 @@ impl OwnRing {
     }
 
     /// Records `seen` (its key is ignored) and returns its key; `None` if
-    /// its slot is taken. Only the ring's own thread may call this.
+    /// the slots of the next [`PROBES`] keys are all taken. Only the ring's
+    /// own thread may call this.
     #[inline(always)]
     pub(super) fn insert(&self, seen: Seen) -> Option<u64> {
-        // Plain loads and stores: only this thread writes these.
-        let key = self.owner.next_key.load(Ordering::Relaxed);
-        self.owner.next_key.store(key + 1, Ordering::Relaxed);
         let opened = &self.owner.opened;
         // Counted before the item can be seen (and so closed): a check that
         // reads the close count, then the open count, never finds more
-        // closes than opens.
+        // closes than opens. Plain loads and stores: only this thread writes
+        // the owner's side.
         let count = || opened.store(opened.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        self.ring.insert_owned(&Seen { id: key, ..seen }, count).then_some(key)
+        let first = self.owner.next_key.load(Ordering::Relaxed);
+        // A key's slot taken by a long-lived item: any key will do, so try
+        // the next ones.
+        for key in first..first + PROBES {
+            if self.ring.insert_owned(&Seen { id: key, ..seen }, count) {
+                self.owner.next_key.store(key + 1, Ordering::Relaxed);
+                return Some(key);
+            }
+        }
+        self.owner.next_key.store(first + PROBES, Ordering::Relaxed);
+        None
     }
 
     /// Gives item `key` its number: see [`Ring::set_number`] for who may.
@@ -130,14 +142,14 @@ mod tests {
     }
 
     #[test]
-    fn keys_count_opens_and_a_taken_slot_is_refused() {
+    fn keys_count_opens_and_a_full_ring_refuses() {
         let scope = ScopeId::for_tests(4_001);
         let own = OwnRing::new();
         assert_eq!(own.tally(&[scope]).open, 0);
         let first = own.insert(seen(scope)).unwrap();
         let keys: Vec<_> = (1..SLOTS).map(|_| own.insert(seen(scope)).unwrap()).collect();
         assert_eq!(keys, (first + 1..first + SLOTS as u64).collect::<Vec<_>>());
-        assert_eq!(own.insert(seen(scope)), None, "slot of the first still taken");
+        assert_eq!(own.insert(seen(scope)), None, "every slot taken");
         assert_eq!(own.tally(&[scope]).open, SLOTS as u64);
 
         own.remove(first);
@@ -149,8 +161,24 @@ mod tests {
         let mut left = 0;
         own.for_each(&mut |_| left += 1);
         assert_eq!((own.tally(&[scope]).open, left, own.closes()), (0, 0, SLOTS as u64));
-        // The refused key's slot was the first's: free again for the next.
         assert!(own.insert(seen(scope)).is_some());
+    }
+
+    #[test]
+    fn a_slot_held_by_a_long_lived_item_is_skipped() {
+        let scope = ScopeId::for_tests(4_004);
+        let own = OwnRing::new();
+        let long_lived = own.insert(seen(scope)).unwrap();
+        // Keys go round the ring: the next one on the long-lived item's slot
+        // moves on to the slot after it.
+        let mut keys = Vec::new();
+        for _ in 0..SLOTS {
+            let key = own.insert(seen(scope)).unwrap();
+            own.remove(key);
+            keys.push(key);
+        }
+        assert_eq!(keys.last(), Some(&(long_lived + SLOTS as u64 + 1)), "one key skipped");
+        own.remove(long_lived);
     }
 
     #[test]

@@ -3,13 +3,17 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::shard::{self, FALLBACK, Shard};
+use crate::clock::Ticking;
 
 /// Shards whose threads have exited, ready for the next new thread.
 static POOL: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
 static NEXT_NUMBER: AtomicU32 = AtomicU32::new(1);
+/// Keeps the clock thread watching once any thread has a shard: shards, and
+/// so their rings, live as long as the process.
+static TICKING: OnceLock<Ticking> = OnceLock::new();
 /// Names of threads that are alive now, by number.
 static NAMES: Mutex<Option<HashMap<u32, Box<str>>>> = Mutex::new(None);
 
@@ -31,6 +35,9 @@ impl ThreadCtx {
         let shard = pooled.unwrap_or_else(|| {
             let shard: &'static Shard = Box::leak(Box::new(Shard::for_thread()));
             shard::register(shard);
+            // Plain opens in the shard's ring take their time from the clock
+            // thread while the rings are busy (see `clock::recent`).
+            TICKING.get_or_init(|| Ticking::start(super::activity));
             shard
         });
         let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);

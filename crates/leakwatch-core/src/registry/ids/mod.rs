@@ -158,7 +158,7 @@ impl IdTable {
 /// A count that grows as short-lived items close in any table in use (an
 /// estimate, from a few slots of each ring): how busy the tables are, for
 /// the clock thread (see [`clock::Ticking`](crate::clock::Ticking)).
-pub(crate) fn activity() -> u64 {
+pub(super) fn activity() -> u64 {
     tables()
         .iter()
         .map(|table| table.ring.removals_estimate())
