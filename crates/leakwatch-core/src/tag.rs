@@ -396,7 +396,7 @@ cfg_on! {
             let scope = ScopeId::current();
             match level {
                 // A stack needs a slab's record.
-                Level::Stacks => build(kind, None, (NumberIs::Nothing, 0), false, level, site, scope),
+                Level::Stacks => record(kind, None, (NumberIs::Nothing, 0), false, level, site, scope),
                 _ => registry::insert_plain(kind, site, scope),
             }
         }

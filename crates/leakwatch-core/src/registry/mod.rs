@@ -132,6 +132,20 @@ pub(crate) fn insert_plain(
             };
         }
     }
+    insert_plain_in_slab(kind, site, scope, opened)
+}
+
+/// [`insert_plain`] for an item its thread's ring did not take: out of
+/// line, so the ring's path keeps its registers.
+#[cold]
+#[inline(never)]
+fn insert_plain_in_slab(
+    kind: &'static str,
+    site: &'static Location<'static>,
+    scope: ScopeId,
+    opened: u64,
+) -> Handle {
+    let (shard, number) = thread::current();
     insert_in_slab(shard, number, scope, |thread| Record {
         kind,
         site,

@@ -230,6 +230,13 @@ where
     spawn_scoped(future, tag, ::tokio::task::spawn_local, JoinHandle::id)
 }
 
+/// The tag of a named task (out of line: unnamed ones are the fast path).
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+#[inline(never)]
+fn named_tag(kind: &'static str, name: &str) -> Tag {
+    Tag::with_detail(kind, format_args!("'{name}'"))
+}
+
 /// Spawns tasks with a name, shown as the detail in reports.
 ///
 /// ```
@@ -264,11 +271,12 @@ impl<'a> Builder<'a> {
 
     /// The tag for a task of `kind` spawned from the caller's line.
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    #[inline]
     pub(crate) fn tag(&self, kind: &'static str) -> Tag {
         // An unnamed task has no detail: a detail costs an allocation per
         // spawn, a third of what tracking adds to a spawn.
         match self.name {
-            Some(name) => Tag::with_detail(kind, format_args!("'{name}'")),
+            Some(name) => named_tag(kind, name),
             None => Tag::new(kind),
         }
     }
