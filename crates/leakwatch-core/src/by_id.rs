@@ -24,12 +24,12 @@ use crate::ScopeId;
 /// `id 17`). Ids must be unique while their items are open (tokio's task ids
 /// are never reused). Dropping the table drops its records.
 ///
-/// While tables are busy (over half a million items closing a second), open
-/// times are read from a clock that a background thread, `leakwatch-clock`,
-/// keeps up to date every 4 ms, so an open reads no clock; ages in reports
-/// may then be a few milliseconds too long. Otherwise the thread looks at
-/// the tables' activity every 100 ms, and parks when no table is left.
-/// One thread serves all tables.
+/// While tables and threads' plain items are busy (over half a million
+/// items closing a second), open times are read from a clock that a
+/// background thread, `leakwatch-clock`, keeps up to date every 4 ms, so an
+/// open reads no clock; ages in reports may then be a few milliseconds too
+/// long. Otherwise the thread looks at the activity every 100 ms. One thread
+/// serves the whole process.
 ///
 /// With tracking compiled out it is zero-sized and does nothing, and no
 /// thread is started.

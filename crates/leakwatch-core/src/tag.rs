@@ -36,6 +36,7 @@
 //! finding of its own, reported as "dropped without close" at the open site.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::Location;
 
 use crate::scope::ScopeId;
@@ -227,9 +228,8 @@ impl Tag {
     /// tag.
     ///
     /// [`LateId::set`] sets the id only while it can be sure the item is
-    /// still the one this tag recorded: until anything else is opened on
-    /// the thread that opened it. Call it right after the hand-off, on the
-    /// same thread.
+    /// still the one this tag recorded. Call it right after the hand-off, on
+    /// the same thread: a `LateId` cannot be sent to another one.
     ///
     /// ```
     /// let tag = leakwatch_core::Tag::new("job");
@@ -242,6 +242,7 @@ impl Tag {
     pub fn late_id(&self) -> LateId {
         LateId {
             inner: imp::late(&self.inner),
+            _same_thread: PhantomData,
         }
     }
 
@@ -277,9 +278,19 @@ impl Tag {
 /// drop(tag);
 /// late.set(3); // the item is gone: nothing to set
 /// ```
+///
+/// It stays on the thread that made it, where nothing can reuse the item's
+/// place in the registry while it sets the id:
+///
+/// ```compile_fail
+/// let tag = leakwatch_core::Tag::new("job");
+/// let late = tag.late_id();
+/// std::thread::spawn(move || late.set(3)); // error: `LateId` is not `Send`
+/// ```
 #[derive(Debug)]
 pub struct LateId {
     inner: imp::Late,
+    _same_thread: PhantomData<*const ()>,
 }
 
 impl LateId {

@@ -34,7 +34,6 @@ use own::OwnRing;
 pub(crate) use shard::Shard;
 pub(crate) use thread::{number as thread_number, thread_label};
 
-use std::marker::PhantomData;
 use std::panic::Location;
 
 use crate::clock;
@@ -61,13 +60,14 @@ const IN_RING: u64 = 1 << 63;
 /// A copy of a [`Handle`] that may outlive its record: it can set the
 /// record's id, and only while the record's slot is known to hold it.
 ///
-/// Not `Send`: an item in a ring is set by its ring's thread, the only one
-/// that may fill the slot again, so the slot cannot change under the call.
+/// Used on the thread that opened the item (`Tag::late_id` gives a
+/// `LateId`, which is not `Send`): an item in a ring is then set by its
+/// ring's thread, the only one that fills its slots, so the slot cannot
+/// change under the call.
 #[derive(Debug)]
 pub(crate) struct LateHandle {
     shard: &'static Shard,
     key: u64,
-    _same_thread: PhantomData<*const ()>,
 }
 
 /// The ring of `shard` and the key in it, if `key` is a ring's.
@@ -192,7 +192,6 @@ impl Handle {
         LateHandle {
             shard: self.shard,
             key: self.key,
-            _same_thread: PhantomData,
         }
     }
 }

@@ -168,3 +168,73 @@ fn named_threads_are_labelled_by_name() {
         .unwrap();
     assert_eq!(label, "'lw-worker'");
 }
+
+/// Records of `kind` open anywhere, with their ids.
+fn live_ids(kind: &str) -> Vec<Option<u64>> {
+    let mut ids = Vec::new();
+    for_each_live(|r| {
+        if r.kind == kind {
+            ids.push(r.id());
+        }
+    });
+    ids
+}
+
+#[test]
+fn plain_items_go_to_their_threads_ring_and_take_ids() {
+    let (kind, scope) = ("plain-in-ring", ScopeId::for_tests(5_001));
+    let handle = insert_plain(kind, Location::caller(), scope);
+    assert!(handle.ring().is_some(), "a thread's plain item is in its ring");
+    assert_eq!((live_ids(kind), tally(&[scope]).open), (vec![None], 1));
+    set_id(&handle, 41);
+    assert_eq!(live_ids(kind), [Some(41)]);
+
+    // A late id reaches the item while it is open, and nothing once closed.
+    let late = handle.late();
+    assert!(set_id_late(&late, 42));
+    assert_eq!(live_ids(kind), [Some(42)]);
+    let removed_before = tally(&[scope]).removed;
+    assert!(remove(handle).is_none(), "no slab record to give back");
+    assert!(!set_id_late(&late, 43));
+    let after = tally(&[scope]);
+    assert_eq!((live_ids(kind), after.open), (vec![], 0));
+    assert_ne!(after.removed, removed_before, "the close is counted");
+}
+
+#[test]
+fn plain_items_outlive_their_thread_in_its_ring() {
+    let (kind, scope) = ("plain-outlives-thread", ScopeId::for_tests(5_002));
+    let site = Location::caller();
+    let handle = std::thread::spawn(move || insert_plain(kind, site, scope))
+        .join()
+        .unwrap();
+    assert!(handle.ring().is_some());
+    // Threads that may take the exited thread's shard open and close
+    // around the item, with keys of their own.
+    for _ in 0..2 {
+        std::thread::spawn(move || {
+            for _ in 0..1_000 {
+                let churn = insert_plain("plain-churn", site, scope);
+                assert!(release(churn).is_none());
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    assert_eq!((live_ids(kind).len(), tally(&[scope]).open), (1, 1));
+    // Closed from yet another thread.
+    std::thread::spawn(move || assert!(release(handle).is_none()))
+        .join()
+        .unwrap();
+    assert_eq!((live_ids(kind).len(), tally(&[scope]).open), (0, 0));
+}
+
+#[test]
+fn the_fallback_shard_keeps_plain_items_in_its_slab() {
+    // The fallback shard serves threads whose thread-locals are gone, many
+    // at once: it has no ring, which only one thread may open in.
+    assert!(shard::FALLBACK.own.is_none());
+    let shards: Vec<_> = shard::all();
+    assert!(shards.iter().any(|s| std::ptr::eq(*s, &shard::FALLBACK)));
+    assert!(shards.iter().filter(|s| !std::ptr::eq(**s, &shard::FALLBACK)).all(|s| s.own.is_some()));
+}

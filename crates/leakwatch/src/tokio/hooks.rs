@@ -45,11 +45,10 @@
 //!
 //! A few tens of nanoseconds per task (see `BENCHMARKS.md`): the hooks
 //! record each task at its spawn and end; a poll looks its task's scope up
-//! only if it opens or spawns something. While hooked runtimes spawn over
-//! half a million tasks a second, a background thread, `leakwatch-clock`,
-//! keeps the time that open times are read from, so a spawn reads no clock;
-//! otherwise it wakes every 100 ms to look, and it parks when no hooked
-//! runtime is left.
+//! only if it opens or spawns something. While tasks (and other tracked
+//! items) come and go at over half a million a second, a background thread,
+//! `leakwatch-clock`, keeps the time that open times are read from, so a
+//! spawn reads no clock; otherwise it wakes every 100 ms to look.
 
 use std::cell::Cell;
 use std::sync::Arc;

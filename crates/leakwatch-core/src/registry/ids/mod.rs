@@ -7,7 +7,7 @@
 //!
 //! Every task of a runtime is opened, looked up at each poll and closed
 //! here, so those must cost a few nanoseconds. A table is two parts: a
-//! lock-free [`ring`] with a slot per id modulo its size, where short-lived
+//! lock-free [`ring`](super::ring) with a slot per id modulo its size, where short-lived
 //! items (nearly all of them) live, and a locked [`paged`] table behind it
 //! for items whose slot is taken. Checks and snapshots read both.
 
