@@ -9,7 +9,10 @@
 //! (a detail, a stack, a must-close, or a slot still held by an older item).
 //!
 //! Counts of the ring's opens and closes let a check skip a ring with
-//! nothing open, which is most of them, without reading its slots.
+//! nothing open, which is most of them, without reading its slots. A ring
+//! takes 16 KiB, allocated with its shard: once per thread that ever opens a
+//! tracked item while alive at the same time as the others (shards are
+//! pooled).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -93,24 +96,29 @@ impl OwnRing {
         self.closed.0.fetch_add(1, Ordering::Release);
     }
 
+    /// The count of closes, and whether anything may be open: false only
+    /// if the ring was empty at some instant during the call.
+    fn closes_and_any_open(&self) -> (u64, bool) {
+        // Closes first: each close was counted after its open, so if the
+        // opens read next are no more, everything opened was closed.
+        let closed = self.closed.0.load(Ordering::Acquire);
+        let opened = self.owner.opened.load(Ordering::Acquire);
+        (closed, opened != closed)
+    }
+
     /// What the ring holds of `scopes`. Its slots are read only if
     /// something is open; `removed` is the count of closes.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let closed = self.closed.0.load(Ordering::Acquire);
-        let opened = self.owner.opened.load(Ordering::Acquire);
-        let open = match opened == closed {
-            true => 0,
-            false => self.ring.tally(scopes).open,
-        };
+        let (closed, any_open) = self.closes_and_any_open();
         Tally {
-            open,
+            open: if any_open { self.ring.tally(scopes).open } else { 0 },
             removed: closed,
         }
     }
 
     /// Calls `f` with every open item.
     pub(super) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
-        if self.owner.opened.load(Ordering::Acquire) != self.closed.0.load(Ordering::Acquire) {
+        if self.closes_and_any_open().1 {
             self.ring.for_each(f);
         }
     }
