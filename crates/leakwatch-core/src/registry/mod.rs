@@ -115,28 +115,20 @@ pub(crate) fn insert_plain(
 ) -> Handle {
     let (shard, number) = thread::current();
     let opened = clock::recent_nanos();
-    if let Some(own) = &shard.own {
-        let seen = Seen {
-            id: 0,
-            scope,
-            site,
-            opened,
-            thread: number,
-            kind,
-            number: None,
+    if let Some(own) = &shard.own
+        && let Some(key) = own.insert(Seen::plain(kind, site, scope, opened, number))
+    {
+        return Handle {
+            shard,
+            key: key | IN_RING,
         };
-        if let Some(key) = own.insert(seen) {
-            return Handle {
-                shard,
-                key: key | IN_RING,
-            };
-        }
     }
     insert_plain_in_slab(kind, site, scope, opened)
 }
 
 /// [`insert_plain`] for an item its thread's ring did not take: out of
-/// line, so the ring's path keeps its registers.
+/// line, so the ring's path keeps its registers (its arguments travel in
+/// them, where a whole `Seen` would be written to the stack first).
 #[cold]
 #[inline(never)]
 fn insert_plain_in_slab(
@@ -146,17 +138,8 @@ fn insert_plain_in_slab(
     opened: u64,
 ) -> Handle {
     let (shard, number) = thread::current();
-    insert_in_slab(shard, number, scope, |thread| Record {
-        kind,
-        site,
-        opened,
-        thread,
-        scope,
-        must_close: false,
-        number_is: NumberIs::Nothing,
-        number: 0,
-        detail: None,
-        stack: None,
+    insert_in_slab(shard, number, scope, |thread| {
+        Record::from_ring(&Seen::plain(kind, site, scope, opened, thread))
     })
 }
 

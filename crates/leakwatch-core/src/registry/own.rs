@@ -138,15 +138,7 @@ mod tests {
     use crate::scope::ScopeId;
 
     fn seen(scope: ScopeId) -> Seen {
-        Seen {
-            id: u64::MAX, // ignored
-            scope,
-            site: Location::caller(),
-            opened: 1,
-            thread: 1,
-            kind: "file",
-            number: None,
-        }
+        Seen::plain("file", Location::caller(), scope, 1, 1)
     }
 
     #[test]

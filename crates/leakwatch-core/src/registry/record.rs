@@ -46,7 +46,8 @@ pub(crate) enum NumberIs {
 }
 
 impl Record {
-    /// The record of an item in a thread's ring, made for a check.
+    /// The record of a plain item as a ring has it: made for a check, or
+    /// for the slab when the ring had no room.
     pub(super) fn from_ring(seen: &Seen) -> Record {
         let (number_is, number) = match seen.number {
             Some(id) => (NumberIs::Id, id),

@@ -32,8 +32,7 @@ use super::counts::Tally;
 use crate::scope::ScopeId;
 
 /// Slots per ring: a few hundred short tasks alive at once fit without
-/// collisions, and a check reads the whole ring in well under a
-/// microsecond.
+/// collisions, and a check reads the whole ring in about a microsecond.
 pub(in crate::registry) const SLOTS: usize = 256;
 
 /// A slot with nothing in it.
@@ -93,6 +92,29 @@ pub(in crate::registry) struct Seen {
     pub(in crate::registry) kind: &'static str,
     /// What [`Ring::set_number`] set, if anything.
     pub(in crate::registry) number: Option<u64>,
+}
+
+impl Seen {
+    /// A plain item (a kind and a site) for a thread's own ring, whose
+    /// insert gives it its key.
+    #[inline(always)]
+    pub(in crate::registry) fn plain(
+        kind: &'static str,
+        site: &'static Location<'static>,
+        scope: ScopeId,
+        opened: u64,
+        thread: u32,
+    ) -> Seen {
+        Seen {
+            id: 0,
+            scope,
+            site,
+            opened,
+            thread,
+            kind,
+            number: None,
+        }
+    }
 }
 
 impl Ring {
