@@ -179,14 +179,15 @@ mod tests {
     use crate::registry::ids::{IdTable, test_entry as entry};
     use crate::scope::ScopeId;
 
+    /// Three scopes numbered from `first`, and a table to defer to.
+    fn setup(first: u64) -> ([ScopeId; 3], &'static IdTable) {
+        let scopes = [0, 1, 2].map(|n| ScopeId::for_tests(first + n));
+        (scopes, IdTable::registered("deferral-test"))
+    }
+
     #[test]
     fn a_deferred_scope_is_the_items_and_what_it_replaced_comes_back() {
-        let (outer, task, entered) = (
-            ScopeId::for_tests(4_001),
-            ScopeId::for_tests(4_002),
-            ScopeId::for_tests(4_003),
-        );
-        let table = IdTable::registered("deferral-test");
+        let ([outer, task, entered], table) = setup(4_001);
         table.insert(10, entry(task));
 
         let before = replace_raw(outer);
@@ -219,12 +220,7 @@ mod tests {
 
     #[test]
     fn deferrals_nest() {
-        let (outer, a, b) = (
-            ScopeId::for_tests(4_011),
-            ScopeId::for_tests(4_012),
-            ScopeId::for_tests(4_013),
-        );
-        let table = IdTable::registered("deferral-test");
+        let ([outer, a, b], table) = setup(4_011);
         table.insert(20, entry(a));
         table.insert(21, entry(b));
         let before = replace_raw(outer);

@@ -8,13 +8,18 @@
 //! atomic add; the shard's lock is taken only by items the ring cannot take
 //! (a detail, a stack, a must-close, or a slot still held by an older item).
 //!
-//! Counts of the ring's opens and closes let a check skip a ring with
-//! nothing open, which is most of them, without reading its slots. A ring
+//! A check reads every slot of each ring. (A version that skipped rings
+//! whose counts of opens and closes matched let a check find a scope quiet
+//! while an item was being handed between threads, under load: removed.)
+//! Closes are counted by scope (in [`BUCKETS`] counters, a scope's chosen by its
+//! hash): a check confirms "nothing open" by seeing no close of its own
+//! scopes between two looks (see [`registry::quiet`](super::quiet)), which
+//! other scopes' churn in the same ring must not spoil. A ring
 //! takes 16 KiB, allocated with its shard: once per thread that ever opens a
 //! tracked item while alive at the same time as the others (shards are
 //! pooled).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::counts::Tally;
 use super::ring::{Ring, Seen};
@@ -23,13 +28,18 @@ use crate::scope::ScopeId;
 /// Keys an open tries before leaving the item to the slab.
 const PROBES: u64 = 4;
 
+/// Counters of closes per ring, by scope hash: 64 four-byte counters, four
+/// cache lines.
+const BUCKETS: usize = 64;
+
 /// A ring that one thread opens in, and any thread closes in.
 #[derive(Debug)]
 pub(super) struct OwnRing {
     ring: Ring,
     /// The owner's side: written by its thread alone.
     owner: Owner,
-    /// Items closed so far, on a line of its own: other threads add to it.
+    /// Items closed so far, by their scope's bucket (wrapping), on lines of
+    /// their own: other threads add to them.
     closed: Closed,
 }
 
@@ -38,13 +48,29 @@ pub(super) struct OwnRing {
 struct Owner {
     /// The key of the next item.
     next_key: AtomicU64,
-    /// Items opened in the ring so far.
-    opened: AtomicU64,
 }
 
 #[derive(Debug)]
 #[repr(align(64))]
-struct Closed(AtomicU64);
+struct Closed([AtomicU32; BUCKETS]);
+
+/// The bucket of `scope`'s closes.
+#[inline]
+fn bucket(scope: ScopeId) -> usize {
+    let hash = scope.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (hash >> (u64::BITS - BUCKETS.ilog2())) as usize
+}
+
+impl Closed {
+    /// Closes of every scope so far (wrapping at `u32`, as opens are
+    /// compared with it).
+    fn total(&self) -> u32 {
+        self.0
+            .iter()
+            .map(|bucket| bucket.load(Ordering::Acquire))
+            .fold(0, u32::wrapping_add)
+    }
+}
 
 impl OwnRing {
     pub(super) fn new() -> OwnRing {
@@ -52,9 +78,8 @@ impl OwnRing {
             ring: Ring::new(),
             owner: Owner {
                 next_key: AtomicU64::new(0),
-                opened: AtomicU64::new(0),
             },
-            closed: Closed(AtomicU64::new(0)),
+            closed: Closed(std::array::from_fn(|_| AtomicU32::new(0))),
         }
     }
 
@@ -63,17 +88,12 @@ impl OwnRing {
     /// own thread may call this.
     #[inline(always)]
     pub(super) fn insert(&self, seen: Seen) -> Option<u64> {
-        let opened = &self.owner.opened;
-        // Counted before the item can be seen (and so closed): a check that
-        // reads the close count, then the open count, never finds more
-        // closes than opens. Plain loads and stores: only this thread writes
-        // the owner's side.
-        let count = || opened.store(opened.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        // Plain loads and stores: only this thread writes the key.
         let first = self.owner.next_key.load(Ordering::Relaxed);
         // A key's slot taken by a long-lived item: any key will do, so try
         // the next ones.
         for key in first..first + PROBES {
-            if self.ring.insert_owned(&Seen { id: key, ..seen }, count) {
+            if self.ring.insert_owned(&Seen { id: key, ..seen }) {
                 self.owner.next_key.store(key + 1, Ordering::Relaxed);
                 return Some(key);
             }
@@ -91,41 +111,40 @@ impl OwnRing {
     /// Closes item `key`, which must be open here.
     #[inline]
     pub(super) fn remove(&self, key: u64) {
-        let removed = self.ring.remove(key);
+        // Counted before the slot is freed, as a slab counts a removal under
+        // the lock that frees it: a check must never see the item gone and
+        // its close not yet counted (see `registry::quiet`).
+        let closed = &self.closed;
+        let count = |scope| {
+            closed.0[bucket(scope)].fetch_add(1, Ordering::Release);
+        };
+        let removed = self.ring.remove_counted(key, count);
         debug_assert!(removed, "leakwatch: item {key} closed twice");
-        self.closed.0.fetch_add(1, Ordering::Release);
     }
 
-    /// The count of closes, and whether anything may be open: false only
-    /// if the ring was empty at some instant during the call.
-    fn closes_and_any_open(&self) -> (u64, bool) {
-        // Closes first: each close was counted after its open, so if the
-        // opens read next are no more, everything opened was closed.
-        let closed = self.closed.0.load(Ordering::Acquire);
-        let opened = self.owner.opened.load(Ordering::Acquire);
-        (closed, opened != closed)
-    }
-
-    /// What the ring holds of `scopes`. Its slots are read only if
-    /// something is open; `removed` is the count of closes.
+    /// What the ring holds of `scopes`; `removed` counts the closes of
+    /// items whose scope shares a bucket with one of `scopes`, read before
+    /// the slots.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let (closed, any_open) = self.closes_and_any_open();
-        Tally {
-            open: if any_open { self.ring.tally(scopes).open } else { 0 },
-            removed: closed,
-        }
+        let mut buckets: Vec<usize> = scopes.iter().map(|s| bucket(*s)).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        let removed = buckets
+            .iter()
+            .map(|&b| u64::from(self.closed.0[b].load(Ordering::Acquire)))
+            .fold(0, u64::wrapping_add);
+        let open = self.ring.tally(scopes).open;
+        Tally { open, removed }
     }
 
     /// Calls `f` with every open item.
     pub(super) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
-        if self.closes_and_any_open().1 {
-            self.ring.for_each(f);
-        }
+        self.ring.for_each(f);
     }
 
-    /// Closes so far: how busy the ring is, for the clock thread.
+    /// Closes so far (wrapping): how busy the ring is, for the clock thread.
     pub(super) fn closes(&self) -> u64 {
-        self.closed.0.load(Ordering::Relaxed)
+        u64::from(self.closed.total())
     }
 }
 
@@ -143,7 +162,7 @@ mod tests {
 
     #[test]
     fn keys_count_opens_and_a_full_ring_refuses() {
-        let scope = ScopeId::for_tests(4_001);
+        let scope = ScopeId::for_tests(6_001);
         let own = OwnRing::new();
         assert_eq!(own.tally(&[scope]).open, 0);
         let first = own.insert(seen(scope)).unwrap();
@@ -165,8 +184,29 @@ mod tests {
     }
 
     #[test]
+    fn only_closes_of_the_given_scopes_are_counted() {
+        // A check waits for its scopes' removal count to hold still: other
+        // scopes' closes in the same ring must not move it.
+        let mine = ScopeId::for_tests(6_005);
+        let other = (6_006..7_000)
+            .map(ScopeId::for_tests)
+            .find(|s| super::bucket(*s) != super::bucket(mine))
+            .unwrap();
+        let own = OwnRing::new();
+        let before = own.tally(&[mine]).removed;
+        for _ in 0..10 {
+            own.remove(own.insert(seen(other)).unwrap());
+        }
+        assert_eq!(own.tally(&[mine]).removed, before, "another scope's closes");
+        own.remove(own.insert(seen(mine)).unwrap());
+        assert_eq!(own.tally(&[mine]).removed, before + 1);
+        assert_eq!(own.tally(&[mine, mine]).removed, before + 1, "a bucket counted once");
+        assert_eq!(own.closes(), 11);
+    }
+
+    #[test]
     fn a_slot_held_by_a_long_lived_item_is_skipped() {
-        let scope = ScopeId::for_tests(4_004);
+        let scope = ScopeId::for_tests(6_004);
         let own = OwnRing::new();
         let long_lived = own.insert(seen(scope)).unwrap();
         // Keys go round the ring: the next one on the long-lived item's slot
@@ -183,7 +223,7 @@ mod tests {
 
     #[test]
     fn only_the_given_scopes_count() {
-        let (a, b) = (ScopeId::for_tests(4_002), ScopeId::for_tests(4_003));
+        let (a, b) = (ScopeId::for_tests(6_002), ScopeId::for_tests(6_003));
         let own = OwnRing::new();
         let key = own.insert(seen(a)).unwrap();
         assert_eq!((own.tally(&[a]).open, own.tally(&[b]).open), (1, 0));

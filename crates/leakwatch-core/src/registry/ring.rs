@@ -167,10 +167,9 @@ impl Ring {
 
     /// [`Ring::insert`] for a ring only one thread opens in (a thread's own),
     /// which needs no compare-exchange: nobody else changes a free slot.
-    /// Records `seen.kind` too, with no number. Calls `claimed` once the
-    /// slot is the item's, before any reader can see the item.
+    /// Records `seen.kind` too, with no number.
     #[inline]
-    pub(in crate::registry) fn insert_owned(&self, seen: &Seen, claimed: impl FnOnce()) -> bool {
+    pub(in crate::registry) fn insert_owned(&self, seen: &Seen) -> bool {
         let id = seen.id;
         let slot = self.slot(id);
         // Acquire: the closer of the slot's last item counted its removal
@@ -179,7 +178,6 @@ impl Ring {
             return false;
         }
         slot.state.store(WRITING, Ordering::Relaxed);
-        claimed();
         slot.fill(seen);
         slot.kind_ptr.store(seen.kind.as_ptr().cast_mut(), Ordering::Relaxed);
         slot.kind_len.store(seen.kind.len(), Ordering::Relaxed);
@@ -224,12 +222,23 @@ impl Ring {
     /// Removes item `id` if its slot holds it; false if not.
     #[inline]
     pub(in crate::registry) fn remove(&self, id: u64) -> bool {
+        self.remove_counted(id, |_| {})
+    }
+
+    /// [`Ring::remove`], calling `count` with the item's scope once the
+    /// item is found and before it leaves its slot: a removal counted
+    /// elsewhere must be visible no later than the item's absence, or a
+    /// check could miss both.
+    #[inline]
+    pub(in crate::registry) fn remove_counted(&self, id: u64, count: impl FnOnce(ScopeId)) -> bool {
         let slot = self.slot(id);
         let live = id.wrapping_add(1);
-        // Acquire: see the removals counted by the slot's earlier closers.
+        // Acquire: see the removals counted by the slot's earlier closers,
+        // and the item's fields.
         if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
             return false;
         }
+        count(ScopeId::from_raw(slot.scope.load(Ordering::Relaxed)));
         // Only the closer of this very id changes a slot that holds it (ids
         // are unique while open, and an opener claims only a free slot), so
         // plain stores do, with no compare-exchange. The removal is counted
@@ -430,12 +439,10 @@ mod tests {
     fn an_owned_ring_keeps_kinds_and_numbers() {
         let scope = ScopeId::for_tests(2_005);
         let ring = Ring::new();
-        let mut claims = 0;
         let file = Seen { kind: "file", ..seen(3, scope) };
-        assert!(ring.insert_owned(&file, || claims += 1));
-        assert!(ring.insert_owned(&Seen { kind: "task", ..seen(4, scope) }, || claims += 1));
-        assert!(!ring.insert_owned(&seen(3 + SLOTS as u64, scope), || claims += 1), "taken");
-        assert_eq!(claims, 2, "called for claimed slots only");
+        assert!(ring.insert_owned(&file));
+        assert!(ring.insert_owned(&Seen { kind: "task", ..seen(4, scope) }));
+        assert!(!ring.insert_owned(&seen(3 + SLOTS as u64, scope)), "taken");
         assert!(ring.set_number(4, 77));
         assert!(!ring.set_number(5, 1), "nothing there");
         let mut items = Vec::new();
@@ -445,7 +452,7 @@ mod tests {
         assert!(ring.remove(4));
         assert!(!ring.set_number(4, 78), "closed");
         // The next item in the slot starts with no number.
-        assert!(ring.insert_owned(&Seen { kind: "tcp", ..seen(4 + SLOTS as u64, scope) }, || {}));
+        assert!(ring.insert_owned(&Seen { kind: "tcp", ..seen(4 + SLOTS as u64, scope) }));
         let mut items = Vec::new();
         ring.for_each(&mut |s| items.push((s.id, s.kind, s.number)));
         assert_eq!(items, [(3, "file", None), (4 + SLOTS as u64, "tcp", None)]);
@@ -461,7 +468,7 @@ mod tests {
             std::thread::spawn(move || {
                 for id in 0..50_000u64 {
                     let item = Seen { kind: "job", ..seen(id, ScopeId::for_tests(1)) };
-                    assert!(ring.insert_owned(&item, || {}));
+                    assert!(ring.insert_owned(&item));
                     assert!(ring.set_number(id, id * 3));
                     assert!(ring.remove(id));
                 }
