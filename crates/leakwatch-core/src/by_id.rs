@@ -2,15 +2,15 @@
 //!
 //! A [`Tag`](crate::Tag) lives inside the resource it tracks. Some items
 //! are only ever seen from outside, by a number: tokio's task hooks are told
-//! "task 17 was spawned here", "task 17 is about to be polled", "task 17
-//! ended", and have nowhere to keep a tag between those calls. [`ItemsById`]
+//! "task 17 was spawned here" and "task 17 ended", and have nowhere to keep
+//! a tag between those calls. [`ItemsById`]
 //! keeps their records by that id instead, and checks, snapshots and
 //! reports see them like any other item (the id shown as `id 17`).
 //!
 //! Ids must be unique while their items are open; tokio's task ids are
 //! never reused. Opening, looking up and closing a short-lived item take no
 //! lock (a compare-exchange and a few plain loads and stores), because a
-//! hook does them for every task and every poll.
+//! hook does them for every task.
 
 use std::panic::Location;
 
@@ -18,7 +18,7 @@ use crate::ScopeId;
 
 /// A table of items of one kind, opened and closed by id, for integrations
 /// that see an item only as an id: tokio's task hooks are told "task 17 was
-/// spawned here", "task 17 is about to be polled", "task 17 ended", and have
+/// spawned here" and "task 17 ended", and have
 /// nowhere to keep a [`Tag`](crate::Tag) between those calls. Checks,
 /// snapshots and reports see these items like any other (the id shown as
 /// `id 17`). Ids must be unique while their items are open (tokio's task ids
@@ -115,47 +115,37 @@ impl ItemsById {
         imp::close(&self.inner, id)
     }
 
-    /// Makes the scope item `id` was opened in current on the calling
-    /// thread until the matching [`ItemsById::leave`]: the scope a
-    /// tokio task's poll runs in. The scope is looked up only when
-    /// something asks for it ([`ScopeId::current`], as opening an item or
-    /// spawning a task does), so entering costs a few stores. If the table
-    /// does not have the item, the scope stays what it was. Enters nest;
-    /// for enter and leave in one place, [`ScopeId::enter`] and its guard
-    /// are simpler.
+    /// Makes each item of this table the current scope of the code that
+    /// runs *inside* it, for the rest of the process: `running` names the
+    /// item the calling thread runs (`None`, or `Some(0)`, for none), as
+    /// `tokio::task::try_id` names the task being polled. Then
+    /// [`ScopeId::current`] there is the scope the item was opened in
+    /// (looked up when asked, once per item per thread, so polls cost
+    /// nothing), unless a scope was entered inside the item, which wins.
+    /// One table per process can be followed: returns false, changing
+    /// nothing, if one is already (or with tracking compiled out).
     ///
     /// ```
+    /// use std::cell::Cell;
+    /// use std::sync::LazyLock;
     /// use leakwatch_core::{ItemsById, Scope, ScopeId};
     ///
-    /// let tasks = ItemsById::new("task");
+    /// thread_local!(static RUNNING: Cell<Option<u64>> = const { Cell::new(None) });
+    /// static JOBS: LazyLock<ItemsById> = LazyLock::new(|| ItemsById::new("job"));
+    ///
+    /// let followed = JOBS.follow(|| RUNNING.get());
+    /// assert_eq!(followed, leakwatch_core::COMPILED_IN);
     /// let test = Scope::new("test");
-    /// tasks.open(3, std::panic::Location::caller(), test.id());
-    /// tasks.enter(3); // before a poll of task 3
-    /// let expected = if leakwatch_core::COMPILED_IN { test.id() } else { ScopeId::NONE };
+    /// JOBS.open(3, std::panic::Location::caller(), test.id());
+    /// RUNNING.set(Some(3)); // a worker starts running job 3
+    /// let expected = if followed { test.id() } else { ScopeId::NONE };
     /// assert_eq!(ScopeId::current(), expected);
-    /// ItemsById::leave(); // after it
+    /// RUNNING.set(None);
     /// assert_eq!(ScopeId::current(), ScopeId::NONE);
-    /// # tasks.close(3);
+    /// # JOBS.close(3);
     /// ```
-    #[inline]
-    pub fn enter(&self, id: u64) {
-        imp::enter(&self.inner, id)
-    }
-
-    /// Ends the calling thread's latest [`enter`](ItemsById::enter), of
-    /// whichever table, making current again what was current before it.
-    /// Does nothing if no enter is in force.
-    ///
-    /// ```
-    /// use leakwatch_core::ItemsById;
-    ///
-    /// let tasks = ItemsById::new("task");
-    /// tasks.enter(1);
-    /// ItemsById::leave();
-    /// ```
-    #[inline]
-    pub fn leave() {
-        imp::leave()
+    pub fn follow(&'static self, running: fn() -> Option<u64>) -> bool {
+        imp::follow(&self.inner, running)
     }
 }
 
@@ -171,8 +161,8 @@ cfg_on! {
 
         #[derive(Debug)]
         pub(super) struct Inner {
-            /// Pooled, never freed: a thread may keep it while it defers
-            /// its current scope to an item (see [`enter`]).
+            /// Pooled, never freed: a followed table is kept for the
+            /// process's life (see [`follow`]).
             table: &'static IdTable,
             /// Keeps [`clock::recent_nanos`] a load while the table lives
             /// and the tables are busy (not when tracking is off as it is
@@ -225,14 +215,8 @@ cfg_on! {
             inner.table.remove(id)
         }
 
-        #[inline]
-        pub(super) fn enter(inner: &Inner, id: u64) {
-            current::enter(inner.table, id);
-        }
-
-        #[inline]
-        pub(super) fn leave() {
-            current::leave();
+        pub(super) fn follow(inner: &'static Inner, running: fn() -> Option<u64>) -> bool {
+            current::follow(inner.table, running)
         }
 
         impl Drop for Inner {
@@ -269,10 +253,8 @@ cfg_off! {
             false
         }
 
-        #[inline(always)]
-        pub(super) fn enter(_: &Inner, _: u64) {}
-
-        #[inline(always)]
-        pub(super) fn leave() {}
+        pub(super) fn follow(_: &'static Inner, _: fn() -> Option<u64>) -> bool {
+            false
+        }
     }
 }

@@ -1,271 +1,231 @@
-//! Each thread's current scope, and current scopes deferred to an item's.
+//! Each thread's current scope, and the scope of the item a thread runs.
 //!
 //! What a thread opens belongs to its current scope. Most of the time that
 //! is a plain [`ScopeId`], set by [`ScopeId::enter`]. While tokio polls a
-//! task it is the scope the task was spawned in, which the runtime's hooks
-//! know only as "task 17 of this table". Looking that up before every poll
-//! costs more than most polls need, since few of them open anything or
-//! spawn. So a poll *defers* the current scope to the task instead: the
-//! thread keeps the table and the id, and the first [`ScopeId::current`]
-//! that asks during the poll looks the scope up, and keeps it until the poll
-//! ends. Deferrals nest, for a task that drives another runtime inside its
-//! poll.
+//! task, though, it is the scope the task was spawned in, which only the
+//! runtime's hooks know, as "task 17 of this table". Telling the thread so
+//! before and after every poll costs two calls per poll, and few polls
+//! open anything or spawn. So the thread is told nothing: a table is
+//! *followed* instead ([`follow`]), with a function that names the item the
+//! calling thread is running (tokio's `task::try_id`), and
+//! [`ScopeId::current`] asks it. Inside an item the table has, the item's
+//! scope is current; the thread's last lookup is kept, since an item's scope
+//! never changes and ids are never reused.
+//!
+//! A scope entered *inside* the running item (a guard: `Scope::run` in a
+//! task, or `leakwatch::tokio`'s own tasks entering theirs) wins over the
+//! item's, and a scope entered outside it (the test's, around `block_on`)
+//! loses to it: each entry notes the item that was running when it was made.
 
 use crate::scope::ScopeId;
 
 cfg_on! {
-    use std::cell::{Cell, RefCell};
+    use std::cell::Cell;
+    use std::sync::OnceLock;
 
     use crate::registry::ids::IdTable;
 
-    /// Stands in the current scope while it is deferred to an item's.
-    /// Scope ids are counted up from 1 and never reach it.
-    const DEFERRED: ScopeId = ScopeId::from_raw(u64::MAX);
+    /// The followed table, and how to name the item a thread runs.
+    struct Followed {
+        table: &'static IdTable,
+        running: fn() -> Option<u64>,
+    }
 
-    // The fields of a thread's state, each in a destructor-free cell of its
-    // own, so a poll's enter and leave touch only what they change.
+    /// Set at most once per process: tokio's task ids are unique across
+    /// runtimes, so one table serves them all.
+    static FOLLOWED: OnceLock<Followed> = OnceLock::new();
+
+    /// Stands for "the followed table has no such item" in the lookup
+    /// cache. Scope ids are counted up from 1 and never reach it.
+    const NOT_FOUND: ScopeId = ScopeId::from_raw(u64::MAX);
+
+    // Destructor-free cells, readable while the thread is torn down.
     thread_local! {
-        /// The current scope, or [`DEFERRED`].
+        /// The scope entered last.
         static CURRENT: Cell<ScopeId> = const { Cell::new(ScopeId::NONE) };
-        /// Whose scope is current while `CURRENT` is [`DEFERRED`]. Tables
-        /// are never freed ([`IdTable::registered`]), so keeping one here
-        /// is safe however long the thread keeps it.
-        static TABLE: Cell<Option<&'static IdTable>> = const { Cell::new(None) };
-        static ID: Cell<u64> = const { Cell::new(0) };
-        /// What was current before the deferral: put back when it ends, and
-        /// current meanwhile if the table does not have the item (a task
-        /// the hooks leave to `leakwatch::tokio`'s own records, say).
-        static OUTER: Cell<ScopeId> = const { Cell::new(ScopeId::NONE) };
-        /// Deferrals in force on this thread.
-        static DEPTH: Cell<u32> = const { Cell::new(0) };
-        /// The state that deferrals inside deferrals replaced, innermost
-        /// last: tokio does not nest polls on one thread, but a task may
-        /// drive another runtime (in `block_in_place`, say).
-        static NESTED: RefCell<Vec<Saved>> = const { RefCell::new(Vec::new()) };
+        /// The item running when `CURRENT` was entered, 0 for none.
+        static ENTERED_IN: Cell<u64> = const { Cell::new(0) };
+        /// The item this thread looked up last, and its scope or
+        /// [`NOT_FOUND`].
+        static LOOKED_UP: Cell<u64> = const { Cell::new(0) };
+        static ITS_SCOPE: Cell<ScopeId> = const { Cell::new(NOT_FOUND) };
     }
 
-    /// A thread's state as a nested deferral found it.
-    struct Saved {
-        current: ScopeId,
-        table: Option<&'static IdTable>,
-        id: u64,
-        outer: ScopeId,
+    /// What an entry replaced, to be put back by [`restore`].
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Outer {
+        scope: ScopeId,
+        entered_in: u64,
     }
 
-    /// The calling thread's current scope; a deferred one is looked up here.
+    /// Makes `table`'s items the current scope of the code they run, for
+    /// the rest of the process: `running` names the item the calling thread
+    /// runs (`None` or `Some(0)` for none). False, and nothing changes, if a
+    /// table is followed already.
+    pub(crate) fn follow(table: &'static IdTable, running: fn() -> Option<u64>) -> bool {
+        FOLLOWED.set(Followed { table, running }).is_ok()
+    }
+
+    /// The calling thread's current scope.
     #[inline]
     pub(crate) fn get() -> ScopeId {
-        match CURRENT.get() {
-            DEFERRED => resolve(),
+        let entered = CURRENT.get();
+        match FOLLOWED.get() {
+            None => entered,
+            Some(followed) => in_running_item(followed, entered),
+        }
+    }
+
+    /// The scope of the item the thread runs, unless `entered` was entered
+    /// inside it (or the thread runs none the table has).
+    fn in_running_item(followed: &Followed, entered: ScopeId) -> ScopeId {
+        let item = (followed.running)().unwrap_or(0);
+        if item == 0 || item == ENTERED_IN.get() {
+            return entered;
+        }
+        if LOOKED_UP.get() != item {
+            ITS_SCOPE.set(followed.table.scope(item).unwrap_or(NOT_FOUND));
+            LOOKED_UP.set(item);
+        }
+        match ITS_SCOPE.get() {
+            NOT_FOUND => entered,
             scope => scope,
         }
     }
 
-    /// Looks up the deferred scope, and keeps it current until the
-    /// deferral ends. Out of line: most polls ask for no scope.
-    #[inline(never)]
-    fn resolve() -> ScopeId {
-        let scope = deferred_scope();
-        CURRENT.set(scope);
-        scope
-    }
-
-    /// The scope the thread's deferral stands for.
-    fn deferred_scope() -> ScopeId {
-        TABLE
+    /// The item the thread runs, 0 for none (or no table followed).
+    #[inline]
+    fn running_item() -> u64 {
+        FOLLOWED
             .get()
-            .and_then(|table| table.scope(ID.get()))
-            .unwrap_or_else(|| OUTER.get())
+            .and_then(|followed| (followed.running)())
+            .unwrap_or(0)
     }
 
-    /// Makes `scope` current, returning the raw value it replaced (which
-    /// may be [`DEFERRED`]: put back by [`set_raw`] within the same
-    /// deferral, it stands for the same item).
+    /// Makes `scope` current, returning what it replaced.
     #[inline]
-    pub(crate) fn replace_raw(scope: ScopeId) -> ScopeId {
-        CURRENT.replace(scope)
-    }
-
-    /// Puts back what [`replace_raw`] returned.
-    #[inline]
-    pub(crate) fn set_raw(scope: ScopeId) {
-        CURRENT.set(scope);
-    }
-
-    /// Makes the scope of item `id` of `table` current, to be looked up if
-    /// anything asks, until the matching [`leave`].
-    #[inline]
-    pub(crate) fn enter(table: &'static IdTable, id: u64) {
-        let current = CURRENT.get();
-        if DEPTH.get() != 0 || current == DEFERRED {
-            return enter_nested(table, id);
-        }
-        DEPTH.set(1);
-        OUTER.set(current);
-        CURRENT.set(DEFERRED);
-        TABLE.set(Some(table));
-        ID.set(id);
-    }
-
-    /// [`enter`] inside another deferral, or where a guard left a deferral
-    /// in place: the whole state is kept to be put back.
-    #[inline(never)]
-    fn enter_nested(table: &'static IdTable, id: u64) {
-        let saved = Saved {
-            current: CURRENT.get(),
-            table: TABLE.get(),
-            id: ID.get(),
-            outer: OUTER.get(),
-        };
-        let outer = get();
-        // A thread being torn down has no thread-locals to keep it in; its
-        // deferral then ends with the thread.
-        if NESTED.try_with(|nested| nested.borrow_mut().push(saved)).is_err() {
-            return;
-        }
-        DEPTH.set(DEPTH.get() + 1);
-        OUTER.set(outer);
-        CURRENT.set(DEFERRED);
-        TABLE.set(Some(table));
-        ID.set(id);
-    }
-
-    /// Ends the latest [`enter`] on this thread, putting back what was
-    /// current before it. Does nothing if none is in force.
-    #[inline]
-    pub(crate) fn leave() {
-        match DEPTH.get() {
-            0 => {}
-            1 => {
-                DEPTH.set(0);
-                CURRENT.set(OUTER.get());
-            }
-            _ => leave_nested(),
+    pub(crate) fn enter(scope: ScopeId) -> Outer {
+        Outer {
+            scope: CURRENT.replace(scope),
+            entered_in: ENTERED_IN.replace(running_item()),
         }
     }
 
-    /// [`leave`] for a nested deferral.
-    #[inline(never)]
-    fn leave_nested() {
-        let saved = NESTED.try_with(|nested| nested.borrow_mut().pop()).ok().flatten();
-        DEPTH.set(DEPTH.get() - 1);
-        if let Some(saved) = saved {
-            CURRENT.set(saved.current);
-            TABLE.set(saved.table);
-            ID.set(saved.id);
-            OUTER.set(saved.outer);
-        }
+    /// Puts back what [`enter`] returned.
+    #[inline]
+    pub(crate) fn restore(outer: Outer) {
+        CURRENT.set(outer.scope);
+        ENTERED_IN.set(outer.entered_in);
     }
 }
 
 cfg_off! {
+    /// What an entry replaced: nothing, with tracking compiled out.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Outer;
+
     #[inline(always)]
     pub(crate) fn get() -> ScopeId {
         ScopeId::NONE
     }
 
     #[inline(always)]
-    pub(crate) fn replace_raw(_scope: ScopeId) -> ScopeId {
-        ScopeId::NONE
+    pub(crate) fn enter(_scope: ScopeId) -> Outer {
+        Outer
     }
 
     #[inline(always)]
-    pub(crate) fn set_raw(_scope: ScopeId) {}
+    pub(crate) fn restore(_outer: Outer) {}
 }
 
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
-mod tests {
-    use super::{enter, get, leave, replace_raw, set_raw};
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    use super::{enter, follow, get, restore};
     use crate::registry::ids::{IdTable, test_entry as entry};
     use crate::scope::ScopeId;
 
-    /// Three scopes numbered from `first`, and a table to defer to.
-    fn setup(first: u64) -> ([ScopeId; 3], &'static IdTable) {
-        let scopes = [0, 1, 2].map(|n| ScopeId::for_tests(first + n));
-        (scopes, IdTable::registered("deferral-test"))
+    thread_local! {
+        /// The item the test thread pretends to run.
+        static RUNNING: Cell<Option<u64>> = const { Cell::new(None) };
+    }
+
+    /// The table the core's tests follow, followed on first use. Its items
+    /// are "run" by [`running`], and only on threads that set one, so other
+    /// tests never see it.
+    pub(crate) fn followed() -> &'static IdTable {
+        static TABLE: std::sync::OnceLock<&'static IdTable> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| {
+            let table = IdTable::registered("followed-test");
+            assert!(follow(table, || RUNNING.get()), "followed once");
+            table
+        })
+    }
+
+    /// Runs `f` as if inside item `id` (as tokio runs a task's poll).
+    pub(crate) fn running<R>(id: u64, f: impl FnOnce() -> R) -> R {
+        let outer = RUNNING.replace(Some(id));
+        let out = f();
+        RUNNING.set(outer);
+        out
     }
 
     #[test]
-    fn a_deferred_scope_is_the_items_and_what_it_replaced_comes_back() {
-        let ([outer, task, entered], table) = setup(4_001);
+    fn inside_an_item_its_scope_is_current_and_outside_the_entered_one() {
+        let table = followed();
+        let [thread, task] = [4_001, 4_002].map(ScopeId::for_tests);
         table.insert(10, entry(task));
 
-        let before = replace_raw(outer);
-        enter(table, 10);
-        assert_eq!(get(), task, "looked up");
-        assert_eq!(get(), task, "and kept");
-        leave();
-        assert_eq!(get(), outer);
-
-        // An item the table does not have: the scope it replaced.
-        enter(table, 11);
-        assert_eq!(get(), outer);
-        leave();
-
-        // A scope entered inside a deferral (as a guard does) puts the
-        // deferral back, not the scope looked up, nor the outer one.
-        enter(table, 10);
-        let inner = replace_raw(entered);
-        assert_eq!(get(), entered);
-        set_raw(inner);
+        let outer = enter(thread);
+        assert_eq!(running(10, get), task, "the item's, though entered outside");
         assert!(table.remove(10));
-        assert_eq!(get(), outer, "deferred still: the item is gone now");
-        leave();
-        assert_eq!(get(), outer);
-        leave(); // unbalanced: nothing to end
-        assert_eq!(get(), outer);
-        set_raw(before);
-        table.retire();
+        assert_eq!(running(10, get), task, "looked up once: kept");
+        assert_eq!(get(), thread, "outside it");
+        // An item the table does not have: the entered scope.
+        assert_eq!(running(11, get), thread);
+        restore(outer);
+        assert_eq!(get(), ScopeId::NONE);
     }
 
     #[test]
-    fn deferrals_nest() {
-        let ([outer, a, b], table) = setup(4_011);
-        table.insert(20, entry(a));
-        table.insert(21, entry(b));
-        let before = replace_raw(outer);
-
-        enter(table, 20);
-        enter(table, 21);
-        assert_eq!(get(), b);
-        // Inside a deferral, an item the table lacks: the enclosing
-        // deferral's scope.
-        enter(table, 22);
-        assert_eq!(get(), b);
-        leave();
-        leave();
-        assert_eq!(get(), a, "the outer deferral, looked up");
-        leave();
-        assert_eq!(get(), outer);
-
-        // A guard entered inside a deferral and still in force when the
-        // next one starts: that one nests, and the guard's scope returns.
-        enter(table, 20);
-        let guard = replace_raw(b);
-        enter(table, 22);
-        assert_eq!(get(), b, "the table lacks 22: the scope current before");
-        leave();
-        assert_eq!(get(), b);
-        set_raw(guard);
-        assert_eq!(get(), a);
-        leave();
-        assert_eq!(get(), outer);
-
-        set_raw(before);
-        assert!(table.remove(20) && table.remove(21));
-        table.retire();
+    fn a_scope_entered_inside_an_item_wins_until_it_is_left() {
+        let table = followed();
+        let [thread, task, guard] = [4_011, 4_012, 4_013].map(ScopeId::for_tests);
+        table.insert(20, entry(task));
+        let outer = enter(thread);
+        running(20, || {
+            let in_task = enter(guard);
+            assert_eq!(get(), guard, "entered inside the item");
+            // Another item run inside this one (a task driving a second
+            // runtime from `block_in_place`): its scope, then ours again.
+            table.insert(21, entry(thread));
+            assert_eq!(running(21, get), thread);
+            assert_eq!(get(), guard);
+            restore(in_task);
+            assert_eq!(get(), task, "left: the item's again");
+            assert!(table.remove(21));
+        });
+        assert!(table.remove(20));
+        restore(outer);
     }
 
     #[test]
-    fn a_deferral_to_a_retired_table_finds_nothing() {
-        let outer = ScopeId::for_tests(4_021);
-        let table = IdTable::registered("deferral-test-retired");
-        table.insert(30, entry(ScopeId::for_tests(4_022)));
-        let before = replace_raw(outer);
-        enter(table, 30);
-        table.retire();
-        assert_eq!(get(), outer, "the item went with its table");
-        leave();
-        set_raw(before);
+    fn an_item_opened_in_no_scope_runs_in_none() {
+        let table = followed();
+        let thread = ScopeId::for_tests(4_021);
+        table.insert(30, entry(ScopeId::NONE));
+        let outer = enter(thread);
+        assert_eq!(running(30, get), ScopeId::NONE);
+        assert!(table.remove(30));
+        restore(outer);
+    }
+
+    #[test]
+    fn a_second_table_is_not_followed() {
+        followed();
+        let other = IdTable::registered("followed-test-other");
+        assert!(!follow(other, || Some(1)));
+        other.retire();
     }
 }

@@ -74,7 +74,7 @@ impl ScopeId {
     #[inline]
     pub fn enter(self) -> ScopeGuard {
         ScopeGuard {
-            previous: current::replace_raw(self),
+            outer: current::enter(self),
             _not_send: PhantomData,
         }
     }
@@ -84,9 +84,9 @@ impl ScopeId {
     /// again (with this method) on the same thread when its work is done.
     ///
     /// For integrations whose enter and leave are two separate callbacks;
-    /// everywhere else [`enter`](ScopeId::enter) is the safer choice. (An
-    /// item's scope, as a task's poll enters it, is
-    /// [`ItemsById::enter`](crate::ItemsById::enter)'s.)
+    /// everywhere else [`enter`](ScopeId::enter) is the safer choice. (The
+    /// scope of the task a thread polls follows from
+    /// [`ItemsById::follow`](crate::ItemsById::follow).)
     ///
     /// ```
     /// use leakwatch_core::{Scope, ScopeId};
@@ -100,7 +100,7 @@ impl ScopeId {
     #[inline]
     pub fn replace_current(self) -> ScopeId {
         let previous = current::get();
-        current::replace_raw(self);
+        current::enter(self);
         previous
     }
 
@@ -142,15 +142,15 @@ impl ScopeId {
 #[must_use = "the scope is current only until the guard is dropped"]
 #[derive(Debug)]
 pub struct ScopeGuard {
-    /// What was current, as kept (a deferred scope stays deferred).
-    previous: ScopeId,
+    /// What was current, and where it was entered.
+    outer: current::Outer,
     _not_send: PhantomData<*const ()>,
 }
 
 impl Drop for ScopeGuard {
     #[inline]
     fn drop(&mut self) {
-        current::set_raw(self.previous);
+        current::restore(self.outer);
     }
 }
 

@@ -22,16 +22,15 @@ fn hooks(c: &mut Criterion) {
     use std::hint::black_box;
     use std::time::Instant;
 
-    use leakwatch::tokio::id_number;
     use leakwatch::{Level, Scope};
     use tokio::runtime::Runtime;
 
     const TASKS: u64 = 100_000;
 
-    /// A runtime of `flavor` with `hooks`: "no hooks", "empty hooks" (tokio's
-    /// own cost of calling hooks, the floor under leakwatch's), "table only"
-    /// (spawn and terminate hooks that open and close each task in an
-    /// `ItemsById`, as leakwatch's do, without the polls' scope) or "hooks".
+    /// A runtime of `flavor` with `hooks`: "no hooks", "empty hooks" (a
+    /// spawn and a terminate hook that do nothing: tokio's own cost of
+    /// calling the hooks leakwatch installs, the floor under them) or
+    /// "hooks" (leakwatch's).
     fn runtime(flavor: &str, hooks: &str) -> Runtime {
         let mut builder = match flavor {
             "current_thread" => tokio::runtime::Builder::new_current_thread(),
@@ -45,24 +44,8 @@ fn hooks(c: &mut Criterion) {
             "hooks" => {
                 leakwatch::tokio::hooks::install(&mut builder);
             }
-            "table only" => {
-                let tasks = std::sync::Arc::new(leakwatch::ItemsById::new("task"));
-                let on_end = tasks.clone();
-                builder
-                    .on_task_spawn(move |meta| {
-                        let scope = leakwatch::ScopeId::current();
-                        tasks.open(id_number(meta.id()), meta.spawned_at(), scope);
-                    })
-                    .on_task_terminate(move |meta| {
-                        on_end.close(id_number(meta.id()));
-                    });
-            }
             "empty hooks" => {
-                builder
-                    .on_task_spawn(|_| {})
-                    .on_before_task_poll(|_| {})
-                    .on_after_task_poll(|_| {})
-                    .on_task_terminate(|_| {});
+                builder.on_task_spawn(|_| {}).on_task_terminate(|_| {});
             }
             _ => {}
         }
@@ -110,8 +93,7 @@ fn hooks(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("hooks/{build}/{flavor}"));
         group.sample_size(10);
         group.throughput(criterion::Throughput::Elements(TASKS));
-        let runtimes =
-            ["no hooks", "empty hooks", "table only", "hooks"].map(|h| (h, runtime(flavor, h)));
+        let runtimes = ["no hooks", "empty hooks", "hooks"].map(|h| (h, runtime(flavor, h)));
         for at_once in [100, TASKS] {
             for (hooks, runtime) in &runtimes {
                 let name = format!("100k tasks, {at_once} at a time, {hooks}");
@@ -122,7 +104,7 @@ fn hooks(c: &mut Criterion) {
             let against = if at_once == 100 {
                 &runtimes[1..]
             } else {
-                &runtimes[3..]
+                &runtimes[2..]
             };
             for (hooks, runtime) in against {
                 let name = format!(

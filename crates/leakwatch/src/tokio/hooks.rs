@@ -1,14 +1,18 @@
 //! Every task on a runtime tracked and scoped, through tokio's task hooks.
 //!
-//! Needs `RUSTFLAGS="--cfg tokio_unstable"`: tokio's `on_task_spawn`,
-//! `on_before_task_poll`, `on_after_task_poll` and `on_task_terminate`
-//! hooks are unstable. With them, [`install`] makes *every* task spawned on
-//! the runtime a tracked item, however it was spawned (plain `tokio::spawn`,
-//! a library's `JoinSet`, `Handle::spawn`): kind `"task"`, opened at its
-//! spawn site in the user's code (`TaskMeta::spawned_at`), with its id, in
-//! the scope that was current where it was spawned. Each poll runs in that
-//! scope, so what a task opens and the tasks it spawns belong to it too, like
-//! Go's pprof labels following child goroutines.
+//! Needs `RUSTFLAGS="--cfg tokio_unstable"`: tokio's `on_task_spawn` and
+//! `on_task_terminate` hooks are unstable. With them, [`install`] makes
+//! *every* task spawned on the runtime a tracked item, however it was
+//! spawned (plain `tokio::spawn`, a library's `JoinSet`, `Handle::spawn`):
+//! kind `"task"`, opened at its spawn site in the user's code
+//! (`TaskMeta::spawned_at`), with its id, in the scope that was current
+//! where it was spawned. The task runs in that scope, so what it opens and
+//! the tasks it spawns belong to it too, like Go's pprof labels following
+//! child goroutines: [`ScopeId::current`](crate::ScopeId::current) inside a
+//! task asks tokio which task is running (`tokio::task::try_id`) and looks
+//! its scope up. A scope entered inside the task (`Scope::run`) wins over
+//! it; one entered around the runtime (the test's, around `block_on`) does
+//! not.
 //!
 //! `#[leakwatch::test]` installs the hooks on the runtime it builds for an
 //! `async fn`. Install them yourself on a long-lived runtime that many tests
@@ -37,31 +41,37 @@
 //!   under the same flag), without their sites.
 //! - Tasks on a `LocalSet` fire no hooks: use
 //!   [`leakwatch::tokio::spawn_local`](super::spawn_local).
-//! - The hooks replace any the builder had (tokio keeps one of each).
+//! - The hooks replace any spawn and terminate hooks the builder had (tokio
+//!   keeps one of each).
+//! - Tasks take their scope from hooked runtimes only through leakwatch's
+//!   one followed table (see [`ItemsById::follow`]): if your own code
+//!   follows a table of its own first, the hooks still track every task, but
+//!   a task then runs in its thread's scope (a warning says so once).
 //! - Tasks spawned through `leakwatch::tokio` keep their own record (with
 //!   their name); the hooks leave them alone.
 //!
 //! # Cost
 //!
 //! A few tens of nanoseconds per task (see `BENCHMARKS.md`): the hooks
-//! record each task at its spawn and end; a poll looks its task's scope up
-//! only if it opens or spawns something. While tasks (and other tracked
+//! record each task at its spawn and end, and a poll costs nothing: a task's
+//! scope is looked up only if it opens or spawns something, once per task
+//! per worker thread. While tasks (and other tracked
 //! items) come and go at over half a million a second, a background thread,
 //! `leakwatch-clock`, keeps the time that open times are read from, so a
 //! spawn reads no clock; otherwise it wakes every 100 ms to look.
 
 use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use ::tokio::runtime::{Builder, TaskMeta};
 
 use super::id;
 use super::task::KIND;
-use crate::{ItemsById, ScopeId};
+use crate::ItemsById;
 
 /// Makes every task spawned on runtimes built by `builder` a tracked item
 /// in the spawner's scope (see the [module docs](self)). Replaces the
-/// builder's task spawn, poll and terminate hooks.
+/// builder's task spawn and terminate hooks.
 ///
 /// ```
 /// let mut builder = tokio::runtime::Builder::new_current_thread();
@@ -70,13 +80,31 @@ use crate::{ItemsById, ScopeId};
 /// runtime.block_on(async { tokio::spawn(async {}).await.unwrap() });
 /// ```
 pub fn install(builder: &mut Builder) -> &mut Builder {
-    let tasks = Arc::new(ItemsById::new(KIND));
-    let (on_spawn, on_poll, on_terminate) = (tasks.clone(), tasks.clone(), tasks);
+    let tasks = tasks();
     builder
-        .on_task_spawn(move |meta| spawned(&on_spawn, meta))
-        .on_before_task_poll(move |meta| before_poll(&on_poll, meta))
-        .on_after_task_poll(|_| ItemsById::leave())
-        .on_task_terminate(move |meta| terminated(&on_terminate, meta))
+        .on_task_spawn(move |meta| spawned(tasks, meta))
+        .on_task_terminate(move |meta| terminated(tasks, meta))
+}
+
+/// The tasks of every hooked runtime (tokio's task ids are unique across
+/// runtimes), followed: code a task runs is in the task's scope.
+fn tasks() -> &'static ItemsById {
+    static TASKS: OnceLock<&'static ItemsById> = OnceLock::new();
+    TASKS.get_or_init(|| {
+        let tasks: &'static ItemsById = Box::leak(Box::new(ItemsById::new(KIND)));
+        if !tasks.follow(running) && crate::COMPILED_IN {
+            eprintln!(
+                "leakwatch: another table is followed already (`ItemsById::follow`), so tasks on \
+                 runtimes with leakwatch's hooks are tracked but run in their thread's scope"
+            );
+        }
+        tasks
+    })
+}
+
+/// The task the calling thread polls, if any.
+fn running() -> Option<u64> {
+    ::tokio::task::try_id().map(id::number)
 }
 
 /// Runs `spawn` with the hooks told that the task it spawns is tracked
@@ -100,16 +128,11 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     if TRACKED_SPAWN.get() {
         return;
     }
-    tasks.open(id::number(meta.id()), meta.spawned_at(), ScopeId::current());
-}
-
-/// Enters the scope of the task about to be polled, looked up only if the
-/// poll asks for it (see [`ItemsById::enter`]). A task the hooks do not
-/// track (one of `leakwatch::tokio`'s, which enters its own scope) runs in
-/// the thread's.
-#[inline]
-fn before_poll(tasks: &ItemsById, meta: &TaskMeta<'_>) {
-    tasks.enter(id::number(meta.id()));
+    tasks.open(
+        id::number(meta.id()),
+        meta.spawned_at(),
+        crate::ScopeId::current(),
+    );
 }
 
 /// Closes the record of a task that ended.

@@ -5,8 +5,8 @@
 //! keeps such items' records by id instead, registered so that checks and
 //! snapshots see them as they see the shards' records.
 //!
-//! Every task of a runtime is opened, looked up at each poll and closed
-//! here, so those must cost a few nanoseconds. A table is two parts: a
+//! Every task of a runtime is opened and closed here, and looked up by
+//! whatever it opens or spawns, so those must cost a few nanoseconds. A table is two parts: a
 //! lock-free [`ring`](super::ring) with a slot per id modulo its size, where short-lived
 //! items (nearly all of them) live, and a locked [`paged`] table behind it
 //! for items whose slot is taken. Checks and snapshots read both.
@@ -50,10 +50,11 @@ impl IdTable {
     }
 
     /// A table for items of `kind`, visible to checks until it is
-    /// [retired](IdTable::retire). Tables are never freed, so a thread may
-    /// keep a reference to one in a thread-local (the scope a poll defers
-    /// to): a retired table goes back to a pool, and is used again, empty,
-    /// by the next table of its kind.
+    /// [retired](IdTable::retire). Tables are never freed, so a reference
+    /// may be kept anywhere (the followed table's, see
+    /// [`current::follow`](crate::current::follow)): a retired table goes
+    /// back to a pool, and is used again, empty, by the next table of its
+    /// kind.
     pub(crate) fn registered(kind: &'static str) -> &'static IdTable {
         let pooled = {
             let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
