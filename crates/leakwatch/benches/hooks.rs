@@ -52,10 +52,20 @@ fn hooks(c: &mut Criterion) {
         builder.build().unwrap()
     }
 
+    /// How the 100k tasks are spawned: by the code `block_on` runs (as a
+    /// test body does), or by a task (as a server's tasks do), which on a
+    /// multi-thread runtime mostly keeps a task on the worker that spawned
+    /// it.
+    #[derive(Clone, Copy)]
+    enum Spawner {
+        BlockOn,
+        Task,
+    }
+
     /// 100k trivial tasks spawned with plain `tokio::spawn`, `at_once` at a
     /// time: 100 as a server runs short tasks, or all 100k alive together.
-    fn run(runtime: &Runtime, at_once: u64) {
-        runtime.block_on(async {
+    fn run(runtime: &Runtime, at_once: u64, spawner: Spawner) {
+        let work = async move {
             for batch in 0..TASKS / at_once {
                 let handles: Vec<_> = (0..at_once)
                     .map(|i| tokio::spawn(async move { black_box(batch + i) }))
@@ -64,20 +74,30 @@ fn hooks(c: &mut Criterion) {
                     h.await.unwrap();
                 }
             }
-        })
+        };
+        match spawner {
+            Spawner::BlockOn => runtime.block_on(work),
+            Spawner::Task => runtime.block_on(async { tokio::spawn(work).await.unwrap() }),
+        }
     }
 
     /// `iters` runs on `plain` and on `hooked`, back to back, as the ratio
     /// of their times in a duration criterion can analyse: 1 ms per
     /// iteration means no overhead, 1.2 ms means 20%.
-    fn paired(plain: &Runtime, hooked: &Runtime, at_once: u64, iters: u64) -> Duration {
+    fn paired(
+        plain: &Runtime,
+        hooked: &Runtime,
+        at_once: u64,
+        spawner: Spawner,
+        iters: u64,
+    ) -> Duration {
         let (mut without, mut with) = (Duration::ZERO, Duration::ZERO);
         // Which goes first alternates: the second of a pair runs on a heap
         // the first just churned.
         for i in 0..iters {
             for hooked_now in [i % 2 == 0, i % 2 == 1] {
                 let start = Instant::now();
-                run(if hooked_now { hooked } else { plain }, at_once);
+                run(if hooked_now { hooked } else { plain }, at_once, spawner);
                 *if hooked_now { &mut with } else { &mut without } += start.elapsed();
             }
         }
@@ -97,10 +117,11 @@ fn hooks(c: &mut Criterion) {
         for at_once in [100, TASKS] {
             for (hooks, runtime) in &runtimes {
                 let name = format!("100k tasks, {at_once} at a time, {hooks}");
-                group.bench_function(name, |b| b.iter(|| run(runtime, at_once)));
+                group.bench_function(name, |b| b.iter(|| run(runtime, at_once, Spawner::BlockOn)));
             }
             // Every configuration against none for short tasks, to split the
-            // cost; the full hooks only with 100k alive.
+            // cost, and spawned by a task too; the full hooks only with 100k
+            // alive.
             let against = if at_once == 100 {
                 &runtimes[1..]
             } else {
@@ -111,7 +132,25 @@ fn hooks(c: &mut Criterion) {
                     "100k tasks, {at_once} at a time, {hooks} / no hooks, paired (1 ms = same speed)"
                 );
                 group.bench_function(name, |b| {
-                    b.iter_custom(|iters| paired(&runtimes[0].1, runtime, at_once, iters))
+                    b.iter_custom(|iters| {
+                        paired(&runtimes[0].1, runtime, at_once, Spawner::BlockOn, iters)
+                    })
+                });
+            }
+            if at_once == 100 {
+                let name = format!(
+                    "100k tasks, {at_once} at a time, spawned by a task, hooks / no hooks, paired (1 ms = same speed)"
+                );
+                group.bench_function(name, |b| {
+                    b.iter_custom(|iters| {
+                        paired(
+                            &runtimes[0].1,
+                            &runtimes[2].1,
+                            at_once,
+                            Spawner::Task,
+                            iters,
+                        )
+                    })
                 });
             }
         }
