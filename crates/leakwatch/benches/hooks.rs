@@ -52,52 +52,74 @@ fn hooks(c: &mut Criterion) {
         builder.build().unwrap()
     }
 
-    /// How the 100k tasks are spawned: by the code `block_on` runs (as a
-    /// test body does), or by a task (as a server's tasks do), which on a
+    /// The work a runtime runs: 100k trivial tasks spawned with plain
+    /// `tokio::spawn` and awaited, `at_once` at a time (100 as a server runs
+    /// short tasks, or all 100k alive together), each polled `polls` times
+    /// (it yields `polls - 1` times), spawned by the code `block_on` runs
+    /// (as a test body does) or `by_task` (as a server's tasks do, which on a
     /// multi-thread runtime mostly keeps a task on the worker that spawned
-    /// it.
+    /// it).
     #[derive(Clone, Copy)]
-    enum Spawner {
-        BlockOn,
-        Task,
+    struct Load {
+        at_once: u64,
+        polls: u32,
+        by_task: bool,
     }
 
-    /// 100k trivial tasks spawned with plain `tokio::spawn`, `at_once` at a
-    /// time: 100 as a server runs short tasks, or all 100k alive together.
-    fn run(runtime: &Runtime, at_once: u64, spawner: Spawner) {
+    impl Load {
+        fn name(self) -> String {
+            let mut name = format!("100k tasks, {} at a time", self.at_once);
+            if self.polls > 1 {
+                name += &format!(", polled {} times", self.polls);
+            }
+            if self.by_task {
+                name += ", spawned by a task";
+            }
+            name
+        }
+    }
+
+    fn run(runtime: &Runtime, load: Load) {
+        let Load {
+            at_once,
+            polls,
+            by_task,
+        } = load;
         let work = async move {
             for batch in 0..TASKS / at_once {
                 let handles: Vec<_> = (0..at_once)
-                    .map(|i| tokio::spawn(async move { black_box(batch + i) }))
+                    .map(|i| {
+                        tokio::spawn(async move {
+                            for _ in 1..polls {
+                                tokio::task::yield_now().await;
+                            }
+                            black_box(batch + i)
+                        })
+                    })
                     .collect();
                 for h in handles {
                     h.await.unwrap();
                 }
             }
         };
-        match spawner {
-            Spawner::BlockOn => runtime.block_on(work),
-            Spawner::Task => runtime.block_on(async { tokio::spawn(work).await.unwrap() }),
+        if by_task {
+            runtime.block_on(async { tokio::spawn(work).await.unwrap() })
+        } else {
+            runtime.block_on(work)
         }
     }
 
-    /// `iters` runs on `plain` and on `hooked`, back to back, as the ratio
-    /// of their times in a duration criterion can analyse: 1 ms per
-    /// iteration means no overhead, 1.2 ms means 20%.
-    fn paired(
-        plain: &Runtime,
-        hooked: &Runtime,
-        at_once: u64,
-        spawner: Spawner,
-        iters: u64,
-    ) -> Duration {
+    /// `iters` runs of `load` on `plain` and on `hooked`, back to back, as
+    /// the ratio of their times in a duration criterion can analyse: 1 ms
+    /// per iteration means no overhead, 1.2 ms means 20%.
+    fn paired(plain: &Runtime, hooked: &Runtime, load: Load, iters: u64) -> Duration {
         let (mut without, mut with) = (Duration::ZERO, Duration::ZERO);
         // Which goes first alternates: the second of a pair runs on a heap
         // the first just churned.
         for i in 0..iters {
             for hooked_now in [i % 2 == 0, i % 2 == 1] {
                 let start = Instant::now();
-                run(if hooked_now { hooked } else { plain }, at_once, spawner);
+                run(if hooked_now { hooked } else { plain }, load);
                 *if hooked_now { &mut with } else { &mut without } += start.elapsed();
             }
         }
@@ -109,50 +131,51 @@ fn hooks(c: &mut Criterion) {
     let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
     let scope = Scope::new("bench");
     let _in_scope = scope.enter();
+    let short = Load {
+        at_once: 100,
+        polls: 1,
+        by_task: false,
+    };
+    let all_alive = Load {
+        at_once: TASKS,
+        ..short
+    };
     for flavor in ["current_thread", "multi_thread"] {
         let mut group = c.benchmark_group(format!("hooks/{build}/{flavor}"));
         group.sample_size(10);
         group.throughput(criterion::Throughput::Elements(TASKS));
         let runtimes = ["no hooks", "empty hooks", "hooks"].map(|h| (h, runtime(flavor, h)));
-        for at_once in [100, TASKS] {
+        let plain = &runtimes[0].1;
+        for load in [short, all_alive] {
             for (hooks, runtime) in &runtimes {
-                let name = format!("100k tasks, {at_once} at a time, {hooks}");
-                group.bench_function(name, |b| b.iter(|| run(runtime, at_once, Spawner::BlockOn)));
+                let name = format!("{}, {hooks}", load.name());
+                group.bench_function(name, |b| b.iter(|| run(runtime, load)));
             }
-            // Every configuration against none for short tasks, to split the
-            // cost, and spawned by a task too; the full hooks only with 100k
-            // alive.
-            let against = if at_once == 100 {
-                &runtimes[1..]
-            } else {
-                &runtimes[2..]
-            };
-            for (hooks, runtime) in against {
-                let name = format!(
-                    "100k tasks, {at_once} at a time, {hooks} / no hooks, paired (1 ms = same speed)"
-                );
-                group.bench_function(name, |b| {
-                    b.iter_custom(|iters| {
-                        paired(&runtimes[0].1, runtime, at_once, Spawner::BlockOn, iters)
-                    })
-                });
-            }
-            if at_once == 100 {
-                let name = format!(
-                    "100k tasks, {at_once} at a time, spawned by a task, hooks / no hooks, paired (1 ms = same speed)"
-                );
-                group.bench_function(name, |b| {
-                    b.iter_custom(|iters| {
-                        paired(
-                            &runtimes[0].1,
-                            &runtimes[2].1,
-                            at_once,
-                            Spawner::Task,
-                            iters,
-                        )
-                    })
-                });
-            }
+        }
+        // Against no hooks: tokio's own cost of calling hooks, then
+        // leakwatch's for short tasks (spawned by a test body or by a task,
+        // polled once or four times, as tasks that wait for something are)
+        // and with 100k alive.
+        let empty = (&runtimes[1], short);
+        let hooked = &runtimes[2];
+        let by_task = Load {
+            by_task: true,
+            ..short
+        };
+        let polled = Load { polls: 4, ..short };
+        let polled_by_task = Load {
+            polls: 4,
+            ..by_task
+        };
+        let pairs = [short, by_task, polled, polled_by_task, all_alive].map(|load| (hooked, load));
+        for ((hooks, runtime), load) in std::iter::once(empty).chain(pairs) {
+            let name = format!(
+                "{}, {hooks} / no hooks, paired (1 ms = same speed)",
+                load.name()
+            );
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| paired(plain, runtime, load, iters))
+            });
         }
         group.finish();
     }
