@@ -203,6 +203,52 @@ fn a_poll_nested_in_another_puts_back_the_outer_tasks_scope() {
     assert!(outer.check_within(LONG).is_ok());
 }
 
+#[test]
+fn a_scope_entered_inside_a_task_wins_and_one_entered_around_the_runtime_does_not() {
+    use leakwatch::ScopeId;
+    // Worker threads that enter a scope of their own as they start (as
+    // `#[leakwatch::test]`'s do): entered outside any task, it loses to the
+    // scope of the task a worker polls.
+    let workers = Scope::new("workers");
+    let workers_id = workers.id();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    leakwatch::tokio::hooks::install(&mut builder);
+    thread_local!(static IN_WORKER: std::cell::Cell<Option<leakwatch::ScopeGuard>> = const { std::cell::Cell::new(None) });
+    let runtime = builder
+        .on_thread_start(move || IN_WORKER.set(Some(workers_id.enter())))
+        .on_thread_stop(|| IN_WORKER.set(None))
+        .build()
+        .unwrap();
+
+    let (test, inner) = (Scope::new("test"), Arc::new(Scope::new("inner")));
+    let inner_id = inner.id();
+    let inner_count = {
+        let inner = inner.clone();
+        move || inner.open_count("conn")
+    };
+    let task = test.run(|| {
+        runtime.spawn(async move {
+            let in_task = ScopeId::current();
+            let (in_inner, tag) = inner.run(|| (ScopeId::current(), Tag::new("conn")));
+            let after = ScopeId::current();
+            tokio::task::yield_now().await; // maybe another worker now
+            (in_task, in_inner, after, ScopeId::current(), tag)
+        })
+    });
+    let (in_task, in_inner, after, after_yield, tag) = runtime.block_on(task).unwrap();
+    assert_eq!(in_task, test.id(), "the task's scope, not the worker's");
+    assert_eq!(in_inner, inner_id, "a scope entered inside the task wins");
+    assert_eq!((after, after_yield), (test.id(), test.id()), "and is left");
+    // The tag was opened in `inner` (a sibling of `test`), and nothing in
+    // the workers' scope.
+    assert_eq!((inner_count(), test.open_count("conn")), (1, 0));
+    assert!(workers.check().is_ok());
+    drop(tag);
+    assert_eq!(inner_count(), 0);
+    assert!(test.check_within(LONG).is_ok());
+}
+
 #[leakwatch::test(grace = "30ms")]
 #[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/tokio_hooks.rs:")]
 async fn leakwatch_test_reports_a_plain_tokio_spawn_at_its_site() {
