@@ -83,14 +83,26 @@ cfg_on! {
         if item == 0 || item == ENTERED_IN.get() {
             return entered;
         }
-        if LOOKED_UP.get() != item {
-            ITS_SCOPE.set(followed.table.scope(item).unwrap_or(NOT_FOUND));
-            LOOKED_UP.set(item);
-        }
-        match ITS_SCOPE.get() {
+        let scope = if LOOKED_UP.get() == item {
+            ITS_SCOPE.get()
+        } else {
+            look_up(followed.table, item)
+        };
+        match scope {
             NOT_FOUND => entered,
             scope => scope,
         }
+    }
+
+    /// Looks the scope of `item` up, and keeps it as the thread's last
+    /// lookup. Out of line: most asks come from an item looked up already
+    /// (a task spawning many), whose path then saves no registers.
+    #[inline(never)]
+    fn look_up(table: &IdTable, item: u64) -> ScopeId {
+        let scope = table.scope(item).unwrap_or(NOT_FOUND);
+        ITS_SCOPE.set(scope);
+        LOOKED_UP.set(item);
+        scope
     }
 
     /// The item the thread runs, 0 for none (or no table followed).
