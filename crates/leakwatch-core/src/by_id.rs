@@ -3,9 +3,9 @@
 //! A [`Tag`](crate::Tag) lives inside the resource it tracks. Some items
 //! are only ever seen from outside, by a number: tokio's task hooks are told
 //! "task 17 was spawned here" and "task 17 ended", and have nowhere to keep
-//! a tag between those calls. [`ItemsById`]
-//! keeps their records by that id instead, and checks, snapshots and
-//! reports see them like any other item (the id shown as `id 17`).
+//! a tag between those calls. [`ItemsById`] keeps their records by that id
+//! instead, and checks, snapshots and reports see them like any other item
+//! (the id shown as `id 17`).
 //!
 //! Ids must be unique while their items are open; tokio's task ids are
 //! never reused. Opening, looking up and closing a short-lived item take no
@@ -18,8 +18,8 @@ use crate::ScopeId;
 
 /// A table of items of one kind, opened and closed by id, for integrations
 /// that see an item only as an id: tokio's task hooks are told "task 17 was
-/// spawned here" and "task 17 ended", and have
-/// nowhere to keep a [`Tag`](crate::Tag) between those calls. Checks,
+/// spawned here" and "task 17 ended", and have nowhere to keep a
+/// [`Tag`](crate::Tag) between those calls. Checks,
 /// snapshots and reports see these items like any other (the id shown as
 /// `id 17`). Ids must be unique while their items are open (tokio's task ids
 /// are never reused). Dropping the table drops its records.
