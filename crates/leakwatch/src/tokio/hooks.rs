@@ -55,10 +55,10 @@
 //! A few tens of nanoseconds per task (see `BENCHMARKS.md`): the hooks
 //! record each task at its spawn and end, and a poll costs nothing: a task's
 //! scope is looked up only if it opens or spawns something, once per task
-//! per worker thread. While tasks (and other tracked
-//! items) come and go at over half a million a second, a background thread,
-//! `leakwatch-clock`, keeps the time that open times are read from, so a
-//! spawn reads no clock; otherwise it wakes every 100 ms to look.
+//! per worker thread. While tasks (and other tracked items) come and go at
+//! over half a million a second, a background thread, `leakwatch-clock`,
+//! keeps the time that open times are read from, so a spawn reads no clock;
+//! otherwise it wakes every 100 ms to look.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -67,7 +67,7 @@ use ::tokio::runtime::{Builder, TaskMeta};
 
 use super::id;
 use super::task::KIND;
-use crate::ItemsById;
+use crate::{ItemsById, ScopeId};
 
 /// Makes every task spawned on runtimes built by `builder` a tracked item
 /// in the spawner's scope (see the [module docs](self)). Replaces the
@@ -128,11 +128,7 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     if TRACKED_SPAWN.get() {
         return;
     }
-    tasks.open(
-        id::number(meta.id()),
-        meta.spawned_at(),
-        crate::ScopeId::current(),
-    );
+    tasks.open(id::number(meta.id()), meta.spawned_at(), ScopeId::current());
 }
 
 /// Closes the record of a task that ended.
