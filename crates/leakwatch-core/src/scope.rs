@@ -64,7 +64,11 @@ impl ScopeId {
     /// Makes this scope current on the calling thread until the guard drops.
     ///
     /// This is how work started elsewhere joins the scope that started it:
-    /// copy the id, then enter it where the work runs.
+    /// copy the id, then enter it where the work runs. Where entering and
+    /// leaving are two callbacks (a thread's start and stop hooks, say),
+    /// keep the guard in a thread-local between them. (Inside a tokio task
+    /// on a hooked runtime the task's scope is current without a guard: see
+    /// [`ItemsById::follow`](crate::ItemsById::follow).)
     ///
     /// ```
     /// let scope = leakwatch_core::Scope::new("worker");
@@ -77,31 +81,6 @@ impl ScopeId {
             outer: current::enter(self),
             _not_send: PhantomData,
         }
-    }
-
-    /// Makes this scope current on the calling thread without a guard,
-    /// returning the scope it replaces, which the caller must make current
-    /// again (with this method) on the same thread when its work is done.
-    ///
-    /// For integrations whose enter and leave are two separate callbacks;
-    /// everywhere else [`enter`](ScopeId::enter) is the safer choice. (The
-    /// scope of the task a thread polls follows from
-    /// [`ItemsById::follow`](crate::ItemsById::follow).)
-    ///
-    /// ```
-    /// use leakwatch_core::{Scope, ScopeId};
-    ///
-    /// let task = Scope::new("task");
-    /// let outer = task.id().replace_current(); // before a poll
-    /// assert_eq!(ScopeId::current(), if leakwatch_core::COMPILED_IN { task.id() } else { ScopeId::NONE });
-    /// outer.replace_current(); // after it
-    /// assert_eq!(ScopeId::current(), ScopeId::NONE);
-    /// ```
-    #[inline]
-    pub fn replace_current(self) -> ScopeId {
-        let previous = current::get();
-        current::enter(self);
-        previous
     }
 
     /// The number behind this id, for exports and logs.

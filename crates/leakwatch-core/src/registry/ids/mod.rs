@@ -6,10 +6,11 @@
 //! snapshots see them as they see the shards' records.
 //!
 //! Every task of a runtime is opened and closed here, and looked up by
-//! whatever it opens or spawns, so those must cost a few nanoseconds. A table is two parts: a
-//! lock-free [`ring`](super::ring) with a slot per id modulo its size, where short-lived
-//! items (nearly all of them) live, and a locked [`paged`] table behind it
-//! for items whose slot is taken. Checks and snapshots read both.
+//! whatever it opens or spawns, so those must cost a few nanoseconds. A
+//! table is two parts: a lock-free [`ring`](super::ring) with a slot per id
+//! modulo its size, where short-lived items (nearly all of them) live, and a
+//! locked [`paged`] table behind it for items whose slot is taken. Checks and
+//! snapshots read both.
 
 mod paged;
 
