@@ -61,7 +61,7 @@
 //! otherwise it wakes every 100 ms to look.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, Once};
 
 use ::tokio::runtime::{Builder, TaskMeta};
 
@@ -80,27 +80,33 @@ use crate::{ItemsById, ScopeId};
 /// runtime.block_on(async { tokio::spawn(async {}).await.unwrap() });
 /// ```
 pub fn install(builder: &mut Builder) -> &mut Builder {
-    let tasks = tasks();
-    builder
-        .on_task_spawn(move |meta| spawned(tasks, meta))
-        .on_task_terminate(move |meta| terminated(tasks, meta))
-}
-
-/// The tasks of every hooked runtime (tokio's task ids are unique across
-/// runtimes), followed: code a task runs is in the task's scope.
-fn tasks() -> &'static ItemsById {
-    static TASKS: OnceLock<&'static ItemsById> = OnceLock::new();
-    TASKS.get_or_init(|| {
-        let tasks: &'static ItemsById = Box::leak(Box::new(ItemsById::new(KIND)));
-        if !tasks.follow(running) && crate::COMPILED_IN {
+    static FOLLOW: Once = Once::new();
+    FOLLOW.call_once(|| {
+        if !TASKS.0.follow(running) && crate::COMPILED_IN {
             eprintln!(
                 "leakwatch: another table is followed already (`ItemsById::follow`), so tasks on \
                  runtimes with leakwatch's hooks are tracked but run in their thread's scope"
             );
         }
-        tasks
-    })
+    });
+    // The hooks capture nothing. tokio keeps a clone of the terminate
+    // hook's `Arc` in every task, so the cores that spawn and drop tasks
+    // write its reference counts all the time: data kept beside them would
+    // cross cores twice per task when the hook reads it (8 points of a
+    // short task's cost on two workers, see BENCHMARKS.md).
+    builder
+        .on_task_spawn(|meta| spawned(&TASKS.0, meta))
+        .on_task_terminate(|meta| terminated(&TASKS.0, meta))
 }
+
+/// The tasks of every hooked runtime (tokio's task ids are unique across
+/// runtimes), followed (by [`install`]): code a task runs is in the task's
+/// scope. Every hook reads it, from every worker, so it has its cache lines
+/// to itself (128 bytes: x86 fetches lines in pairs).
+static TASKS: Tasks = Tasks(LazyLock::new(|| ItemsById::new(KIND)));
+
+#[repr(align(128))]
+struct Tasks(LazyLock<ItemsById>);
 
 /// The task the calling thread polls, if any.
 fn running() -> Option<u64> {

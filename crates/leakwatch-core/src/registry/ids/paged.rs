@@ -41,7 +41,11 @@ pub(super) struct Paged {
     shards: [Locked; SHARDS],
 }
 
+/// Cache lines of its own (two: x86 fetches lines in pairs), so workers
+/// locking neighbouring shards, and readers of the table's other fields,
+/// do not take lines from each other.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 struct Locked {
     /// Items in `shard`, written under its lock, read without it.
     live: AtomicUsize,
