@@ -250,7 +250,9 @@ pub(crate) fn tally(scopes: &[ScopeId]) -> Tally {
 /// shard not read yet. So a pass that finds nothing open is confirmed by a
 /// second one that finds nothing open *and* no removal in between: anything
 /// open in between would have had to be removed before the second pass
-/// read its shard. Gives up (returning false) after a few tries while the
+/// read its shard. For that, every part reads its removal counts *after* its
+/// records (or both at once, under a lock), and counts a removal before the
+/// record is gone. Gives up (returning false) after a few tries while the
 /// scopes keep changing.
 pub(crate) fn quiet(scopes: &[ScopeId]) -> bool {
     let mut before = tally(scopes);

@@ -123,9 +123,14 @@ impl OwnRing {
     }
 
     /// What the ring holds of `scopes`; `removed` counts the closes of
-    /// items whose scope shares a bucket with one of `scopes`, read before
-    /// the slots.
+    /// items whose scope shares a bucket with one of `scopes`, read *after*
+    /// the slots: an item a look did not find because it closed while the
+    /// slots were read is then in the count (its close is counted before
+    /// its slot is freed), so the next look sees the count move (see
+    /// [`registry::quiet`](super::quiet)). Read before, it could be in
+    /// neither look.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
+        let open = self.ring.tally(scopes).open;
         let mut buckets: Vec<usize> = scopes.iter().map(|s| bucket(*s)).collect();
         buckets.sort_unstable();
         buckets.dedup();
@@ -133,7 +138,6 @@ impl OwnRing {
             .iter()
             .map(|&b| u64::from(self.closed.0[b].load(Ordering::Acquire)))
             .fold(0, u64::wrapping_add);
-        let open = self.ring.tally(scopes).open;
         Tally { open, removed }
     }
 
