@@ -157,13 +157,13 @@ impl IdTable {
     }
 }
 
-/// A count that grows as short-lived items close in any table in use (an
-/// estimate, from a few slots of each ring): how busy the tables are, for
-/// the clock thread (see [`clock::Ticking`](crate::clock::Ticking)).
+/// A count that grows as items close in any table in use (an estimate for
+/// the rings, from a few slots of each): how busy the tables are, for the
+/// clock thread (see [`clock::Ticking`](crate::clock::Ticking)).
 pub(super) fn activity() -> u64 {
     tables()
         .iter()
-        .map(|table| table.ring.removals_estimate())
+        .map(|table| table.ring.removals_estimate().wrapping_add(table.paged.removals()))
         .fold(0, u64::wrapping_add)
 }
 

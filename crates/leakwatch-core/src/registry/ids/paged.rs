@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use spin::mutex::SpinMutex;
 use spin::relax::Yield;
@@ -49,6 +49,9 @@ pub(super) struct Paged {
 struct Locked {
     /// Items in `shard`, written under its lock, read without it.
     live: AtomicUsize,
+    /// Removals from `shard` so far (wrapping), written under its lock,
+    /// read without it: how busy the table is, for the clock thread.
+    removals: AtomicU64,
     shard: SpinMutex<Shard, Yield>,
 }
 
@@ -67,11 +70,15 @@ pub(crate) struct Entry {
 struct Shard {
     /// The page of the newest ids, where most opens and lookups land.
     hot: Option<(u64, Box<Page>)>,
+    /// The older page a removal last found: items close roughly in the
+    /// order they opened, so the next removals land in it too, and the map
+    /// is searched once per page, not once per item.
+    warm: Option<(u64, Box<Page>)>,
     /// Older pages that still hold records.
     cold: HashMap<u64, Box<Page>, BuildHasherDefault<IdHasher>>,
     #[allow(
         clippy::vec_box,
-        reason = "pages move between here, `hot` and `cold`: boxed, a move copies a pointer"
+        reason = "pages move between here, `hot`, `warm` and `cold`: boxed, a move copies a pointer"
     )]
     spare: Vec<Box<Page>>,
     /// Live records per scope, for checks of clean scopes.
@@ -148,7 +155,7 @@ impl Paged {
         let locked = &self.shards[n];
         let mut shard = locked.shard.lock();
         let hot = shard.hot.as_ref().is_some_and(|(hot, _)| *hot == number);
-        let Some(page) = shard.page(number) else {
+        let Some(page) = shard.page_to_empty(number) else {
             return false;
         };
         // The entry is dropped in place, not moved out.
@@ -159,16 +166,26 @@ impl Paged {
         *slot = None;
         page.live -= 1;
         locked.live.store(locked.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        let removals = locked.removals.load(Ordering::Relaxed).wrapping_add(1);
+        locked.removals.store(removals, Ordering::Relaxed);
         let emptied = page.live == 0;
         shard.counts.sub(scope);
-        // An empty hot page stays: the next ids may land in it.
+        // An empty hot page stays: the next ids may land in it. Any other
+        // emptied page is the warm one.
         if emptied
             && !hot
-            && let Some(page) = shard.cold.remove(&number)
+            && let Some((_, page)) = shard.warm.take()
         {
             shard.keep_spare(page);
         }
         true
+    }
+
+    /// Removals so far (wrapping), read without the locks: how busy the
+    /// table is (see [`ids::activity`](super::activity)).
+    pub(super) fn removals(&self) -> u64 {
+        let shards = self.shards.iter();
+        shards.map(|s| s.removals.load(Ordering::Relaxed)).fold(0, u64::wrapping_add)
     }
 
     /// Removes every record, counting each as a removal.
@@ -176,8 +193,9 @@ impl Paged {
         for locked in &self.shards {
             let mut shard = locked.shard.lock();
             let shard = &mut *shard;
-            let hot = shard.hot.take().map(|(_, page)| page);
-            for mut page in hot.into_iter().chain(shard.cold.drain().map(|(_, page)| page)) {
+            let near = [shard.hot.take(), shard.warm.take()];
+            let cold = shard.cold.drain();
+            for (_, mut page) in near.into_iter().flatten().chain(cold) {
                 for entry in page.slots.iter_mut().filter_map(Option::take) {
                     shard.counts.sub(entry.scope);
                 }
@@ -203,8 +221,9 @@ impl Paged {
     pub(super) fn for_each(&self, f: &mut impl FnMut(u64, &Entry)) {
         for (n, locked) in self.shards.iter().enumerate() {
             let shard = locked.shard.lock();
-            let hot = shard.hot.iter().map(|(number, page)| (number, page));
-            for (&number, page) in hot.chain(shard.cold.iter()) {
+            let near = shard.hot.iter().chain(&shard.warm);
+            let near = near.map(|(number, page)| (number, page));
+            for (&number, page) in near.chain(shard.cold.iter()) {
                 for (slot, entry) in page.slots.iter().enumerate() {
                     if let Some(entry) = entry {
                         f(id_at(n, number, slot), entry);
@@ -216,12 +235,12 @@ impl Paged {
 
     #[cfg(test)]
     fn pages(&self) -> usize {
-        let hot = |s: &Shard| s.hot.as_ref().is_some_and(|(_, page)| page.live > 0);
+        let live = |p: &Option<(u64, Box<Page>)>| p.as_ref().is_some_and(|(_, page)| page.live > 0);
         self.shards
             .iter()
             .map(|s| {
                 let s = s.shard.lock();
-                s.cold.len() + usize::from(hot(&s))
+                s.cold.len() + usize::from(live(&s.hot)) + usize::from(live(&s.warm))
             })
             .sum()
     }
@@ -231,10 +250,26 @@ impl Shard {
     /// Page `number`, if it exists.
     #[inline]
     fn page(&mut self, number: u64) -> Option<&mut Page> {
-        match &mut self.hot {
-            Some((hot, page)) if *hot == number => Some(page),
+        match (&mut self.hot, &mut self.warm) {
+            (Some((hot, page)), _) if *hot == number => Some(page),
+            (_, Some((warm, page))) if *warm == number => Some(page),
             _ => self.cold.get_mut(&number).map(|page| &mut **page),
         }
+    }
+
+    /// [`page`](Self::page), for a removal: a page found in the map becomes
+    /// the warm one (the warm one going back to the map), so the removals
+    /// after this one find it without a search.
+    #[inline]
+    fn page_to_empty(&mut self, number: u64) -> Option<&mut Page> {
+        let near = |p: &Option<(u64, Box<Page>)>| p.as_ref().is_some_and(|(n, _)| *n == number);
+        if !near(&self.hot) && !near(&self.warm) {
+            let page = self.cold.remove(&number)?;
+            if let Some((old, old_page)) = self.warm.replace((number, page)) {
+                self.cold.insert(old, old_page);
+            }
+        }
+        self.page(number)
     }
 
     /// Makes page `number`, which does not exist. A page for newer ids than
@@ -380,6 +415,44 @@ pub(super) mod tests {
         }
         assert_eq!(table.pages(), 0);
         assert_eq!(table.tally(&[scope]).open, 0);
+    }
+
+    #[test]
+    fn items_closing_in_the_order_they_opened_free_their_pages_one_by_one() {
+        let scope = ScopeId::for_tests(1_006);
+        let table = Paged::default();
+        let per_page = SHARDS * PAGE;
+        let ids: Vec<u64> = (0..4 * per_page as u64).collect();
+        for &id in &ids {
+            table.insert(id, entry(scope));
+        }
+        assert_eq!(table.pages(), 4 * SHARDS);
+        // Half of the oldest pages' items close: those pages are now each
+        // shard's warm one, and their other items are still there.
+        let (first, rest) = ids.split_at(per_page / 2);
+        for &id in first {
+            assert!(table.remove(id), "item {id}");
+        }
+        assert_eq!(table.removals(), first.len() as u64);
+        assert_eq!(table.pages(), 4 * SHARDS);
+        let mut seen = Vec::new();
+        table.for_each(&mut |id, _| seen.push(id));
+        seen.sort_unstable();
+        assert_eq!(seen, rest, "warm pages are walked");
+        // Two old pages of one shard, by turns: each removal moves the other
+        // page back to the map.
+        let (a, b) = (per_page as u64 * 2 + 5, per_page as u64 + 5);
+        for step in 0..PAGE as u64 {
+            let turn = step * SHARDS as u64;
+            assert!(table.remove(a + turn) && table.remove(b + turn), "step {step}");
+        }
+        assert_eq!(table.pages(), 4 * SHARDS - 2, "both pages freed");
+        for &id in rest {
+            let gone = [a, b].iter().any(|&first| id >= first && (id - first) % SHARDS as u64 == 0 && id < first + per_page as u64);
+            assert_eq!(table.remove(id), !gone, "item {id}");
+        }
+        assert_eq!((table.pages(), table.tally(&[scope]).open), (0, 0));
+        assert_eq!(table.removals(), ids.len() as u64);
     }
 
     #[test]
