@@ -57,10 +57,11 @@
 //! scope is looked up only if it opens or spawns something, once per task
 //! per worker thread. Once they are installed, finding the current scope
 //! (as every `Tag::new` does) asks tokio which task the thread runs, on
-//! every thread: a few nanoseconds more per tracked item. While tasks (and other tracked items) come and go at
-//! over half a million a second, a background thread, `leakwatch-clock`,
-//! keeps the time that open times are read from, so a spawn reads no clock;
-//! otherwise it wakes every 100 ms to look.
+//! every thread: a few nanoseconds more per tracked item. While tasks (and
+//! other tracked items) come and go at over half a million a second, a
+//! background thread, `leakwatch-clock`, keeps the time that open times are
+//! read from, so a spawn reads no clock; otherwise it wakes every 100 ms to
+//! look.
 
 use std::cell::Cell;
 use std::sync::{LazyLock, Once};

@@ -3,9 +3,9 @@
 //! Long-lived items, and items opened while many others are alive, find
 //! their ring slot taken and come here. Ids are handed out by one counter
 //! and never reused, so the table is paged by id: item `id` has its own slot
-//! in the page that covers it, found with a compare (the newest page) or one
-//! small map lookup and an index, and items opened one after another sit
-//! side by side in memory. The [`SHARDS`] locks split consecutive ids, so
+//! in the page that covers it, found with a compare (the newest page, or
+//! the older one that removals are emptying) or one small map lookup and an
+//! index, and items opened one after another sit side by side in memory. The [`SHARDS`] locks split consecutive ids, so
 //! threads touching neighbouring items rarely wait for each other. Each
 //! shard keeps per-scope counts, as a registry shard does, so a check of a
 //! clean scope reads counters, not records, and a count of its items that
@@ -447,8 +447,10 @@ pub(super) mod tests {
             assert!(table.remove(a + turn) && table.remove(b + turn), "step {step}");
         }
         assert_eq!(table.pages(), 4 * SHARDS - 2, "both pages freed");
+        let in_page = |first: u64, id: u64| (first..first + per_page as u64).contains(&id);
+        let of_shard = |first: u64, id: u64| id % SHARDS as u64 == first % SHARDS as u64;
         for &id in rest {
-            let gone = [a, b].iter().any(|&first| id >= first && (id - first) % SHARDS as u64 == 0 && id < first + per_page as u64);
+            let gone = [a, b].iter().any(|&first| in_page(first, id) && of_shard(first, id));
             assert_eq!(table.remove(id), !gone, "item {id}");
         }
         assert_eq!((table.pages(), table.tally(&[scope]).open), (0, 0));
