@@ -31,6 +31,14 @@ cfg_on! {
         running: fn() -> Option<u64>,
     }
 
+    impl Followed {
+        /// The item the calling thread runs, 0 for none.
+        #[inline]
+        fn running_item(&self) -> u64 {
+            (self.running)().unwrap_or(0)
+        }
+    }
+
     /// Set at most once per process: tokio's task ids are unique across
     /// runtimes, so one table serves them all.
     static FOLLOWED: OnceLock<Followed> = OnceLock::new();
@@ -79,7 +87,7 @@ cfg_on! {
     /// The scope of the item the thread runs, unless `entered` was entered
     /// inside it (or the thread runs none the table has).
     fn in_running_item(followed: &Followed, entered: ScopeId) -> ScopeId {
-        let item = (followed.running)().unwrap_or(0);
+        let item = followed.running_item();
         if item == 0 || item == ENTERED_IN.get() {
             return entered;
         }
@@ -108,10 +116,7 @@ cfg_on! {
     /// The item the thread runs, 0 for none (or no table followed).
     #[inline]
     fn running_item() -> u64 {
-        FOLLOWED
-            .get()
-            .and_then(|followed| (followed.running)())
-            .unwrap_or(0)
+        FOLLOWED.get().map_or(0, Followed::running_item)
     }
 
     /// Makes `scope` current, returning what it replaced.
