@@ -6,7 +6,8 @@
 //! compare-exchange where several threads open in one ring), looking it up
 //! a few plain loads, closing it two plain stores. No lock is taken and
 //! nothing is allocated. A key whose slot is taken (by a long-lived item, or
-//! when many are alive at once) goes to a locked table instead.
+//! when many are alive at once) goes elsewhere: to a larger ring (an id
+//! table's wide part, whose chunks are rings too) or a locked table.
 //!
 //! Two kinds of rings use this. An id table's ring (see [`ids`](super::ids))
 //! is keyed by task id, and any thread opens in it: tokio's hooks track
@@ -40,13 +41,15 @@ const FREE: u64 = 0;
 /// A slot being filled in by an open.
 const WRITING: u64 = u64::MAX;
 /// Ids from here on do not fit a slot's state (`id + 1` must be neither
-/// [`FREE`] nor [`WRITING`]); they go to the paged table.
+/// [`FREE`] nor [`WRITING`]); they go to a locked table.
 const TOO_BIG: u64 = u64::MAX - 1;
 
-/// Slots indexed by id modulo [`SLOTS`].
+/// `N` slots indexed by id modulo `N`: [`SLOTS`] for a thread's ring and an
+/// id table's first one, more for the chunks of an id table's
+/// [`wide`](super::ids) part.
 #[derive(Debug)]
-pub(in crate::registry) struct Ring {
-    slots: Box<[Slot; SLOTS]>,
+pub(in crate::registry) struct Ring<const N: usize = SLOTS> {
+    slots: Box<[Slot; N]>,
 }
 
 /// A cache line each: on a multi-thread runtime a task is opened on one
@@ -119,6 +122,13 @@ impl Seen {
 
 impl Ring {
     pub(in crate::registry) fn new() -> Ring {
+        Ring::sized()
+    }
+}
+
+impl<const N: usize> Ring<N> {
+    /// A ring of `N` free slots.
+    pub(in crate::registry) fn sized() -> Ring<N> {
         let placeholder: *const Location<'static> = Location::caller();
         let slot = || Slot {
             state: AtomicU64::new(FREE),
@@ -131,20 +141,32 @@ impl Ring {
             thread: AtomicU32::new(0),
             removals: AtomicU32::new(0),
         };
-        Ring {
-            slots: Box::new(std::array::from_fn(|_| slot())),
-        }
+        // Built on the heap: a chunk's slots would not fit a worker's stack.
+        let slots: Box<[Slot]> = (0..N).map(|_| slot()).collect();
+        let Ok(slots) = slots.try_into() else {
+            unreachable!("{N} slots were made")
+        };
+        Ring { slots }
     }
 
     #[inline]
     fn slot(&self, id: u64) -> &Slot {
-        &self.slots[(id % SLOTS as u64) as usize]
+        &self.slots[(id % N as u64) as usize]
     }
 
     /// Records item `seen.id` in its slot if the slot is free; false if it
-    /// is not (or the id is too big for a slot), for the paged table to take.
+    /// is not (or the id is too big for a slot), for the caller to put
+    /// elsewhere.
     #[inline]
     pub(in crate::registry) fn insert(&self, seen: &Seen) -> bool {
+        self.insert_counted(seen, || {})
+    }
+
+    /// [`Ring::insert`], calling `count` once the slot is claimed and
+    /// before the item can be found: an open counted elsewhere is then
+    /// counted before anyone can close the item.
+    #[inline]
+    pub(in crate::registry) fn insert_counted(&self, seen: &Seen, count: impl FnOnce()) -> bool {
         let id = seen.id;
         if id >= TOO_BIG {
             return false;
@@ -161,6 +183,7 @@ impl Ring {
             return false;
         }
         slot.fill(seen);
+        count();
         slot.state.store(id + 1, Ordering::Release);
         true
     }
@@ -253,10 +276,16 @@ impl Ring {
     /// Removes every item, counting each as a removal. No open may run at
     /// the same time (the table is being retired).
     pub(in crate::registry) fn clear(&self) {
+        self.clear_counted(|_| {});
+    }
+
+    /// [`Ring::clear`], counting each removal as
+    /// [`Ring::remove_counted`] does.
+    pub(in crate::registry) fn clear_counted(&self, mut count: impl FnMut(ScopeId)) {
         for slot in self.slots.iter() {
             let state = slot.state.load(Ordering::Relaxed);
             if state != FREE {
-                let _ = self.remove(state - 1);
+                let _ = self.remove_counted(state - 1, &mut count);
             }
         }
     }
@@ -268,9 +297,9 @@ impl Ring {
     pub(in crate::registry) fn removals_estimate(&self) -> u64 {
         const SAMPLES: usize = 4;
         (0..SAMPLES)
-            .map(|n| u64::from(self.slots[n * SLOTS / SAMPLES].removals.load(Ordering::Relaxed)))
+            .map(|n| u64::from(self.slots[n * N / SAMPLES].removals.load(Ordering::Relaxed)))
             .fold(0, u64::wrapping_add)
-            .wrapping_mul((SLOTS / SAMPLES) as u64)
+            .wrapping_mul((N / SAMPLES) as u64)
     }
 
     /// What the ring holds of `scopes`.

@@ -7,12 +7,15 @@
 //!
 //! Every task of a runtime is opened and closed here, and looked up by
 //! whatever it opens or spawns, so those must cost a few nanoseconds. A
-//! table is two parts: a lock-free [`ring`](super::ring) with a slot per id
-//! modulo its size, where short-lived items (nearly all of them) live, and a
-//! locked [`paged`] table behind it for items whose slot is taken. Checks and
-//! snapshots read both.
+//! table has three parts, each taking what the one before could not: a
+//! lock-free [`ring`](super::ring) with a slot per id modulo its size, where
+//! short-lived items (nearly all of them) live; a [`wide`] part, lock-free
+//! too, for the many items alive at once in a burst, allocated only if one
+//! comes; and a locked [`paged`] table for items whose slot is taken in both
+//! (and items with a stack). Checks and snapshots read all three.
 
 mod paged;
+mod wide;
 
 use std::panic::Location;
 use std::sync::{Mutex, PoisonError};
@@ -24,14 +27,16 @@ pub(crate) use paged::tests::entry as test_entry;
 use super::counts::Tally;
 use super::{NumberIs, Record};
 use crate::scope::ScopeId;
-use paged::Paged;
 use super::ring::{Ring, Seen};
+use paged::Paged;
+use wide::Wide;
 
 /// Records of one kind by id.
 #[derive(Debug)]
 pub(crate) struct IdTable {
     kind: &'static str,
     ring: Ring,
+    wide: Wide,
     paged: Paged,
 }
 
@@ -46,6 +51,7 @@ impl IdTable {
         IdTable {
             kind,
             ring: Ring::new(),
+            wide: Wide::default(),
             paged: Paged::default(),
         }
     }
@@ -75,14 +81,16 @@ impl IdTable {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|t| !std::ptr::eq(*t, self));
         self.ring.clear();
+        self.wide.clear();
         self.paged.clear();
         POOL.lock().unwrap_or_else(PoisonError::into_inner).push(self);
     }
 
     /// Adds item `id`: in the ring if its slot is free and the entry has no
-    /// stack (a slot keeps no allocation), else in the paged table. An id
-    /// opened again while open has a record in each (a third open replaces
-    /// the paged one); each close removes one.
+    /// stack (a slot keeps no allocation), else in the wide part if its slot
+    /// there is free, else in the paged table. An id opened again while open
+    /// has a record in each (a fourth open replaces the paged one); each
+    /// close removes one.
     #[inline]
     pub(crate) fn insert(&self, id: u64, entry: Entry) {
         if entry.stack.is_none() {
@@ -95,28 +103,48 @@ impl IdTable {
                 kind: "",
                 number: None,
             };
-            if self.ring.insert(&seen) {
+            if self.ring.insert(&seen) || self.insert_wide(&seen) {
                 return;
             }
         }
         self.paged.insert(id, entry);
     }
 
+    /// [`Wide::insert`], out of line: the ring's callers reach it only
+    /// when a slot is taken.
+    #[inline(never)]
+    fn insert_wide(&self, seen: &Seen) -> bool {
+        self.wide.insert(seen)
+    }
+
     /// The scope of item `id`, if the table has it.
     #[inline]
     pub(crate) fn scope(&self, id: u64) -> Option<ScopeId> {
-        self.ring.scope(id).or_else(|| self.paged.scope(id))
+        self.ring.scope(id).or_else(|| self.scope_behind(id))
+    }
+
+    /// [`scope`](Self::scope) behind the ring, out of line.
+    #[inline(never)]
+    fn scope_behind(&self, id: u64) -> Option<ScopeId> {
+        self.wide.scope(id).or_else(|| self.paged.scope(id))
     }
 
     /// Removes a record of item `id`; false if the table has none.
     #[inline]
     pub(crate) fn remove(&self, id: u64) -> bool {
-        self.ring.remove(id) || self.paged.remove(id)
+        self.ring.remove(id) || self.remove_behind(id)
+    }
+
+    /// [`remove`](Self::remove) behind the ring, out of line.
+    #[inline(never)]
+    fn remove_behind(&self, id: u64) -> bool {
+        self.wide.remove(id) || self.paged.remove(id)
     }
 
     /// What this table holds of `scopes`.
     pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
         let mut tally = self.ring.tally(scopes);
+        tally += self.wide.tally(scopes);
         tally += self.paged.tally(scopes);
         tally
     }
@@ -124,9 +152,11 @@ impl IdTable {
     /// Calls `f` with every item's record. Records are made for the call (a
     /// stack, if any, is copied): checks are rare.
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
-        self.ring.for_each(&mut |seen| {
+        let mut seen = |seen: &Seen| {
             f(&self.record(seen.id, seen.site, seen.opened, seen.thread, seen.scope, None));
-        });
+        };
+        self.ring.for_each(&mut seen);
+        self.wide.for_each(&mut seen);
         self.paged.for_each(&mut |id, entry| {
             let stack = entry.stack.clone();
             f(&self.record(id, entry.site, entry.opened, entry.thread, entry.scope, stack));
@@ -163,7 +193,10 @@ impl IdTable {
 pub(super) fn activity() -> u64 {
     tables()
         .iter()
-        .map(|table| table.ring.removals_estimate().wrapping_add(table.paged.removals()))
+        .map(|table| {
+            let behind = table.wide.removals().wrapping_add(table.paged.removals());
+            table.ring.removals_estimate().wrapping_add(behind)
+        })
         .fold(0, u64::wrapping_add)
 }
 
@@ -175,8 +208,9 @@ pub(crate) fn tables() -> Vec<&'static IdTable> {
 #[cfg(test)]
 mod tests {
     use super::paged::tests::entry;
-    use crate::registry::ring::SLOTS;
+    use super::wide::SPAN;
     use super::{Entry, IdTable, tables};
+    use crate::registry::ring::SLOTS;
     use crate::scope::ScopeId;
 
     fn ids(table: &IdTable) -> Vec<u64> {
@@ -193,23 +227,32 @@ mod tests {
     fn items_whose_slot_is_taken_go_behind_the_ring() {
         let (a, b) = (ScopeId::for_tests(3_001), ScopeId::for_tests(3_002));
         let table = IdTable::new("task");
-        let rival = 5 + SLOTS as u64;
+        // Item 5 takes its ring slot, `wide` its slot in the wide part,
+        // `paged` finds both of its slots taken.
+        let wide = 5 + SLOTS as u64;
+        let paged = wide + SPAN;
         table.insert(5, entry(a));
-        table.insert(rival, entry(b));
+        table.insert(wide, entry(b));
+        table.insert(paged, entry(a));
         table.insert(5, entry(b)); // opened twice: recorded twice
-        assert_eq!((table.scope(5), table.scope(rival)), (Some(a), Some(b)));
-        assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (1, 2));
-        assert_eq!(ids(&table), [5, 5, rival]);
+        let scopes = [5, wide, paged].map(|id| table.scope(id));
+        assert_eq!(scopes, [Some(a), Some(b), Some(a)]);
+        assert_eq!((table.tally(&[a]).open, table.tally(&[b]).open), (2, 2));
+        assert_eq!(ids(&table), [5, 5, wide, paged]);
+        let in_parts = (table.ring.scope(wide), table.wide.scope(wide), table.wide.scope(paged));
+        assert_eq!(in_parts, (None, Some(b), None));
+        assert_eq!((table.paged.scope(paged), table.paged.scope(5)), (Some(a), None));
 
-        let before = table.tally(&[a, b]);
-        assert!(table.remove(5));
-        assert_eq!(table.scope(5), Some(b), "the second record");
-        assert!(table.remove(5));
+        let mut before = table.tally(&[a, b]);
+        for id in [5, 5, wide, paged] {
+            assert!(table.remove(id), "item {id}");
+            let after = table.tally(&[a, b]);
+            assert_ne!(after.removed, before.removed, "the removal of {id} shows");
+            before = after;
+        }
+        assert_eq!(table.scope(5), None);
         assert!(!table.remove(5));
-        assert!(table.remove(rival));
-        let after = table.tally(&[a, b]);
-        assert_eq!(after.open, 0);
-        assert_ne!(after.removed, before.removed, "removals show in both parts");
+        assert_eq!(before.open, 0);
         assert!(ids(&table).is_empty());
     }
 
@@ -233,16 +276,23 @@ mod tests {
         // Each item opens the next before it closes, so one is always open,
         // though a check reading slot after slot may see none: the removal
         // counts must tell it that it read while things changed. Ids step
-        // back and forth across the ring and into the paged table.
+        // back and forth across the ring, the wide part and the paged table.
         use std::sync::atomic::{AtomicBool, Ordering};
         let scope = ScopeId::for_tests(3_004);
+        let other = ScopeId::for_tests(3_006);
         let table = IdTable::registered("task");
         let done = std::sync::Arc::new(AtomicBool::new(false));
-        // One item in 64 shares its ring slot with the one before, so it
-        // goes to the paged table.
-        let step = |n: u64, id: u64| match n % 64 {
-            0 => id + 16 * SLOTS as u64,
-            _ => n * 4_096 + n * 97 % 4_000,
+        // Two items of another scope hold a slot in the ring and one in the
+        // wide part for the whole test: one item of the chain in 32 shares
+        // the first with them and goes to the wide part, one in 32 shares
+        // both and goes to the paged table.
+        let pin = 7;
+        table.insert(pin, entry(other));
+        table.insert(pin + SPAN, entry(other));
+        let step = move |n: u64, _: u64| match n % 64 {
+            0 => pin + (n + 2) * SPAN,
+            32 => pin + (n * 3 + 1) * SLOTS as u64,
+            _ => n * 4_096 + n * 97 % 4_000 + 1,
         };
         table.insert(step(1, 0), entry(scope));
         let chain = {
@@ -268,6 +318,7 @@ mod tests {
         assert!(looks > 0);
         assert!(table.remove(last));
         assert!(crate::registry::quiet(&[scope]));
+        assert!(table.remove(pin) && table.remove(pin + SPAN));
         table.retire();
     }
 

@@ -1,11 +1,13 @@
-//! The locked back of an id table, for items the ring has no slot for.
+//! The locked back of an id table, for items the rings have no slot for.
 //!
-//! Long-lived items, and items opened while many others are alive, find
-//! their ring slot taken and come here. Ids are handed out by one counter
-//! and never reused, so the table is paged by id: item `id` has its own slot
-//! in the page that covers it, found with a compare (the newest page, or
-//! the older one that removals are emptying) or one small map lookup and an
-//! index, and items opened one after another sit side by side in memory. The [`SHARDS`] locks split consecutive ids, so
+//! Items with a stack, and items whose slots in the ring and in the wide
+//! part are both taken (by long-lived items, or with more items alive at
+//! once than the wide part has slots), come here. Ids are handed out by one
+//! counter and never reused, so the table is paged by id: item `id` has its
+//! own slot in the page that covers it, found with a compare (the newest
+//! page, or the older one that removals are emptying) or one small map
+//! lookup and an index, and items opened one after another sit side by side
+//! in memory. The [`SHARDS`] locks split consecutive ids, so
 //! threads touching neighbouring items rarely wait for each other. Each
 //! shard keeps per-scope counts, as a registry shard does, so a check of a
 //! clean scope reads counters, not records, and a count of its items that
