@@ -67,7 +67,7 @@ impl Wide {
     /// The chunk id `id`'s slot is in.
     #[inline]
     fn chunk_of(&self, id: u64) -> &OnceLock<Box<Chunk>> {
-        &self.chunks[(id / CHUNK as u64 % CHUNKS as u64) as usize]
+        &self.chunks[(id % SPAN) as usize / CHUNK]
     }
 
     /// Records item `seen.id` if its slot is free, allocating its chunk if
