@@ -13,7 +13,8 @@
 //! check, so each chunk counts its opens and closes, and a check reads only
 //! chunks whose counts differ. The counts are striped by thread, a cache
 //! line per stripe, so the spawning thread and the workers that close
-//! tasks do not write one line by turns.
+//! tasks do not write one line by turns (with more than [`STRIPES`] busy
+//! threads, some share one).
 //!
 //! A chunk reports every close it counted as a removal, whatever the item's
 //! scope: as the first ring does, it cannot afford a count per scope.
@@ -46,16 +47,19 @@ pub(super) struct Wide {
 #[derive(Debug)]
 struct Chunk {
     ring: Ring<CHUNK>,
-    /// Items opened so far (wrapping), by stripe.
-    opens: [Stripe; STRIPES],
-    /// Items closed so far (wrapping), by stripe.
-    closes: [Stripe; STRIPES],
+    stripes: [Stripe; STRIPES],
 }
 
-/// A count on cache lines of its own (two: x86 fetches lines in pairs).
+/// Counts of the opens and closes of the threads of one stripe, on cache
+/// lines of their own (two: x86 fetches lines in pairs).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Stripe(AtomicU64);
+struct Stripe {
+    /// Items opened so far (wrapping).
+    opens: AtomicU64,
+    /// Items closed so far (wrapping).
+    closes: AtomicU64,
+}
 
 /// The calling thread's stripe.
 #[inline]
@@ -77,7 +81,7 @@ impl Wide {
         let chunk = self.chunk_of(seen.id).get_or_init(|| Box::new(Chunk::new()));
         // Counted before the item can be found, so before anyone closes it:
         // a check's counts never show a close without its open.
-        let opens = &chunk.opens[stripe()].0;
+        let opens = &chunk.stripes[stripe()].opens;
         chunk.ring.insert_counted(seen, || {
             opens.fetch_add(1, Ordering::Release);
         })
@@ -99,7 +103,7 @@ impl Wide {
     /// the same time (the table is being retired).
     pub(super) fn clear(&self) {
         for chunk in self.chunks.iter().filter_map(OnceLock::get) {
-            let closes = &chunk.closes[0].0;
+            let closes = &chunk.stripes[0].closes;
             chunk.ring.clear_counted(|_| {
                 closes.fetch_add(1, Ordering::Release);
             });
@@ -109,7 +113,7 @@ impl Wide {
     /// Closes so far (wrapping): how busy this part is, for the clock thread.
     pub(super) fn removals(&self) -> u64 {
         let chunks = self.chunks.iter().filter_map(OnceLock::get);
-        chunks.map(|chunk| sum(&chunk.closes)).fold(0, u64::wrapping_add)
+        chunks.map(|chunk| chunk.closes()).fold(0, u64::wrapping_add)
     }
 
     /// What this part holds of `scopes`.
@@ -141,8 +145,7 @@ impl Chunk {
     fn new() -> Chunk {
         Chunk {
             ring: Ring::sized(),
-            opens: Default::default(),
-            closes: Default::default(),
+            stripes: Default::default(),
         }
     }
 
@@ -150,7 +153,7 @@ impl Chunk {
     fn remove(&self, id: u64) -> bool {
         // Counted before the slot is freed, as the ring's own removal count
         // is (see `registry::quiet`).
-        let closes = &self.closes[stripe()].0;
+        let closes = &self.stripes[stripe()].closes;
         self.ring.remove_counted(id, |_| {
             closes.fetch_add(1, Ordering::Release);
         })
@@ -165,14 +168,26 @@ impl Chunk {
     /// minus closes is at least the items open when the opens are read, and
     /// equal counts mean none was.
     fn empty(&self) -> bool {
-        let closes = sum(&self.closes);
-        sum(&self.opens) == closes
+        let closes = self.closes();
+        self.opens() == closes
+    }
+
+    /// Items opened here so far (wrapping).
+    fn opens(&self) -> u64 {
+        let opens = self.stripes.iter().map(|s| s.opens.load(Ordering::Acquire));
+        opens.fold(0, u64::wrapping_add)
+    }
+
+    /// Items closed here so far (wrapping).
+    fn closes(&self) -> u64 {
+        let closes = self.stripes.iter().map(|s| s.closes.load(Ordering::Acquire));
+        closes.fold(0, u64::wrapping_add)
     }
 
     /// What this chunk holds of `scopes`, and every close it counted.
     fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let closes = sum(&self.closes);
-        if sum(&self.opens) == closes {
+        let closes = self.closes();
+        if self.opens() == closes {
             return Tally {
                 open: 0,
                 removed: closes,
@@ -183,16 +198,11 @@ impl Chunk {
         // counted (see `registry::quiet`).
         Tally {
             open,
-            removed: sum(&self.closes),
+            removed: self.closes(),
         }
     }
 }
 
-/// The total of `stripes` (wrapping).
-fn sum(stripes: &[Stripe; STRIPES]) -> u64 {
-    let counts = stripes.iter().map(|s| s.0.load(Ordering::Acquire));
-    counts.fold(0, u64::wrapping_add)
-}
 
 #[cfg(test)]
 mod tests {
