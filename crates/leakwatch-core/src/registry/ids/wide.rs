@@ -5,22 +5,24 @@
 //! them), most of them find their slot taken. They come here: chunks of a
 //! few thousand slots, together one slot per id modulo [`SPAN`], each a
 //! [`Ring`] that opens, finds and closes an item as the first ring does,
-//! with no lock and nothing allocated. A chunk is allocated the first time
-//! an id falls in it (about a quarter of a megabyte) and kept with its
-//! table; an item whose slot here is taken too goes on to the paged table.
+//! with no lock. A chunk is allocated the first time an id falls in it
+//! (a quarter of a megabyte) and kept with its table, so a process spends
+//! at most 8 MiB per table here, and only once bursts came; an item whose
+//! slot here is taken too goes on to the paged table.
 //!
 //! Reading a whole chunk takes tens of microseconds, too long for every
-//! check, so each chunk counts its opens and closes, and a check reads only
-//! chunks whose counts differ. The counts are striped by thread, a cache
-//! line per stripe, so the spawning thread and the workers that close
-//! tasks do not write one line by turns (with more than [`STRIPES`] busy
-//! threads, some share one).
+//! check, so each chunk's opens and closes are counted, and a check reads
+//! only chunks whose counts differ. The counts are kept by stripe of
+//! threads, each stripe's counts of every chunk on cache lines of their
+//! own: the thread spawning tasks and the workers closing them do not
+//! write one line by turns (beyond [`STRIPES`] busy threads, some share a
+//! stripe), and a check reads all the counts in 32 lines.
 //!
 //! A chunk reports every close it counted as a removal, whatever the item's
 //! scope: as the first ring does, it cannot afford a count per scope.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::super::counts::Tally;
 use super::super::ring::{Ring, Seen};
@@ -34,31 +36,29 @@ const CHUNKS: usize = 32;
 /// Ids this part can hold apart: items whose ids differ by a multiple of it
 /// share a slot.
 pub(super) const SPAN: u64 = (CHUNK * CHUNKS) as u64;
-/// Stripes of a chunk's counts: threads whose numbers differ by a multiple
-/// of it share one.
+/// Stripes of counts: threads whose numbers differ by a multiple of it
+/// share one.
 const STRIPES: usize = 8;
 
-/// Chunks of slots, allocated as ids first fall in them.
+/// Chunks of slots, allocated as ids first fall in them, and their counts.
 #[derive(Debug, Default)]
 pub(super) struct Wide {
-    chunks: [OnceLock<Box<Chunk>>; CHUNKS],
-}
-
-#[derive(Debug)]
-struct Chunk {
-    ring: Ring<CHUNK>,
+    chunks: [OnceLock<Box<Ring<CHUNK>>>; CHUNKS],
     stripes: [Stripe; STRIPES],
 }
 
-/// Counts of the opens and closes of the threads of one stripe, on cache
-/// lines of their own (two: x86 fetches lines in pairs).
+/// The counts of the threads of one stripe, for every chunk, on cache
+/// lines of their own (x86 fetches lines in pairs).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Stripe {
-    /// Items opened so far (wrapping).
-    opens: AtomicU64,
-    /// Items closed so far (wrapping).
-    closes: AtomicU64,
+struct Stripe([Counts; CHUNKS]);
+
+/// Opens and closes of one chunk so far (wrapping: a chunk cannot hold
+/// anywhere near `u32::MAX` items, so the difference is still exact).
+#[derive(Debug, Default)]
+struct Counts {
+    opens: AtomicU32,
+    closes: AtomicU32,
 }
 
 /// The calling thread's stripe.
@@ -67,148 +67,138 @@ fn stripe() -> usize {
     thread::number() as usize % STRIPES
 }
 
+/// The chunk id `id`'s slot is in.
+#[inline]
+fn chunk_of(id: u64) -> usize {
+    (id % SPAN) as usize / CHUNK
+}
+
 impl Wide {
-    /// The chunk id `id`'s slot is in.
+    /// The counts of the calling thread's stripe for chunk `chunk`.
     #[inline]
-    fn chunk_of(&self, id: u64) -> &OnceLock<Box<Chunk>> {
-        &self.chunks[(id % SPAN) as usize / CHUNK]
+    fn counts(&self, chunk: usize) -> &Counts {
+        &self.stripes[stripe()].0[chunk]
     }
 
     /// Records item `seen.id` if its slot is free, allocating its chunk if
     /// need be; false if the slot is taken.
     #[inline]
     pub(super) fn insert(&self, seen: &Seen) -> bool {
-        let chunk = self.chunk_of(seen.id).get_or_init(|| Box::new(Chunk::new()));
+        let n = chunk_of(seen.id);
+        let chunk = self.chunks[n].get_or_init(|| Box::new(Ring::sized()));
         // Counted before the item can be found, so before anyone closes it:
         // a check's counts never show a close without its open.
-        let opens = &chunk.stripes[stripe()].opens;
-        chunk.ring.insert_counted(seen, || {
-            opens.fetch_add(1, Ordering::Release);
+        chunk.insert_counted(seen, || {
+            self.counts(n).opens.fetch_add(1, Ordering::Release);
         })
     }
 
     /// The scope of item `id`, if its slot holds it.
     #[inline]
     pub(super) fn scope(&self, id: u64) -> Option<ScopeId> {
-        self.chunk_of(id).get()?.ring.scope(id)
+        self.chunks[chunk_of(id)].get()?.scope(id)
     }
 
     /// Removes item `id` if its slot holds it; false if not.
     #[inline]
     pub(super) fn remove(&self, id: u64) -> bool {
-        self.chunk_of(id).get().is_some_and(|chunk| chunk.remove(id))
+        let n = chunk_of(id);
+        let Some(chunk) = self.chunks[n].get() else {
+            return false;
+        };
+        // Counted before the slot is freed, as the ring's own removal count
+        // is (see `registry::quiet`).
+        chunk.remove_counted(id, |_| {
+            self.counts(n).closes.fetch_add(1, Ordering::Release);
+        })
     }
 
     /// Removes every item, counting each as a removal. No open may run at
     /// the same time (the table is being retired).
     pub(super) fn clear(&self) {
-        for chunk in self.chunks.iter().filter_map(OnceLock::get) {
-            let closes = &chunk.stripes[0].closes;
-            chunk.ring.clear_counted(|_| {
-                closes.fetch_add(1, Ordering::Release);
+        for (n, chunk) in self.allocated() {
+            chunk.clear_counted(|_| {
+                self.counts(n).closes.fetch_add(1, Ordering::Release);
             });
         }
     }
 
     /// Closes so far (wrapping): how busy this part is, for the clock thread.
     pub(super) fn removals(&self) -> u64 {
-        let chunks = self.chunks.iter().filter_map(OnceLock::get);
-        chunks.map(|chunk| chunk.closes()).fold(0, u64::wrapping_add)
+        self.closes().iter().copied().map(u64::from).fold(0, u64::wrapping_add)
     }
 
-    /// What this part holds of `scopes`.
+    /// What this part holds of `scopes`: the items of chunks whose counts
+    /// say something is open, and every close counted.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let mut tally = Tally::default();
-        for chunk in self.chunks.iter().filter_map(OnceLock::get) {
-            tally += chunk.tally(scopes);
+        let busy = self.busy();
+        let busy = self.allocated().filter(|(n, _)| busy[*n]);
+        let open = busy.map(|(_, chunk)| chunk.tally(scopes).open).sum();
+        // Closes read after the slots: an item closed while they were read
+        // is counted (see `registry::quiet`). For a chunk found empty, any
+        // count read after the one that found it so will do.
+        Tally {
+            open,
+            removed: self.removals(),
         }
-        tally
     }
 
     /// Calls `f` with every live item.
     pub(super) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
-        for chunk in self.chunks.iter().filter_map(OnceLock::get) {
-            if !chunk.empty() {
-                chunk.ring.for_each(f);
+        let busy = self.busy();
+        for (_, chunk) in self.allocated().filter(|(n, _)| busy[*n]) {
+            chunk.for_each(f);
+        }
+    }
+
+    /// The chunks allocated so far, by number.
+    fn allocated(&self) -> impl Iterator<Item = (usize, &Ring<CHUNK>)> {
+        let chunks = self.chunks.iter().enumerate();
+        chunks.filter_map(|(n, chunk)| Some((n, &**chunk.get()?)))
+    }
+
+    /// Closes so far of each chunk (wrapping).
+    fn closes(&self) -> [u32; CHUNKS] {
+        let mut closes = [0u32; CHUNKS];
+        for stripe in &self.stripes {
+            for (sum, counts) in closes.iter_mut().zip(&stripe.0) {
+                *sum = sum.wrapping_add(counts.closes.load(Ordering::Acquire));
             }
         }
+        closes
+    }
+
+    /// Which chunks may hold an item: those whose opens and closes differ.
+    ///
+    /// Closes are read before opens. Every close read was counted after its
+    /// item's open (which came before the item could be found, and so
+    /// before anyone could close it), and reading the close (acquire) makes
+    /// that open visible to the read of the opens that follows. So a
+    /// chunk's opens minus its closes is at least the items open in it when
+    /// its opens are read, and equal counts mean none was.
+    fn busy(&self) -> [bool; CHUNKS] {
+        let closes = self.closes();
+        let mut opens = [0u32; CHUNKS];
+        for stripe in &self.stripes {
+            for (sum, counts) in opens.iter_mut().zip(&stripe.0) {
+                *sum = sum.wrapping_add(counts.opens.load(Ordering::Acquire));
+            }
+        }
+        std::array::from_fn(|n| opens[n] != closes[n])
     }
 
     /// Chunks allocated so far.
     #[cfg(test)]
     fn chunks(&self) -> usize {
-        self.chunks.iter().filter(|c| c.get().is_some()).count()
+        self.allocated().count()
     }
 }
-
-impl Chunk {
-    fn new() -> Chunk {
-        Chunk {
-            ring: Ring::sized(),
-            stripes: Default::default(),
-        }
-    }
-
-    #[inline]
-    fn remove(&self, id: u64) -> bool {
-        // Counted before the slot is freed, as the ring's own removal count
-        // is (see `registry::quiet`).
-        let closes = &self.stripes[stripe()].closes;
-        self.ring.remove_counted(id, |_| {
-            closes.fetch_add(1, Ordering::Release);
-        })
-    }
-
-    /// Whether nothing was open here at some instant during the call.
-    ///
-    /// Closes are read before opens. Every close read was counted after its
-    /// item's open (which came before the item could be found, and so
-    /// before anyone could close it), and reading the close (acquire) makes
-    /// that open visible to the read of the opens that follows. So opens
-    /// minus closes is at least the items open when the opens are read, and
-    /// equal counts mean none was.
-    fn empty(&self) -> bool {
-        let closes = self.closes();
-        self.opens() == closes
-    }
-
-    /// Items opened here so far (wrapping).
-    fn opens(&self) -> u64 {
-        let opens = self.stripes.iter().map(|s| s.opens.load(Ordering::Acquire));
-        opens.fold(0, u64::wrapping_add)
-    }
-
-    /// Items closed here so far (wrapping).
-    fn closes(&self) -> u64 {
-        let closes = self.stripes.iter().map(|s| s.closes.load(Ordering::Acquire));
-        closes.fold(0, u64::wrapping_add)
-    }
-
-    /// What this chunk holds of `scopes`, and every close it counted.
-    fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let closes = self.closes();
-        if self.opens() == closes {
-            return Tally {
-                open: 0,
-                removed: closes,
-            };
-        }
-        let open = self.ring.tally(scopes).open;
-        // Read after the slots: an item closed while they were read is
-        // counted (see `registry::quiet`).
-        Tally {
-            open,
-            removed: self.closes(),
-        }
-    }
-}
-
 
 #[cfg(test)]
 mod tests {
     use std::panic::Location;
 
-    use super::{CHUNK, CHUNKS, SPAN, Wide};
+    use super::{CHUNK, CHUNKS, SPAN, Wide, chunk_of};
     use crate::registry::ring::Seen;
     use crate::scope::ScopeId;
 
@@ -258,17 +248,15 @@ mod tests {
         wide.for_each(&mut |s| seen_ids.push(s.id));
         assert_eq!(seen_ids, ids);
 
-        // Every chunk but the last empties: only the last one is read.
+        // Every chunk but the last empties, closed on another thread (whose
+        // counts are another stripe's): only the last one is read.
         let (last, rest) = ids.split_last().unwrap();
-        for &id in rest {
-            assert!(wide.remove(id));
-        }
-        let chunk = |id: u64| (id / CHUNK as u64) as usize;
-        let read: Vec<usize> = wide.chunks.iter().enumerate()
-            .filter(|(_, c)| c.get().is_some_and(|c| !c.empty()))
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(read, [chunk(*last)]);
+        std::thread::scope(|threads| {
+            threads.spawn(|| assert!(rest.iter().all(|&id| wide.remove(id))));
+        });
+        let busy = wide.busy();
+        let read: Vec<usize> = (0..CHUNKS).filter(|&n| busy[n]).collect();
+        assert_eq!(read, [chunk_of(*last)]);
         let tally = wide.tally(&[a, b]);
         assert_eq!((tally.open, tally.removed), (1, rest.len() as u64));
         assert_eq!(wide.removals(), rest.len() as u64);
@@ -315,7 +303,7 @@ mod tests {
                             if id % 2 == runner && id != u64::MAX {
                                 break id;
                             }
-                            std::hint::spin_loop();
+                            std::thread::yield_now();
                         };
                         // Far from `id`, and the other runner's.
                         let far = (n * 2 + runner + 1) * (CHUNK as u64 + 1) % SPAN;
