@@ -30,9 +30,9 @@ use super::super::thread;
 use crate::scope::ScopeId;
 
 /// Slots per chunk: 256 KiB of them.
-const CHUNK: usize = 4096;
+const CHUNK: usize = 1024;
 /// Chunks per table.
-const CHUNKS: usize = 32;
+const CHUNKS: usize = 128;
 /// Ids this part can hold apart: items whose ids differ by a multiple of it
 /// share a slot.
 pub(super) const SPAN: u64 = (CHUNK * CHUNKS) as u64;
@@ -41,7 +41,7 @@ pub(super) const SPAN: u64 = (CHUNK * CHUNKS) as u64;
 const STRIPES: usize = 8;
 
 /// Chunks of slots, allocated as ids first fall in them, and their counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Wide {
     chunks: [OnceLock<Box<Ring<CHUNK>>>; CHUNKS],
     stripes: [Stripe; STRIPES],
@@ -49,7 +49,7 @@ pub(super) struct Wide {
 
 /// The counts of the threads of one stripe, for every chunk, on cache
 /// lines of their own (x86 fetches lines in pairs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(128))]
 struct Stripe([Counts; CHUNKS]);
 
@@ -59,6 +59,15 @@ struct Stripe([Counts; CHUNKS]);
 struct Counts {
     opens: AtomicU32,
     closes: AtomicU32,
+}
+
+impl Default for Wide {
+    fn default() -> Wide {
+        Wide {
+            chunks: std::array::from_fn(|_| OnceLock::new()),
+            stripes: std::array::from_fn(|_| Stripe(std::array::from_fn(|_| Counts::default()))),
+        }
+    }
 }
 
 /// The calling thread's stripe.
@@ -125,50 +134,49 @@ impl Wide {
 
     /// Closes so far (wrapping): how busy this part is, for the clock thread.
     pub(super) fn removals(&self) -> u64 {
-        self.closes().iter().copied().map(u64::from).fold(0, u64::wrapping_add)
+        let closes = self.sums(|counts| &counts.closes);
+        closes.into_iter().map(u64::from).fold(0, u64::wrapping_add)
     }
 
     /// What this part holds of `scopes`: the items of chunks whose counts
-    /// say something is open, and every close counted.
+    /// say something may be open (see [`busy`](Self::busy)), and every close
+    /// counted.
     pub(super) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let busy = self.busy();
-        let busy = self.allocated().filter(|(n, _)| busy[*n]);
-        let open = busy.map(|(_, chunk)| chunk.tally(scopes).open).sum();
-        // Closes read after the slots: an item closed while they were read
-        // is counted (see `registry::quiet`). For a chunk found empty, any
-        // count read after the one that found it so will do.
-        Tally {
-            open,
-            removed: self.removals(),
+        let (closes, busy) = self.busy();
+        let mut tally = Tally::default();
+        for (n, chunk) in self.allocated() {
+            // For a chunk found empty, its count of closes read then will
+            // do. A busy one's is read again after its slots: an item
+            // closed while they were read is counted (see
+            // `registry::quiet`).
+            let closes = if busy[n] {
+                tally.open += chunk.tally(scopes).open;
+                self.closes_of(n)
+            } else {
+                closes[n]
+            };
+            tally.removed = tally.removed.wrapping_add(u64::from(closes));
         }
+        tally
     }
 
     /// Calls `f` with every live item.
     pub(super) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
-        let busy = self.busy();
+        let (_, busy) = self.busy();
         for (_, chunk) in self.allocated().filter(|(n, _)| busy[*n]) {
             chunk.for_each(f);
         }
     }
 
-    /// The chunks allocated so far, by number.
+    /// The chunks allocated so far, by number. Chunks not allocated have
+    /// no counts.
     fn allocated(&self) -> impl Iterator<Item = (usize, &Ring<CHUNK>)> {
         let chunks = self.chunks.iter().enumerate();
         chunks.filter_map(|(n, chunk)| Some((n, &**chunk.get()?)))
     }
 
-    /// Closes so far of each chunk (wrapping).
-    fn closes(&self) -> [u32; CHUNKS] {
-        let mut closes = [0u32; CHUNKS];
-        for stripe in &self.stripes {
-            for (sum, counts) in closes.iter_mut().zip(&stripe.0) {
-                *sum = sum.wrapping_add(counts.closes.load(Ordering::Acquire));
-            }
-        }
-        closes
-    }
-
-    /// Which chunks may hold an item: those whose opens and closes differ.
+    /// Each chunk's count of closes, and whether it may hold an item: its
+    /// opens and closes differ.
     ///
     /// Closes are read before opens. Every close read was counted after its
     /// item's open (which came before the item could be found, and so
@@ -176,15 +184,24 @@ impl Wide {
     /// that open visible to the read of the opens that follows. So a
     /// chunk's opens minus its closes is at least the items open in it when
     /// its opens are read, and equal counts mean none was.
-    fn busy(&self) -> [bool; CHUNKS] {
-        let closes = self.closes();
-        let mut opens = [0u32; CHUNKS];
-        for stripe in &self.stripes {
-            for (sum, counts) in opens.iter_mut().zip(&stripe.0) {
-                *sum = sum.wrapping_add(counts.opens.load(Ordering::Acquire));
-            }
-        }
-        std::array::from_fn(|n| opens[n] != closes[n])
+    fn busy(&self) -> ([u32; CHUNKS], [bool; CHUNKS]) {
+        let closes = self.sums(|counts| &counts.closes);
+        let opens = self.sums(|counts| &counts.opens);
+        (closes, std::array::from_fn(|n| opens[n] != closes[n]))
+    }
+
+    /// Chunk `n`'s closes so far (wrapping).
+    fn closes_of(&self, n: usize) -> u32 {
+        let closes = self.stripes.iter().map(|s| s.0[n].closes.load(Ordering::Acquire));
+        closes.fold(0, u32::wrapping_add)
+    }
+
+    /// Each chunk's sum (wrapping) of one count over the stripes.
+    fn sums(&self, count: impl Fn(&Counts) -> &AtomicU32) -> [u32; CHUNKS] {
+        std::array::from_fn(|n| {
+            let counts = self.stripes.iter().map(|s| count(&s.0[n]).load(Ordering::Acquire));
+            counts.fold(0, u32::wrapping_add)
+        })
     }
 
     /// Chunks allocated so far.
@@ -254,7 +271,7 @@ mod tests {
         std::thread::scope(|threads| {
             threads.spawn(|| assert!(rest.iter().all(|&id| wide.remove(id))));
         });
-        let busy = wide.busy();
+        let (_, busy) = wide.busy();
         let read: Vec<usize> = (0..CHUNKS).filter(|&n| busy[n]).collect();
         assert_eq!(read, [chunk_of(*last)]);
         let tally = wide.tally(&[a, b]);
