@@ -79,6 +79,43 @@ fn plain_tasks_that_finish_pass() {
 }
 
 #[test]
+fn a_burst_of_tasks_alive_at_once_is_counted_and_one_left_behind_reported() {
+    // Thousands of tasks alive together fill the hooks' first ring: the
+    // rest are kept further back, where checks must see them too.
+    const BURST: usize = 5_000;
+    for flavor in ["current_thread", "multi_thread"] {
+        let runtime = hooked(flavor);
+        let scope = Scope::new("burst");
+        let (go, wait) = tokio::sync::watch::channel(false);
+        let (line, stuck) = scope.run(|| {
+            let _rt = runtime.enter();
+            for _ in 0..BURST {
+                let mut wait = wait.clone();
+                tokio::spawn(async move { wait.wait_for(|&go| go).await.map(|_| ()) });
+            }
+            (line!(), tokio::spawn(std::future::pending::<()>()))
+        });
+        assert_eq!(scope.open_count("task"), BURST + 1, "{flavor}");
+        go.send(true).unwrap();
+        runtime.block_on(async {
+            let waiting = std::time::Instant::now();
+            while scope.open_count("task") > 1 && waiting.elapsed() < LONG {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
+        let report = scope.check_within_using(SHORT, wait).unwrap_err();
+        let group = only_group(&report, "task", Problem::StillOpen, line);
+        assert_eq!(group.details(), [format!("id {}", stuck.id())], "{flavor}");
+        stuck.abort();
+        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
+        scope
+            .check_within_using(LONG, wait)
+            .unwrap_or_else(|r| panic!("{flavor}: {r}"));
+    }
+}
+
+#[test]
 fn grandchildren_and_what_they_open_belong_to_the_scope() {
     let runtime = hooked("multi_thread");
     let (result, line) = check_on(&runtime, SHORT, async {
