@@ -10,11 +10,10 @@
 //! Ids must be unique while their items are open; tokio's task ids are
 //! never reused. Opening, looking up and closing an item take no lock (a
 //! compare-exchange and a few plain loads and stores), because a hook does
-//! them for every task; so do items open while up to about a hundred
-//! thousand others are (a table then allocates up to 8 MiB, a quarter
-//! megabyte at a time, and keeps it). Items with a stack
-//! (`LEAKWATCH=stacks`) and ids whose slots are all taken go to a locked
-//! table.
+//! them for every task, even with a hundred thousand others open at once
+//! (a table then allocates up to 8 MiB, 64 KiB at a time, and keeps it).
+//! Items with a stack (`LEAKWATCH=stacks`), and ids whose slots are all
+//! taken, go to a locked table.
 
 use std::panic::Location;
 

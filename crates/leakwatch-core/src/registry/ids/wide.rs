@@ -2,21 +2,22 @@
 //!
 //! When more items are alive at once than an id table's first ring has
 //! slots (a server's burst, a test spawning 100k tasks before awaiting
-//! them), most of them find their slot taken. They come here: chunks of a
-//! few thousand slots, together one slot per id modulo [`SPAN`], each a
+//! them), most of them find their slot taken. They come here: chunks of
+//! [`CHUNK`] slots, together one slot per id modulo [`SPAN`], each a
 //! [`Ring`] that opens, finds and closes an item as the first ring does,
 //! with no lock. A chunk is allocated the first time an id falls in it
-//! (a quarter of a megabyte) and kept with its table, so a process spends
-//! at most 8 MiB per table here, and only once bursts came; an item whose
-//! slot here is taken too goes on to the paged table.
+//! (64 KiB) and kept with its table, so a process spends at most 8 MiB per
+//! table here, and only once bursts came; an item whose slot here is taken
+//! too goes on to the paged table.
 //!
-//! Reading a whole chunk takes tens of microseconds, too long for every
-//! check, so each chunk's opens and closes are counted, and a check reads
-//! only chunks whose counts differ. The counts are kept by stripe of
+//! Reading a whole chunk takes microseconds, too long for every check, so
+//! each chunk's opens and closes are counted, and a check reads only chunks
+//! whose counts differ. The counts are kept by stripe of
 //! threads, each stripe's counts of every chunk on cache lines of their
 //! own: the thread spawning tasks and the workers closing them do not
 //! write one line by turns (beyond [`STRIPES`] busy threads, some share a
-//! stripe), and a check reads all the counts in 32 lines.
+//! stripe), and a check reads all the counts, 8 KiB, in a microsecond or
+//! so.
 //!
 //! A chunk reports every close it counted as a removal, whatever the item's
 //! scope: as the first ring does, it cannot afford a count per scope.
@@ -29,7 +30,7 @@ use super::super::ring::{Ring, Seen};
 use super::super::thread;
 use crate::scope::ScopeId;
 
-/// Slots per chunk: 256 KiB of them.
+/// Slots per chunk: 64 KiB of them.
 const CHUNK: usize = 1024;
 /// Chunks per table.
 const CHUNKS: usize = 128;
