@@ -249,6 +249,9 @@ mod tests {
             let after = table.tally(&[a, b]);
             assert_ne!(after.removed, before.removed, "the removal of {id} shows");
             before = after;
+            if before.open == 3 {
+                assert_eq!(table.scope(5), Some(b), "the second record of 5");
+            }
         }
         assert_eq!(table.scope(5), None);
         assert!(!table.remove(5));
@@ -289,18 +292,18 @@ mod tests {
         let pin = 7;
         table.insert(pin, entry(other));
         table.insert(pin + SPAN, entry(other));
-        let step = move |n: u64, _: u64| match n % 64 {
+        let step = move |n: u64| match n % 64 {
             0 => pin + (n + 2) * SPAN,
             32 => pin + (n * 3 + 1) * SLOTS as u64,
             _ => n * 4_096 + n * 97 % 4_000 + 1,
         };
-        table.insert(step(1, 0), entry(scope));
+        table.insert(step(1), entry(scope));
         let chain = {
             let done = done.clone();
             std::thread::spawn(move || {
-                let mut id = step(1, 0);
+                let mut id = step(1);
                 for n in 2..200_000 {
-                    let next = step(n, id);
+                    let next = step(n);
                     table.insert(next, entry(scope));
                     assert!(table.remove(id));
                     id = next;

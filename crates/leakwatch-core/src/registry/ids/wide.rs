@@ -152,7 +152,7 @@ impl Wide {
             // `registry::quiet`).
             let closes = if busy[n] {
                 tally.open += chunk.tally(scopes).open;
-                self.closes_of(n)
+                self.sum(n, |counts| &counts.closes)
             } else {
                 closes[n]
             };
@@ -191,18 +191,16 @@ impl Wide {
         (closes, std::array::from_fn(|n| opens[n] != closes[n]))
     }
 
-    /// Chunk `n`'s closes so far (wrapping).
-    fn closes_of(&self, n: usize) -> u32 {
-        let closes = self.stripes.iter().map(|s| s.0[n].closes.load(Ordering::Acquire));
-        closes.fold(0, u32::wrapping_add)
+    /// Chunk `n`'s sum (wrapping) of one count over the stripes.
+    #[inline]
+    fn sum(&self, n: usize, count: fn(&Counts) -> &AtomicU32) -> u32 {
+        let counts = self.stripes.iter().map(|s| count(&s.0[n]).load(Ordering::Acquire));
+        counts.fold(0, u32::wrapping_add)
     }
 
-    /// Each chunk's sum (wrapping) of one count over the stripes.
-    fn sums(&self, count: impl Fn(&Counts) -> &AtomicU32) -> [u32; CHUNKS] {
-        std::array::from_fn(|n| {
-            let counts = self.stripes.iter().map(|s| count(&s.0[n]).load(Ordering::Acquire));
-            counts.fold(0, u32::wrapping_add)
-        })
+    /// [`sum`](Self::sum) for every chunk.
+    fn sums(&self, count: fn(&Counts) -> &AtomicU32) -> [u32; CHUNKS] {
+        std::array::from_fn(|n| self.sum(n, count))
     }
 
     /// Chunks allocated so far.
@@ -315,7 +313,7 @@ mod tests {
             .map(|runner| {
                 let (wide, done, baton) = (wide.clone(), done.clone(), baton.clone());
                 std::thread::spawn(move || {
-                    for n in 0..20_000u64 {
+                    for n in 0..5_000u64 {
                         let id = loop {
                             let id = baton.load(Ordering::Acquire);
                             if id % 2 == runner && id != u64::MAX {
