@@ -150,6 +150,27 @@ impl ItemsById {
     pub fn follow(&'static self, running: fn() -> Option<u64>) -> bool {
         imp::follow(&self.inner, running)
     }
+
+    /// [`ScopeId::current`], for a caller that knows which item of this
+    /// table the calling thread runs: `running` is what the function given
+    /// to [`follow`](Self::follow) would return now. If this table is the
+    /// followed one, that function is not asked again (tokio's spawn hook
+    /// knows the spawning task, and every spawn pays for the asking);
+    /// otherwise `running` is ignored.
+    ///
+    /// ```
+    /// use leakwatch_core::{ItemsById, Scope, ScopeId};
+    ///
+    /// let jobs = ItemsById::new("job");
+    /// let scope = Scope::new("s");
+    /// let _in_scope = scope.id().enter();
+    /// // Not followed: the thread's current scope, whatever `running` says.
+    /// assert_eq!(jobs.current_scope(Some(3)), ScopeId::current());
+    /// ```
+    #[inline]
+    pub fn current_scope(&self, running: Option<u64>) -> ScopeId {
+        imp::current_scope(&self.inner, running)
+    }
 }
 
 cfg_on! {
@@ -222,6 +243,11 @@ cfg_on! {
             current::follow(inner.table, running)
         }
 
+        #[inline]
+        pub(super) fn current_scope(inner: &Inner, running: Option<u64>) -> ScopeId {
+            current::get_running(inner.table, running)
+        }
+
         impl Drop for Inner {
             fn drop(&mut self) {
                 self.table.retire();
@@ -254,6 +280,11 @@ cfg_off! {
         #[inline(always)]
         pub(super) fn close(_: &Inner, _: u64) -> bool {
             false
+        }
+
+        #[inline(always)]
+        pub(super) fn current_scope(_: &Inner, _: Option<u64>) -> ScopeId {
+            ScopeId::NONE
         }
 
         pub(super) fn follow(_: &'static Inner, _: fn() -> Option<u64>) -> bool {

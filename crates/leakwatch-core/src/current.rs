@@ -84,10 +84,29 @@ cfg_on! {
         }
     }
 
+    /// [`get`] for a caller that knows which item of `table` the thread
+    /// runs, as the function `table` is followed with would name it: if
+    /// `table` is the followed one, spares asking that function.
+    #[inline]
+    pub(crate) fn get_running(table: &IdTable, running: Option<u64>) -> ScopeId {
+        let entered = CURRENT.get();
+        match FOLLOWED.get() {
+            None => entered,
+            Some(followed) if std::ptr::eq(followed.table, table) => {
+                in_item(followed, running.unwrap_or(0), entered)
+            }
+            Some(followed) => in_running_item(followed, entered),
+        }
+    }
+
     /// The scope of the item the thread runs, unless `entered` was entered
     /// inside it (or the thread runs none the table has).
     fn in_running_item(followed: &Followed, entered: ScopeId) -> ScopeId {
-        let item = followed.running_item();
+        in_item(followed, followed.running_item(), entered)
+    }
+
+    /// [`in_running_item`] for item `item` (0 for none).
+    fn in_item(followed: &Followed, item: u64, entered: ScopeId) -> ScopeId {
         if item == 0 || item == ENTERED_IN.get() {
             return entered;
         }
@@ -146,6 +165,7 @@ cfg_off! {
         ScopeId::NONE
     }
 
+
     #[inline(always)]
     pub(crate) fn enter(_scope: ScopeId) -> Outer {
         Outer
@@ -159,7 +179,7 @@ cfg_off! {
 pub(crate) mod tests {
     use std::cell::Cell;
 
-    use super::{enter, follow, get, restore};
+    use super::{enter, follow, get, get_running, restore};
     use crate::registry::ids::{IdTable, test_entry as entry};
     use crate::scope::ScopeId;
 
@@ -203,6 +223,27 @@ pub(crate) mod tests {
         assert_eq!(running(11, get), thread);
         restore(outer);
         assert_eq!(get(), ScopeId::NONE);
+    }
+
+    #[test]
+    fn a_caller_that_names_the_running_item_is_answered_without_asking() {
+        let table = followed();
+        let other = IdTable::registered("not-followed-test");
+        let [thread, task] = [4_011, 4_012].map(ScopeId::for_tests);
+        table.insert(20, entry(task));
+        other.insert(20, entry(task));
+        let outer = enter(thread);
+        // The followed table is told item 20 runs, though its function
+        // (`RUNNING`) says none does.
+        assert_eq!(get_running(table, Some(20)), task);
+        assert_eq!(get_running(table, None), thread);
+        // Another table's item means nothing to the followed one: its
+        // function is asked, as `get` does.
+        assert_eq!(get_running(other, Some(20)), thread);
+        assert_eq!(running(20, || get_running(other, None)), task);
+        restore(outer);
+        assert!(table.remove(20) && other.remove(20));
+        other.retire();
     }
 
     #[test]

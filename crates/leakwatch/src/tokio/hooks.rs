@@ -70,7 +70,7 @@ use ::tokio::runtime::{Builder, TaskMeta};
 
 use super::id;
 use super::task::KIND;
-use crate::{ItemsById, ScopeId};
+use crate::ItemsById;
 
 /// Makes every task spawned on runtimes built by `builder` a tracked item
 /// in the spawner's scope (see the [module docs](self)). Replaces the
@@ -112,6 +112,7 @@ static TASKS: Tasks = Tasks(LazyLock::new(|| ItemsById::new(KIND)));
 struct Tasks(LazyLock<ItemsById>);
 
 /// The task the calling thread polls, if any.
+#[inline]
 fn running() -> Option<u64> {
     ::tokio::task::try_id().map(id::number)
 }
@@ -137,7 +138,10 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
     if TRACKED_SPAWN.get() {
         return;
     }
-    tasks.open(id::number(meta.id()), meta.spawned_at(), ScopeId::current());
+    // The spawner's scope, telling the table which task spawns (rather
+    // than having it ask through the function it follows).
+    let scope = tasks.current_scope(running());
+    tasks.open(id::number(meta.id()), meta.spawned_at(), scope);
 }
 
 /// Closes the record of a task that ended.
