@@ -389,14 +389,15 @@ impl Slot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::registry) mod tests {
     use std::panic::Location;
     use std::sync::Arc;
 
     use super::{Ring, SLOTS, Seen, TOO_BIG};
     use crate::scope::ScopeId;
 
-    fn seen(id: u64, scope: ScopeId) -> Seen {
+    /// Item `id` of `scope`, as an id table's open gives it.
+    pub(in crate::registry) fn seen(id: u64, scope: ScopeId) -> Seen {
         Seen {
             id,
             scope,

@@ -212,23 +212,9 @@ impl Wide {
 
 #[cfg(test)]
 mod tests {
-    use std::panic::Location;
-
     use super::{CHUNK, CHUNKS, SPAN, Wide, chunk_of};
-    use crate::registry::ring::Seen;
+    use crate::registry::ring::tests::seen;
     use crate::scope::ScopeId;
-
-    fn seen(id: u64, scope: ScopeId) -> Seen {
-        Seen {
-            id,
-            scope,
-            site: Location::caller(),
-            opened: 1,
-            thread: 2,
-            kind: "",
-            number: None,
-        }
-    }
 
     #[test]
     fn chunks_are_allocated_as_ids_fall_in_them() {
