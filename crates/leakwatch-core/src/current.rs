@@ -165,7 +165,6 @@ cfg_off! {
         ScopeId::NONE
     }
 
-
     #[inline(always)]
     pub(crate) fn enter(_scope: ScopeId) -> Outer {
         Outer

@@ -108,10 +108,8 @@ fn a_burst_of_tasks_alive_at_once_is_counted_and_one_left_behind_reported() {
         let group = only_group(&report, "task", Problem::StillOpen, line);
         assert_eq!(group.details(), [format!("id {}", stuck.id())], "{flavor}");
         stuck.abort();
-        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
-        scope
-            .check_within_using(LONG, wait)
-            .unwrap_or_else(|r| panic!("{flavor}: {r}"));
+        let fixed = scope.check_within_using(LONG, wait);
+        fixed.unwrap_or_else(|r| panic!("{flavor}: {r}"));
     }
 }
 
