@@ -80,7 +80,7 @@ cfg_on! {
         let entered = CURRENT.get();
         match FOLLOWED.get() {
             None => entered,
-            Some(followed) => in_running_item(followed, entered),
+            Some(followed) => in_item(followed, followed.running_item(), entered),
         }
     }
 
@@ -89,23 +89,17 @@ cfg_on! {
     /// `table` is the followed one, spares asking that function.
     #[inline]
     pub(crate) fn get_running(table: &IdTable, running: Option<u64>) -> ScopeId {
-        let entered = CURRENT.get();
         match FOLLOWED.get() {
-            None => entered,
             Some(followed) if std::ptr::eq(followed.table, table) => {
-                in_item(followed, running.unwrap_or(0), entered)
+                in_item(followed, running.unwrap_or(0), CURRENT.get())
             }
-            Some(followed) => in_running_item(followed, entered),
+            _ => get(),
         }
     }
 
-    /// The scope of the item the thread runs, unless `entered` was entered
-    /// inside it (or the thread runs none the table has).
-    fn in_running_item(followed: &Followed, entered: ScopeId) -> ScopeId {
-        in_item(followed, followed.running_item(), entered)
-    }
-
-    /// [`in_running_item`] for item `item` (0 for none).
+    /// The scope of item `item` (0 for none), which the thread runs, unless
+    /// `entered` was entered inside it (or the table has no such item).
+    #[inline]
     fn in_item(followed: &Followed, item: u64, entered: ScopeId) -> ScopeId {
         if item == 0 || item == ENTERED_IN.get() {
             return entered;
