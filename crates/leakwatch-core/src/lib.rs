@@ -46,6 +46,7 @@ mod tag;
 cfg_on! {
     mod clock;
     mod registry;
+    mod sync;
 }
 
 pub use backoff::Backoff;

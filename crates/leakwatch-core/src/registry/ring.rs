@@ -27,7 +27,7 @@
 //! in between (see [`registry::quiet`](super::quiet)).
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
 use super::counts::Tally;
 use crate::scope::ScopeId;
@@ -546,5 +546,48 @@ pub(in crate::registry) mod tests {
         let mut left = 0;
         ring.for_each(&mut |_| left += 1);
         assert_eq!(left, 0);
+    }
+}
+
+/// Models of a ring's slot under loom: `RUSTFLAGS="--cfg loom" cargo test
+/// -p leakwatch-core --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom {
+    use std::panic::Location;
+
+    use loom::sync::Arc;
+    use loom::thread;
+
+    use super::{Ring, Seen};
+    use crate::scope::ScopeId;
+
+    fn item(id: u64, kind: &'static str) -> Seen {
+        Seen {
+            id,
+            ..Seen::plain(kind, Location::caller(), ScopeId::from_raw(1), 0, 1)
+        }
+    }
+
+    /// A number set on another thread than the ring's owner, while the
+    /// item closes and the owner fills its slot with another item of
+    /// another kind: the new item keeps its own kind, whole, and no number.
+    #[test]
+    fn a_late_number_never_lands_on_the_next_item() {
+        loom::model(|| {
+            let ring = Arc::new(Ring::<1>::sized());
+            assert!(ring.insert_owned(&item(0, "file")));
+            let setter = {
+                let ring = ring.clone();
+                thread::spawn(move || {
+                    ring.set_number(0, 7);
+                })
+            };
+            assert!(ring.remove(0));
+            assert!(ring.insert_owned(&item(1, "ab")));
+            setter.join().unwrap();
+            let mut seen = Vec::new();
+            ring.for_each(&mut |s| seen.push((s.id, s.kind.to_owned(), s.number)));
+            assert_eq!(seen, [(1, "ab".to_owned(), None)]);
+        });
     }
 }
