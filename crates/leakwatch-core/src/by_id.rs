@@ -7,13 +7,12 @@
 //! instead, and checks, snapshots and reports see them like any other item
 //! (the id shown as `id 17`).
 //!
-//! Ids must be unique while their items are open; tokio's task ids are
-//! never reused. Opening, looking up and closing an item take no lock (a
-//! compare-exchange and a few plain loads and stores), because a hook does
-//! them for every task, even with a hundred thousand others open at once
-//! (a table then allocates up to 8 MiB, 64 KiB at a time, and keeps it).
-//! Items with a stack (`LEAKWATCH=stacks`), and ids whose slots are all
-//! taken, go to a locked table.
+//! Ids must be unique while their items are open, and may be used again
+//! once their item closed (tokio allows it for task ids). Opening, looking
+//! up and closing an item take no lock while at most a few hundred are
+//! open at once (a compare-exchange and a few plain loads and stores),
+//! because a hook does them for every task; items with a stack
+//! (`LEAKWATCH=stacks`), and ids whose slot is taken, go to a locked map.
 
 use std::panic::Location;
 
@@ -24,8 +23,8 @@ use crate::ScopeId;
 /// spawned here" and "task 17 ended", and have nowhere to keep a
 /// [`Tag`](crate::Tag) between those calls. Checks,
 /// snapshots and reports see these items like any other (the id shown as
-/// `id 17`). Ids must be unique while their items are open (tokio's task ids
-/// are never reused). Dropping the table drops its records.
+/// `id 17`). Ids must be unique while their items are open, and may be used
+/// again once closed. Dropping the table closes its items.
 ///
 /// While tables and threads' plain items are busy (over half a million
 /// items closing a second), open times are read from a clock that a
@@ -178,9 +177,9 @@ cfg_on! {
         use std::panic::Location;
 
         use crate::config::{self, Level};
-        use crate::registry::ids::{Entry, IdTable};
+        use crate::registry::ids::IdTable;
         use crate::registry;
-        use crate::scope::ScopeId;
+        use crate::scope_id::ScopeId;
         use crate::{clock, current, stack};
 
         #[derive(Debug)]
@@ -217,15 +216,7 @@ cfg_on! {
                 Level::Stacks => stack::capture(),
                 _ => None,
             };
-            let thread = registry::thread_number();
-            let opened = clock::recent_nanos();
-            inner.table.insert(id, Entry {
-                site,
-                opened,
-                thread,
-                scope,
-                stack,
-            });
+            inner.table.insert(id, site, scope, stack);
             true
         }
 
@@ -260,7 +251,7 @@ cfg_off! {
     mod imp {
         use std::panic::Location;
 
-        use crate::scope::ScopeId;
+        use crate::scope_id::ScopeId;
 
         pub(super) type Inner = ();
 

@@ -9,15 +9,16 @@
 //! *followed* instead ([`follow`]), with a function that names the item the
 //! calling thread is running (tokio's `task::try_id`), and
 //! [`ScopeId::current`] asks it. Inside an item the table has, the item's
-//! scope is current; the thread's last lookup is kept, since an item's scope
-//! never changes and ids are never reused.
+//! scope is current. The lookup is made each time (a ring slot read without
+//! a lock, for nearly every item): ids may be used again once their item
+//! closed, so nothing an earlier lookup found is kept.
 //!
 //! A scope entered *inside* the running item (a guard: `Scope::run` in a
 //! task, or `leakwatch::tokio`'s own tasks entering theirs) wins over the
 //! item's, and a scope entered outside it (the test's, around `block_on`)
 //! loses to it: each entry notes the item that was running when it was made.
 
-use crate::scope::ScopeId;
+use crate::scope_id::ScopeId;
 
 cfg_on! {
     use std::cell::Cell;
@@ -43,20 +44,12 @@ cfg_on! {
     /// runtimes, so one table serves them all.
     static FOLLOWED: OnceLock<Followed> = OnceLock::new();
 
-    /// Stands for "the followed table has no such item" in the lookup
-    /// cache. Scope ids are counted up from 1 and never reach it.
-    const NOT_FOUND: ScopeId = ScopeId::from_raw(u64::MAX);
-
     // Destructor-free cells, readable while the thread is torn down.
     thread_local! {
         /// The scope entered last.
         static CURRENT: Cell<ScopeId> = const { Cell::new(ScopeId::NONE) };
         /// The item running when `CURRENT` was entered, 0 for none.
         static ENTERED_IN: Cell<u64> = const { Cell::new(0) };
-        /// The item this thread looked up last, and its scope or
-        /// [`NOT_FOUND`].
-        static LOOKED_UP: Cell<u64> = const { Cell::new(0) };
-        static ITS_SCOPE: Cell<ScopeId> = const { Cell::new(NOT_FOUND) };
     }
 
     /// What an entry replaced, to be put back by [`restore`].
@@ -104,26 +97,7 @@ cfg_on! {
         if item == 0 || item == ENTERED_IN.get() {
             return entered;
         }
-        let scope = if LOOKED_UP.get() == item {
-            ITS_SCOPE.get()
-        } else {
-            look_up(followed.table, item)
-        };
-        match scope {
-            NOT_FOUND => entered,
-            scope => scope,
-        }
-    }
-
-    /// Looks the scope of `item` up, and keeps it as the thread's last
-    /// lookup. Out of line: most asks come from an item looked up already
-    /// (a task spawning many), whose path then saves no registers.
-    #[inline(never)]
-    fn look_up(table: &IdTable, item: u64) -> ScopeId {
-        let scope = table.scope(item).unwrap_or(NOT_FOUND);
-        ITS_SCOPE.set(scope);
-        LOOKED_UP.set(item);
-        scope
+        followed.table.scope(item).unwrap_or(entered)
     }
 
     /// The item the thread runs, 0 for none (or no table followed).
@@ -168,13 +142,26 @@ cfg_off! {
     pub(crate) fn restore(_outer: Outer) {}
 }
 
-#[cfg(all(test, any(debug_assertions, feature = "production")))]
+#[cfg(all(test, not(loom), any(debug_assertions, feature = "production")))]
 pub(crate) mod tests {
     use std::cell::Cell;
 
+    use std::panic::Location;
+
     use super::{enter, follow, get, get_running, restore};
-    use crate::registry::ids::{IdTable, test_entry as entry};
-    use crate::scope::ScopeId;
+    use crate::registry::ids::IdTable;
+    use crate::registry::scopes;
+    use crate::scope_id::ScopeId;
+
+    /// `n` new scopes.
+    fn scopes<const N: usize>() -> [ScopeId; N] {
+        std::array::from_fn(|_| scopes::create(ScopeId::NONE))
+    }
+
+    /// Opens item `id` of `table` in `scope`.
+    fn open(table: &IdTable, id: u64, scope: ScopeId) {
+        table.insert(id, Location::caller(), scope, None);
+    }
 
     thread_local! {
         /// The item the test thread pretends to run.
@@ -204,14 +191,19 @@ pub(crate) mod tests {
     #[test]
     fn inside_an_item_its_scope_is_current_and_outside_the_entered_one() {
         let table = followed();
-        let [thread, task] = [4_001, 4_002].map(ScopeId::for_tests);
-        table.insert(10, entry(task));
+        let [thread, task] = scopes();
+        open(table, 10, task);
 
         let outer = enter(thread);
         assert_eq!(running(10, get), task, "the item's, though entered outside");
-        assert!(table.remove(10));
-        assert_eq!(running(10, get), task, "looked up once: kept");
         assert_eq!(get(), thread, "outside it");
+        assert!(table.remove(10));
+        assert_eq!(running(10, get), thread, "closed: the entered scope");
+        // The id used again by an item of another scope: that one's.
+        let [other] = scopes();
+        open(table, 10, other);
+        assert_eq!(running(10, get), other, "id 10 used again");
+        assert!(table.remove(10));
         // An item the table does not have: the entered scope.
         assert_eq!(running(11, get), thread);
         restore(outer);
@@ -222,9 +214,9 @@ pub(crate) mod tests {
     fn a_caller_that_names_the_running_item_is_answered_without_asking() {
         let table = followed();
         let other = IdTable::registered("not-followed-test");
-        let [thread, task] = [4_011, 4_012].map(ScopeId::for_tests);
-        table.insert(20, entry(task));
-        other.insert(20, entry(task));
+        let [thread, task] = scopes();
+        open(table, 20, task);
+        open(other, 20, task);
         let outer = enter(thread);
         // The followed table is told item 20 runs, though its function
         // (`RUNNING`) says none does.
@@ -242,15 +234,15 @@ pub(crate) mod tests {
     #[test]
     fn a_scope_entered_inside_an_item_wins_until_it_is_left() {
         let table = followed();
-        let [thread, task, guard] = [4_011, 4_012, 4_013].map(ScopeId::for_tests);
-        table.insert(20, entry(task));
+        let [thread, task, guard] = scopes();
+        open(table, 20, task);
         let outer = enter(thread);
         running(20, || {
             let in_task = enter(guard);
             assert_eq!(get(), guard, "entered inside the item");
             // Another item run inside this one (a task driving a second
             // runtime from `block_in_place`): its scope, then ours again.
-            table.insert(21, entry(thread));
+            open(table, 21, thread);
             assert_eq!(running(21, get), thread);
             assert_eq!(get(), guard);
             restore(in_task);
@@ -264,8 +256,8 @@ pub(crate) mod tests {
     #[test]
     fn an_item_opened_in_no_scope_runs_in_none() {
         let table = followed();
-        let thread = ScopeId::for_tests(4_021);
-        table.insert(30, entry(ScopeId::NONE));
+        let [thread] = scopes();
+        open(table, 30, ScopeId::NONE);
         let outer = enter(thread);
         assert_eq!(running(30, get), ScopeId::NONE);
         assert!(table.remove(30));

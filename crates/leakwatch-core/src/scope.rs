@@ -27,30 +27,11 @@ use std::time::Duration;
 use crate::backoff::Backoff;
 use crate::current;
 use crate::ignore::Ignore;
-use crate::report::{Problem, Report};
-use crate::snapshot::Snapshot;
-
-/// The identity of a scope, cheap to copy into other threads and tasks.
-///
-/// ```
-/// use leakwatch_core::{Scope, ScopeId};
-///
-/// let scope = Scope::new("job");
-/// let id = scope.id();
-/// std::thread::spawn(move || {
-///     let _in_scope = id.enter();
-///     assert_eq!(ScopeId::current(), id);
-/// })
-/// .join()
-/// .unwrap();
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ScopeId(u64);
+use crate::report::Report;
+use crate::scope_id::ScopeId;
+use crate::snapshot::{Problem, Snapshot};
 
 impl ScopeId {
-    /// No scope: items opened outside every scope.
-    pub const NONE: ScopeId = ScopeId(0);
-
     /// The calling thread's current scope, [`ScopeId::NONE`] outside any.
     ///
     /// ```
@@ -81,26 +62,6 @@ impl ScopeId {
             outer: current::enter(self),
             _not_send: PhantomData,
         }
-    }
-
-    /// The number behind this id, for exports and logs.
-    ///
-    /// ```
-    /// assert_eq!(leakwatch_core::ScopeId::NONE.as_u64(), 0);
-    /// ```
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-
-    /// The id whose number is `n`, as [`ScopeId::as_u64`] gave it.
-    #[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
-    pub(crate) const fn from_raw(n: u64) -> ScopeId {
-        ScopeId(n)
-    }
-
-    #[cfg(all(test, any(debug_assertions, feature = "production")))]
-    pub(crate) fn for_tests(n: u64) -> ScopeId {
-        ScopeId(n)
     }
 }
 
@@ -278,6 +239,7 @@ impl Scope {
         if report.is_clean() {
             Ok(())
         } else {
+            Snapshot::mark_reported(self.id);
             Err(report)
         }
     }
@@ -339,7 +301,10 @@ impl Scope {
                     .all(|item| item.problem() == Problem::StillOpen);
             match backoff.next_pause() {
                 Some(pause) if waiting_helps => wait(pause),
-                _ => return Err(report),
+                _ => {
+                    Snapshot::mark_reported(self.id);
+                    return Err(report);
+                }
             }
         }
     }
@@ -362,127 +327,9 @@ impl Drop for Scope {
 
 cfg_on! {
     mod imp {
-        //! The scope table: each scope's parent, so a check can find the
-        //! children of the scope it checks.
+        //! Scopes live in the registry's scope table.
 
-        use std::collections::{HashMap, HashSet};
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use std::sync::{Mutex, MutexGuard, PoisonError};
-
-        use super::ScopeId;
-        use crate::registry;
-
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-
-        struct Entry {
-            parent: ScopeId,
-            /// Scopes created while this one was current.
-            children: Vec<ScopeId>,
-            /// The `Scope` is gone; the entry stays while items refer to it.
-            dropped: bool,
-        }
-
-        #[derive(Default)]
-        struct Table {
-            entries: HashMap<ScopeId, Entry>,
-            dropped: usize,
-        }
-
-        static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-
-        fn table() -> MutexGuard<'static, Option<Table>> {
-            TABLE.lock().unwrap_or_else(PoisonError::into_inner)
-        }
-
-        pub(super) fn create(parent: ScopeId) -> ScopeId {
-            let id = ScopeId(NEXT.fetch_add(1, Ordering::Relaxed));
-            let mut table = table();
-            let table = table.get_or_insert_with(Table::default);
-            table.entries.insert(id, Entry { parent, children: Vec::new(), dropped: false });
-            if let Some(entry) = table.entries.get_mut(&parent) {
-                entry.children.push(id);
-            }
-            id
-        }
-
-        pub(super) fn drop_scope(id: ScopeId) {
-            let parent = {
-                let mut guard = table();
-                let Some(table) = guard.as_mut() else { return };
-                let Some(entry) = table.entries.get_mut(&id) else { return };
-                entry.dropped = true;
-                table.dropped += 1;
-                entry.parent
-            };
-            registry::unclosed::reparent(id, parent);
-            purge_if_due();
-        }
-
-        /// `id` and every scope below it, `id` first: a walk down the
-        /// children lists, so its cost is the size of `id`'s own family,
-        /// whatever else the process has.
-        pub(crate) fn family(id: ScopeId) -> Vec<ScopeId> {
-            let mut family = vec![id];
-            let guard = table();
-            let Some(table) = guard.as_ref() else { return family };
-            let mut next = 0;
-            while let Some(&at) = family.get(next) {
-                if let Some(entry) = table.entries.get(&at) {
-                    family.extend_from_slice(&entry.children);
-                }
-                next += 1;
-            }
-            family
-        }
-
-        /// Forgets dropped scopes that neither an open item nor a live scope
-        /// needs any more (a live scope needs its ancestors, or checks of
-        /// those would stop seeing it), once dropped scopes are at least half
-        /// of the table: amortized O(1) per scope.
-        fn purge_if_due() {
-            {
-                let guard = table();
-                let Some(table) = guard.as_ref() else { return };
-                if table.dropped < 64 || table.dropped * 2 < table.entries.len() {
-                    return;
-                }
-            }
-            let mut needed = HashSet::new();
-            registry::for_each_live(|r| {
-                needed.insert(r.scope);
-            });
-            let mut guard = table();
-            let Some(table) = guard.as_mut() else { return };
-            needed.extend(table.entries.iter().filter(|(_, e)| !e.dropped).map(|(&id, _)| id));
-            let mut keep = HashSet::new();
-            for &id in &needed {
-                let mut at = id;
-                while keep.insert(at) {
-                    match table.entries.get(&at) {
-                        Some(entry) => at = entry.parent,
-                        None => break,
-                    }
-                }
-            }
-            let gone: Vec<(ScopeId, ScopeId)> = table
-                .entries
-                .iter()
-                .filter(|(id, e)| e.dropped && !keep.contains(id))
-                .map(|(&id, e)| (id, e.parent))
-                .collect();
-            for (id, parent) in gone {
-                table.entries.remove(&id);
-                if let Some(entry) = table.entries.get_mut(&parent) {
-                    entry.children.retain(|&c| c != id);
-                }
-            }
-            table.dropped = table.entries.values().filter(|e| e.dropped).count();
-        }
-
-        #[cfg(test)]
-        pub(crate) fn table_len() -> usize {
-            table().as_ref().map_or(0, |t| t.entries.len())
-        }
+        pub(super) use crate::registry::scopes::{create, drop_scope};
     }
 }
 
@@ -494,7 +341,7 @@ cfg_off! {
 
         #[inline]
         pub(super) fn create(_parent: ScopeId) -> ScopeId {
-            ScopeId(1)
+            ScopeId::from_raw(1)
         }
 
         #[inline]
@@ -502,12 +349,7 @@ cfg_off! {
     }
 }
 
-#[cfg(any(debug_assertions, feature = "production"))]
-pub(crate) use imp::family;
-#[cfg(all(test, any(debug_assertions, feature = "production")))]
-pub(crate) use imp::table_len;
-
-#[cfg(all(test, any(debug_assertions, feature = "production")))]
+#[cfg(all(test, not(loom), any(debug_assertions, feature = "production")))]
 mod tests {
     use std::time::Instant;
 
@@ -564,9 +406,7 @@ mod tests {
             }
             tag
         });
-        // The table did not keep 200 dropped scopes...
-        assert!(table_len() < 150, "{}", table_len());
-        // ...but kept the leaky child, so its parent still sees its item.
+        // The leaky child was kept, so its parent still sees its item.
         assert_eq!(parent.check().unwrap_err().total(), 1);
         drop(kept);
         assert!(parent.check().is_ok());

@@ -4,11 +4,11 @@
 //! caller, so reports and exporters format, sort and symbolize at leisure
 //! without holding up code that opens and closes items.
 
+use std::fmt;
 use std::panic::Location;
 use std::time::Duration;
 
-use crate::report::Problem;
-use crate::scope::ScopeId;
+use crate::scope_id::ScopeId;
 use crate::stack::Stack;
 
 /// Items as they were when the snapshot was taken.
@@ -47,6 +47,45 @@ pub struct Item {
     problem: Problem,
     stack: Option<Stack>,
     id: Option<u64>,
+}
+
+/// Why an item is in a report.
+///
+/// ```
+/// use leakwatch_core::{Problem, Scope, Tag};
+///
+/// let scope = Scope::new("s");
+/// scope.run(|| drop(Tag::must_close("db-txn")));
+/// # if !leakwatch_core::COMPILED_IN { return; }
+/// let report = scope.check().unwrap_err();
+/// assert_eq!(report.groups()[0].problem(), Problem::DroppedWithoutClose);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Problem {
+    /// It is still open at the check.
+    StillOpen,
+    /// It had to be closed explicitly and was dropped instead.
+    DroppedWithoutClose,
+}
+
+impl Problem {
+    /// How a report says it: `"still open"`, `"dropped without close"`.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Problem::StillOpen.as_str(), "still open");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Problem::StillOpen => "still open",
+            Problem::DroppedWithoutClose => "dropped without close",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Snapshot {
@@ -109,6 +148,13 @@ impl Snapshot {
     /// without close.
     pub(crate) fn of_scope(scope: ScopeId) -> Snapshot {
         imp::of_scope(scope)
+    }
+
+    /// Notes that a check of `scope` reported the must-close items its
+    /// family dropped without close, so that they are not printed again
+    /// when the scope goes.
+    pub(crate) fn mark_reported(scope: ScopeId) {
+        imp::mark_reported(scope)
     }
 }
 
@@ -243,10 +289,10 @@ cfg_on! {
         use std::time::Duration;
 
         use super::{Item, Snapshot};
-        use crate::registry::{self, Record};
-        use crate::report::Problem;
-        use crate::scope::{self, ScopeId};
+        use super::Problem;
         use crate::clock;
+        use crate::registry::{self, Record, scopes};
+        use crate::scope_id::ScopeId;
 
         pub(super) fn collect(mut keep: impl FnMut(ScopeId) -> bool) -> Snapshot {
             let now = clock::now_nanos();
@@ -260,7 +306,7 @@ cfg_on! {
         }
 
         pub(super) fn count_open(id: ScopeId, kind: &str) -> usize {
-            let family = scope::family(id);
+            let family = scopes::family(id);
             if registry::quiet(&family) {
                 return 0;
             }
@@ -272,11 +318,12 @@ cfg_on! {
             count
         }
 
-        /// A quiet family is answered from the shards' per-scope counts;
-        /// only one with something open walks the records. A walk that finds
-        /// nothing (what it saw closed while it looked) looks again.
+        /// A quiet family is answered from its scopes' counts (see the
+        /// registry's "# Counting"); only one with something open walks the
+        /// records. A walk that finds nothing (what it saw closed while it
+        /// looked) looks again.
         pub(super) fn of_scope(id: ScopeId) -> Snapshot {
-            let family = scope::family(id);
+            let family = scopes::family(id);
             let mut snapshot = Snapshot::default();
             let mut set: Option<HashSet<ScopeId>> = None;
             for _ in 0..64 {
@@ -291,12 +338,19 @@ cfg_on! {
             }
             if registry::unclosed::any(|s| family.contains(&s)) {
                 let now = clock::now_nanos();
-                registry::unclosed::report_each(
+                registry::unclosed::for_each(
                     |s| family.contains(&s),
                     |r| snapshot.items.push(item(r, now, Problem::DroppedWithoutClose)),
                 );
             }
             snapshot
+        }
+
+        /// Marks the dropped-without-close findings of `id`'s family as
+        /// reported: a check failed with them.
+        pub(super) fn mark_reported(id: ScopeId) {
+            let family = scopes::family(id);
+            registry::unclosed::mark_reported(|s| family.contains(&s));
         }
 
         /// The path of a recorded descriptor. Called under its shard's lock,
@@ -364,7 +418,7 @@ cfg_on! {
 cfg_off! {
     mod imp {
         use super::Snapshot;
-        use crate::scope::ScopeId;
+        use crate::scope_id::ScopeId;
 
         pub(super) fn collect(_keep: impl FnMut(ScopeId) -> bool) -> Snapshot {
             Snapshot::default()
@@ -377,5 +431,7 @@ cfg_off! {
         pub(super) fn of_scope(_id: ScopeId) -> Snapshot {
             Snapshot::default()
         }
+
+        pub(super) fn mark_reported(_id: ScopeId) {}
     }
 }

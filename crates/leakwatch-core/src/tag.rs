@@ -39,7 +39,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::Location;
 
-use crate::scope::ScopeId;
+use crate::scope_id::ScopeId;
 
 /// Where, for whom and which: what [`Tag::recorded`] records for an item
 /// that code other than its opener learns about, such as a runtime hook
@@ -332,7 +332,7 @@ cfg_on! {
         use super::Origin;
         use crate::config::{self, Level};
         use crate::registry::{self, Handle, LateHandle, NumberIs, Record};
-        use crate::scope::ScopeId;
+        use crate::scope_id::ScopeId;
         use crate::{clock, stack};
 
         pub(super) type Inner = Option<Handle>;
@@ -367,10 +367,14 @@ cfg_on! {
             if level == Level::Off {
                 return None;
             }
-            if detail.is_none() && fd < 0 && !must_close {
-                // Every argument known at the call site (`Tag::new`): the
-                // short path.
-                return Some(record_plain(kind, site, level));
+            if detail.is_none() && !must_close && level != Level::Stacks {
+                // Every argument known at the call site (`Tag::new`,
+                // `Tag::for_fd`) and no stack (which needs a slab's
+                // record): the short path, to the thread's ring.
+                return Some(match u64::try_from(fd) {
+                    Ok(fd) => record_fd(kind, site, fd),
+                    Err(_) => record_plain(kind, site),
+                });
             }
             let detail = detail.map(|d| d.to_string().into_boxed_str());
             let (number_is, number) = match u64::try_from(fd) {
@@ -395,21 +399,21 @@ cfg_on! {
         }
 
         /// Records an item with nothing but a kind and a site, in the current
-        /// scope: most items (every `Tag::new`, every unnamed task). Unless
-        /// stacks are recorded, it goes to the thread's own ring, unlocked.
+        /// scope, in the thread's own ring, unlocked: most items (every
+        /// `Tag::new`, every unnamed task).
         ///
         /// Out of line, so callers stay small, and with arguments that all
         /// travel in registers: arguments passed in memory are written field
-        /// by field and read back in wider loads, a store-forwarding stall
-        /// that a profile put at a quarter of the recording's time.
+        /// by field and read back in wider loads, a store-forwarding stall.
         #[inline(never)]
-        fn record_plain(kind: &'static str, site: &'static Location<'static>, level: Level) -> Handle {
-            let scope = ScopeId::current();
-            match level {
-                // A stack needs a slab's record.
-                Level::Stacks => record(kind, None, (NumberIs::Nothing, 0), false, level, site, scope),
-                _ => registry::insert_plain(kind, site, scope),
-            }
+        fn record_plain(kind: &'static str, site: &'static Location<'static>) -> Handle {
+            registry::insert_plain(kind, site, ScopeId::current())
+        }
+
+        /// [`record_plain`] for an item named by a descriptor.
+        #[inline(never)]
+        fn record_fd(kind: &'static str, site: &'static Location<'static>, fd: u64) -> Handle {
+            registry::insert_fd(kind, site, ScopeId::current(), fd)
         }
 
         /// Records any item (out of line, so callers stay small).
@@ -441,7 +445,7 @@ cfg_on! {
                 Level::Stacks => stack::capture(),
                 _ => None,
             };
-            registry::insert(scope, |thread| Record {
+            registry::insert(scope, |thread, scope| Record {
                 kind,
                 site,
                 opened: clock::now_nanos(),

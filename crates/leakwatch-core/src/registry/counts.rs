@@ -1,188 +1,306 @@
-//! How many records each scope has in one shard.
+//! Per-scope counts of opens and closes: how a check knows a scope is quiet.
 //!
-//! Kept under the shard's lock, which open and drop take anyway, so a check
-//! of a clean scope can answer from a few map lookups per shard instead of
-//! walking every record in the process: a test's check stays fast however
-//! much other tests and the rest of the program have open.
+//! Every scope has a slot here, [`Counts`], found from its id's index with
+//! two loads and no lock. An open adds one to the opening thread's stripe
+//! of its scope's opens; a close adds one to the closing thread's stripe of
+//! closes. A check of a family of scopes reads every closes, then every
+//! opens: if the sums match, nothing of the family was open at an instant
+//! between the two reads. The protocol and its proof are in the registry's
+//! docs, "# Counting".
+//!
+//! A slot is used again by a later scope once its scope is dropped and
+//! balanced: its generation then moves on, so that an open in the old
+//! scope (a copy of its id kept somewhere) finds out, undoes its count and
+//! records its item in no scope instead.
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use crate::scope::ScopeId;
+use crossbeam_utils::CachePadded;
 
-/// Live records per scope: a direct-mapped table (one multiply and one
-/// array slot per open and drop) with a map for scopes whose slot another
-/// scope holds. The counts are exact; a scope's count is its slot's, if the
-/// slot is its own, plus its overflow entry. Nothing is allocated until the
-/// first add, so shards and id tables start empty in `const` context.
-///
-/// Each slot also counts every removal of a record whose scope maps to it,
-/// whoever owns the slot: shards are read one after another, so a check
-/// needs these to know that nothing of its scope closed while it read (see
-/// [`super::quiet`]).
-#[derive(Debug, Default)]
-pub(crate) struct ScopeCounts {
-    table: Option<Box<Table>>,
-}
+use crate::scope_id::ScopeId;
+use crate::sync::{self, AtomicU32, AtomicU64, Ordering};
 
+/// Stripes of counts per scope: threads whose numbers differ by a multiple
+/// of it share one (and its cache line).
+pub(crate) const STRIPES: usize = 8;
+
+/// Scopes counted per segment: segments are allocated as scopes need them.
+const SEGMENT: usize = 64;
+/// Segments there can be: a million scopes alive at once.
+const SEGMENTS: usize = 16_384;
+
+/// The counts of one scope.
 #[derive(Debug)]
-struct Table {
-    slots: [Slot; SLOTS],
-    /// Only scopes that find their slot taken: rare, so std's hasher does.
-    overflow: HashMap<ScopeId, u32>,
+pub(crate) struct Counts {
+    /// Which use of the slot this is: ids of other uses are dead here.
+    /// Read by every open, written when a scope is retired: a line of its
+    /// own, shared by readers.
+    generation: CachePadded<AtomicU32>,
+    stripes: [CachePadded<Stripe>; STRIPES],
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    scope: ScopeId,
-    live: u32,
-    removed: u32,
+#[derive(Debug, Default)]
+struct Stripe {
+    opens: AtomicU64,
+    closes: AtomicU64,
 }
 
-/// What a shard holds of a family of scopes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Tally {
-    /// Records open now.
-    pub(crate) open: u64,
-    /// Removals so far of records whose scopes share a slot with the
-    /// family's: only compared with an earlier tally of the same family.
-    pub(crate) removed: u64,
-}
+impl Counts {
+    pub(crate) fn new() -> Counts {
+        Counts {
+            generation: CachePadded::new(AtomicU32::new(0)),
+            stripes: std::array::from_fn(|_| CachePadded::new(Stripe::default())),
+        }
+    }
 
-impl std::ops::AddAssign for Tally {
-    fn add_assign(&mut self, other: Tally) {
-        self.open += other.open;
-        self.removed = self.removed.wrapping_add(other.removed);
+    /// Counts an open in `stripe` if the slot is still in its
+    /// `generation`th use; false (and nothing counted, once undone) if not.
+    #[inline]
+    pub(crate) fn open(&self, stripe: usize, generation: u32) -> bool {
+        let stripe = &self.stripes[stripe % STRIPES];
+        // Counted first, then the generation checked: see "# Counting" for
+        // why a retirement cannot miss it.
+        stripe.opens.fetch_add(1, Ordering::SeqCst);
+        sync::seq_cst_order();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            return true;
+        }
+        stripe.closes.fetch_add(1, Ordering::SeqCst);
+        false
+    }
+
+    /// Counts a close in `stripe`.
+    #[inline]
+    pub(crate) fn close(&self, stripe: usize) {
+        self.stripes[stripe % STRIPES]
+            .closes
+            .fetch_add(1, Ordering::SeqCst);
+        sync::seq_cst_order();
+    }
+
+    /// Closes so far, all stripes.
+    fn closes(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.closes.load(Ordering::SeqCst))
+            .fold(0, u64::wrapping_add)
+    }
+
+    /// Opens so far, all stripes.
+    fn opens(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.opens.load(Ordering::SeqCst))
+            .fold(0, u64::wrapping_add)
+    }
+
+    /// Whether nothing counted here was open at some instant of the call.
+    pub(crate) fn balanced(&self) -> bool {
+        sync::seq_cst_order();
+        let closes = self.closes();
+        sync::seq_cst_order();
+        self.opens() == closes
+    }
+
+    /// The current use of the slot.
+    fn generation(&self) -> u32 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Ends the slot's current use: opens in it fail from now on.
+    pub(crate) fn retire(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-const SLOTS: usize = 256;
+/// Whether nothing of `family` was open at some instant during the call:
+/// every closes first, then every opens (see "# Counting").
+pub(crate) fn quiet(family: &[ScopeId]) -> bool {
+    sync::seq_cst_order();
+    let mut closes = 0u64;
+    for &scope in family {
+        if let Some(counts) = counts(scope) {
+            closes = closes.wrapping_add(counts.closes());
+        }
+    }
+    sync::seq_cst_order();
+    let mut opens = 0u64;
+    for &scope in family {
+        if let Some(counts) = counts(scope) {
+            opens = opens.wrapping_add(counts.opens());
+        }
+    }
+    opens == closes
+}
 
+/// Counts an open of an item in `scope` by a thread of number `thread`,
+/// returning the scope to record it in: `scope`, or
+/// [`ScopeId::NONE`] if `scope` is gone (or none to begin with).
 #[inline]
-fn slot_of(scope: ScopeId) -> usize {
-    (scope.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
-}
-
-impl ScopeCounts {
-    /// Counts of nothing, not yet allocated.
-    pub(crate) const fn new() -> ScopeCounts {
-        ScopeCounts { table: None }
-    }
-
-    #[inline]
-    pub(crate) fn add(&mut self, scope: ScopeId) {
-        self.table.get_or_insert_with(Table::new).add(scope);
-    }
-
-    #[inline]
-    pub(crate) fn sub(&mut self, scope: ScopeId) {
-        if let Some(table) = &mut self.table {
-            table.sub(scope);
-        }
-    }
-
-    /// Records of any of `scopes`.
-    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        self.table.as_ref().map_or(Tally::default(), |t| t.tally(scopes))
+pub(crate) fn open(scope: ScopeId, thread: u32) -> ScopeId {
+    match counts(scope) {
+        Some(counts) if counts.open(thread as usize, scope.generation()) => scope,
+        _ => ScopeId::NONE,
     }
 }
 
-impl Table {
-    fn new() -> Box<Table> {
-        Box::new(Table {
-            slots: [Slot {
-                scope: ScopeId::NONE,
-                live: 0,
-                removed: 0,
-            }; SLOTS],
-            overflow: HashMap::new(),
-        })
+/// Counts a close of an item recorded in `scope` by a thread of number
+/// `thread`. The scope's slot is still its own: a slot is not used again
+/// while anything counted in it is open.
+#[inline]
+pub(crate) fn close(scope: ScopeId, thread: u32) {
+    if let Some(counts) = counts(scope) {
+        counts.close(thread as usize);
     }
+}
 
-    #[inline]
-    fn add(&mut self, scope: ScopeId) {
-        let slot = &mut self.slots[slot_of(scope)];
-        if slot.scope == scope {
-            slot.live += 1;
-        } else if slot.live == 0 {
-            slot.scope = scope;
-            slot.live = 1;
-        } else {
-            *self.overflow.entry(scope).or_insert(0) += 1;
-        }
+/// The counts of `scope`'s slot, if it has one ([`ScopeId::NONE`] has
+/// none, nor has an id made up rather than allocated).
+#[inline]
+pub(crate) fn counts(scope: ScopeId) -> Option<&'static Counts> {
+    let index = scope.index() as usize;
+    if index == 0 {
+        return None;
     }
+    let segment = SEGMENTS_TABLE.get(index / SEGMENT)?.get()?;
+    Some(&segment[index % SEGMENT])
+}
 
-    #[inline]
-    fn sub(&mut self, scope: ScopeId) {
-        let slot = &mut self.slots[slot_of(scope)];
-        slot.removed = slot.removed.wrapping_add(1);
-        if slot.scope == scope && slot.live > 0 {
-            slot.live -= 1;
-        } else if let Some(n) = self.overflow.get_mut(&scope) {
-            *n -= 1;
-            if *n == 0 {
-                self.overflow.remove(&scope);
+type Segment = [Counts; SEGMENT];
+
+static SEGMENTS_TABLE: [OnceLock<Box<Segment>>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
+
+/// Slots handed out and taken back, by the scope table (under its lock).
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    /// Slots whose scopes were retired, ready for new ones.
+    free: Vec<u32>,
+    /// The next slot never used; slot 0 is [`ScopeId::NONE`]'s.
+    next: u32,
+}
+
+impl Slots {
+    /// A slot for a new scope, and so its id; `None` when a million
+    /// scopes are alive at once.
+    pub(crate) fn allocate(&mut self) -> Option<ScopeId> {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                let index = self.next.max(1);
+                if index as usize >= SEGMENT * SEGMENTS {
+                    return None;
+                }
+                self.next = index + 1;
+                index
             }
-        }
+        };
+        let segment = SEGMENTS_TABLE[index as usize / SEGMENT]
+            .get_or_init(|| Box::new(std::array::from_fn(|_| Counts::new())));
+        let generation = segment[index as usize % SEGMENT].generation();
+        Some(ScopeId::from_parts(index, generation))
     }
 
-    fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let mut tally = Tally::default();
-        for &s in scopes {
-            let slot = self.slots[slot_of(s)];
-            let own = if slot.scope == s { slot.live } else { 0 };
-            let more = self.overflow.get(&s).copied().unwrap_or(0);
-            tally += Tally {
-                open: u64::from(own) + u64::from(more),
-                removed: u64::from(slot.removed),
-            };
-        }
-        tally
+    /// Takes back the slot of `scope`, which was retired and is balanced.
+    pub(crate) fn free(&mut self, scope: ScopeId) {
+        self.free.push(scope.index());
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
     #[test]
-    fn counts_follow_adds_and_subs() {
-        let (a, b) = (ScopeId::for_tests(7), ScopeId::for_tests(8));
-        let mut counts = ScopeCounts::new();
-        counts.add(a);
-        counts.add(a);
-        counts.add(b);
-        assert_eq!(counts.tally(&[a]).open, 2);
-        assert_eq!(counts.tally(&[a, b]).open, 3);
-        counts.sub(a);
-        counts.sub(b);
-        assert_eq!(counts.tally(&[b]).open, 0);
-        counts.sub(a);
-        assert_eq!(counts.tally(&[a, b]).open, 0);
-        assert_eq!(counts.tally(&[a]).removed, 2, "every removal is counted");
+    fn slots_are_used_again_under_a_new_generation() {
+        let mut slots = Slots::default();
+        let a = slots.allocate().unwrap();
+        let b = slots.allocate().unwrap();
+        assert_ne!(a.index(), 0, "slot 0 is no scope's");
+        assert_ne!(a.index(), b.index());
+        assert_eq!(open(a, 1), a);
+        assert!(!counts(a).unwrap().balanced());
+        close(a, 2);
+        assert!(counts(a).unwrap().balanced());
+        assert!(quiet(&[a, b]));
+
+        counts(a).unwrap().retire();
+        slots.free(a);
+        let c = slots.allocate().unwrap();
+        assert_eq!((c.index(), c.generation()), (a.index(), a.generation() + 1));
+        assert_eq!(open(a, 1), ScopeId::NONE, "the old scope is gone");
+        assert!(quiet(&[c]), "an undone open leaves the new scope balanced");
+        assert_eq!(open(c, 1), c);
+        assert!(!quiet(&[b, c]));
+        close(c, 1);
+        assert!(quiet(&[b, c]));
     }
 
     #[test]
-    fn scopes_sharing_a_slot_keep_exact_counts() {
-        let ids: Vec<ScopeId> = (1..5000).map(ScopeId::for_tests).collect();
-        let first = ids[0];
-        let rivals: Vec<ScopeId> = ids.into_iter().filter(|&s| slot_of(s) == slot_of(first)).collect();
-        assert!(rivals.len() >= 3, "ids sharing a slot: {rivals:?}");
-        let (a, b, c) = (rivals[0], rivals[1], rivals[2]);
-        let mut counts = ScopeCounts::new();
-        counts.add(a); // a takes the slot
-        counts.add(b); // b overflows
-        counts.add(b);
-        counts.sub(a); // the slot is free again
-        counts.add(c); // c takes it
-        counts.add(b); // b overflows still
-        assert_eq!((counts.tally(&[a]).open, counts.tally(&[b]).open, counts.tally(&[c]).open), (0, 3, 1));
-        counts.sub(c);
-        counts.add(b); // b takes the slot, with more in the overflow
-        assert_eq!(counts.tally(&[b]).open, 4);
-        for _ in 0..4 {
-            counts.sub(b);
-        }
-        assert_eq!(counts.tally(&[a, b, c]).open, 0);
-        assert!(counts.table.unwrap().overflow.is_empty());
+    fn no_scope_and_made_up_ids_are_not_counted() {
+        assert_eq!(open(ScopeId::NONE, 1), ScopeId::NONE);
+        let made_up = ScopeId::from_parts(u32::MAX - 1, 0);
+        assert_eq!(open(made_up, 1), ScopeId::NONE);
+        close(made_up, 1);
+        assert!(quiet(&[ScopeId::NONE, made_up]));
+    }
+}
+
+/// Models of the counting protocol under loom (see [`ring`'s](super::ring)
+/// for how to run them).
+#[cfg(all(test, loom))]
+mod loom {
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, Ordering};
+    use loom::thread;
+
+    use super::Counts;
+
+    /// An item handed from one thread to another, which opens the next
+    /// before it closes the first: one is open throughout, so no check may
+    /// find the scope balanced, whatever it reads in between.
+    #[test]
+    fn a_check_never_misses_an_item_handed_between_threads() {
+        loom::model(|| {
+            let counts = Arc::new(Counts::new());
+            assert!(counts.open(0, 0));
+            let handed = Arc::new(AtomicBool::new(false));
+            let relay = {
+                let (counts, handed) = (counts.clone(), handed.clone());
+                thread::spawn(move || {
+                    // Thread 1 takes the first item, opens a second, closes
+                    // the first.
+                    while !handed.load(Ordering::Acquire) {
+                        loom::thread::yield_now();
+                    }
+                    assert!(counts.open(1, 0));
+                    counts.close(1);
+                })
+            };
+            handed.store(true, Ordering::Release);
+            assert!(!counts.balanced(), "an item was open throughout");
+            relay.join().unwrap();
+            assert!(!counts.balanced(), "the second item is still open");
+        });
+    }
+
+    /// An open racing the retirement of its scope: either the open is
+    /// counted and the retirer sees the scope unbalanced, or the open
+    /// fails; never both missed.
+    #[test]
+    fn a_retirement_never_misses_a_racing_open() {
+        loom::model(|| {
+            let counts = Arc::new(Counts::new());
+            let opener = {
+                let counts = counts.clone();
+                thread::spawn(move || counts.open(1, 0))
+            };
+            counts.retire();
+            let balanced = counts.balanced();
+            let opened = opener.join().unwrap();
+            assert!(!(opened && balanced), "an open counted in a slot taken back");
+            if !opened {
+                assert!(counts.balanced(), "a failed open leaves nothing counted");
+            }
+        });
     }
 }

@@ -1,30 +1,93 @@
-//! The registry of live items.
+//! The registry of live items, and the counts that tell a check whether a
+//! scope is quiet.
 //!
 //! Every thread that opens a tracked item gets a [`Shard`] of its own. Plain
-//! items (a kind and a site: most of them) go to the shard's [`own`] ring,
-//! where only that thread opens and nothing is locked; the rest, and plain
-//! ones whose ring slot is taken, to a slab behind a lock that only that
-//! thread takes on open, so opening never contends with other threads.
-//! Dropping an item from the slab locks the shard it lives in, which is the
-//! opening thread's unless the item moved. A check walks every shard; checks
-//! are rare, opens and drops are not.
+//! items (a kind and a site, perhaps a descriptor: most of them) go to the
+//! shard's [`own`] ring, where only that thread opens and nothing is locked;
+//! the rest, and plain ones whose ring slot is taken, to a slab behind a
+//! lock that only that thread takes on open. Items known only by an id
+//! (tasks seen by tokio's hooks) are kept in [`ids`] tables. Snapshots walk
+//! all of them; checks of clean scopes read only [`counts`].
 //!
 //! Shards are never freed. When a thread exits, its shard (and whatever is
 //! still open in it) goes to a pool that the next new thread takes from, so
 //! their number stays at the most threads that were ever alive at once.
 //!
-//! Items known only by an id (tasks seen by tokio's hooks) are kept in
-//! [`ids`] tables instead, which checks read like shards.
-//!
 //! Must-close items dropped without `close` leave the slab and become
 //! findings of their scope, kept in [`unclosed`] until the scope checks them.
+//! The [`scopes`] table knows each scope's family.
+//!
+//! # Counting
+//!
+//! Each scope has [`counts`]: opens and closes, in [`counts::STRIPES`]
+//! stripes chosen by thread number, each on a cache line of its own. These
+//! rules make a check of a family of scopes exact, whatever other scopes
+//! and threads do:
+//!
+//! 1. An open is counted (in its thread's stripe of its scope's opens)
+//!    before the item can be found or handed to anyone, so before anyone
+//!    can close it: the open happens-before the close's count.
+//! 2. A close is counted (in the closer's stripe of the scope's closes)
+//!    exactly once per counted open, whichever part held the record.
+//! 3. Counts only grow, and every count and every read of one is
+//!    sequentially consistent.
+//! 4. A check reads every closes of the family, then every opens. If the
+//!    sums match, take the instant `t` between the two reads: each close
+//!    read was counted before `t` and, by 1, its open too; each open
+//!    counted before `t` is in the opens read. So the opens counted before
+//!    `t` number no more than the opens read, which equal the closes read,
+//!    which are closes counted before `t`: nothing of the family was open
+//!    at `t`. If they differ, something was open at some point of the
+//!    look; the check then walks the records (and, finding nothing, looks
+//!    again).
+//! 5. A scope's slot is used again only once its `Scope` is dropped and its
+//!    counts are balanced: the slot's generation moves on first, then the
+//!    counts are read again. An open counts first and then checks the
+//!    generation, so by 3 either it sees the new generation (and undoes its
+//!    count with a close, recording its item in no scope), or the second
+//!    read sees its count and the slot is kept. A close never checks the
+//!    generation: its slot cannot have been taken back while its item was
+//!    open.
+//!
+//! `counts::loom` models 4 (an item handed between threads) and 5 (an open
+//! racing a retirement).
+//!
+//! # Rings
+//!
+//! A ring's slot has a `state`: free, being written, or the key of its live
+//! item plus one. Its fields are written only by the thread that moved
+//! `state` from free to being-written (an open), before it publishes the
+//! key with a release store; only the closer of that key frees it, with a
+//! release store. Readers (snapshots, lookups) read `state`, the fields,
+//! then `state` again after an acquire fence, and take the fields only if
+//! both reads agree: a seqlock whose writers never overlap, because a slot
+//! has at most one opener (a thread's own ring: its owner alone opens; an id
+//! table's ring: a compare-exchange claims the slot) and at most one closer
+//! (keys are unique among open items).
+//!
+//! An item's number (a task id set after the open, or a descriptor given at
+//! it) is the exception: any thread may set it while the item is open
+//! (`Tag::set_id`, `LateId::set`), so it lives outside the seqlock, in
+//! `number` and `number_of`, under a lock of its own: a setter takes the
+//! lock with a compare-exchange on `number_of`, checks that `state` still
+//! holds its item (else it puts `number_of` back), writes `number`, and
+//! releases the lock by storing its item's key plus one in `number_of`. A
+//! reader takes the number only if `number_of` names the key it read in
+//! `state` and did not change while it read `number`. So a number is never
+//! shown on another item, and a reader's `unsafe` (the kind, built from
+//! `kind_ptr` and `kind_len`) relies only on fields the seqlock protects.
+//! `ring::loom` models both.
+//!
+//! A thread's ring is opened in only by its thread. A shard passes to
+//! another thread only through the pool's lock, when its thread's
+//! thread-locals are gone, so its new owner sees every write of the old.
 
 mod counts;
-pub(crate) use counts::Tally;
 pub(crate) mod ids;
 mod own;
 mod record;
 mod ring;
+pub(crate) mod scopes;
 mod shard;
 mod thread;
 pub(crate) mod unclosed;
@@ -32,13 +95,13 @@ pub(crate) mod unclosed;
 pub(crate) use record::{NumberIs, Record};
 use own::OwnRing;
 pub(crate) use shard::Shard;
-pub(crate) use thread::{number as thread_number, thread_label};
+pub(crate) use thread::thread_label;
 
 use std::panic::Location;
 
 use crate::clock;
-use crate::scope::ScopeId;
-use ring::Seen;
+use crate::scope_id::ScopeId;
+use ring::{Number, Seen};
 
 /// Where a live record sits: its shard, and its key in the shard's ring or
 /// its slot in the slab.
@@ -48,9 +111,7 @@ pub(crate) struct Handle {
     /// With [`IN_RING`] set, the item's key in the shard's ring. Otherwise
     /// its slot (low half) and the shard's insert count just after its
     /// insert (next 31 bits). One word: a handle is returned through
-    /// memory, and a word written whole is read back whole, without the
-    /// store-forwarding stall of reading two halves as one word (a perf
-    /// profile put 4% of a tracked spawn's time on that one load).
+    /// memory, and a word written whole is read back whole.
     key: u64,
 }
 
@@ -59,11 +120,6 @@ const IN_RING: u64 = 1 << 63;
 
 /// A copy of a [`Handle`] that may outlive its record: it can set the
 /// record's id, and only while the record's slot is known to hold it.
-///
-/// Used on the thread that opened the item (`Tag::late_id` gives a
-/// `LateId`, which is not `Send`): an item in a ring is then set by its
-/// ring's thread, the only one that fills its slots, so the slot cannot
-/// change under the call.
 #[derive(Debug)]
 pub(crate) struct LateHandle {
     shard: &'static Shard,
@@ -79,23 +135,19 @@ fn ring_of(shard: &'static Shard, key: u64) -> Option<(&'static OwnRing, u64)> {
     }
 }
 
-/// Records an item as open, in the calling thread's shard: `make` makes
-/// its record, given the thread's number. (Made here rather than passed in,
-/// so the record is not copied once more after its thread is filled in.)
+/// Records an item as open in `scope`, in the calling thread's slab:
+/// `make` makes its record, given the thread's number and the scope it is
+/// counted in (see [`counts::open`]).
 #[inline(always)]
-pub(crate) fn insert(scope: ScopeId, make: impl FnOnce(u32) -> Record) -> Handle {
+pub(crate) fn insert(scope: ScopeId, make: impl FnOnce(u32, ScopeId) -> Record) -> Handle {
     let (shard, number) = thread::current();
-    insert_in_slab(shard, number, scope, make)
+    let scope = counts::open(scope, number);
+    insert_in_slab(shard, number, |thread| make(thread, scope))
 }
 
 #[inline(always)]
-fn insert_in_slab(
-    shard: &'static Shard,
-    number: u32,
-    scope: ScopeId,
-    make: impl FnOnce(u32) -> Record,
-) -> Handle {
-    let (index, stamp) = shard.insert(number, scope, make);
+fn insert_in_slab(shard: &'static Shard, number: u32, make: impl FnOnce(u32) -> Record) -> Handle {
+    let (index, stamp) = shard.insert(number, make);
     Handle {
         shard,
         key: u64::from(index) | u64::from(stamp & STAMP_BITS) << 32,
@@ -108,39 +160,48 @@ const STAMP_BITS: u32 = u32::MAX >> 1;
 /// Records a plain item (a kind and a site, in `scope`) as open: in the
 /// calling thread's ring, or in its slab if the ring cannot take it.
 #[inline(always)]
-pub(crate) fn insert_plain(
+pub(crate) fn insert_plain(kind: &'static str, site: &'static Location<'static>, scope: ScopeId) -> Handle {
+    insert_numbered(kind, site, scope, None)
+}
+
+/// [`insert_plain`] for an item named by descriptor `fd`, whose path a
+/// snapshot reads.
+#[inline(always)]
+pub(crate) fn insert_fd(kind: &'static str, site: &'static Location<'static>, scope: ScopeId, fd: u64) -> Handle {
+    insert_numbered(kind, site, scope, Some(Number::Fd(fd)))
+}
+
+#[inline(always)]
+fn insert_numbered(
     kind: &'static str,
     site: &'static Location<'static>,
     scope: ScopeId,
+    number: Option<Number>,
 ) -> Handle {
-    let (shard, number) = thread::current();
+    let (shard, thread) = thread::current();
+    let scope = counts::open(scope, thread);
     let opened = clock::recent_nanos();
+    let seen = Seen {
+        number,
+        ..Seen::plain(kind, site, scope, opened, thread)
+    };
     if let Some(own) = &shard.own
-        && let Some(key) = own.insert(Seen::plain(kind, site, scope, opened, number))
+        && let Some(key) = own.insert(seen)
     {
         return Handle {
             shard,
             key: key | IN_RING,
         };
     }
-    insert_plain_in_slab(kind, site, scope, opened)
+    insert_seen_in_slab(shard, thread, seen)
 }
 
 /// [`insert_plain`] for an item its thread's ring did not take: out of
-/// line, so the ring's path keeps its registers (its arguments travel in
-/// them, where a whole `Seen` would be written to the stack first).
+/// line, so the ring's path keeps its registers.
 #[cold]
 #[inline(never)]
-fn insert_plain_in_slab(
-    kind: &'static str,
-    site: &'static Location<'static>,
-    scope: ScopeId,
-    opened: u64,
-) -> Handle {
-    let (shard, number) = thread::current();
-    insert_in_slab(shard, number, scope, |thread| {
-        Record::from_ring(&Seen::plain(kind, site, scope, opened, thread))
-    })
+fn insert_seen_in_slab(shard: &'static Shard, thread: u32, seen: Seen) -> Handle {
+    insert_in_slab(shard, thread, |_| Record::from_ring(&seen))
 }
 
 /// Gives a live item an id (a task's, known only once it is spawned).
@@ -179,13 +240,12 @@ impl Handle {
     }
 }
 
-/// Gives the item of `late` an id if nothing was inserted in its shard since
-/// it was: then its slot holds it or, if it was dropped, nothing. Returns
-/// whether the id was set.
+/// Gives the item of `late` an id if it is still open: a ring's key is
+/// never used twice, and a slab's slot is known to hold it if nothing was
+/// inserted in its shard since. Returns whether the id was set.
 #[inline]
 pub(crate) fn set_id_late(late: &LateHandle, id: u64) -> bool {
     if let Some((own, key)) = ring_of(late.shard, late.key) {
-        // A key is never used twice: a slot holding it holds this item.
         return own.set_number(key, id);
     }
     let (index, stamp) = (late.key as u32, (late.key >> 32) as u32);
@@ -198,75 +258,46 @@ pub(crate) fn set_id_late(late: &LateHandle, id: u64) -> bool {
 pub(crate) fn remove(handle: Handle) -> Option<Record> {
     match handle.ring() {
         Some((own, key)) => {
-            own.remove(key);
+            counts::close(own.remove(key), thread::number());
             None
         }
-        None => Some(handle.shard.remove(handle.index())),
+        None => {
+            let record = handle.shard.remove(handle.index());
+            counts::close(record.scope, thread::number());
+            Some(record)
+        }
     }
 }
 
 /// Removes an item on drop, returning its record only if it was must-close.
 #[inline]
 pub(crate) fn release(handle: Handle) -> Option<Record> {
-    match handle.ring() {
+    let (scope, record) = match handle.ring() {
         // Must-close items are never in a ring.
-        Some((own, key)) => {
-            own.remove(key);
-            None
-        }
+        Some((own, key)) => (own.remove(key), None),
         None => handle.shard.release(handle.index()),
-    }
+    };
+    counts::close(scope, thread::number());
+    record
 }
 
-/// A count that grows as items close in the threads' rings and the id
-/// tables (an estimate for the latter): how busy the registry is, for the
-/// clock thread (see [`clock::Ticking`]).
+/// A count that grows as items open in the threads' rings and the id
+/// tables: how busy the registry is, for the clock thread (see
+/// [`clock::Ticking`]).
 pub(crate) fn activity() -> u64 {
-    let rings = shard::all()
+    shard::all()
         .iter()
-        .filter_map(|shard| shard.own.as_ref())
-        .map(OwnRing::closes)
-        .fold(0, u64::wrapping_add);
-    rings.wrapping_add(ids::activity())
+        .map(|shard| {
+            let ring = shard.own.as_ref().map_or(0, OwnRing::opens);
+            ring.wrapping_add(shard.id_opens.load(std::sync::atomic::Ordering::Relaxed))
+        })
+        .fold(0, u64::wrapping_add)
 }
 
-/// What the registry holds of `scopes`, from each shard's and id table's
-/// per-scope counts: no record is looked at.
-pub(crate) fn tally(scopes: &[ScopeId]) -> Tally {
-    let mut tally = Tally::default();
-    for shard in shard::all() {
-        tally += shard.tally(scopes);
-    }
-    for table in ids::tables() {
-        tally += table.tally(scopes);
-    }
-    tally
-}
-
-/// Whether nothing of `scopes` was open at some instant during the call.
-///
-/// Shards are read one at a time, so one pass can miss a record: a task of
-/// the scope opens one in a shard already read, then closes its own in a
-/// shard not read yet. So a pass that finds nothing open is confirmed by a
-/// second one that finds nothing open *and* no removal in between: anything
-/// open in between would have had to be removed before the second pass
-/// read its shard. For that, every part reads its removal counts *after* its
-/// records (or both at once, under a lock), and counts a removal before the
-/// record is gone. Gives up (returning false) after a few tries while the
-/// scopes keep changing.
-pub(crate) fn quiet(scopes: &[ScopeId]) -> bool {
-    let mut before = tally(scopes);
-    for _ in 0..64 {
-        if before.open != 0 {
-            return false;
-        }
-        let after = tally(scopes);
-        if after == before {
-            return true;
-        }
-        before = after;
-    }
-    false
+/// Whether nothing of `family` was open at some instant during the call
+/// (see "# Counting").
+pub(crate) fn quiet(family: &[ScopeId]) -> bool {
+    counts::quiet(family)
 }
 
 /// Calls `f` with every live record, shard by shard, then table by table.
@@ -282,5 +313,5 @@ pub(crate) fn for_each_live(mut f: impl FnMut(&Record)) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;

@@ -2,8 +2,8 @@
 
 use std::panic::Location;
 
-use super::ring::Seen;
-use crate::scope::ScopeId;
+use super::ring::{Number, Seen};
+use crate::scope_id::ScopeId;
 use crate::stack::Stack;
 
 /// One open item, as recorded when it was opened.
@@ -50,7 +50,8 @@ impl Record {
     /// for the slab when the ring had no room.
     pub(super) fn from_ring(seen: &Seen) -> Record {
         let (number_is, number) = match seen.number {
-            Some(id) => (NumberIs::Id, id),
+            Some(Number::Id(id)) => (NumberIs::Id, id),
+            Some(Number::Fd(fd)) => (NumberIs::Fd, fd),
             None => (NumberIs::Nothing, 0),
         };
         Record {

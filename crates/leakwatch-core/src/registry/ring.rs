@@ -5,48 +5,44 @@
 //! every one finds its slot free: opening it is a few plain stores (and a
 //! compare-exchange where several threads open in one ring), looking it up
 //! a few plain loads, closing it two plain stores. No lock is taken and
-//! nothing is allocated. A key whose slot is taken (by a long-lived item, or
-//! when many are alive at once) goes elsewhere: to a larger ring (an id
-//! table's wide part, whose chunks are rings too) or a locked table.
+//! nothing is allocated. A key whose slot is taken goes elsewhere (the
+//! caller's choice).
 //!
-//! Two kinds of rings use this. An id table's ring (see [`ids`](super::ids))
-//! is keyed by task id, and any thread opens in it: tokio's hooks track
-//! every task of a runtime this way. A thread's [`Shard`](super::Shard) has a
-//! ring of its own, keyed by a count of the thread's opens, where only that
-//! thread opens: every plain `Tag` (a kind and a site, nothing else) lives
-//! there, so a tracked task or file costs no lock at all.
+//! Two kinds of rings use this. An id table's rings (see
+//! [`ids`](super::ids)) are keyed by task id, and any thread opens in them.
+//! A thread's [`Shard`](super::Shard) has a ring of its own, keyed by a count
+//! of the thread's opens, where only that thread opens: every plain `Tag` (a
+//! kind, a site, perhaps a descriptor) lives there.
 //!
-//! A slot's `state` says what it holds: [`FREE`], [`WRITING`] (an open is
-//! filling it in) or the key of its live item plus one. Its other fields are
-//! written only by the thread that moved it from `FREE` to `WRITING`, and
-//! readers check `state` again after reading them, as a seqlock's readers
-//! do, so they never take fields of one item for another's. The exception
-//! is the item's number (a task id), which the item's owner may set while it
-//! is live: see [`Ring::set_number`]. Each slot also counts the removals it
-//! saw, so a check that reads the ring twice knows whether anything closed
-//! in between (see [`registry::quiet`](super::quiet)).
+//! Who may write which field of a slot, and how readers stay consistent, is
+//! stated once in the registry's docs, "# Rings" (`registry/mod.rs`).
 
 use std::panic::Location;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 
-use super::counts::Tally;
-use crate::scope::ScopeId;
+use crate::scope_id::ScopeId;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
 /// Slots per ring: a few hundred short tasks alive at once fit without
-/// collisions, and a check reads the whole ring in about a microsecond.
+/// collisions, and a snapshot reads the whole ring in about a microsecond.
 pub(in crate::registry) const SLOTS: usize = 256;
 
 /// A slot with nothing in it.
 const FREE: u64 = 0;
 /// A slot being filled in by an open.
 const WRITING: u64 = u64::MAX;
-/// Ids from here on do not fit a slot's state (`id + 1` must be neither
-/// [`FREE`] nor [`WRITING`]); they go to a locked table.
+/// Keys from here on do not fit a slot's state (`key + 1` must be neither
+/// [`FREE`] nor [`WRITING`]); the caller puts them elsewhere.
 const TOO_BIG: u64 = u64::MAX - 1;
 
-/// `N` slots indexed by id modulo `N`: [`SLOTS`] for a thread's ring and an
-/// id table's first one, more for the chunks of an id table's
-/// [`wide`](super::ids) part.
+/// In `number_of`: a setter is writing the number.
+const SETTING: u64 = 1 << 63;
+/// In `number_of`: the number is a file descriptor, not an id.
+const IS_FD: u64 = 1 << 62;
+/// Keys at or above this cannot carry a number (their `key + 1` would
+/// reach the flags); none comes near it.
+const NUMBERED_KEYS: u64 = IS_FD - 1;
+
+/// `N` slots indexed by key modulo `N`.
 #[derive(Debug)]
 pub(in crate::registry) struct Ring<const N: usize = SLOTS> {
     slots: Box<[Slot; N]>,
@@ -65,21 +61,18 @@ struct Slot {
     /// until the slot is first filled).
     site: AtomicPtr<Location<'static>>,
     opened: AtomicU64,
-    /// The item's number, if [`HAS_NUMBER`] is set in `kind_len`.
-    number: AtomicU64,
     /// With `kind_len`, always made from one `&'static str` (`""` until a
     /// thread's own ring fills the slot; id tables keep their kind
     /// themselves and leave both as they are).
     kind_ptr: AtomicPtr<u8>,
-    /// The kind's length, and [`HAS_NUMBER`].
-    kind_len: AtomicUsize,
+    kind_len: AtomicU32,
     thread: AtomicU32,
-    /// Removals from this slot so far (wrapping).
-    removals: AtomicU32,
+    /// The number of the item whose key plus one is in `number_of`.
+    number: AtomicU64,
+    /// The key plus one of the item `number` belongs to (0 for none), with
+    /// [`IS_FD`], or [`SETTING`] while a setter writes: see "# Rings".
+    number_of: AtomicU64,
 }
-
-/// Set in a slot's `kind_len` once its item has a number.
-const HAS_NUMBER: usize = 1 << (usize::BITS - 1);
 
 /// An item as an open gives it, or as a reader took it from a live slot.
 #[derive(Clone, Copy, Debug)]
@@ -93,8 +86,17 @@ pub(in crate::registry) struct Seen {
     pub(in crate::registry) thread: u32,
     /// What [`Ring::insert_owned`] was given (`""` in an id table).
     pub(in crate::registry) kind: &'static str,
-    /// What [`Ring::set_number`] set, if anything.
-    pub(in crate::registry) number: Option<u64>,
+    /// The item's number, if it has one.
+    pub(in crate::registry) number: Option<Number>,
+}
+
+/// A number naming an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::registry) enum Number {
+    /// An id, such as a task's, set after the open.
+    Id(u64),
+    /// A file descriptor, given at the open.
+    Fd(u64),
 }
 
 impl Seen {
@@ -135,13 +137,13 @@ impl<const N: usize> Ring<N> {
             scope: AtomicU64::new(0),
             site: AtomicPtr::new(placeholder.cast_mut()),
             opened: AtomicU64::new(0),
-            number: AtomicU64::new(0),
             kind_ptr: AtomicPtr::new("".as_ptr().cast_mut()),
-            kind_len: AtomicUsize::new(0),
+            kind_len: AtomicU32::new(0),
             thread: AtomicU32::new(0),
-            removals: AtomicU32::new(0),
+            number: AtomicU64::new(0),
+            number_of: AtomicU64::new(0),
         };
-        // Built on the heap: a chunk's slots would not fit a worker's stack.
+        // Built on the heap: a large ring would not fit a worker's stack.
         let slots: Box<[Slot]> = (0..N).map(|_| slot()).collect();
         let Ok(slots) = slots.try_into() else {
             unreachable!("{N} slots were made")
@@ -150,28 +152,20 @@ impl<const N: usize> Ring<N> {
     }
 
     #[inline]
-    fn slot(&self, id: u64) -> &Slot {
-        &self.slots[(id % N as u64) as usize]
+    fn slot(&self, key: u64) -> &Slot {
+        &self.slots[(key % N as u64) as usize]
     }
 
     /// Records item `seen.id` in its slot if the slot is free; false if it
-    /// is not (or the id is too big for a slot), for the caller to put
-    /// elsewhere.
+    /// is not (or the key is too big for a slot), for the caller to put
+    /// elsewhere. Any thread may call this.
     #[inline]
     pub(in crate::registry) fn insert(&self, seen: &Seen) -> bool {
-        self.insert_counted(seen, || {})
-    }
-
-    /// [`Ring::insert`], calling `count` once the slot is claimed and
-    /// before the item can be found: an open counted elsewhere is then
-    /// counted before anyone can close the item.
-    #[inline]
-    pub(in crate::registry) fn insert_counted(&self, seen: &Seen, count: impl FnOnce()) -> bool {
-        let id = seen.id;
-        if id >= TOO_BIG {
+        let key = seen.id;
+        if key >= TOO_BIG {
             return false;
         }
-        let slot = self.slot(id);
+        let slot = self.slot(key);
         // A plain load first: with many items alive most slots are taken,
         // and a failed compare-exchange costs as much as one that succeeds.
         if slot.state.load(Ordering::Relaxed) != FREE
@@ -183,58 +177,52 @@ impl<const N: usize> Ring<N> {
             return false;
         }
         slot.fill(seen);
-        count();
-        slot.state.store(id + 1, Ordering::Release);
+        slot.state.store(key + 1, Ordering::Release);
         true
     }
 
     /// [`Ring::insert`] for a ring only one thread opens in (a thread's own),
     /// which needs no compare-exchange: nobody else changes a free slot.
-    /// Records `seen.kind` too, with no number.
+    /// Records `seen.kind` and a descriptor number too.
     #[inline]
     pub(in crate::registry) fn insert_owned(&self, seen: &Seen) -> bool {
-        let id = seen.id;
-        let slot = self.slot(id);
-        // Acquire: the closer of the slot's last item counted its removal
-        // before freeing it; the next closer, acquiring this open, sees it.
-        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != FREE {
+        let key = seen.id;
+        let slot = self.slot(key);
+        if key >= NUMBERED_KEYS || slot.state.load(Ordering::Acquire) != FREE {
             return false;
         }
         slot.state.store(WRITING, Ordering::Relaxed);
         slot.fill(seen);
         slot.kind_ptr.store(seen.kind.as_ptr().cast_mut(), Ordering::Relaxed);
-        slot.kind_len.store(seen.kind.len(), Ordering::Relaxed);
-        slot.state.store(id + 1, Ordering::Release);
+        slot.kind_len.store(kind_len(seen.kind), Ordering::Relaxed);
+        if let Some(Number::Fd(fd)) = seen.number {
+            slot.set_number(WRITING, key + 1, fd, IS_FD);
+        }
+        slot.state.store(key + 1, Ordering::Release);
         true
     }
 
-    /// Gives live item `id` its number; false if its slot does not hold it.
-    ///
-    /// Only for a thread's own ring, and only while the slot cannot be
-    /// filled again under the call: by the item's holder (the item is live
-    /// throughout), or by the ring's own thread (the only one that fills
-    /// slots). Keys are never used twice, so a slot holding `id` holds this
-    /// very item; if it closes during the call, the number lands in a free
-    /// slot, which the next open overwrites.
+    /// Gives live item `key` an id; false if its slot does not hold it.
+    /// Any thread may call this, at any time: see "# Rings".
     #[inline]
-    pub(in crate::registry) fn set_number(&self, id: u64, number: u64) -> bool {
-        let slot = self.slot(id);
-        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != id + 1 {
+    pub(in crate::registry) fn set_number(&self, key: u64, number: u64) -> bool {
+        if key >= NUMBERED_KEYS {
             return false;
         }
-        let len = slot.kind_len.load(Ordering::Relaxed);
-        slot.number.store(number, Ordering::Relaxed);
-        // Release: a reader that sees the flag sees the number.
-        slot.kind_len.store(len | HAS_NUMBER, Ordering::Release);
-        true
+        let slot = self.slot(key);
+        let live = key + 1;
+        if slot.state.load(Ordering::Acquire) != live {
+            return false;
+        }
+        slot.set_number(live, live, number, 0)
     }
 
-    /// The scope of item `id`, if its slot holds it.
+    /// The scope of item `key`, if its slot holds it.
     #[inline]
-    pub(in crate::registry) fn scope(&self, id: u64) -> Option<ScopeId> {
-        let slot = self.slot(id);
-        let live = id.wrapping_add(1);
-        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
+    pub(in crate::registry) fn scope(&self, key: u64) -> Option<ScopeId> {
+        let slot = self.slot(key);
+        let live = key.wrapping_add(1);
+        if key >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
             return None;
         }
         let scope = slot.scope.load(Ordering::Relaxed);
@@ -242,89 +230,55 @@ impl<const N: usize> Ring<N> {
         (slot.state.load(Ordering::Relaxed) == live).then_some(ScopeId::from_raw(scope))
     }
 
-    /// Removes item `id` if its slot holds it; false if not.
+    /// Removes item `key` if its slot holds it, returning its scope.
     #[inline]
-    pub(in crate::registry) fn remove(&self, id: u64) -> bool {
-        self.remove_counted(id, |_| {})
-    }
-
-    /// [`Ring::remove`], calling `count` with the item's scope once the
-    /// item is found and before it leaves its slot: a removal counted
-    /// elsewhere must be visible no later than the item's absence, or a
-    /// check could miss both.
-    #[inline]
-    pub(in crate::registry) fn remove_counted(&self, id: u64, count: impl FnOnce(ScopeId)) -> bool {
-        let slot = self.slot(id);
-        let live = id.wrapping_add(1);
-        // Acquire: see the removals counted by the slot's earlier closers,
-        // and the item's fields.
-        if id >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
-            return false;
+    pub(in crate::registry) fn remove(&self, key: u64) -> Option<ScopeId> {
+        let slot = self.slot(key);
+        let live = key.wrapping_add(1);
+        if key >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
+            return None;
         }
-        count(ScopeId::from_raw(slot.scope.load(Ordering::Relaxed)));
-        // Only the closer of this very id changes a slot that holds it (ids
-        // are unique while open, and an opener claims only a free slot), so
-        // plain stores do, with no compare-exchange. The removal is counted
-        // before the slot is freed (the release store publishes it): a
-        // check that sees the slot free or refilled sees the count.
-        let removals = slot.removals.load(Ordering::Relaxed);
-        slot.removals.store(removals.wrapping_add(1), Ordering::Relaxed);
+        let scope = ScopeId::from_raw(slot.scope.load(Ordering::Relaxed));
+        // Only the closer of this very key changes a slot that holds it
+        // (keys are unique while open, an opener claims only a free slot,
+        // and setters never write `state`), so a plain store frees it.
         slot.state.store(FREE, Ordering::Release);
-        true
+        Some(scope)
     }
 
-    /// Removes every item, counting each as a removal. No open may run at
-    /// the same time (the table is being retired).
-    pub(in crate::registry) fn clear(&self) {
-        self.clear_counted(|_| {});
-    }
-
-    /// [`Ring::clear`], counting each removal as
-    /// [`Ring::remove_counted`] does.
-    pub(in crate::registry) fn clear_counted(&self, mut count: impl FnMut(ScopeId)) {
+    /// Removes every item, calling `f` with each one's scope. No open may
+    /// run at the same time (the table is being retired).
+    pub(in crate::registry) fn clear(&self, mut f: impl FnMut(ScopeId)) {
         for slot in self.slots.iter() {
-            let state = slot.state.load(Ordering::Relaxed);
-            if state != FREE {
-                let _ = self.remove_counted(state - 1, &mut count);
+            let state = slot.state.load(Ordering::Acquire);
+            if state != FREE
+                && let Some(scope) = self.remove(state - 1)
+            {
+                f(scope);
             }
         }
-    }
-
-    /// An estimate of the removals from all slots so far (wrapping), from
-    /// a few slots spread over the ring: ids come in sequence, so each slot
-    /// sees its share of them. Reading every slot would pull each line
-    /// away from the core that is about to write it again.
-    pub(in crate::registry) fn removals_estimate(&self) -> u64 {
-        const SAMPLES: usize = 4;
-        (0..SAMPLES)
-            .map(|n| u64::from(self.slots[n * N / SAMPLES].removals.load(Ordering::Relaxed)))
-            .fold(0, u64::wrapping_add)
-            .wrapping_mul((N / SAMPLES) as u64)
-    }
-
-    /// What the ring holds of `scopes`.
-    pub(in crate::registry) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let mut tally = Tally::default();
-        for slot in self.slots.iter() {
-            let (seen, removals) = slot.read();
-            let open = seen.is_some_and(|seen| scopes.contains(&seen.scope));
-            tally += Tally {
-                open: u64::from(open),
-                removed: u64::from(removals),
-            };
-        }
-        tally
     }
 
     /// Calls `f` with every live item.
     pub(in crate::registry) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
         for slot in self.slots.iter() {
-            if let (Some(seen), _) = slot.read() {
+            if let Some(seen) = slot.read() {
                 f(&seen);
             }
         }
     }
 }
+
+/// A kind's length as a slot keeps it.
+#[inline(always)]
+fn kind_len(kind: &'static str) -> u32 {
+    // Kinds are short names; one of 4 GiB is cut (at a char boundary
+    // nobody will see, since such a kind cannot be written in source).
+    u32::try_from(kind.len()).unwrap_or(0)
+}
+
+/// Tries a reader makes before giving up on a number being set.
+const NUMBER_TRIES: u32 = 64;
 
 impl Slot {
     /// Writes the fields of an item in a slot just claimed (`WRITING`).
@@ -340,61 +294,118 @@ impl Slot {
         self.thread.store(seen.thread, Ordering::Relaxed);
     }
 
-    /// The slot's item, if it holds one, and its count of removals: read
-    /// again until no open or close changed the slot while it was read.
-    fn read(&self) -> (Option<Seen>, u32) {
+    /// Sets the number of the item whose key plus one is `live`, with
+    /// `flags`, under the slot's number lock, if `state` is still `expect`
+    /// once the lock is taken (`live`, or `WRITING` for the owner filling
+    /// the slot); false if not.
+    #[inline]
+    fn set_number(&self, expect: u64, live: u64, number: u64, flags: u64) -> bool {
+        let mut spins = 0u32;
+        let before = loop {
+            let before = self.number_of.load(Ordering::Relaxed);
+            if before & SETTING == 0
+                && self
+                    .number_of
+                    .compare_exchange_weak(before, SETTING, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                break before;
+            }
+            spins += 1;
+            if spins % 64 == 0 {
+                crate::sync::yield_now();
+            } else {
+                crate::sync::spin_loop();
+            }
+        };
+        // The item may have closed, and its slot be filled again, since the
+        // caller looked: with the lock held, no other setter can change the
+        // number, so one look at `state` now decides.
+        if self.state.load(Ordering::Acquire) != expect {
+            self.number_of.store(before, Ordering::Release);
+            return false;
+        }
+        // Orders the lock before the number: a reader that sees the new
+        // number sees `SETTING` (or later) when it checks `number_of` again.
+        fence(Ordering::Release);
+        self.number.store(number, Ordering::Relaxed);
+        self.number_of.store(live | flags, Ordering::Release);
+        true
+    }
+
+    /// The slot's item, if it holds one: read again until no open, close
+    /// or number setter changed the slot while it was read.
+    fn read(&self) -> Option<Seen> {
+        let mut number_tries = 0;
         loop {
             let state = self.state.load(Ordering::Acquire);
-            let removals = self.removals.load(Ordering::Relaxed);
             if state == FREE || state == WRITING {
-                return (None, removals);
+                return None;
             }
             let scope = self.scope.load(Ordering::Relaxed);
             let site = self.site.load(Ordering::Relaxed);
             let opened = self.opened.load(Ordering::Relaxed);
             let thread = self.thread.load(Ordering::Relaxed);
             let kind_ptr = self.kind_ptr.load(Ordering::Relaxed);
-            // Acquire: with the number flag comes the number.
-            let kind_len = self.kind_len.load(Ordering::Acquire);
+            let kind_len = self.kind_len.load(Ordering::Relaxed);
+            let number_of = self.number_of.load(Ordering::Acquire);
             let number = self.number.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
             if self.state.load(Ordering::Relaxed) != state {
                 continue;
             }
+            let number = if number_of & SETTING != 0
+                || self.number_of.load(Ordering::Relaxed) != number_of
+            {
+                // A setter is at work: look again, unless it takes long
+                // (a preempted setter), then go without the number.
+                number_tries += 1;
+                if number_tries < NUMBER_TRIES {
+                    crate::sync::spin_loop();
+                    continue;
+                }
+                None
+            } else if number_of & !IS_FD != state {
+                None
+            } else if number_of & IS_FD != 0 {
+                Some(Number::Fd(number))
+            } else {
+                Some(Number::Id(number))
+            };
             // SAFETY: every pointer ever stored in `site`, the initial one
             // included, was made from a `&'static Location<'static>`, which
             // lives for the whole program and is never written through; an
             // atomic load returns one of those stores whole.
             let site = unsafe { &*site };
-            let len = kind_len & !HAS_NUMBER;
-            // SAFETY: `kind_ptr` and the length in `kind_len` were stored
-            // together from one `&'static str` by the open that filled the
-            // slot (or are the initial `""`): `state` was the same before and
-            // after they were read, so no other open wrote either in between
-            // (`set_number` only sets the flag, masked off here). Such a
-            // string lives for the whole program and is valid UTF-8.
-            let kind = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(kind_ptr, len)) };
-            let seen = Seen {
+            // SAFETY: `kind_ptr` and `kind_len` are written only by the
+            // open that fills the slot, while `state` is `WRITING`, from one
+            // `&'static str` (or are the initial `""`): `state` held the same
+            // key before and after they were read, so no open wrote either
+            // in between. Such a string lives for the whole program and is
+            // valid UTF-8, and `kind_len` is its whole length.
+            let kind = unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(kind_ptr, kind_len as usize))
+            };
+            return Some(Seen {
                 id: state - 1,
                 scope: ScopeId::from_raw(scope),
                 site,
                 opened,
                 thread,
                 kind,
-                number: (kind_len & HAS_NUMBER != 0).then_some(number),
-            };
-            return (Some(seen), removals);
+                number,
+            });
         }
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(in crate::registry) mod tests {
     use std::panic::Location;
     use std::sync::Arc;
 
-    use super::{Ring, SLOTS, Seen, TOO_BIG};
-    use crate::scope::ScopeId;
+    use super::{Number, Ring, SLOTS, Seen, TOO_BIG};
+    use crate::scope_id::ScopeId;
 
     /// Item `id` of `scope`, as an id table's open gives it.
     pub(in crate::registry) fn seen(id: u64, scope: ScopeId) -> Seen {
@@ -411,65 +422,52 @@ pub(in crate::registry) mod tests {
 
     #[test]
     fn opens_finds_and_closes_by_id() {
-        let (a, b) = (ScopeId::for_tests(2_001), ScopeId::for_tests(2_002));
+        let (a, b) = (ScopeId::from_raw(2_001), ScopeId::from_raw(2_002));
         let ring = Ring::new();
         assert!(ring.insert(&seen(7, a)));
         assert!(ring.insert(&seen(8, b)));
         assert_eq!((ring.scope(7), ring.scope(8), ring.scope(9)), (Some(a), Some(b), None));
-        assert_eq!(ring.tally(&[a]).open, 1);
-        assert_eq!(ring.tally(&[a, b]).open, 2);
         let mut items = Vec::new();
         ring.for_each(&mut |s| items.push((s.id, s.scope, s.site.line(), s.opened, s.thread)));
         let line = seen(0, a).site.line();
         assert_eq!(items, [(7, a, line, 5, 3), (8, b, line, 5, 3)]);
 
-        let before = ring.tally(&[a]);
-        assert!(ring.remove(7));
-        assert!(!ring.remove(7), "closed already");
+        assert_eq!(ring.remove(7), Some(a));
+        assert_eq!(ring.remove(7), None, "closed already");
         assert_eq!(ring.scope(7), None);
-        let after = ring.tally(&[a]);
-        assert_eq!((after.open, after.removed), (0, before.removed + 1));
+        let mut cleared = Vec::new();
+        ring.clear(|scope| cleared.push(scope));
+        assert_eq!(cleared, [b]);
+        assert_eq!(ring.scope(8), None);
     }
 
     #[test]
-    fn removals_are_estimated_from_a_few_slots() {
-        let scope = ScopeId::for_tests(2_004);
-        let ring = Ring::new();
-        assert_eq!(ring.removals_estimate(), 0);
-        for id in 0..4 * SLOTS as u64 {
-            assert!(ring.insert(&seen(id, scope)));
-            assert!(ring.remove(id));
-        }
-        assert_eq!(ring.removals_estimate(), 4 * SLOTS as u64, "sequential ids: exact");
-        // Opens that stay open count nothing.
-        assert!(ring.insert(&seen(0, scope)));
-        assert_eq!(ring.removals_estimate(), 4 * SLOTS as u64);
-        assert!(ring.remove(0));
-    }
-
-    #[test]
-    fn a_taken_slot_or_a_huge_id_is_left_to_the_paged_table() {
-        let scope = ScopeId::for_tests(2_003);
+    fn a_taken_slot_or_a_huge_id_is_left_to_the_caller() {
+        let scope = ScopeId::from_raw(2_003);
         let ring = Ring::new();
         assert!(ring.insert(&seen(1, scope)));
         assert!(!ring.insert(&seen(1 + SLOTS as u64, scope)), "same slot");
         assert!(!ring.insert(&seen(1, scope)), "same id, still open");
-        assert!(!ring.remove(1 + SLOTS as u64), "not here");
+        assert_eq!(ring.remove(1 + SLOTS as u64), None, "not here");
         assert_eq!(ring.scope(1 + SLOTS as u64), None);
         for id in [TOO_BIG, u64::MAX] {
             assert!(!ring.insert(&seen(id, scope)));
-            assert!(!ring.remove(id));
+            assert_eq!(ring.remove(id), None);
             assert_eq!(ring.scope(id), None);
         }
-        assert!(ring.remove(1));
+        assert_eq!(ring.remove(1), Some(scope));
         assert!(ring.insert(&seen(1 + SLOTS as u64, scope)), "free again");
     }
 
     #[test]
-    fn an_owned_ring_keeps_kinds_and_numbers() {
-        let scope = ScopeId::for_tests(2_005);
+    fn an_owned_ring_keeps_kinds_numbers_and_descriptors() {
+        let scope = ScopeId::from_raw(2_005);
         let ring = Ring::new();
-        let file = Seen { kind: "file", ..seen(3, scope) };
+        let file = Seen {
+            kind: "file",
+            number: Some(Number::Fd(9)),
+            ..seen(3, scope)
+        };
         assert!(ring.insert_owned(&file));
         assert!(ring.insert_owned(&Seen { kind: "task", ..seen(4, scope) }));
         assert!(!ring.insert_owned(&seen(3 + SLOTS as u64, scope)), "taken");
@@ -477,40 +475,57 @@ pub(in crate::registry) mod tests {
         assert!(!ring.set_number(5, 1), "nothing there");
         let mut items = Vec::new();
         ring.for_each(&mut |s| items.push((s.id, s.kind, s.number)));
-        assert_eq!(items, [(3, "file", None), (4, "task", Some(77))]);
+        assert_eq!(
+            items,
+            [(3, "file", Some(Number::Fd(9))), (4, "task", Some(Number::Id(77)))]
+        );
 
-        assert!(ring.remove(4));
+        assert_eq!(ring.remove(4), Some(scope));
         assert!(!ring.set_number(4, 78), "closed");
         // The next item in the slot starts with no number.
         assert!(ring.insert_owned(&Seen { kind: "tcp", ..seen(4 + SLOTS as u64, scope) }));
         let mut items = Vec::new();
         ring.for_each(&mut |s| items.push((s.id, s.kind, s.number)));
-        assert_eq!(items, [(3, "file", None), (4 + SLOTS as u64, "tcp", None)]);
+        assert_eq!(
+            items,
+            [(3, "file", Some(Number::Fd(9))), (4 + SLOTS as u64, "tcp", None)]
+        );
     }
 
     #[test]
     fn numbers_set_while_a_reader_reads_are_whole() {
-        // The owner's thread opens items, sets each one's number and closes
-        // it, while a reader checks that a number it sees is its item's.
-        let ring = Arc::new(Ring::new());
+        // The owner's thread opens items and closes them, another thread
+        // sets each one's number, and a reader checks that a number it sees
+        // is its item's.
+        let ring = Arc::new(Ring::<4>::sized());
+        let (to_setter, keys) = std::sync::mpsc::channel::<u64>();
+        let setter = {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                for key in keys {
+                    ring.set_number(key, key * 3);
+                }
+            })
+        };
         let owner = {
             let ring = ring.clone();
             std::thread::spawn(move || {
-                for id in 0..50_000u64 {
-                    let item = Seen { kind: "job", ..seen(id, ScopeId::for_tests(1)) };
-                    assert!(ring.insert_owned(&item));
-                    assert!(ring.set_number(id, id * 3));
-                    assert!(ring.remove(id));
+                for key in 0..50_000u64 {
+                    let kind = if key % 2 == 0 { "job" } else { "longer-job" };
+                    assert!(ring.insert_owned(&Seen { kind, ..seen(key, ScopeId::from_raw(1)) }));
+                    to_setter.send(key).unwrap();
+                    assert!(ring.remove(key).is_some());
                 }
             })
         };
         while !owner.is_finished() {
             ring.for_each(&mut |s| {
-                assert_eq!(s.kind, "job");
-                assert!(s.number.is_none_or(|n| n == s.id * 3), "{s:?}");
+                assert_eq!(s.kind, if s.id % 2 == 0 { "job" } else { "longer-job" });
+                assert!(s.number.is_none_or(|n| n == Number::Id(s.id * 3)), "{s:?}");
             });
         }
         owner.join().unwrap();
+        setter.join().unwrap();
     }
 
     #[test]
@@ -524,11 +539,11 @@ pub(in crate::registry) mod tests {
                 std::thread::spawn(move || {
                     for n in 0..20_000u64 {
                         let id = n * 2 + w;
-                        let mut item = seen(id, ScopeId::for_tests(10_000 + id));
+                        let mut item = seen(id, ScopeId::from_raw(10_000 + id));
                         item.opened = id;
                         if ring.insert(&item) {
                             assert_eq!(ring.scope(id), Some(item.scope));
-                            assert!(ring.remove(id));
+                            assert!(ring.remove(id).is_some());
                         }
                     }
                 })
@@ -550,7 +565,7 @@ pub(in crate::registry) mod tests {
 }
 
 /// Models of a ring's slot under loom: `RUSTFLAGS="--cfg loom" cargo test
-/// -p leakwatch-core --lib --release loom`.
+/// -p leakwatch-core --lib --release --features production loom`.
 #[cfg(all(test, loom))]
 mod loom {
     use std::panic::Location;
@@ -558,14 +573,21 @@ mod loom {
     use loom::sync::Arc;
     use loom::thread;
 
-    use super::{Ring, Seen};
-    use crate::scope::ScopeId;
+    use super::{Number, Ring, Seen};
+    use crate::scope_id::ScopeId;
 
     fn item(id: u64, kind: &'static str) -> Seen {
         Seen {
             id,
             ..Seen::plain(kind, Location::caller(), ScopeId::from_raw(1), 0, 1)
         }
+    }
+
+    /// What a reader finds in the ring: key, kind and number of each item.
+    fn items<const N: usize>(ring: &Ring<N>) -> Vec<(u64, String, Option<Number>)> {
+        let mut seen = Vec::new();
+        ring.for_each(&mut |s| seen.push((s.id, s.kind.to_owned(), s.number)));
+        seen
     }
 
     /// A number set on another thread than the ring's owner, while the
@@ -582,12 +604,58 @@ mod loom {
                     ring.set_number(0, 7);
                 })
             };
-            assert!(ring.remove(0));
+            assert!(ring.remove(0).is_some());
             assert!(ring.insert_owned(&item(1, "ab")));
             setter.join().unwrap();
-            let mut seen = Vec::new();
-            ring.for_each(&mut |s| seen.push((s.id, s.kind.to_owned(), s.number)));
-            assert_eq!(seen, [(1, "ab".to_owned(), None)]);
+            assert_eq!(items(&ring), [(1, "ab".to_owned(), None)]);
+        });
+    }
+
+    /// A reader racing the owner's close of one item and fill of the next
+    /// (with a descriptor): whatever it sees is one item, whole, with its
+    /// own number.
+    #[test]
+    fn a_reader_sees_one_item_whole() {
+        loom::model(|| {
+            let ring = Arc::new(Ring::<1>::sized());
+            assert!(ring.insert_owned(&item(0, "file")));
+            let reader = {
+                let ring = ring.clone();
+                thread::spawn(move || items(&ring))
+            };
+            assert!(ring.remove(0).is_some());
+            let fd = Seen {
+                number: Some(Number::Fd(3)),
+                ..item(1, "ab")
+            };
+            assert!(ring.insert_owned(&fd));
+            for (id, kind, number) in reader.join().unwrap() {
+                match id {
+                    0 => assert!(kind == "file" && number.is_none()),
+                    1 => assert!(kind == "ab" && number == Some(Number::Fd(3))),
+                    _ => panic!("no item {id} was opened"),
+                }
+            }
+        });
+    }
+
+    /// A reader racing a setter on another thread: the number is there
+    /// whole, or not yet.
+    #[test]
+    fn a_reader_sees_a_number_whole_or_not_at_all() {
+        loom::model(|| {
+            let ring = Arc::new(Ring::<1>::sized());
+            assert!(ring.insert_owned(&item(0, "file")));
+            let reader = {
+                let ring = ring.clone();
+                thread::spawn(move || items(&ring))
+            };
+            assert!(ring.set_number(0, u64::MAX));
+            let seen = reader.join().unwrap();
+            assert!(
+                matches!(seen.as_slice(), [(0, _, None | Some(Number::Id(u64::MAX)))]),
+                "{seen:?}"
+            );
         });
     }
 }

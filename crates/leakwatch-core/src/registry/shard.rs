@@ -12,10 +12,10 @@ use spin::mutex::{SpinMutex, SpinMutexGuard};
 use spin::relax::Yield;
 
 use super::Record;
-use super::counts::{ScopeCounts, Tally};
 use super::STAMP_BITS;
+use crate::scope_id::ScopeId;
 use super::own::OwnRing;
-use crate::scope::ScopeId;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One thread's records: plain ones in its own ring, the rest in a slab.
 #[derive(Debug)]
@@ -24,6 +24,10 @@ pub(crate) struct Shard {
     /// The thread's ring; none in the [`FALLBACK`] shard, which any thread
     /// may use.
     pub(super) own: Option<OwnRing>,
+    /// Items the thread opened in id tables so far (written by the thread
+    /// alone, lost updates aside in the fallback shard): how busy the
+    /// tables are, for the clock thread.
+    pub(super) id_opens: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -31,8 +35,6 @@ struct Slab {
     slots: Vec<Slot>,
     /// Head of the free list threaded through `Slot::Free`, or `NONE`.
     free: u32,
-    /// Live records per scope, for checks of clean scopes.
-    counts: ScopeCounts,
     /// Inserts so far (wrapping): a record's stamp is the count after its
     /// own insert, so a slot that still has its stamp's count holds that
     /// record or nothing.
@@ -54,10 +56,10 @@ impl Shard {
             slab: SpinMutex::new(Slab {
                 slots: Vec::new(),
                 free: NONE,
-                counts: ScopeCounts::new(),
                 inserts: 0,
             }),
             own: None,
+            id_opens: AtomicU64::new(0),
         }
     }
 
@@ -70,18 +72,12 @@ impl Shard {
     }
 
     /// Stores the record that `make` makes given `thread` (the thread's
-    /// number), which must be of `scope`, returning its slot and stamp. O(1) amortized. `make` runs
+    /// number), returning its slot and stamp. O(1) amortized. `make` runs
     /// under the lock, so the record is built in its slot rather than built
     /// elsewhere and copied in.
     #[inline(always)]
-    pub(crate) fn insert(
-        &self,
-        thread: u32,
-        scope: ScopeId,
-        make: impl FnOnce(u32) -> Record,
-    ) -> (u32, u32) {
+    pub(crate) fn insert(&self, thread: u32, make: impl FnOnce(u32) -> Record) -> (u32, u32) {
         let mut slab = self.lock();
-        slab.counts.add(scope);
         slab.inserts = slab.inserts.wrapping_add(1);
         let stamp = slab.inserts;
         let index = match slab.free {
@@ -101,7 +97,6 @@ impl Shard {
                 index
             }
         };
-        debug_assert!(matches!(&slab.slots[index as usize], Slot::Live(r) if r.scope == scope));
         (index, stamp)
     }
 
@@ -140,19 +135,17 @@ impl Shard {
         let slot = std::mem::replace(&mut slab.slots[index as usize], Slot::Free { next });
         slab.free = index;
         match slot {
-            Slot::Live(record) => {
-                slab.counts.sub(record.scope);
-                record
-            }
+            Slot::Live(record) => record,
             Slot::Free { .. } => unreachable!("leakwatch: slot {index} removed twice"),
         }
     }
 
-    /// Frees `index`, which must be live. Only a must-close record is moved
-    /// out, to become a finding; any other is dropped in place, sparing the
-    /// copy of the whole record on the hot path.
+    /// Frees `index`, which must be live, returning its scope. Only a
+    /// must-close record is moved out, to become a finding; any other is
+    /// dropped in place, sparing the copy of the whole record on the hot
+    /// path.
     #[inline]
-    pub(crate) fn release(&self, index: u32) -> Option<Record> {
+    pub(crate) fn release(&self, index: u32) -> (ScopeId, Option<Record>) {
         let mut slab = self.lock();
         let next = slab.free;
         let slot = &mut slab.slots[index as usize];
@@ -171,20 +164,17 @@ impl Shard {
             Slot::Free { .. } => unreachable!("leakwatch: slot {index} released twice"),
         };
         slab.free = index;
-        slab.counts.sub(scope);
         match kept {
-            Some(Slot::Live(record)) => Some(record),
-            _ => None,
+            Some(Slot::Live(record)) => (scope, Some(record)),
+            _ => (scope, None),
         }
     }
 
-    /// What this shard holds of `scopes`, in its slab and its ring.
-    pub(crate) fn tally(&self, scopes: &[ScopeId]) -> Tally {
-        let mut tally = self.lock().counts.tally(scopes);
-        if let Some(own) = &self.own {
-            tally += own.tally(scopes);
-        }
-        tally
+    /// Notes an open in an id table by the shard's thread.
+    #[inline]
+    pub(crate) fn note_id_open(&self) {
+        let opens = self.id_opens.load(Ordering::Relaxed);
+        self.id_opens.store(opens.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// Calls `f` with every record in the slab (see [`Shard::own`] for the

@@ -2,7 +2,7 @@ use std::panic::Location;
 use std::sync::Barrier;
 
 use super::*;
-use crate::scope::ScopeId;
+use crate::scope_id::ScopeId;
 
 fn record(kind: &'static str) -> Record {
     Record {
@@ -28,10 +28,10 @@ fn records_stay_small() {
 #[test]
 fn slab_reuses_freed_slots() {
     let shard = Shard::new();
-    let (a, _) = shard.insert(0, ScopeId::NONE, |_| record("a"));
-    let (b, _) = shard.insert(0, ScopeId::NONE, |_| record("b"));
+    let (a, _) = shard.insert(0, |_| record("a"));
+    let (b, _) = shard.insert(0, |_| record("b"));
     assert_eq!(shard.remove(a).kind, "a");
-    let (c, _) = shard.insert(0, ScopeId::NONE, |_| record("c"));
+    let (c, _) = shard.insert(0, |_| record("c"));
     assert_eq!(c, a, "the freed slot is taken first");
     assert_eq!(shard.live(), 2);
     assert_eq!(shard.remove(b).kind, "b");
@@ -42,16 +42,16 @@ fn slab_reuses_freed_slots() {
 #[test]
 fn release_keeps_only_must_close_records() {
     let shard = Shard::new();
-    let (plain, _) = shard.insert(0, ScopeId::NONE, |_| record("plain"));
+    let (plain, _) = shard.insert(0, |_| record("plain"));
     let mut must = record("must");
     must.must_close = true;
-    let (must, _) = shard.insert(0, ScopeId::NONE, |_| must);
-    assert!(shard.release(plain).is_none());
-    assert_eq!(shard.release(must).map(|r| r.kind), Some("must"));
+    let (must, _) = shard.insert(0, |_| must);
+    assert!(shard.release(plain).1.is_none());
+    assert_eq!(shard.release(must).1.map(|r| r.kind), Some("must"));
     assert_eq!(shard.live(), 0);
     // Both slots are free again.
-    assert_eq!(shard.insert(0, ScopeId::NONE, |_| record("again")).0, must);
-    assert_eq!(shard.insert(0, ScopeId::NONE, |_| record("again")).0, plain);
+    assert_eq!(shard.insert(0, |_| record("again")).0, must);
+    assert_eq!(shard.insert(0, |_| record("again")).0, plain);
 }
 
 #[test]
@@ -68,19 +68,19 @@ fn a_late_id_goes_only_to_its_own_record() {
     };
     let shard = Shard::new();
     // Still open: the id is set.
-    let (a, stamp) = shard.insert(0, ScopeId::NONE, |_| record("task"));
+    let (a, stamp) = shard.insert(0, |_| record("task"));
     assert!(shard.set_id_if_unchanged(a, stamp, 7));
     assert_eq!(task_id(&shard), Some(7));
     shard.remove(a);
     // Dropped before the id came: nothing is set.
-    let (b, stamp) = shard.insert(0, ScopeId::NONE, |_| record("task"));
+    let (b, stamp) = shard.insert(0, |_| record("task"));
     shard.remove(b);
     assert!(!shard.set_id_if_unchanged(b, stamp, 8));
     // Dropped, and its slot reused by another item: that item keeps its
     // own (lack of) id.
-    let (c, stamp) = shard.insert(0, ScopeId::NONE, |_| record("other"));
+    let (c, stamp) = shard.insert(0, |_| record("other"));
     shard.remove(c);
-    let (d, _) = shard.insert(0, ScopeId::NONE, |_| record("task"));
+    let (d, _) = shard.insert(0, |_| record("task"));
     assert_eq!(c, d, "the slot was reused");
     assert!(!shard.set_id_if_unchanged(c, stamp, 9));
     assert_eq!(task_id(&shard), None);
@@ -96,7 +96,7 @@ fn items_dropped_on_another_thread_leave_their_shard() {
         shard.for_each(&mut |r: &Record| n += usize::from(r.kind == kind));
         n
     };
-    let handle = insert(ScopeId::NONE, |_| record(kind));
+    let handle = insert(ScopeId::NONE, |_, _| record(kind));
     let shard = handle.shard;
     assert_eq!(count(shard), 1);
     std::thread::spawn(move || drop(remove(handle))).join().unwrap();
@@ -106,7 +106,7 @@ fn items_dropped_on_another_thread_leave_their_shard() {
 #[test]
 fn exited_threads_hand_their_shard_to_new_threads() {
     // A thread that exits with an item still open keeps it visible.
-    let handle = std::thread::spawn(|| insert(ScopeId::NONE, |_| record("outlives-thread")))
+    let handle = std::thread::spawn(|| insert(ScopeId::NONE, |_, _| record("outlives-thread")))
         .join()
         .unwrap();
     let mut seen = 0;
@@ -130,7 +130,7 @@ fn counts_stay_exact_under_concurrent_inserts_and_removes() {
                     barrier.wait();
                     let mut kept = Vec::new();
                     for i in 0..ROUNDS {
-                        let h = insert(ScopeId::NONE, |_| record("stress-registry"));
+                        let h = insert(ScopeId::NONE, |_, _| record("stress-registry"));
                         if i % 10 == 0 {
                             kept.push(h);
                         } else {
@@ -182,10 +182,10 @@ fn live_ids(kind: &str) -> Vec<Option<u64>> {
 
 #[test]
 fn plain_items_go_to_their_threads_ring_and_take_ids() {
-    let (kind, scope) = ("plain-in-ring", ScopeId::for_tests(5_001));
+    let (kind, scope) = ("plain-in-ring", scopes::create(ScopeId::NONE));
     let handle = insert_plain(kind, Location::caller(), scope);
     assert!(handle.ring().is_some(), "a thread's plain item is in its ring");
-    assert_eq!((live_ids(kind), tally(&[scope]).open), (vec![None], 1));
+    assert_eq!((live_ids(kind), quiet(&[scope])), (vec![None], false));
     set_id(&handle, 41);
     assert_eq!(live_ids(kind), [Some(41)]);
 
@@ -193,17 +193,45 @@ fn plain_items_go_to_their_threads_ring_and_take_ids() {
     let late = handle.late();
     assert!(set_id_late(&late, 42));
     assert_eq!(live_ids(kind), [Some(42)]);
-    let removed_before = tally(&[scope]).removed;
     assert!(remove(handle).is_none(), "no slab record to give back");
     assert!(!set_id_late(&late, 43));
-    let after = tally(&[scope]);
-    assert_eq!((live_ids(kind), after.open), (vec![], 0));
-    assert_ne!(after.removed, removed_before, "the close is counted");
+    assert_eq!((live_ids(kind), quiet(&[scope])), (vec![], true));
+}
+
+#[test]
+fn a_tracked_descriptor_is_a_plain_item_with_its_number() {
+    let (kind, scope) = ("fd-in-ring", scopes::create(ScopeId::NONE));
+    let handle = insert_fd(kind, Location::caller(), scope, 7);
+    assert!(handle.ring().is_some(), "a descriptor's item is in its thread's ring");
+    let mut fds = Vec::new();
+    for_each_live(|r| {
+        if r.kind == kind {
+            fds.push((r.fd(), r.id(), r.scope));
+        }
+    });
+    assert_eq!(fds, [(Some(7), None, scope)]);
+    assert!(release(handle).is_none());
+    assert!(quiet(&[scope]));
+}
+
+#[test]
+fn an_item_of_a_dropped_and_balanced_scope_goes_to_no_scope() {
+    let scope = scopes::create(ScopeId::NONE);
+    scopes::drop_scope(scope);
+    let handle = insert_plain("after-its-scope", Location::caller(), scope);
+    let mut scopes_seen = Vec::new();
+    for_each_live(|r| {
+        if r.kind == "after-its-scope" {
+            scopes_seen.push(r.scope);
+        }
+    });
+    assert_eq!(scopes_seen, [ScopeId::NONE]);
+    assert!(release(handle).is_none());
 }
 
 #[test]
 fn plain_items_outlive_their_thread_in_its_ring() {
-    let (kind, scope) = ("plain-outlives-thread", ScopeId::for_tests(5_002));
+    let (kind, scope) = ("plain-outlives-thread", scopes::create(ScopeId::NONE));
     let site = Location::caller();
     let handle = std::thread::spawn(move || insert_plain(kind, site, scope))
         .join()
@@ -221,12 +249,12 @@ fn plain_items_outlive_their_thread_in_its_ring() {
         .join()
         .unwrap();
     }
-    assert_eq!((live_ids(kind).len(), tally(&[scope]).open), (1, 1));
+    assert_eq!((live_ids(kind).len(), quiet(&[scope])), (1, false));
     // Closed from yet another thread.
     std::thread::spawn(move || assert!(release(handle).is_none()))
         .join()
         .unwrap();
-    assert_eq!((live_ids(kind).len(), tally(&[scope]).open), (0, 0));
+    assert_eq!((live_ids(kind).len(), quiet(&[scope])), (0, true));
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use super::Record;
-use crate::scope::ScopeId;
+use crate::scope_id::ScopeId;
 
 struct Finding {
     record: Record,
@@ -42,12 +42,18 @@ fn print_unseen(record: &Record) {
     );
 }
 
-/// Calls `f` with each finding whose scope `belongs` says is checked, and
-/// marks it reported.
-pub(crate) fn report_each(mut belongs: impl FnMut(ScopeId) -> bool, mut f: impl FnMut(&Record)) {
+/// Calls `f` with each finding whose scope `belongs` says is checked.
+pub(crate) fn for_each(mut belongs: impl FnMut(ScopeId) -> bool, mut f: impl FnMut(&Record)) {
+    for finding in lock().iter().filter(|f| belongs(f.record.scope)) {
+        f(&finding.record);
+    }
+}
+
+/// Marks the findings whose scope `belongs` says is checked as reported:
+/// a check that failed with them has shown them.
+pub(crate) fn mark_reported(mut belongs: impl FnMut(ScopeId) -> bool) {
     for finding in lock().iter_mut().filter(|f| belongs(f.record.scope)) {
         finding.reported = true;
-        f(&finding.record);
     }
 }
 

@@ -30,46 +30,8 @@ use std::fmt;
 pub use group::Group;
 
 use crate::config::ConfigError;
+pub use crate::snapshot::Problem;
 use crate::snapshot::Snapshot;
-
-/// Why an item is in a report.
-///
-/// ```
-/// use leakwatch_core::{Problem, Scope, Tag};
-///
-/// let scope = Scope::new("s");
-/// scope.run(|| drop(Tag::must_close("db-txn")));
-/// # if !leakwatch_core::COMPILED_IN { return; }
-/// let report = scope.check().unwrap_err();
-/// assert_eq!(report.groups()[0].problem(), Problem::DroppedWithoutClose);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Problem {
-    /// It is still open at the check.
-    StillOpen,
-    /// It had to be closed explicitly and was dropped instead.
-    DroppedWithoutClose,
-}
-
-impl Problem {
-    /// How a report says it: `"still open"`, `"dropped without close"`.
-    ///
-    /// ```
-    /// assert_eq!(leakwatch_core::Problem::StillOpen.as_str(), "still open");
-    /// ```
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Problem::StillOpen => "still open",
-            Problem::DroppedWithoutClose => "dropped without close",
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a check found, grouped by problem, kind and site.
 ///
