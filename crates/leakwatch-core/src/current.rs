@@ -142,7 +142,8 @@ cfg_off! {
     pub(crate) fn restore(_outer: Outer) {}
 }
 
-#[cfg(all(test, not(loom), any(debug_assertions, feature = "production")))]
+#[cfg(test)]
+#[cfg(all(not(loom), any(debug_assertions, feature = "production")))]
 pub(crate) mod tests {
     use std::cell::Cell;
 

@@ -15,6 +15,23 @@
 //! * [`Snapshot`] is an owned copy of live records, the one way data leaves
 //!   the registry: open → registry → snapshot → report or export.
 //!
+//! # Layers
+//!
+//! Data flows one way, open → registry → snapshot → report, and so do the
+//! modules: each uses only those on the lines above it.
+//!
+//! 1. `scope_id`, `config`, `clock`, `stack`, `sync`, `backoff`: leaves
+//!    (ids, settings, time, raw stacks, the atomics loom can replace).
+//! 2. `registry`: live records, per-scope counts and the scope table.
+//! 3. `current`: each thread's current scope, and the followed id table.
+//! 4. `snapshot`: owned copies of records ([`Snapshot`], [`Item`],
+//!    [`Problem`]).
+//! 5. `report`, `ignore`: what a person reads, and what is left out.
+//! 6. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`ItemsById`]).
+//!
+//! `python3 shared/tools/modcycle.py crates/leakwatch-core/src` lists any
+//! cycle between these modules (none).
+//!
 //! # When tracking is compiled in
 //!
 //! Tracking is compiled in when `debug_assertions` are on (debug builds and

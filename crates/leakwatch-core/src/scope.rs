@@ -349,7 +349,8 @@ cfg_off! {
     }
 }
 
-#[cfg(all(test, not(loom), any(debug_assertions, feature = "production")))]
+#[cfg(test)]
+#[cfg(all(not(loom), any(debug_assertions, feature = "production")))]
 mod tests {
     use std::time::Instant;
 

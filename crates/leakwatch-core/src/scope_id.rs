@@ -1,7 +1,7 @@
 //! [`ScopeId`]: the identity of a scope, as every layer passes it around.
 //!
 //! A leaf: the registry records it, the current-scope cells hold it, and
-//! [`scope`](crate::scope) adds `current` and `enter`.
+//! the `scope` module adds `current` and `enter`.
 
 /// The identity of a scope, cheap to copy into other threads and tasks.
 ///

@@ -1,13 +1,19 @@
 //! A clean check while 1,000 tasks of other scopes are alive: what a test's
 //! `#[leakwatch::test]` pays at its end on a busy shared runtime (and the
-//! same after a burst of 131,072 items alive at once in an id table).
-//! goleak's `Find` takes about 33 ms with 1,000 goroutines on the same
-//! machine.
+//! same after a burst of 131,072 items alive at once in an id table, and
+//! while another thread opens and closes items of other scopes at full
+//! speed: with `--cfg tokio_unstable`, also while a hooked runtime spawns
+//! short tasks of another scope). goleak's `Find` takes about 33 ms with
+//! 1,000 goroutines on the same machine.
 //!
 //! ```text
 //! cargo bench -p leakwatch --bench check --features production,tokio
+//! RUSTFLAGS="--cfg tokio_unstable" CARGO_TARGET_DIR=target/unstable \
+//!     cargo bench -p leakwatch --bench check --features production,tokio -- churn
 //! ```
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -48,9 +54,8 @@ fn clean_check(c: &mut Criterion) {
         b.iter(|| leaky.check().unwrap_err())
     });
     // An id table that once held 131,072 items at once (a burst of tasks),
-    // so every chunk of its wide part is allocated: a check reads the
-    // chunks' counts, and the slots of a chunk with an item still open (in
-    // another scope).
+    // one of them still open (in another scope): a check of a clean scope
+    // reads its own counts, not the table.
     let burst = leakwatch::ItemsById::new("job");
     let site = std::panic::Location::caller();
     for id in 0..131_072 {
@@ -67,6 +72,28 @@ fn clean_check(c: &mut Criterion) {
     group.bench_function("clean scope, 1,000 other tasks alive, after a burst", |b| {
         b.iter(|| test.check_within(Duration::from_millis(300)).unwrap())
     });
+
+    // Churn: the other core opens and closes tags of another scope (and
+    // of no scope) as fast as it can.
+    let stop_churn = Arc::new(AtomicBool::new(false));
+    let churner = {
+        let (stop, other) = (stop_churn.clone(), others[2].id());
+        std::thread::spawn(move || {
+            let _in_other = other.enter();
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..1_000 {
+                    drop(std::hint::black_box(leakwatch::Tag::new("churn")));
+                }
+            }
+        })
+    };
+    group.bench_function("clean scope, churn of tags in another scope", |b| {
+        b.iter(|| test.check_within(Duration::from_millis(300)).unwrap())
+    });
+    stop_churn.store(true, Ordering::Relaxed);
+    churner.join().unwrap();
+    #[cfg(tokio_unstable)]
+    hooked_churn(&mut group, &test, others[3].id());
     group.finish();
 
     stop.send(true).unwrap();
@@ -75,6 +102,40 @@ fn clean_check(c: &mut Criterion) {
             h.await.unwrap();
         }
     });
+}
+
+/// A clean check while a runtime with leakwatch's hooks spawns short
+/// tasks of another scope, one after another, as fast as it can.
+#[cfg(tokio_unstable)]
+fn hooked_churn(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    test: &Scope,
+    other: leakwatch::ScopeId,
+) {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(1);
+    leakwatch::tokio::hooks::install(&mut builder);
+    let hooked = builder.build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawner = {
+        let stop = stop.clone();
+        let handle = hooked.handle().clone();
+        std::thread::spawn(move || {
+            let _in_other = other.enter();
+            handle.block_on(async {
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..100 {
+                        tokio::spawn(async {}).await.unwrap();
+                    }
+                }
+            })
+        })
+    };
+    group.bench_function("clean scope, churn of hooked tasks in another scope", |b| {
+        b.iter(|| test.check_within(Duration::from_millis(300)).unwrap())
+    });
+    stop.store(true, Ordering::Relaxed);
+    spawner.join().unwrap();
 }
 
 criterion_group! {

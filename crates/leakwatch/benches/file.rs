@@ -1,4 +1,4 @@
-//! `leakwatch::fs::File` against `std::fs::File`: open + close.
+//! `leakwatch::fs::File` against `std::fs::File`: open + close, in a scope.
 //!
 //! ```text
 //! cargo bench -p leakwatch --bench file --features production   # tracking compiled in
@@ -19,6 +19,9 @@ fn open_close(c: &mut Criterion) {
 
     let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
     let mut group = c.benchmark_group(format!("file/{build}"));
+    // In a test's scope, as a test's files are: counted in it.
+    let scope = leakwatch::Scope::new("bench");
+    let _in_scope = scope.enter();
     leakwatch::set_level(Level::Sites);
     group.bench_function("std::fs::File open+close", |b| b.iter(|| std_open(&path)));
     group.bench_function("leakwatch::fs::File open+close (sites)", |b| {

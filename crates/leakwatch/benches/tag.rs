@@ -41,6 +41,14 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("sites: create+drop", |b| {
         b.iter(|| drop(black_box(Tag::new("bench"))))
     });
+    {
+        // In a test's scope, as a test's items are: counted in it.
+        let scope = leakwatch::Scope::new("bench");
+        let _in_scope = scope.enter();
+        group.bench_function("sites: create+drop in a scope", |b| {
+            b.iter(|| drop(black_box(Tag::new("bench"))))
+        });
+    }
     group.bench_function("sites: create+drop with detail", |b| {
         b.iter(|| drop(black_box(Tag::with_detail("bench", "127.0.0.1:5432"))))
     });
@@ -64,31 +72,46 @@ fn single_thread(c: &mut Criterion) {
     group.finish();
 }
 
-/// Two threads creating and dropping at once; the figure is per op.
+/// Two threads creating and dropping at once, in no scope and both in one
+/// scope (whose counts they share); the figure is per op.
 fn two_threads(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("tag/{}", build()));
     leakwatch::set_level(Level::Sites);
-    group.bench_function("sites: create+drop, 2 threads at once (per op)", |b| {
-        b.iter_custom(|iters| {
-            let barrier = Barrier::new(2);
-            std::thread::scope(|s| {
-                let other = s.spawn(|| {
+    let scope = leakwatch::Scope::new("bench");
+    for (name, id) in [
+        (
+            "sites: create+drop, 2 threads at once (per op)",
+            leakwatch::ScopeId::NONE,
+        ),
+        (
+            "sites: create+drop, 2 threads at once in one scope (per op)",
+            scope.id(),
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let barrier = Barrier::new(2);
+                std::thread::scope(|s| {
+                    let other = s.spawn(|| {
+                        let _in_scope = id.enter();
+                        barrier.wait();
+                        for _ in 0..iters {
+                            drop(black_box(Tag::new("bench")));
+                        }
+                    });
+                    let _in_scope = id.enter();
                     barrier.wait();
+                    let start = Instant::now();
                     for _ in 0..iters {
                         drop(black_box(Tag::new("bench")));
                     }
-                });
-                barrier.wait();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    drop(black_box(Tag::new("bench")));
-                }
-                let mine = start.elapsed();
-                other.join().unwrap();
-                mine
+                    let mine = start.elapsed();
+                    other.join().unwrap();
+                    mine
+                })
             })
-        })
-    });
+        });
+    }
     group.finish();
 }
 

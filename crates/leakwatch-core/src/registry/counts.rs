@@ -206,7 +206,8 @@ impl Slots {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
+#[cfg(not(loom))]
 mod tests {
     use super::*;
 
@@ -247,7 +248,8 @@ mod tests {
 
 /// Models of the counting protocol under loom (see [`ring`'s](super::ring)
 /// for how to run them).
-#[cfg(all(test, loom))]
+#[cfg(test)]
+#[cfg(loom)]
 mod loom {
     use loom::sync::Arc;
     use loom::sync::atomic::{AtomicBool, Ordering};

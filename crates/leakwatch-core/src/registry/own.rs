@@ -77,7 +77,8 @@ impl OwnRing {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
+#[cfg(not(loom))]
 mod tests {
     use std::panic::Location;
 
@@ -127,5 +128,61 @@ mod tests {
         }
         assert_eq!(keys.last(), Some(&(long_lived + SLOTS as u64 + 1)), "one key skipped");
         own.remove(long_lived);
+    }
+}
+
+/// Models of a thread's ring passing to a new thread through the shard
+/// pool (see the ring's models for how to run them).
+#[cfg(test)]
+#[cfg(loom)]
+mod loom {
+    use std::panic::Location;
+
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+
+    use super::OwnRing;
+    use crate::registry::ring::Seen;
+    use crate::scope_id::ScopeId;
+
+    fn seen(kind: &'static str) -> Seen {
+        Seen::plain(kind, Location::caller(), ScopeId::NONE, 0, 1)
+    }
+
+    /// A thread opens an item, hands it to a closer and exits, leaving its
+    /// ring in the pool; a new thread takes the ring and opens in it while
+    /// the item closes. The new thread's item never takes the live one's
+    /// slot, and both are found until closed.
+    #[test]
+    fn a_pooled_ring_never_reopens_a_live_slot() {
+        loom::model(|| {
+            let pool: Arc<Mutex<Vec<Arc<OwnRing>>>> = Arc::new(Mutex::new(Vec::new()));
+            let first = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let own = Arc::new(OwnRing::new());
+                    let key = own.insert(seen("handed")).unwrap();
+                    pool.lock().unwrap().push(own.clone());
+                    (own, key)
+                })
+            };
+            let (own, handed) = first.join().unwrap();
+            let closer = thread::spawn(move || own.remove(handed));
+            let next = {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let own = pool.lock().unwrap().pop().unwrap();
+                    let key = own.insert(seen("next"));
+                    (own, key)
+                })
+            };
+            closer.join().unwrap();
+            let (own, key) = next.join().unwrap();
+            let key = key.expect("a slot was free");
+            assert_ne!(key, handed, "keys are never used twice");
+            let mut kinds = Vec::new();
+            own.for_each(&mut |s| kinds.push((s.id, s.kind)));
+            assert_eq!(kinds, [(key, "next")]);
+        });
     }
 }

@@ -399,7 +399,8 @@ impl Slot {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
+#[cfg(not(loom))]
 pub(in crate::registry) mod tests {
     use std::panic::Location;
     use std::sync::Arc;
@@ -566,7 +567,8 @@ pub(in crate::registry) mod tests {
 
 /// Models of a ring's slot under loom: `RUSTFLAGS="--cfg loom" cargo test
 /// -p leakwatch-core --lib --release --features production loom`.
-#[cfg(all(test, loom))]
+#[cfg(test)]
+#[cfg(loom)]
 mod loom {
     use std::panic::Location;
 

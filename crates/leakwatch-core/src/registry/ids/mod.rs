@@ -67,7 +67,7 @@ impl IdTable {
     /// A table for items of `kind`, visible to snapshots until it is
     /// [retired](IdTable::retire). Tables are never freed, so a reference
     /// may be kept anywhere (the followed table's, see
-    /// [`current::follow`](crate::current::follow)): a retired table goes
+    /// `current::follow`): a retired table goes
     /// back to a pool, and is used again, empty, by the next table of its
     /// kind.
     pub(crate) fn registered(kind: &'static str) -> &'static IdTable {
@@ -209,7 +209,8 @@ pub(crate) fn tables() -> Vec<&'static IdTable> {
     TABLES.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
+#[cfg(not(loom))]
 mod tests {
     use std::panic::Location;
 
