@@ -331,7 +331,7 @@ cfg_on! {
 
         use super::Origin;
         use crate::config::{self, Level};
-        use crate::registry::{self, Handle, LateHandle, NumberIs, Record};
+        use crate::registry::{self, Handle, LateHandle, Number, Record};
         use crate::scope_id::ScopeId;
         use crate::{clock, stack};
 
@@ -377,12 +377,9 @@ cfg_on! {
                 });
             }
             let detail = detail.map(|d| d.to_string().into_boxed_str());
-            let (number_is, number) = match u64::try_from(fd) {
-                Ok(fd) => (NumberIs::Fd, fd),
-                Err(_) => (NumberIs::Nothing, 0),
-            };
+            let number = u64::try_from(fd).ok().map(Number::Fd);
             let scope = ScopeId::current();
-            Some(record(kind, detail, (number_is, number), must_close, level, site, scope))
+            Some(record(kind, detail, number, must_close, level, site, scope))
         }
 
         #[inline]
@@ -391,10 +388,7 @@ cfg_on! {
             if level == Level::Off {
                 return None;
             }
-            let number = match origin.id {
-                Some(id) => (NumberIs::Id, id),
-                None => (NumberIs::Nothing, 0),
-            };
+            let number = origin.id.map(Number::Id);
             Some(record(kind, None, number, false, level, origin.site, origin.scope))
         }
 
@@ -421,7 +415,7 @@ cfg_on! {
         fn record(
             kind: &'static str,
             detail: Option<Box<str>>,
-            number: (NumberIs, u64),
+            number: Option<Number>,
             must_close: bool,
             level: Level,
             site: &'static Location<'static>,
@@ -435,7 +429,7 @@ cfg_on! {
         fn build(
             kind: &'static str,
             detail: Option<Box<str>>,
-            (number_is, number): (NumberIs, u64),
+            number: Option<Number>,
             must_close: bool,
             level: Level,
             site: &'static Location<'static>,
@@ -452,7 +446,6 @@ cfg_on! {
                 thread,
                 scope,
                 must_close,
-                number_is,
                 number,
                 detail,
                 stack,

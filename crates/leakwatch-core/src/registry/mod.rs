@@ -1,19 +1,17 @@
 //! The registry of live items, and the counts that tell a check whether a
 //! scope is quiet.
 //!
-//! Every thread that opens a tracked item gets a [`Shard`] of its own. Plain
-//! items (a kind and a site, perhaps a descriptor: most of them) go to the
-//! shard's [`own`] ring, where only that thread opens and nothing is locked;
-//! the rest, and plain ones whose ring slot is taken, to a slab behind a
-//! lock that only that thread takes on open. Items known only by an id
-//! (tasks seen by tokio's hooks) are kept in [`ids`] tables. Snapshots walk
-//! all of them; checks of clean scopes read only [`counts`].
+//! Three stores hold live records. Every thread that opens a tracked item
+//! gets a [`Shard`] of its own, whose [`own`] ring takes its plain items (a
+//! kind and a site, perhaps a descriptor: most of them), where only that
+//! thread opens and nothing is locked. The rest (a detail, a stack, a
+//! must-close duty), and plain items whose ring slot is taken, go to one
+//! [`map`] of records, behind sharded locks. Items known only by an id
+//! (tasks seen by tokio's hooks) are kept in [`ids`] tables, a ring and a
+//! map each. Snapshots walk all of them; checks of clean scopes read only
+//! [`counts`].
 //!
-//! Shards are never freed. When a thread exits, its shard (and whatever is
-//! still open in it) goes to a pool that the next new thread takes from, so
-//! their number stays at the most threads that were ever alive at once.
-//!
-//! Must-close items dropped without `close` leave the slab and become
+//! Must-close items dropped without `close` leave the map and become
 //! findings of their scope, kept in [`unclosed`] until the scope checks them.
 //! The [`scopes`] table knows each scope's family.
 //!
@@ -80,38 +78,41 @@
 //!
 //! A thread's ring is opened in only by its thread. A shard passes to
 //! another thread only through the pool's lock, when its thread's
-//! thread-locals are gone, so its new owner sees every write of the old.
+//! thread-locals are gone, so its new owner sees every write of the old
+//! (`own::loom` models it).
 
 mod counts;
 pub(crate) mod ids;
+mod map;
 mod own;
 mod record;
 mod ring;
 pub(crate) mod scopes;
-mod shard;
 mod thread;
 pub(crate) mod unclosed;
 
-pub(crate) use record::{NumberIs, Record};
-use own::OwnRing;
-pub(crate) use shard::Shard;
-pub(crate) use thread::thread_label;
+pub(crate) use record::{Number, Record};
+pub(crate) use thread::{Shard, thread_label};
 
 use std::panic::Location;
 
 use crate::clock;
 use crate::scope_id::ScopeId;
-use ring::{Number, Seen};
+use map::Map;
+use own::OwnRing;
+use ring::Seen;
 
-/// Where a live record sits: its shard, and its key in the shard's ring or
-/// its slot in the slab.
+/// Every thread's items that its ring cannot hold, by a key of their own.
+static RECORDS: Map<Record> = Map::new();
+
+/// Where a live record sits: its key in its shard's ring (with [`IN_RING`])
+/// or in [`RECORDS`]. One word and a pointer: a handle is returned through
+/// memory, and a word written whole is read back whole.
 #[derive(Debug)]
 pub(crate) struct Handle {
+    /// The opening thread's shard, whose ring holds the item if the key
+    /// says so.
     shard: &'static Shard,
-    /// With [`IN_RING`] set, the item's key in the shard's ring. Otherwise
-    /// its slot (low half) and the shard's insert count just after its
-    /// insert (next 31 bits). One word: a handle is returned through
-    /// memory, and a word written whole is read back whole.
     key: u64,
 }
 
@@ -119,46 +120,30 @@ pub(crate) struct Handle {
 const IN_RING: u64 = 1 << 63;
 
 /// A copy of a [`Handle`] that may outlive its record: it can set the
-/// record's id, and only while the record's slot is known to hold it.
+/// record's id while the record is open. Keys are never used twice, so the
+/// record under its key is its own.
 #[derive(Debug)]
-pub(crate) struct LateHandle {
-    shard: &'static Shard,
-    key: u64,
-}
+pub(crate) struct LateHandle(Handle);
 
-/// The ring of `shard` and the key in it, if `key` is a ring's.
-#[inline]
-fn ring_of(shard: &'static Shard, key: u64) -> Option<(&'static OwnRing, u64)> {
-    match (key & IN_RING != 0, &shard.own) {
-        (true, Some(own)) => Some((own, key & !IN_RING)),
-        _ => None,
-    }
-}
-
-/// Records an item as open in `scope`, in the calling thread's slab:
-/// `make` makes its record, given the thread's number and the scope it is
-/// counted in (see [`counts::open`]).
+/// Records an item as open in `scope`, in [`RECORDS`]: `make` makes its
+/// record, given the thread's number and the scope it is counted in (see
+/// [`counts::open`]).
 #[inline(always)]
 pub(crate) fn insert(scope: ScopeId, make: impl FnOnce(u32, ScopeId) -> Record) -> Handle {
     let (shard, number) = thread::current();
     let scope = counts::open(scope, number);
-    insert_in_slab(shard, number, |thread| make(thread, scope))
+    insert_in_map(shard, make(number, scope))
 }
 
 #[inline(always)]
-fn insert_in_slab(shard: &'static Shard, number: u32, make: impl FnOnce(u32) -> Record) -> Handle {
-    let (index, stamp) = shard.insert(number, make);
-    Handle {
-        shard,
-        key: u64::from(index) | u64::from(stamp & STAMP_BITS) << 32,
-    }
+fn insert_in_map(shard: &'static Shard, record: Record) -> Handle {
+    let key = thread::next_key();
+    RECORDS.insert(key, record);
+    Handle { shard, key }
 }
 
-/// The bits of a slab insert's stamp a [`Handle`] keeps.
-const STAMP_BITS: u32 = u32::MAX >> 1;
-
 /// Records a plain item (a kind and a site, in `scope`) as open: in the
-/// calling thread's ring, or in its slab if the ring cannot take it.
+/// calling thread's ring, or in [`RECORDS`] if the ring cannot take it.
 #[inline(always)]
 pub(crate) fn insert_plain(kind: &'static str, site: &'static Location<'static>, scope: ScopeId) -> Handle {
     insert_numbered(kind, site, scope, None)
@@ -193,67 +178,58 @@ fn insert_numbered(
             key: key | IN_RING,
         };
     }
-    insert_seen_in_slab(shard, thread, seen)
+    insert_seen_in_map(shard, seen)
 }
 
 /// [`insert_plain`] for an item its thread's ring did not take: out of
 /// line, so the ring's path keeps its registers.
 #[cold]
 #[inline(never)]
-fn insert_seen_in_slab(shard: &'static Shard, thread: u32, seen: Seen) -> Handle {
-    insert_in_slab(shard, thread, |_| Record::from_ring(&seen))
-}
-
-/// Gives a live item an id (a task's, known only once it is spawned).
-#[inline]
-pub(crate) fn set_id(handle: &Handle, id: u64) {
-    match handle.ring() {
-        // The item is live while its handle is borrowed: its slot holds it.
-        Some((own, key)) => {
-            own.set_number(key, id);
-        }
-        None => handle.shard.set_id(handle.index(), id),
-    }
+fn insert_seen_in_map(shard: &'static Shard, seen: Seen) -> Handle {
+    insert_in_map(shard, Record::from_ring(&seen))
 }
 
 impl Handle {
-    /// The record's slot in its shard's slab.
-    #[inline]
-    fn index(&self) -> u32 {
-        self.key as u32
-    }
-
     /// The shard's ring and the item's key there, if the item is in it.
     #[inline]
     fn ring(&self) -> Option<(&'static OwnRing, u64)> {
-        ring_of(self.shard, self.key)
+        match (self.key & IN_RING != 0, &self.shard.own) {
+            (true, Some(own)) => Some((own, self.key & !IN_RING)),
+            _ => None,
+        }
     }
 
     /// A handle that can give this item an id later, after the tag holding
     /// this handle moved on and perhaps was dropped.
     #[inline]
     pub(crate) fn late(&self) -> LateHandle {
-        LateHandle {
+        LateHandle(Handle {
             shard: self.shard,
             key: self.key,
-        }
+        })
     }
 }
 
-/// Gives the item of `late` an id if it is still open: a ring's key is
-/// never used twice, and a slab's slot is known to hold it if nothing was
-/// inserted in its shard since. Returns whether the id was set.
+/// Gives a live item an id (a task's, known only once it is spawned), if
+/// it is still open. Returns whether the id was set.
+#[inline]
+pub(crate) fn set_id(handle: &Handle, id: u64) -> bool {
+    match handle.ring() {
+        Some((own, key)) => own.set_number(key, id),
+        None => RECORDS
+            .with(handle.key, |record| record.number = Some(Number::Id(id)))
+            .is_some(),
+    }
+}
+
+/// [`set_id`] through a handle that may outlive its item.
 #[inline]
 pub(crate) fn set_id_late(late: &LateHandle, id: u64) -> bool {
-    if let Some((own, key)) = ring_of(late.shard, late.key) {
-        return own.set_number(key, id);
-    }
-    let (index, stamp) = (late.key as u32, (late.key >> 32) as u32);
-    late.shard.set_id_if_unchanged(index, stamp, id)
+    set_id(&late.0, id)
 }
 
-/// Removes an item, returning what was recorded for it if it was in the
-/// slab.
+/// Removes an item, returning what was recorded for it if it was in
+/// [`RECORDS`].
 #[inline]
 pub(crate) fn remove(handle: Handle) -> Option<Record> {
     match handle.ring() {
@@ -261,11 +237,7 @@ pub(crate) fn remove(handle: Handle) -> Option<Record> {
             counts::close(own.remove(key), thread::number());
             None
         }
-        None => {
-            let record = handle.shard.remove(handle.index());
-            counts::close(record.scope, thread::number());
-            Some(record)
-        }
+        None => remove_from_map(handle.key),
     }
 }
 
@@ -278,24 +250,26 @@ pub(crate) fn release(handle: Handle) -> Option<Record> {
             counts::close(own.remove(key), thread::number());
             None
         }
-        None => release_from_slab(handle),
+        None => remove_from_map(handle.key).filter(|record| record.must_close),
     }
 }
 
-/// [`release`] for an item in a slab, out of line: a must-close record
-/// is moved out, which the ring's path must not pay for.
+/// Takes the record under `key` out of [`RECORDS`], out of line: the
+/// ring's path must not pay for moving a record.
 #[inline(never)]
-fn release_from_slab(handle: Handle) -> Option<Record> {
-    let (scope, record) = handle.shard.release(handle.index());
-    counts::close(scope, thread::number());
-    record
+fn remove_from_map(key: u64) -> Option<Record> {
+    let record = RECORDS.remove(key);
+    debug_assert!(record.is_some(), "leakwatch: record {key} closed twice");
+    let record = record?;
+    counts::close(record.scope, thread::number());
+    Some(record)
 }
 
 /// A count that grows as items open in the threads' rings and the id
 /// tables: how busy the registry is, for the clock thread (see
 /// [`clock::Ticking`]).
 pub(crate) fn activity() -> u64 {
-    shard::all()
+    thread::all()
         .iter()
         .map(|shard| {
             let ring = shard.own.as_ref().map_or(0, OwnRing::opens);
@@ -310,10 +284,10 @@ pub(crate) fn quiet(family: &[ScopeId]) -> bool {
     counts::quiet(family)
 }
 
-/// Calls `f` with every live record, shard by shard, then table by table.
+/// Calls `f` with every live record: the map's, the rings', the tables'.
 pub(crate) fn for_each_live(mut f: impl FnMut(&Record)) {
-    for shard in shard::all() {
-        shard.for_each(&mut f);
+    RECORDS.for_each(&mut |_, record| f(record));
+    for shard in thread::all() {
         if let Some(own) = &shard.own {
             own.for_each(&mut |seen| f(&Record::from_ring(seen)));
         }

@@ -2,7 +2,7 @@
 
 use std::panic::Location;
 
-use super::ring::{Number, Seen};
+use super::ring::Seen;
 use crate::scope_id::ScopeId;
 use crate::stack::Stack;
 
@@ -13,20 +13,17 @@ pub(crate) struct Record {
     pub(crate) kind: &'static str,
     /// Where in the user's code it was opened.
     pub(crate) site: &'static Location<'static>,
-    /// When it was opened, on [`crate::clock`].
+    /// When it was opened, on [`clock`](crate::clock).
     pub(crate) opened: u64,
     /// The opening thread's number (see [`super::thread_label`]).
     pub(crate) thread: u32,
-    /// The scope that was current when it was opened.
+    /// The scope it is counted in.
     pub(crate) scope: ScopeId,
     /// Whether dropping it without `close` is itself a finding.
     pub(crate) must_close: bool,
-    /// What [`Record::number`] is.
-    pub(crate) number_is: NumberIs,
     /// A number naming the item, turned into words only when a snapshot is
-    /// taken: a file descriptor whose path is read then (see
-    /// [`Tag::for_fd`](crate::Tag::for_fd)), or an id such as a task's.
-    pub(crate) number: u64,
+    /// taken.
+    pub(crate) number: Option<Number>,
     /// A path, an address, a name: one allocation, made only when given.
     pub(crate) detail: Option<Box<str>>,
     /// Raw frames, at `LEAKWATCH=stacks`; boxed (a thin pointer) so that
@@ -34,26 +31,20 @@ pub(crate) struct Record {
     pub(crate) stack: Option<Box<Stack>>,
 }
 
-/// What a record's number means.
+/// A number naming an item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum NumberIs {
-    /// There is none.
-    Nothing,
-    /// A file descriptor.
-    Fd,
+pub(crate) enum Number {
     /// An id, such as a task's.
-    Id,
+    Id(u64),
+    /// A file descriptor, whose path a snapshot reads (see
+    /// [`Tag::for_fd`](crate::Tag::for_fd)).
+    Fd(u64),
 }
 
 impl Record {
-    /// The record of a plain item as a ring has it: made for a check, or
-    /// for the slab when the ring had no room.
+    /// The record of a plain item as a ring has it: made for a snapshot,
+    /// or for the map when the ring had no room.
     pub(super) fn from_ring(seen: &Seen) -> Record {
-        let (number_is, number) = match seen.number {
-            Some(Number::Id(id)) => (NumberIs::Id, id),
-            Some(Number::Fd(fd)) => (NumberIs::Fd, fd),
-            None => (NumberIs::Nothing, 0),
-        };
         Record {
             kind: seen.kind,
             site: seen.site,
@@ -61,8 +52,7 @@ impl Record {
             thread: seen.thread,
             scope: seen.scope,
             must_close: false,
-            number_is,
-            number,
+            number: seen.number,
             detail: None,
             stack: None,
         }
@@ -70,24 +60,18 @@ impl Record {
 
     /// The descriptor whose path is the item's detail, if it has one.
     pub(crate) fn fd(&self) -> Option<i32> {
-        match self.number_is {
-            NumberIs::Fd => i32::try_from(self.number).ok(),
+        match self.number {
+            Some(Number::Fd(fd)) => i32::try_from(fd).ok(),
             _ => None,
         }
     }
 
     /// The item's id, such as a task id, if it has one.
     pub(crate) fn id(&self) -> Option<u64> {
-        match self.number_is {
-            NumberIs::Id => Some(self.number),
+        match self.number {
+            Some(Number::Id(id)) => Some(id),
             _ => None,
         }
-    }
-
-    /// Gives the item an id.
-    pub(crate) fn set_id(&mut self, id: u64) {
-        self.number_is = NumberIs::Id;
-        self.number = id;
     }
 
     pub(crate) fn detail(&self) -> Option<&str> {

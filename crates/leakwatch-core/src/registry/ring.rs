@@ -19,6 +19,7 @@
 
 use std::panic::Location;
 
+pub(in crate::registry) use super::record::Number;
 use crate::scope_id::ScopeId;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 
@@ -88,15 +89,6 @@ pub(in crate::registry) struct Seen {
     pub(in crate::registry) kind: &'static str,
     /// The item's number, if it has one.
     pub(in crate::registry) number: Option<Number>,
-}
-
-/// A number naming an item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(in crate::registry) enum Number {
-    /// An id, such as a task's, set after the open.
-    Id(u64),
-    /// A file descriptor, given at the open.
-    Fd(u64),
 }
 
 impl Seen {
@@ -312,7 +304,7 @@ impl Slot {
                 break before;
             }
             spins += 1;
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 crate::sync::yield_now();
             } else {
                 crate::sync::spin_loop();

@@ -10,24 +10,23 @@
 //! whatever it opens or spawns, so those must cost a few nanoseconds. A
 //! table has two parts: a lock-free [`ring`](super::ring) with a slot per id
 //! modulo its size, where short-lived items (nearly all of them) live, and
-//! a locked [`map`] for items whose slot is taken, and items with a stack.
+//! a locked [`map`](super::map) for items whose slot is taken, and items
+//! with a stack.
 //!
 //! Ids are unique among open items, but may be used again once their item
 //! closed (tokio allows it): every part drops an id's record when it
 //! closes, and nothing keeps an id's scope beyond that, so a lookup of an
 //! id used again finds the new item's scope.
 
-mod map;
-
 use std::panic::Location;
 use std::sync::{Mutex, PoisonError};
 
+use super::map::Map;
 use super::ring::{Ring, Seen};
-use super::{NumberIs, Record, counts, thread};
+use super::{Number, Record, counts, thread};
 use crate::clock;
 use crate::scope_id::ScopeId;
 use crate::stack::Stack;
-use map::Map;
 
 /// What a table keeps of an item its ring has no slot for: a `Record`
 /// without what every item of a table shares (its kind) or what its key
@@ -46,7 +45,7 @@ pub(crate) struct Entry {
 pub(crate) struct IdTable {
     kind: &'static str,
     ring: Ring,
-    map: Map,
+    map: Map<Entry>,
 }
 
 /// Every table in use, for snapshots.
@@ -60,7 +59,7 @@ impl IdTable {
         IdTable {
             kind,
             ring: Ring::new(),
-            map: Map::default(),
+            map: Map::new(),
         }
     }
 
@@ -90,7 +89,7 @@ impl IdTable {
             .retain(|t| !std::ptr::eq(*t, self));
         let closer = thread::number();
         self.ring.clear(|scope| counts::close(scope, closer));
-        self.map.clear(|scope| counts::close(scope, closer));
+        self.map.clear(|entry| counts::close(entry.scope, closer));
         POOL.lock().unwrap_or_else(PoisonError::into_inner).push(self);
     }
 
@@ -146,7 +145,7 @@ impl IdTable {
     /// [`scope`](Self::scope) in the map, out of line.
     #[inline(never)]
     fn scope_in_map(&self, id: u64) -> Option<ScopeId> {
-        self.map.scope(id)
+        self.map.with(id, |entry| entry.scope)
     }
 
     /// Closes a record of item `id`; false if the table has none.
@@ -164,7 +163,7 @@ impl IdTable {
     /// [`remove`](Self::remove) in the map, out of line.
     #[inline(never)]
     fn remove_in_map(&self, id: u64) -> Option<ScopeId> {
-        self.map.remove(id)
+        self.map.remove(id).map(|entry| entry.scope)
     }
 
     /// Calls `f` with every item's record. Records are made for the call (a
@@ -196,8 +195,7 @@ impl IdTable {
             thread,
             scope,
             must_close: false,
-            number_is: NumberIs::Id,
-            number: id,
+            number: Some(Number::Id(id)),
             detail: None,
             stack,
         }
@@ -222,8 +220,8 @@ mod tests {
     fn ids(table: &IdTable) -> Vec<u64> {
         let mut ids = Vec::new();
         table.for_each(&mut |r| {
-            assert_eq!((r.kind, r.id()), ("task", Some(r.number)));
-            ids.push(r.number);
+            assert_eq!(r.kind, "task");
+            ids.push(r.id().unwrap());
         });
         ids.sort_unstable();
         ids
@@ -245,7 +243,8 @@ mod tests {
         assert_eq!([5, in_map].map(|id| table.scope(id)), [Some(a), Some(b)]);
         assert!(!counts::quiet(&[a]) && !counts::quiet(&[b]));
         assert_eq!(ids(&table), [5, 5, in_map]);
-        assert_eq!((table.ring.scope(in_map), table.map.scope(in_map)), (None, Some(b)));
+        assert_eq!(table.ring.scope(in_map), None);
+        assert_eq!(table.map.with(in_map, |e| e.scope), Some(b));
 
         for id in [5, 5, in_map] {
             assert!(table.remove(id), "item {id}");
