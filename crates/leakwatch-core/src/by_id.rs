@@ -213,10 +213,7 @@ cfg_on! {
             if level == Level::Off {
                 return false;
             }
-            let stack = match level {
-                Level::Stacks => stack::capture(),
-                _ => None,
-            };
+            let stack = stack::capture_for(site, level);
             let thread = registry::thread_number();
             let opened = clock::recent_nanos();
             inner.table.insert(id, Entry {

@@ -407,7 +407,7 @@ cfg_on! {
             let scope = ScopeId::current();
             match level {
                 // A stack needs a slab's record.
-                Level::Stacks => record(kind, None, (NumberIs::Nothing, 0), false, level, site, scope),
+                _ if stack::wanted(site, level) => record(kind, None, (NumberIs::Nothing, 0), false, level, site, scope),
                 _ => registry::insert_plain(kind, site, scope),
             }
         }
@@ -437,10 +437,7 @@ cfg_on! {
             site: &'static Location<'static>,
             scope: ScopeId,
         ) -> Handle {
-            let stack = match level {
-                Level::Stacks => stack::capture(),
-                _ => None,
-            };
+            let stack = stack::capture_for(site, level);
             registry::insert(scope, |thread| Record {
                 kind,
                 site,
