@@ -80,6 +80,96 @@ mod tests {
         );
     }
 
+    /// A reqwest call's connection task as tokio traces it: 26 frames, of
+    /// which the reader needs their own two and which libraries hold the
+    /// rest.
+    #[test]
+    fn a_long_chain_collapses_to_the_users_frames_and_one_line_per_library() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let reg = "/home/ada/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        let mut trace = format!("╼ app::sync::run::{{{{closure}}}} at {root}/src/sync.rs:41:18\n");
+        let mut depth = 1;
+        let mut frame = |function: &str, file: String| {
+            trace += &format!("{}└╼ {function} at {file}\n", " ".repeat(depth * 3));
+            depth += 1;
+        };
+        frame(
+            "app::sync::fetch_page::{{closure}}",
+            format!("{root}/src/sync.rs:88:10"),
+        );
+        for (i, f) in [
+            "Client::execute",
+            "Pending::poll",
+            "PendingRequest::poll",
+            "ResponseFuture::poll",
+        ]
+        .iter()
+        .enumerate()
+        {
+            frame(
+                &format!("reqwest::async_impl::{f}"),
+                format!(
+                    "{reg}/reqwest-0.12.24/src/async_impl/client.rs:{}:9",
+                    2400 + i
+                ),
+            );
+        }
+        for i in 0..6 {
+            frame(
+                "<futures_util::future::future::map::Map<Fut,F> as core::future::future::Future>::poll",
+                format!(
+                    "{reg}/futures-util-0.3.31/src/future/future/map.rs:{}:34",
+                    55 + i
+                ),
+            );
+        }
+        frame(
+            "<core::pin::Pin<P> as core::future::future::Future>::poll",
+            "/rustc/abc/library/core/src/future/future.rs:133:9".into(),
+        );
+        for i in 0..3 {
+            frame(
+                "hyper_util::client::legacy::client::Client<C,B>::send_request::{{closure}}",
+                format!(
+                    "{reg}/hyper-util-0.1.21/src/client/legacy/client.rs:{}:13",
+                    560 + i
+                ),
+            );
+        }
+        for i in 0..8 {
+            frame(
+                "hyper::proto::h1::dispatch::Dispatcher<D,Bs,I,T>::poll_catch",
+                format!("{reg}/hyper-1.8.1/src/proto/h1/dispatch.rs:{}:9", 120 + i),
+            );
+        }
+        frame(
+            "app::body::Streamed::poll_frame",
+            format!("{root}/src/body.rs:17:5"),
+        );
+        frame(
+            "tokio::io::poll_evented::PollEvented<E>::poll_read",
+            format!("{reg}/tokio-1.48.0/src/io/poll_evented.rs:170:33"),
+        );
+        frame(
+            "tokio::runtime::io::registration::Registration::poll_ready",
+            format!("{reg}/tokio-1.48.0/src/runtime/io/registration.rs:140:9"),
+        );
+
+        assert_eq!(trace.lines().count(), 27);
+        assert_eq!(
+            readable(&trace),
+            "\
+→ app::sync::run::{{closure}} at crates/leakwatch/src/sync.rs:41:18
+→ app::sync::fetch_page::{{closure}} at crates/leakwatch/src/sync.rs:88:10
+… 4 frames in reqwest 0.12.x
+… 6 frames in futures-util 0.3.x
+… 3 frames in hyper-util 0.1.x
+… 8 frames in hyper 1.x
+→ app::body::Streamed::poll_frame at crates/leakwatch/src/body.rs:17:5
+… 2 frames in tokio 1.x"
+        );
+    }
+
     #[test]
     fn an_empty_trace_gives_nothing() {
         assert_eq!(readable(""), "");
