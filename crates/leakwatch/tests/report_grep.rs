@@ -126,3 +126,36 @@ async fn leaks_a_task() {
         .spawn(async move { while rx.recv().await.is_some() {} });
     std::mem::forget(tx);
 }
+
+/// Without `--cfg tokio_unstable`, tasks spawned with plain tokio have no
+/// record: the message says first how to get their sites whoever spawned
+/// them, then what the test can do for its own, each line greppable.
+#[cfg(all(feature = "tokio", not(tokio_unstable)))]
+#[test]
+fn the_untracked_tasks_message_leads_with_the_build_flag() {
+    let output = run_child("leaves_plain_tasks_running");
+    let report = report_in(&output);
+    let grepped: Vec<&str> = output.lines().filter(|l| l.starts_with("LEAK")).collect();
+    assert_eq!(grepped, report, "{output}");
+    assert_eq!(report.len(), 3, "{output}");
+    assert!(
+        report[0].starts_with(
+            "LEAK leakwatch: 2 tasks still running on the runtime of `report_grep::leaves_plain_tasks_running` after "
+        ),
+        "{output}"
+    );
+    assert!(
+        report[1].starts_with("LEAK leakwatch: build with RUSTFLAGS=\"--cfg tokio_unstable\" to see each task's spawn site"),
+        "{output}"
+    );
+    assert!(report[2].contains("leakwatch::tokio::spawn"), "{output}");
+    assert!(!report[0].contains("(s)"), "{output}");
+}
+
+#[cfg(all(feature = "tokio", not(tokio_unstable)))]
+#[ignore = "run in a child process by the_untracked_tasks_message_leads_with_the_build_flag"]
+#[leakwatch::test(grace = "10ms")]
+async fn leaves_plain_tasks_running() {
+    drop(tokio::spawn(std::future::pending::<()>()));
+    drop(tokio::spawn(std::future::pending::<()>()));
+}

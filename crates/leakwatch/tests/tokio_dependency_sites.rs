@@ -235,3 +235,69 @@ fn items_are_grouped_by_the_users_line() {
         "one library line: {text}"
     );
 }
+
+/// hyper-util's spawn line, as a runtime's spawn hook is told it: a real
+/// `Location` in a dependency's sources, for `Tag`s made at it.
+fn hyper_util_site() -> &'static std::panic::Location<'static> {
+    use hyper::rt::Executor;
+    static SITE: OnceLock<&'static std::panic::Location<'static>> = OnceLock::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .on_task_spawn(|meta| {
+            let _ = SITE.set(meta.spawned_at());
+        })
+        .build()
+        .unwrap();
+    runtime.block_on(async { TokioExecutor::new().execute(async {}) });
+    SITE.get()
+        .copied()
+        .expect("the hook saw hyper-util's spawn")
+}
+
+#[test]
+fn a_tag_made_at_a_dependencys_line_names_the_tests_call() {
+    let site = hyper_util_site();
+    let scope = Scope::new("library tags");
+    // What a library's own `Tag` records: a line of the library's sources.
+    let (tag, line) = scope.run(|| {
+        let line = line!() + 1;
+        let tag = leakwatch::Tag::with_detail_at("conn", "pooled", site);
+        (tag, line)
+    });
+    let report = scope.check().expect_err("the tag is open");
+    let text = report.to_string();
+    let [group] = report.groups() else {
+        panic!("{text}");
+    };
+    let via = group
+        .via()
+        .unwrap_or_else(|| panic!("no user's call:\n{text}"));
+    assert_eq!((via.file(), via.line()), (THIS_FILE, line), "{text}");
+    assert_eq!(
+        via.callee(),
+        None,
+        "only leakwatch's frames lie between: {text}"
+    );
+    assert!(
+        text.contains("LEAK   1 conn still open, opened at hyper-util-0.1.")
+            && text.contains(&format!("via {}", via.location())),
+        "{text}"
+    );
+    assert!(
+        !group.stack().expect("captured for the via").is_full(),
+        "at LEAKWATCH=sites the stack is not printed: {text}"
+    );
+    assert!(!text.contains("→"), "{text}");
+    drop(tag);
+    assert!(scope.check().is_ok());
+}
+
+#[test]
+fn a_tag_made_at_the_tests_own_line_takes_no_stack() {
+    let scope = Scope::new("own tags");
+    let tag = scope.run(|| leakwatch::Tag::with_detail("conn", "mine"));
+    let report = scope.check().expect_err("the tag is open");
+    let group = &report.groups()[0];
+    assert!(group.via().is_none(), "{report}");
+    assert!(group.stack().is_none(), "{report}");
+    drop(tag);
+}
