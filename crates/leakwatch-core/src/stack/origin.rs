@@ -175,7 +175,7 @@ mod cache {
     static FAST: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
     static ALL: Mutex<Option<HashMap<usize, bool>>> = Mutex::new(None);
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn verdict(site: &'static Location<'static>) -> bool {
         let addr = std::ptr::from_ref(site).addr();
         let slot = &FAST[index(addr)];
@@ -186,9 +186,11 @@ mod cache {
         slow(site, addr, slot)
     }
 
+    /// Locations are statics of a few words laid out side by side, so
+    /// their addresses over the word size spread over the slots.
+    #[inline(always)]
     fn index(addr: usize) -> usize {
-        (addr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
-            >> (usize::BITS - SLOTS.trailing_zeros())
+        (addr >> 3) & (SLOTS - 1)
     }
 
     #[cold]
