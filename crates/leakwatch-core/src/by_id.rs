@@ -212,10 +212,7 @@ cfg_on! {
             if level == Level::Off {
                 return false;
             }
-            let stack = match level {
-                Level::Stacks => stack::capture(),
-                _ => None,
-            };
+            let stack = stack::capture_for(site, level);
             inner.table.insert(id, site, scope, stack);
             true
         }

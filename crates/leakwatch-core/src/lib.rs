@@ -75,7 +75,7 @@ pub use report::{Group, Problem, Report};
 pub use scope::{Scope, ScopeGuard};
 pub use scope_id::ScopeId;
 pub use snapshot::{Item, Snapshot};
-pub use stack::{Frame, MAX_FRAMES, Stack};
+pub use stack::{DEEP_FRAMES, Frame, FrameLine, MAX_FRAMES, Stack, UserCall};
 pub use tag::{LateId, Origin, Tag};
 
 /// Whether tracking is compiled into this build.

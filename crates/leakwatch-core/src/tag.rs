@@ -367,10 +367,10 @@ cfg_on! {
             if level == Level::Off {
                 return None;
             }
-            if detail.is_none() && !must_close && level != Level::Stacks {
+            if detail.is_none() && !must_close && !stack::wanted(site, level) {
                 // Every argument known at the call site (`Tag::new`,
-                // `Tag::for_fd`) and no stack (which needs a slab's
-                // record): the short path, to the thread's ring.
+                // `Tag::for_fd`) and no stack (which needs a map's record):
+                // the short path, to the thread's ring.
                 return Some(match u64::try_from(fd) {
                     Ok(fd) => record_fd(kind, site, fd),
                     Err(_) => record_plain(kind, site),
@@ -435,10 +435,7 @@ cfg_on! {
             site: &'static Location<'static>,
             scope: ScopeId,
         ) -> Handle {
-            let stack = match level {
-                Level::Stacks => stack::capture(),
-                _ => None,
-            };
+            let stack = stack::capture_for(site, level);
             registry::insert(scope, |thread, scope| Record {
                 kind,
                 site,

@@ -9,7 +9,7 @@
 //! #[leakwatch::test]
 //! fn reads_config() {
 //!     let file = File::open("Cargo.toml").unwrap();
-//!     std::mem::forget(file); // fails: "1 × file still open, opened at src/lib.rs:.."
+//!     std::mem::forget(file); // fails: "1 file still open, opened at src/lib.rs:.."
 //! }
 //! ```
 //!

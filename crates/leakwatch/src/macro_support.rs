@@ -137,23 +137,39 @@ mod tokio_test {
     }
 
     /// The failure message for what still runs untracked on the runtime of
-    /// test `name` after `grace`.
+    /// test `name` after `grace`: what helps for every task first (the
+    /// build flag, which tracks tasks however they were spawned, a
+    /// library's too), then what helps for the test's own spawns.
     fn untracked_message(name: &str, grace: Duration, untracked: Untracked) -> String {
         let mut lines = Vec::new();
         if untracked.tasks > 0 {
             lines.push(format!(
-                "LEAK leakwatch: {} task(s) still running on the runtime of `{name}` after {grace:?}, \
-                 spawned without leakwatch, so their sites are unknown; spawn them with \
-                 leakwatch::tokio::spawn (or a leakwatch::tokio::JoinSet) to see where",
-                untracked.tasks
+                "LEAK leakwatch: {} still running on the runtime of `{name}` after {grace:?}, \
+                 spawned with plain tokio (by the test or by a library it calls), so leakwatch has \
+                 no record of where",
+                crate::tokio::counted(untracked.tasks, "task"),
             ));
+            lines.push(if cfg!(tokio_unstable) {
+                // The hooks see every task but those of a `LocalSet`.
+                "LEAK leakwatch: tokio fires no spawn hook for tasks on a LocalSet: spawn them \
+                 with leakwatch::tokio::spawn_local to see where"
+                    .to_owned()
+            } else {
+                "LEAK leakwatch: build with RUSTFLAGS=\"--cfg tokio_unstable\" to see each \
+                 task's spawn site, the line of the test that led a library to spawn it, and \
+                 where it is stuck (tokio's task hooks and task dumps)\n\
+                 LEAK leakwatch: tasks the test spawns itself show their sites on any build when \
+                 spawned with leakwatch::tokio::spawn (or a leakwatch::tokio::JoinSet)"
+                    .to_owned()
+            });
         }
         if untracked.blocking > 0 {
             lines.push(format!(
-                "LEAK leakwatch: {} blocking task(s) still running on the runtime of `{name}` after \
-                 {grace:?}, spawned with plain spawn_blocking, so their sites are unknown; spawn \
-                 them with leakwatch::tokio::spawn_blocking to see where",
-                untracked.blocking
+                "LEAK leakwatch: {} still running on the runtime of `{name}` after {grace:?}, \
+                 spawned with plain spawn_blocking, for which tokio fires no spawn hook, so their \
+                 sites are unknown; spawn the test's own with leakwatch::tokio::spawn_blocking to \
+                 see where",
+                crate::tokio::counted(untracked.blocking, "blocking task"),
             ));
         }
         lines.join("\n")

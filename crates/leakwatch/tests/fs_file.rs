@@ -140,5 +140,5 @@ fn check_panics_with_the_report() {
         message.starts_with("LEAK leakwatch: 1 item leaked in `check at "),
         "{message}"
     );
-    assert!(message.contains("1 × file still open"), "{message}");
+    assert!(message.contains("1 file still open"), "{message}");
 }

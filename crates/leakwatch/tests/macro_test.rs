@@ -30,7 +30,7 @@ fn sync_test_that_closes_everything_passes() {
 }
 
 #[leakwatch::test]
-#[should_panic(expected = "1 × file still open, opened at crates/leakwatch/tests/macro_test.rs:")]
+#[should_panic(expected = "1 file still open, opened at crates/leakwatch/tests/macro_test.rs:")]
 fn sync_test_that_forgets_a_file_fails() {
     std::mem::forget(File::open("Cargo.toml").unwrap());
 }
@@ -48,7 +48,7 @@ async fn async_test_that_closes_everything_passes() {
 }
 
 #[leakwatch::test]
-#[should_panic(expected = "1 × db-conn still open")]
+#[should_panic(expected = "1 db-conn still open")]
 async fn async_test_with_a_task_holding_a_connection_fails() {
     // The check runs before the runtime shuts down, so the task is reported
     // rather than silently cancelled.
@@ -56,7 +56,7 @@ async fn async_test_with_a_task_holding_a_connection_fails() {
 }
 
 #[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
-#[should_panic(expected = "1 × db-conn still open")]
+#[should_panic(expected = "1 db-conn still open")]
 async fn multi_thread_workers_belong_to_the_test() {
     park_a_connection_in_an_endless_task().await;
 }
@@ -85,9 +85,7 @@ async fn async_test_with_io_and_timers_passes() {
 // tests/tokio_hooks.rs checks that tier.
 #[cfg(not(tokio_unstable))]
 #[leakwatch::test(grace = "20ms")]
-#[should_panic(
-    expected = "LEAK leakwatch: 1 task(s) still running on the runtime of `macro_test::"
-)]
+#[should_panic(expected = "LEAK leakwatch: 1 task still running on the runtime of `macro_test::")]
 async fn untracked_task_still_running_fails_without_a_site() {
     // Plain tokio::spawn, as library code does: no record, but counted.
     drop(tokio::spawn(std::future::pending::<()>()));
@@ -97,9 +95,7 @@ async fn untracked_task_still_running_fails_without_a_site() {
 // async task: tokio counts the two kinds apart.
 #[cfg(not(tokio_unstable))]
 #[leakwatch::test(grace = "20ms", ignore = "kind:blocking-task")]
-#[should_panic(
-    expected = "LEAK leakwatch: 1 task(s) still running on the runtime of `macro_test::"
-)]
+#[should_panic(expected = "LEAK leakwatch: 1 task still running on the runtime of `macro_test::")]
 async fn an_ignored_blocking_task_does_not_hide_an_untracked_task() {
     drop(leakwatch::tokio::spawn_blocking(|| {
         std::thread::sleep(std::time::Duration::from_millis(500))

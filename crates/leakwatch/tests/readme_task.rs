@@ -4,7 +4,7 @@
 #![cfg(feature = "tokio")]
 
 #[leakwatch::test(grace = "50ms")]
-#[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/readme_task.rs:")]
+#[should_panic(expected = "1 task still open, spawned at crates/leakwatch/tests/readme_task.rs:")]
 async fn consumer_stops_when_the_channel_closes() {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(8);
     let consumer = async move { while let Some(_job) = rx.recv().await {} };

@@ -43,7 +43,7 @@ fn stack_starts_at_the_users_frame() {
     );
     let text = report.to_string();
     assert!(
-        text.contains("at report_stacks::open_config_and_forget"),
+        text.contains("→ report_stacks::open_config_and_forget at "),
         "{text}"
     );
     assert!(

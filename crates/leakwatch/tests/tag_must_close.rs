@@ -38,7 +38,7 @@ fn transaction_dropped_without_commit_is_reported() {
     assert!(
         report
             .to_string()
-            .contains("1 × db-txn dropped without close, opened at")
+            .contains("1 db-txn dropped without close, opened at")
     );
 }
 

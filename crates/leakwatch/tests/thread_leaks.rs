@@ -29,7 +29,7 @@ fn thread_blocked_forever_is_reported_with_its_name_and_site() {
     let group = only_group(&report, "thread", Problem::StillOpen, line);
     assert_eq!(group.details(), ["'stuck-worker'"]);
     assert!(
-        report.to_string().contains("1 × thread still open"),
+        report.to_string().contains("1 thread still open"),
         "{report}"
     );
 
@@ -74,7 +74,7 @@ fn unnamed_threads_say_so() {
 
 #[leakwatch::test(grace = "20ms")]
 #[should_panic(
-    expected = "1 × thread still open, opened at crates/leakwatch/tests/thread_leaks.rs:"
+    expected = "1 thread still open, spawned at crates/leakwatch/tests/thread_leaks.rs:"
 )]
 fn detached_thread_that_never_ends_fails_the_test() {
     // Sleeps well past the test; the process ends without it.

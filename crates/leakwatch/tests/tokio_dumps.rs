@@ -57,11 +57,11 @@ fn a_stuck_tasks_report_shows_its_await_chain_in_the_users_code() {
         let frames: Vec<&str> = chain.lines().collect();
         assert!(
             frames.iter().any(|f| f
-                .starts_with("tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:")),
+                .starts_with("→ tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:")),
             "{flavor}: {chain}"
         );
         let recv = format!(
-            "tokio_dumps::waiting_for_a_row at crates/leakwatch/tests/tokio_dumps.rs:{RECV_LINE}:"
+            "→ tokio_dumps::waiting_for_a_row at crates/leakwatch/tests/tokio_dumps.rs:{RECV_LINE}:"
         );
         assert!(
             frames.iter().any(|f| f.starts_with(&recv)),
@@ -91,7 +91,7 @@ fn a_task_waiting_outside_tokio_shows_no_chain() {
 
 #[leakwatch::test(grace = "30ms")]
 #[should_panic(
-    expected = "is waiting at:\n           tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:"
+    expected = "is waiting at:\nLEAK       → tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:"
 )]
 async fn leakwatch_test_shows_where_a_leaked_task_is_stuck() {
     let (tx, rx) = tokio::sync::mpsc::channel::<u32>(1);

@@ -285,7 +285,7 @@ fn a_scope_entered_inside_a_task_wins_and_one_entered_around_the_runtime_does_no
 }
 
 #[leakwatch::test(grace = "30ms")]
-#[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/tokio_hooks.rs:")]
+#[should_panic(expected = "1 task still open, spawned at crates/leakwatch/tests/tokio_hooks.rs:")]
 async fn leakwatch_test_reports_a_plain_tokio_spawn_at_its_site() {
     drop(tokio::spawn(std::future::pending::<()>()));
 }
@@ -302,7 +302,7 @@ async fn leakwatch_test_passes_plain_tasks_that_end() {
 // record; with `--cfg tokio_unstable` the test's runtime still counts it.
 #[leakwatch::test(grace = "30ms")]
 #[should_panic(
-    expected = "LEAK leakwatch: 1 blocking task(s) still running on the runtime of `tokio_hooks::"
+    expected = "LEAK leakwatch: 1 blocking task still running on the runtime of `tokio_hooks::"
 )]
 async fn leakwatch_test_reports_a_plain_spawn_blocking_still_running() {
     drop(tokio::task::spawn_blocking(|| {
@@ -311,7 +311,7 @@ async fn leakwatch_test_reports_a_plain_spawn_blocking_still_running() {
 }
 
 #[leakwatch::test(grace = "30ms", flavor = "multi_thread", worker_threads = 2)]
-#[should_panic(expected = "1 blocking task(s) still running")]
+#[should_panic(expected = "1 blocking task still running")]
 async fn leakwatch_test_reports_a_plain_spawn_blocking_on_a_multi_thread_runtime() {
     drop(tokio::task::spawn_blocking(|| {
         std::thread::sleep(Duration::from_millis(500))
@@ -342,7 +342,7 @@ async fn leakwatch_test_passes_block_in_place() {
 }
 
 #[leakwatch::test(grace = "30ms", ignore = "kind:blocking-task")]
-#[should_panic(expected = "1 blocking task(s) still running")]
+#[should_panic(expected = "1 blocking task still running")]
 async fn an_ignored_tracked_blocking_task_does_not_hide_a_plain_one() {
     let sleep = || std::thread::sleep(Duration::from_millis(500));
     drop(leakwatch::tokio::spawn_blocking(sleep));

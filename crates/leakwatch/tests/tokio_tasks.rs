@@ -165,7 +165,7 @@ fn scopes_on_a_shared_runtime_see_only_their_own_tasks() {
 }
 
 #[leakwatch::test(grace = "30ms")]
-#[should_panic(expected = "1 × task still open, opened at crates/leakwatch/tests/tokio_tasks.rs:")]
+#[should_panic(expected = "1 task still open, spawned at crates/leakwatch/tests/tokio_tasks.rs:")]
 async fn leakwatch_test_reports_a_detached_task() {
     drop(leakwatch::tokio::spawn(std::future::pending::<()>()));
 }
@@ -183,7 +183,7 @@ async fn ignored_tasks_pass_but_other_leaks_do_not_hide() {
 }
 
 #[leakwatch::test(grace = "20ms", ignore = "name:reaper")]
-#[should_panic(expected = "1 × task still open")]
+#[should_panic(expected = "1 task still open")]
 async fn ignore_rules_leave_out_only_what_they_match() {
     let never = || std::future::pending::<()>();
     drop(
@@ -208,7 +208,7 @@ fn without_dumps_a_task_report_says_how_to_get_them() {
     assert_eq!(report.groups()[0].waiting(), None);
     let text = report.to_string();
     assert!(
-        text.contains("leakwatch: to see where each leaked task is stuck, build with RUSTFLAGS=\"--cfg tokio_unstable\""),
+        text.contains("LEAK leakwatch: build with RUSTFLAGS=\"--cfg tokio_unstable\" to see where each leaked task is stuck"),
         "{text}"
     );
 

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use super::Problem;
 use crate::snapshot::Item;
-use crate::stack::Stack;
+use crate::stack::{Stack, UserCall};
 
 /// How many distinct details and threads a group lists before "and N more".
 pub(super) const SHOWN: usize = 3;
 
-/// Items with the same problem, kind and open site.
+/// Items with the same problem, kind and open site, and, for items a
+/// dependency opened, the same call in the user's code that led there.
 ///
 /// ```
 /// let scope = leakwatch_core::Scope::new("s");
@@ -33,8 +34,12 @@ pub struct Group {
     more_details: usize,
     threads: Vec<String>,
     stack: Option<Stack>,
+    via: Option<UserCall>,
     ids: Vec<u64>,
     waiting: Option<Waiting>,
+    /// [`Report::with_traces`](super::Report::with_traces) looked for
+    /// where these items are stuck.
+    traced: bool,
 }
 
 /// Where one item of a group is stuck: a task's await chain.
@@ -67,7 +72,8 @@ impl Group {
         self.kind
     }
 
-    /// Where in the user's code they were opened.
+    /// Where they were opened: the line in the user's code, or, for items a
+    /// dependency opened, the dependency's line (see [`Group::via`]).
     ///
     /// ```
     /// # fn show(group: &leakwatch_core::Group) {
@@ -124,7 +130,9 @@ impl Group {
         &self.threads
     }
 
-    /// The oldest item's stack, if stacks were captured.
+    /// The oldest item's stack, if stacks were captured (at
+    /// `LEAKWATCH=stacks`, or because a dependency opened the items: see
+    /// [`Stack::is_full`]).
     ///
     /// ```
     /// # fn show(group: &leakwatch_core::Group) {
@@ -133,6 +141,22 @@ impl Group {
     /// ```
     pub fn stack(&self) -> Option<&Stack> {
         self.stack.as_ref()
+    }
+
+    /// For items whose site is in a dependency, the user's call that led
+    /// there: the first frame of the user's code on the stack captured when
+    /// they were opened. Items are grouped by it, so each of the user's
+    /// lines that leaks through a library is a group of its own.
+    ///
+    /// ```
+    /// # fn show(group: &leakwatch_core::Group) {
+    /// if let Some(call) = group.via() {
+    ///     println!("opened at {} via {}", group.site(), call.location());
+    /// }
+    /// # }
+    /// ```
+    pub fn via(&self) -> Option<&UserCall> {
+        self.via.as_ref()
     }
 
     /// The ids of the group's items that have one (task ids), oldest first.
@@ -164,6 +188,12 @@ impl Group {
 
     pub(super) fn set_waiting(&mut self, waiting: Option<Waiting>) {
         self.waiting = waiting;
+        self.traced = true;
+    }
+
+    /// A trace was looked for and none of the items had one.
+    pub(super) fn untraced(&self) -> bool {
+        self.traced && self.waiting.is_none() && !self.ids.is_empty()
     }
 
     /// Distinct details beyond those in [`Group::details`].
@@ -172,7 +202,14 @@ impl Group {
     }
 }
 
-type Key = (Problem, &'static str, &'static str, u32, u32);
+type Key = (
+    Problem,
+    &'static str,
+    &'static str,
+    u32,
+    u32,
+    Option<UserCall>,
+);
 
 /// Groups `items`, most items first, then oldest first.
 pub(super) fn group(items: &[Item]) -> Vec<Group> {
@@ -186,11 +223,15 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
                 site.file(),
                 site.line(),
                 site.column(),
+                user_call(item),
             ))
             .or_default()
             .push(item);
     }
-    let mut groups: Vec<Group> = by_key.into_values().map(build).collect();
+    let mut groups: Vec<Group> = by_key
+        .into_iter()
+        .map(|(key, items)| build(items, key.5))
+        .collect();
     groups.sort_by(|a, b| {
         (b.count, b.oldest, a.problem, a.site.file(), a.site.line()).cmp(&(
             a.count,
@@ -203,7 +244,16 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
     groups
 }
 
-fn build(mut items: Vec<&Item>) -> Group {
+/// The user's call that led a dependency to open `item`, from the stack
+/// captured for it (symbolized once per distinct address).
+fn user_call(item: &Item) -> Option<UserCall> {
+    if !crate::stack::in_dependency(item.site()) {
+        return None;
+    }
+    item.stack().and_then(Stack::user_call)
+}
+
+fn build(mut items: Vec<&Item>, via: Option<UserCall>) -> Group {
     // Oldest first; items of one coarse clock tick by id (tasks' ids are
     // their spawn order), not by where the snapshot happened to find them.
     items.sort_by_key(|item| (std::cmp::Reverse(item.age()), item.id()));
@@ -237,7 +287,9 @@ fn build(mut items: Vec<&Item>) -> Group {
         more_details,
         threads,
         stack: items.iter().find_map(|i| i.stack().cloned()),
+        via,
         ids: items.iter().filter_map(|i| i.id()).collect(),
         waiting: None,
+        traced: false,
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Group, Report};
-use crate::stack::Frame;
+use crate::stack::{Frame, UserCall};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -26,6 +26,7 @@ struct JsonGroup<'a> {
     details: &'a [String],
     threads: &'a [String],
     stack: Option<Vec<Frame>>,
+    via: Option<&'a UserCall>,
     ids: &'a [u64],
     waiting: Option<JsonWaiting<'a>>,
 }
@@ -39,8 +40,10 @@ struct JsonWaiting<'a> {
 impl Report {
     /// The report as one line of JSON: the scope, the total, the
     /// configuration error if any, and each group with its site, count,
-    /// oldest age in milliseconds, details, threads, symbolized stack, item ids
-    /// and where one is waiting (if known); then the hints.
+    /// oldest age in milliseconds, details, threads, symbolized stack (at
+    /// `LEAKWATCH=stacks`), the user's call that led a dependency to open
+    /// them (`via`), item ids and where one is waiting (if known); then the
+    /// hints.
     ///
     /// ```
     /// let report = leakwatch_core::Report::new("t", &Default::default());
@@ -72,7 +75,8 @@ fn group(g: &Group) -> JsonGroup<'_> {
         oldest_ms: g.oldest().as_millis(),
         details: g.details(),
         threads: g.threads(),
-        stack: g.stack().map(|s| s.frames()),
+        stack: g.stack().filter(|s| s.is_full()).map(|s| s.frames()),
+        via: g.via(),
         ids: g.ids(),
         waiting: g.waiting().map(|(id, trace)| JsonWaiting { id, trace }),
     }

@@ -2,9 +2,11 @@
 //!
 //! A [`Report`] groups items by what went wrong, their kind and the site that
 //! opened them, with a count, the oldest age, a few details and threads, and
-//! (at `LEAKWATCH=stacks`) the stack of the oldest. Its `Display` form starts
-//! each finding with `LEAK`, so CI logs can be searched with
-//! `grep '^LEAK'`; [`Report::to_json`] (feature `json`) is for tools.
+//! (at `LEAKWATCH=stacks`) the stack of the oldest; items a dependency
+//! opened also name the user's call that led there ([`Group::via`]). Its
+//! `Display` form starts every line with `LEAK`, so `grep '^LEAK'` of a CI
+//! log gives the whole report back; [`Report::to_json`] (feature `json`) is
+//! for tools.
 //!
 //! ```
 //! use leakwatch_core::{Scope, Tag};
@@ -35,8 +37,8 @@ use crate::snapshot::Snapshot;
 
 /// What a check found, grouped by problem, kind and site.
 ///
-/// `Display` gives the text for people (every finding's line starts with
-/// `LEAK`); `Debug` gives the same text, so `check().unwrap()` reads well.
+/// `Display` gives the text for people (every line of a failing report
+/// starts with `LEAK`); `Debug` gives the same text, so `check().unwrap()` reads well.
 ///
 /// ```
 /// let scope = leakwatch_core::Scope::new("s");
@@ -79,7 +81,8 @@ impl Report {
     }
 
     /// Adds where leaked items are stuck: for each group, the first of its
-    /// items (oldest first) for which `trace` has an answer, by id. The
+    /// items (oldest first) for which `trace` has an answer, by id; a group
+    /// of items with ids none of which has one says so in one line. The
     /// tokio integration passes the await chains of a task dump.
     ///
     /// ```

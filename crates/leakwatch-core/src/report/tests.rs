@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use super::text::Age;
+use super::text::{Age, counted};
 #[cfg(any(debug_assertions, feature = "production"))]
 use crate::{Problem, Scope, Tag};
 
@@ -10,6 +10,41 @@ fn ages_read_like_a_person_writes_them() {
     assert_eq!(Age(Duration::from_millis(3_240)).to_string(), "3.2s");
     assert_eq!(Age(Duration::from_secs(247)).to_string(), "4m07s");
     assert_eq!(Age(Duration::from_secs(7_980)).to_string(), "2h13m");
+}
+
+#[test]
+fn counts_are_words() {
+    assert_eq!(counted(1, "task"), "1 task");
+    assert_eq!(counted(2, "task"), "2 tasks");
+    assert_eq!(counted(3, "db-txn"), "3 db-txns");
+    assert_eq!(counted(2, "box"), "2 boxes");
+    assert_eq!(counted(0, "item"), "0 items");
+}
+
+#[cfg(any(debug_assertions, feature = "production"))]
+#[test]
+fn every_line_of_a_failing_report_starts_with_leak() {
+    let scope = Scope::new("multi-line");
+    let tags = scope.run(|| {
+        vec![
+            Tag::with_detail("blob", "first line\nsecond line"),
+            Tag::must_close("db-txn"),
+        ]
+    });
+    let report = scope.check().unwrap_err().with_hint("a hint\nthat wraps");
+    let text = report.to_string();
+    for line in text.lines() {
+        assert!(line.starts_with("LEAK"), "{line:?} in\n{text}");
+    }
+    assert!(
+        text.contains("LEAK     first line\nLEAK     second line\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("LEAK leakwatch: a hint\nLEAK that wraps\n"),
+        "{text}"
+    );
+    drop(tags);
 }
 
 #[cfg(any(debug_assertions, feature = "production"))]
@@ -43,12 +78,19 @@ fn groups_by_site_with_counts_and_details() {
     );
     assert!(
         text.contains(&format!(
-            "LEAK   5 × conn still open, opened at {}:{line}:",
+            "LEAK   5 conns still open, opened at {}:{line}:",
             file!()
         )),
         "{text}"
     );
-    assert!(text.contains("… and 2 more"), "{text}");
+    assert!(text.contains("LEAK     … and 2 more\n"), "{text}");
+    assert!(
+        text.contains("LEAK   1 file still open, opened at "),
+        "{text}"
+    );
+    for line in text.lines() {
+        assert!(line.starts_with("LEAK "), "{line:?} in\n{text}");
+    }
     drop(tags);
     assert!(scope.check().is_ok());
 }
@@ -89,12 +131,27 @@ fn traces_attach_to_the_oldest_item_that_has_one_and_hints_close_the_text() {
     assert_eq!(group.waiting(), Some((12, "app::worker at src/w.rs:12:5")));
     let text = report.to_string();
     assert!(
-        text.contains("         id 12 is waiting at:\n           app::worker at src/w.rs:12:5\n"),
+        text.contains("LEAK     id 12 is waiting at:\nLEAK       app::worker at src/w.rs:12:5\n"),
         "{text}"
     );
-    assert!(text.ends_with("leakwatch: turn on task dumps\n"), "{text}");
+    assert!(
+        text.ends_with("LEAK leakwatch: turn on task dumps\n"),
+        "{text}"
+    );
+    assert!(!text.contains("no await chain"), "{text}");
     let untraced = scope.check().unwrap_err().with_traces(|_| None);
     assert_eq!(untraced.groups()[0].waiting(), None);
-    assert!(!untraced.to_string().contains("waiting"));
+    let text = untraced.to_string();
+    assert!(!text.contains("waiting at"), "{text}");
+    assert!(
+        text.contains(
+            "LEAK     no await chain in tokio's task dump: tokio traces a task only where it waits \
+             on tokio's own leaf futures (channels, timers, I/O readiness, locks), and these wait \
+             elsewhere\n"
+        ),
+        "{text}"
+    );
+    let never_traced = scope.check().unwrap_err();
+    assert!(!never_traced.to_string().contains("no await chain"));
     drop(tasks);
 }

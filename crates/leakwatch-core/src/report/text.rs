@@ -1,76 +1,153 @@
 //! The text form of a report, for people and for `grep '^LEAK'`.
+//!
+//! Every line of a report that fails a check starts with [`PREFIX`]: the
+//! heading, each group's line, its details, the stack, the await chain and
+//! the closing advice. So `grep '^LEAK'` of a CI log, where the report is
+//! interleaved with other output, gives the whole report back.
 
 use std::fmt;
 use std::time::Duration;
 
-use super::Report;
+use super::{Group, Report};
+
+/// What every line of a failing report starts with.
+pub(super) const PREFIX: &str = "LEAK";
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(err) = &self.config_error {
-            writeln!(f, "leakwatch: error: {err}")?;
-        }
-        if self.groups.is_empty() {
+        if self.is_clean() {
             return writeln!(f, "leakwatch: no leaks in `{}`", self.scope);
         }
-        writeln!(
-            f,
-            "LEAK leakwatch: {} leaked in `{}` ({} {})",
-            plural(self.total, "item", "items"),
-            self.scope,
-            self.groups.len(),
-            if self.groups.len() == 1 {
-                "site"
-            } else {
-                "sites"
-            },
-        )?;
+        if let Some(err) = &self.config_error {
+            lines(f, " ", format_args!("leakwatch: error: {err}"))?;
+        }
+        if self.groups.is_empty() {
+            lines(
+                f,
+                " ",
+                format_args!("leakwatch: no leaks in `{}`", self.scope),
+            )?;
+        } else {
+            lines(
+                f,
+                " ",
+                format_args!(
+                    "leakwatch: {} leaked in `{}` ({})",
+                    counted(self.total, "item"),
+                    self.scope,
+                    counted(self.groups.len(), "site"),
+                ),
+            )?;
+        }
         let mut any_stack = false;
         for group in &self.groups {
-            writeln!(
-                f,
-                "LEAK   {} × {} {}, opened at {} (oldest {}, thread {})",
-                group.count(),
-                group.kind(),
-                group.problem(),
-                group.site(),
-                Age(group.oldest()),
-                group.threads().join(", "),
-            )?;
-            for detail in group.details() {
-                writeln!(f, "         {detail}")?;
-            }
-            if group.more_details() > 0 {
-                writeln!(f, "         … and {} more", group.more_details())?;
-            }
-            if let Some(stack) = group.stack() {
-                any_stack = true;
-                for frame in stack.frames() {
-                    writeln!(f, "           at {frame}")?;
-                }
-            }
-            if let Some((id, trace)) = group.waiting() {
-                writeln!(f, "         id {id} is waiting at:")?;
-                for line in trace.lines() {
-                    writeln!(f, "           {line}")?;
-                }
-            }
+            any_stack |= group.stack().is_some_and(|s| s.is_full());
+            write_group(f, group)?;
         }
-        if !any_stack && crate::COMPILED_IN {
-            writeln!(
+        if !self.groups.is_empty() && !any_stack && crate::COMPILED_IN {
+            lines(
                 f,
-                "leakwatch: run with LEAKWATCH=stacks for the full stack of each site"
+                " ",
+                "leakwatch: run with LEAKWATCH=stacks for the full stack of each site",
             )?;
         }
         for hint in &self.hints {
-            writeln!(f, "leakwatch: {hint}")?;
+            lines(f, " ", format_args!("leakwatch: {hint}"))?;
         }
         Ok(())
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+fn write_group(f: &mut fmt::Formatter<'_>, group: &Group) -> fmt::Result {
+    let site = group.site();
+    let via = match group.via() {
+        Some(call) => match call.callee() {
+            Some(callee) => format!(" via {} ({callee})", call.location()),
+            None => format!(" via {}", call.location()),
+        },
+        None => String::new(),
+    };
+    lines(
+        f,
+        "   ",
+        format_args!(
+            "{} {}, {} at {}:{}:{}{via} (oldest {}, thread {})",
+            counted(group.count(), group.kind()),
+            group.problem(),
+            verb(group.kind()),
+            crate::stack::short_path(site.file()),
+            site.line(),
+            site.column(),
+            Age(group.oldest()),
+            group.threads().join(", "),
+        ),
+    )?;
+    for detail in group.details() {
+        lines(f, "     ", detail)?;
+    }
+    if group.more_details() > 0 {
+        lines(
+            f,
+            "     ",
+            format_args!("… and {} more", group.more_details()),
+        )?;
+    }
+    if let Some(stack) = group.stack().filter(|s| s.is_full()) {
+        lines(f, "     ", "stack:")?;
+        for line in stack.lines() {
+            lines(f, "       ", line)?;
+        }
+    }
+    if let Some((id, trace)) = group.waiting() {
+        lines(f, "     ", format_args!("id {id} is waiting at:"))?;
+        lines(f, "       ", trace)?;
+    } else if group.untraced() {
+        lines(
+            f,
+            "     ",
+            format_args!(
+                "no await chain in tokio's task dump: tokio traces a task only where it waits on \
+                 tokio's own leaf futures (channels, timers, I/O readiness, locks), and {} elsewhere",
+                if group.ids().len() == 1 {
+                    "this one waits"
+                } else {
+                    "these wait"
+                }
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes each line of `text` after [`PREFIX`] and `indent`.
+fn lines(f: &mut fmt::Formatter<'_>, indent: &str, text: impl fmt::Display) -> fmt::Result {
+    let text = text.to_string();
+    for line in text.lines() {
+        writeln!(f, "{PREFIX}{indent}{line}")?;
+    }
+    if text.is_empty() {
+        writeln!(f, "{PREFIX}")?;
+    }
+    Ok(())
+}
+
+/// `1 task`, `2 tasks`, `3 files`, `2 db-txns`, `2 boxes`.
+pub(super) fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    let es = ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|end| noun.ends_with(end));
+    format!("{n} {noun}{}", if es { "es" } else { "s" })
+}
+
+/// How items of `kind` came to be: tasks and threads are spawned.
+fn verb(kind: &str) -> &'static str {
+    match kind {
+        "task" | "blocking-task" | "thread" => "spawned",
+        _ => "opened",
+    }
 }
 
 /// An age as a person reads it: `850ms`, `3.2s`, `4m07s`, `2h13m`.

@@ -1,17 +1,17 @@
 //! Capturing raw return addresses with the platform unwinder.
 
-use super::{MAX_FRAMES, Stack};
-
-/// The calling thread's stack, innermost first, up to [`MAX_FRAMES`].
+/// Writes the calling thread's stack into `ips`, innermost first, as far
+/// as it goes; returns how many addresses it wrote.
 #[inline(never)]
-pub(crate) fn capture() -> Option<Box<Stack>> {
-    Stack::boxed(|ips| {
-        let mut n = 0;
-        backtrace::trace(|frame| {
-            ips[n] = frame.ip() as usize;
-            n += 1;
-            n < MAX_FRAMES
-        });
-        n
-    })
+pub(crate) fn fill(ips: &mut [usize]) -> usize {
+    let mut n = 0;
+    if ips.is_empty() {
+        return 0;
+    }
+    backtrace::trace(|frame| {
+        ips[n] = frame.ip() as usize;
+        n += 1;
+        n < ips.len()
+    });
+    n
 }

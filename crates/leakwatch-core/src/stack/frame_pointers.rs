@@ -15,8 +15,7 @@ use std::cell::Cell;
 use std::mem::{MaybeUninit, size_of};
 
 #[cfg(test)]
-use super::MAX_FRAMES;
-use super::Stack;
+use super::{MAX_FRAMES, Stack};
 
 const WORD: usize = size_of::<usize>();
 
@@ -25,20 +24,28 @@ thread_local! {
     static BOUNDS: Cell<Option<(usize, usize)>> = const { Cell::new(None) };
 }
 
-/// The calling thread's stack, innermost first, up to [`MAX_FRAMES`].
+/// Writes the calling thread's stack into `ips`, innermost first, as far
+/// as it goes; returns how many addresses it wrote.
 #[inline(never)]
-pub(crate) fn capture() -> Option<Box<Stack>> {
-    let (low, high) = bounds()?;
+pub(crate) fn fill(ips: &mut [usize]) -> usize {
+    let Some((low, high)) = bounds() else {
+        return 0;
+    };
     let fp = frame_pointer();
-    Stack::boxed(|ips| {
-        walk(fp, low, high, ips, |addr| {
-            // SAFETY: `walk` only passes word-aligned addresses `a` with
-            // `low <= a` and `a + WORD <= high`, inside this thread's own stack
-            // mapping, which is readable for as long as the thread runs. The read
-            // is volatile because the words belong to other frames.
-            unsafe { std::ptr::read_volatile(std::ptr::with_exposed_provenance::<usize>(addr)) }
-        })
+    walk(fp, low, high, ips, |addr| {
+        // SAFETY: `walk` only passes word-aligned addresses `a` with
+        // `low <= a` and `a + WORD <= high`, inside this thread's own stack
+        // mapping, which is readable for as long as the thread runs. The read
+        // is volatile because the words belong to other frames.
+        unsafe { std::ptr::read_volatile(std::ptr::with_exposed_provenance::<usize>(addr)) }
     })
+}
+
+/// The calling thread's stack, innermost first, up to [`MAX_FRAMES`].
+#[cfg(test)]
+#[inline(never)]
+fn capture() -> Option<Box<Stack>> {
+    Stack::boxed::<MAX_FRAMES>(true, fill)
 }
 
 /// Follows the chain from `fp`, writing return addresses into `ips`.

@@ -12,6 +12,25 @@
 //! Frames are trimmed for the reader: leakwatch's own frames and the
 //! unwinder's at the top, and the runtime's (thread start, test harness,
 //! `main`'s shims) at the bottom, so the user's frame comes first.
+//!
+//! # Items a dependency opened
+//!
+//! An item whose site is in a dependency (a task hyper-util spawned, a
+//! `Tag` a library made) says little by its site alone: the user cannot
+//! change that line, and it does not say which of their calls led there.
+//! So for those items only, decided once per site (see `origin`), a stack
+//! is captured even at `LEAKWATCH=sites`, up to [`DEEP_FRAMES`] deep to get
+//! past the runtime's and the library's frames, and a report names the
+//! first frame of the user's code beside the library's site
+//! ([`Stack::user_call`]). Items opened in the user's own code pay one
+//! table lookup for the decision.
+//!
+//! The frames above the library's (leakwatch's, and tokio's spawn path
+//! when a runtime hook saw the task) are walked at capture and skipped when
+//! the stack is read, not at capture: telling whose a return address is
+//! takes its symbols (70 ms for the first, tens of microseconds each
+//! after), which only a failing check should pay. The deeper limit is what
+//! keeps them from crowding out the user's frame.
 
 #[cfg(all(
     feature = "stacks",
@@ -27,35 +46,117 @@ mod capture;
     any(debug_assertions, feature = "production")
 ))]
 mod frame_pointers;
+#[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
+mod origin;
+mod readable;
 #[cfg(feature = "stacks")]
 mod resolve;
 mod trim;
 
 use std::fmt;
+use std::panic::Location;
+
+pub use readable::{FrameLine, UserCall};
 
 /// The calling thread's stack, or `None` in a build without `stacks`.
-#[cfg(any(debug_assertions, feature = "production"))]
+#[cfg(all(test, any(debug_assertions, feature = "production")))]
 #[inline]
 pub(crate) fn capture() -> Option<Box<Stack>> {
-    #[cfg(all(feature = "stacks", leakwatch_frame_pointers))]
-    return frame_pointers::capture();
-    #[cfg(all(feature = "stacks", not(leakwatch_frame_pointers)))]
-    return capture::capture();
-    #[cfg(not(feature = "stacks"))]
-    None
+    capture_to::<MAX_FRAMES>(true)
 }
 
-/// How many return addresses an open keeps at most.
+/// Up to `N` frames of the calling thread's stack (`full`: captured for
+/// `LEAKWATCH=stacks`), or `None` in a build without `stacks`.
+#[cfg(any(debug_assertions, feature = "production"))]
+#[inline(always)]
+fn capture_to<const N: usize>(full: bool) -> Option<Box<Stack>> {
+    #[cfg(all(feature = "stacks", leakwatch_frame_pointers))]
+    return Stack::boxed::<N>(full, frame_pointers::fill);
+    #[cfg(all(feature = "stacks", not(leakwatch_frame_pointers)))]
+    return Stack::boxed::<N>(full, capture::fill);
+    #[cfg(not(feature = "stacks"))]
+    {
+        let _ = full;
+        None
+    }
+}
+
+/// Whether an item opened at `site` at `level` records a stack: always at
+/// `LEAKWATCH=stacks`, at `sites` when `site` is in a dependency (see the
+/// [module docs](self)), in builds with the `stacks` feature.
+#[cfg(any(debug_assertions, feature = "production"))]
+#[inline]
+pub(crate) fn wanted(site: &'static Location<'static>, level: crate::Level) -> bool {
+    match level {
+        crate::Level::Stacks => true,
+        crate::Level::Sites => cfg!(feature = "stacks") && origin::is_dependency(site),
+        crate::Level::Off => false,
+    }
+}
+
+/// The stack an item opened at `site` at `level` records, if any (see
+/// [`wanted`]): [`MAX_FRAMES`] deep for the user's own sites, [`DEEP_FRAMES`]
+/// for a dependency's.
+#[cfg(any(debug_assertions, feature = "production"))]
+#[inline]
+pub(crate) fn capture_for(
+    site: &'static Location<'static>,
+    level: crate::Level,
+) -> Option<Box<Stack>> {
+    if !wanted(site, level) {
+        return None;
+    }
+    capture_wanted(site, level)
+}
+
+/// Out of line: only items that record a stack come here.
+#[cfg(any(debug_assertions, feature = "production"))]
+#[inline(never)]
+fn capture_wanted(site: &'static Location<'static>, level: crate::Level) -> Option<Box<Stack>> {
+    let full = level == crate::Level::Stacks;
+    if origin::is_dependency(site) {
+        capture_to::<DEEP_FRAMES>(full)
+    } else {
+        capture_to::<MAX_FRAMES>(full)
+    }
+}
+
+/// Whether `site` is in a dependency (decided once per site).
+pub(crate) fn in_dependency(site: &'static Location<'static>) -> bool {
+    origin::is_dependency(site)
+}
+
+/// `file` as a report prints a site's: a registry crate's from its
+/// `name-version` folder (`hyper-util-0.1.21/src/rt/tokio.rs`), the
+/// workspace's relative to its root.
+pub(crate) fn short_path(file: &str) -> &str {
+    origin::short_path(file)
+}
+
+/// How many return addresses an open at `LEAKWATCH=stacks` keeps at most,
+/// for a site in the user's own code: leakwatch's own frames (up to about a
+/// dozen in a debug build, left out when the stack is shown) and the
+/// caller's 16 or more.
 ///
 /// ```
-/// assert_eq!(leakwatch_core::MAX_FRAMES, 16);
+/// assert_eq!(leakwatch_core::MAX_FRAMES, 32);
 /// ```
-pub const MAX_FRAMES: usize = 16;
+pub const MAX_FRAMES: usize = 32;
+
+/// How many return addresses are kept at most for an item whose site is in
+/// a dependency: enough to get past the runtime's spawn path and a
+/// library's layers of futures to the user's call, in debug builds too.
+///
+/// ```
+/// assert!(leakwatch_core::DEEP_FRAMES > leakwatch_core::MAX_FRAMES);
+/// ```
+pub const DEEP_FRAMES: usize = 128;
 
 /// Return addresses captured when an item was opened.
 ///
-/// A fixed array rather than a `Vec`, so that a record's stack is a single
-/// allocation.
+/// Up to [`MAX_FRAMES`] in a fixed array rather than a `Vec`, so that a
+/// record's stack is a single allocation; a dependency's deeper stack (up
+/// to [`DEEP_FRAMES`]) in a second one of its exact length.
 ///
 /// ```
 /// // Captured at LEAKWATCH=stacks.
@@ -72,21 +173,43 @@ pub const MAX_FRAMES: usize = 16;
 pub struct Stack {
     len: usize,
     ips: [usize; MAX_FRAMES],
+    /// Captured for `LEAKWATCH=stacks`, not only for a dependency's site.
+    full: bool,
+    /// All of a stack deeper than [`MAX_FRAMES`].
+    deep: Option<Box<[usize]>>,
 }
 
 impl Stack {
-    /// A boxed stack of what `fill` writes, which returns how many
-    /// addresses it wrote; `None` when it wrote none.
+    /// A boxed stack of what `fill` writes into up to `N` addresses, which
+    /// returns how many it wrote; `None` when it wrote none.
     ///
     /// The array is filled on the stack and then moved into the box: a
     /// zeroed box would be allocated with `calloc`, which misses glibc's
     /// per-thread cache and costs twice as much.
     #[cfg(all(feature = "stacks", any(debug_assertions, feature = "production")))]
     #[inline(always)]
-    fn boxed(fill: impl FnOnce(&mut [usize; MAX_FRAMES]) -> usize) -> Option<Box<Stack>> {
+    fn boxed<const N: usize>(
+        full: bool,
+        fill: impl FnOnce(&mut [usize]) -> usize,
+    ) -> Option<Box<Stack>> {
+        let mut all = [0; N];
+        let len = fill(&mut all);
+        if len == 0 {
+            return None;
+        }
         let mut ips = [0; MAX_FRAMES];
-        let len = fill(&mut ips);
-        (len > 0).then(|| Box::new(Stack { len, ips }))
+        let deep = if len <= MAX_FRAMES {
+            ips[..len].copy_from_slice(&all[..len]);
+            None
+        } else {
+            Some(Box::from(&all[..len]))
+        };
+        Some(Box::new(Stack {
+            len,
+            ips,
+            full,
+            deep,
+        }))
     }
 
     /// The raw return addresses, innermost first, as captured.
@@ -98,7 +221,58 @@ impl Stack {
     /// }
     /// ```
     pub fn addresses(&self) -> &[usize] {
-        &self.ips[..self.len]
+        match &self.deep {
+            Some(deep) => deep,
+            None => &self.ips[..self.len],
+        }
+    }
+
+    /// Whether it was captured because `LEAKWATCH=stacks` asked for every
+    /// item's stack, rather than only to find the user's call that led a
+    /// dependency to open the item (see [`Stack::user_call`]). Reports
+    /// print the frames of full stacks only.
+    ///
+    /// ```
+    /// # let stack: Option<&leakwatch_core::Stack> = None;
+    /// if let Some(stack) = stack.filter(|s| s.is_full()) {
+    ///     println!("{:?}", stack.frames());
+    /// }
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// The first frame of the user's code, with the dependency's function
+    /// it was calling, for an item a dependency opened: what a report shows
+    /// as `via tests/client.rs:12:40 (hyper_util::…::ResponseFuture)`.
+    /// `None` when no frame is in the user's workspace (or this build has no
+    /// `stacks` feature).
+    ///
+    /// ```
+    /// # let stack: Option<&leakwatch_core::Stack> = None;
+    /// if let Some(call) = stack.and_then(|s| s.user_call()) {
+    ///     println!("via {}", call.location());
+    /// }
+    /// ```
+    pub fn user_call(&self) -> Option<UserCall> {
+        #[cfg(feature = "stacks")]
+        let all = resolve::resolve(self.addresses());
+        #[cfg(not(feature = "stacks"))]
+        let all = Vec::new();
+        readable::user_call(&all)
+    }
+
+    /// [`Stack::frames`] as a report prints them: the user's frames one per
+    /// line, each run of one dependency's frames collapsed to one.
+    ///
+    /// ```
+    /// # let stack: Option<&leakwatch_core::Stack> = None;
+    /// for line in stack.map(|s| s.lines()).unwrap_or_default() {
+    ///     println!("{line}");
+    /// }
+    /// ```
+    pub fn lines(&self) -> Vec<FrameLine> {
+        FrameLine::collapse(self.frames())
     }
 
     /// The frames a reader should see: symbolized (once per distinct
@@ -125,7 +299,8 @@ impl Stack {
 impl fmt::Debug for Stack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stack")
-            .field("frames", &self.ips.len())
+            .field("frames", &self.addresses().len())
+            .field("full", &self.full)
             .finish()
     }
 }
@@ -137,8 +312,9 @@ impl fmt::Debug for Stack {
 ///     function: "app::db::connect".into(),
 ///     file: Some("src/db.rs".into()),
 ///     line: Some(42),
+///     column: Some(9),
 /// };
-/// assert_eq!(frame.to_string(), "app::db::connect at src/db.rs:42");
+/// assert_eq!(frame.to_string(), "app::db::connect at src/db.rs:42:9");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "json", derive(serde::Serialize))]
@@ -149,6 +325,8 @@ pub struct Frame {
     pub file: Option<String>,
     /// The line in `file`.
     pub line: Option<u32>,
+    /// The column in `line`.
+    pub column: Option<u32>,
 }
 
 impl fmt::Display for Frame {
@@ -158,6 +336,9 @@ impl fmt::Display for Frame {
             write!(f, " at {file}")?;
             if let Some(line) = self.line {
                 write!(f, ":{line}")?;
+                if let Some(column) = self.column {
+                    write!(f, ":{column}")?;
+                }
             }
         }
         Ok(())

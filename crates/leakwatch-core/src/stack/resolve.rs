@@ -43,6 +43,7 @@ fn lookup(ip: usize) -> Vec<Frame> {
                 .unwrap_or_else(|| format!("{ip:#x}")),
             file: symbol.filename().map(|p| p.display().to_string()),
             line: symbol.lineno(),
+            column: symbol.colno(),
         });
     });
     if out.is_empty() {
@@ -50,6 +51,7 @@ fn lookup(ip: usize) -> Vec<Frame> {
             function: format!("{ip:#x}"),
             file: None,
             line: None,
+            column: None,
         });
     }
     out

@@ -26,17 +26,29 @@ const RUNTIME_ROOTS: &[&str] = &[
     "start_thread",
 ];
 
-/// Cuts the runtime's frames from the bottom, then drops ours and the
-/// closure-call shims wherever they are.
+/// Skips the frames above the opener's (ours, and the runtime's spawn path
+/// when a runtime hook saw a task spawned), cuts the runtime's frames from
+/// the bottom, then drops ours and the closure-call shims wherever they
+/// are.
 pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
-    if let Some(root) = frames
+    let start = frames
+        .iter()
+        .position(|f| !is_ours(&f.function) && !is_glue(&f.function) && !is_spawn_path(&f.function))
+        .unwrap_or(frames.len());
+    if let Some(root) = frames[start..]
         .iter()
         .position(|f| RUNTIME_ROOTS.iter().any(|r| f.function.starts_with(r)))
     {
-        frames.truncate(root);
+        frames.truncate(start + root);
     }
+    frames.drain(..start);
     frames.retain(|f| !is_ours(&f.function) && !is_glue(&f.function));
     frames
+}
+
+/// tokio's frames between a spawn and its hook.
+fn is_spawn_path(function: &str) -> bool {
+    function.starts_with("tokio::") || function.starts_with("<tokio::")
 }
 
 fn is_ours(function: &str) -> bool {
@@ -60,6 +72,7 @@ mod tests {
             function: function.into(),
             file: None,
             line: None,
+            column: None,
         }
     }
 
@@ -85,6 +98,31 @@ mod tests {
             .map(|f| f.function)
             .collect();
         assert_eq!(names, ["myapp::db::connect", "myapp::main"]);
+    }
+
+    #[test]
+    fn skips_the_spawn_path_above_a_hooked_task_before_looking_for_roots() {
+        let frames = vec![
+            frame("leakwatch::tokio::hooks::spawned"),
+            frame("tokio::runtime::task_hooks::TaskHooks::spawn"),
+            frame("tokio::runtime::task::list::OwnedTasks<S>::bind"),
+            frame("tokio::task::spawn::spawn"),
+            frame("hyper_util::rt::tokio::TokioExecutor::execute"),
+            frame("app::fetch::{{closure}}"),
+            frame("tokio::runtime::task::raw::poll"),
+            frame("app::never_shown"),
+        ];
+        let names: Vec<_> = user_frames(frames)
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "hyper_util::rt::tokio::TokioExecutor::execute",
+                "app::fetch::{{closure}}"
+            ]
+        );
     }
 
     #[test]

@@ -3,15 +3,18 @@
 //!
 //! A report says which tasks leaked and where they were spawned; a dump says
 //! what each is waiting for, as its await chain. [`attach`] takes a dump of
-//! the runtime and adds the chain of each leaked task to its group, keeping
-//! the frames in the user's code (tokio's, std's and leakwatch's are left
-//! out). `#[leakwatch::test]` does this when a test leaks a task.
+//! the runtime and adds the chain of each leaked task to its group: the
+//! user's frames one per line, marked `→`, and each run of one
+//! dependency's frames as one line (`… 14 frames in hyper 1.x`); std's and
+//! leakwatch's are left out. `#[leakwatch::test]` does this when a test
+//! leaks a task.
 //!
 //! Dumps need `RUSTFLAGS="--cfg tokio_unstable"` on Linux (x86, x86_64,
 //! aarch64): leakwatch's `tokio` feature then turns on tokio's `taskdump`.
 //! Elsewhere [`attach`] adds a hint saying so. tokio traces a task at
-//! tokio's own leaf futures (channels, timers, I/O, locks); a task waiting on
-//! anything else shows no chain.
+//! tokio's own leaf futures (channels, timers, I/O, locks); for a task
+//! waiting on anything else the report says in one line that the dump has
+//! no chain for it, and why.
 
 use std::time::Duration;
 
@@ -79,32 +82,19 @@ mod imp {
                 "no task dump: tokio's did not finish within {TIMEOUT:?} (is a runtime worker blocked?)"
             ));
         };
-        let here = format!("{}/", super::workspace_root().display());
         let traces: HashMap<u64, String> = dump
             .tasks()
             .iter()
             .map(|task| {
                 (
                     id::number(task.id()),
-                    super::chain::users_frames(&task.trace().to_string(), &here),
+                    super::chain::readable(&task.trace().to_string()),
                 )
             })
             .filter(|(_, chain)| !chain.is_empty())
             .collect();
         report.with_traces(|id| traces.get(&id).cloned())
     }
-}
-
-/// Where paths in reports start from: the workspace root (the nearest
-/// directory up from the working one with a `Cargo.lock`), as in the sites
-/// `#[track_caller]` records; else the working directory.
-#[cfg_attr(not(leakwatch_taskdump), allow(dead_code))]
-fn workspace_root() -> std::path::PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    cwd.ancestors()
-        .find(|dir| dir.join("Cargo.lock").is_file())
-        .unwrap_or(&cwd)
-        .to_path_buf()
 }
 
 #[cfg(not(leakwatch_taskdump))]
@@ -115,11 +105,12 @@ mod imp {
 
     pub(super) async fn attach(report: Report, _handle: &Handle) -> Report {
         let how = if cfg!(leakwatch_taskdump_platform) {
-            "build with RUSTFLAGS=\"--cfg tokio_unstable\" (leakwatch then turns on tokio's task dumps)"
+            "build with RUSTFLAGS=\"--cfg tokio_unstable\" to see where each leaked task is stuck \
+             (leakwatch then turns on tokio's task dumps)"
         } else {
-            "tokio's task dumps need Linux on x86, x86_64 or aarch64"
+            "where each leaked task is stuck needs tokio's task dumps: Linux on x86, x86_64 or aarch64"
         };
-        report.with_hint(format!("to see where each leaked task is stuck, {how}"))
+        report.with_hint(how)
     }
 }
 
