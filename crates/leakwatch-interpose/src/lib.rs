@@ -45,6 +45,14 @@
 //! (whose child returns through its caller's frame, which no wrapper may
 //! share), and anything in a child forked without exec.
 //!
+//! # Descriptions
+//!
+//! On Linux, [`Census`], [`describe_thread`] and [`describe_child`] read
+//! `/proc` for what a person wants to see: a file's path; a socket's
+//! protocol, addresses and TCP state; a pipe, eventfd, epoll, timerfd,
+//! signalfd, memfd or inotify by name; a thread's name; a child's pid,
+//! state and command line.
+//!
 //! # When it is on
 //!
 //! On glibc Linux, x86_64 or aarch64, in builds with `debug_assertions`
@@ -56,6 +64,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(target_os = "linux")]
+mod describe;
 mod record;
 
 #[cfg(all(
@@ -76,6 +86,11 @@ mod active;
 
 use leakwatch_core::ScopeId;
 
+#[cfg(target_os = "linux")]
+pub use describe::{
+    Census, ChildDescription, ChildState, DescribeError, FdKind, ThreadDescription, describe_child,
+    describe_thread,
+};
 pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
 
 /// Whether creations are being recorded here, or why not.

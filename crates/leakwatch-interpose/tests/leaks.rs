@@ -191,3 +191,124 @@ fn wait_for<T>(mut get: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+mod described {
+    use super::*;
+    use leakwatch_interpose::{Census, ChildState, FdKind, describe_child, describe_thread};
+
+    #[test]
+    fn a_leaked_file_is_named_by_its_path() {
+        let scope = Scope::new("path");
+        let fd = scope.run(|| std::fs::File::open("Cargo.toml").unwrap().into_raw_fd());
+        let fds: Vec<_> = open(&scope).fds.iter().map(|f| f.fd).collect();
+        let census = Census::of(&fds).unwrap();
+        let want = std::fs::canonicalize("Cargo.toml").unwrap();
+        assert_eq!(census.get(fd), Some(&FdKind::File { path: want }));
+        // SAFETY: `fd` came from `into_raw_fd` above and is closed once.
+        unsafe { libc::close(fd) };
+    }
+
+    #[test]
+    fn sockets_show_protocol_addresses_and_state() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let census =
+            Census::of(&[listener.as_raw_fd(), client.as_raw_fd(), udp.as_raw_fd()]).unwrap();
+        let l = listener.local_addr().unwrap();
+        assert_eq!(
+            census.get(listener.as_raw_fd()).unwrap().to_string(),
+            format!("tcp {l} (LISTEN)")
+        );
+        assert_eq!(
+            census.get(client.as_raw_fd()).unwrap().to_string(),
+            format!("tcp {} -> {l} (ESTABLISHED)", client.local_addr().unwrap())
+        );
+        assert_eq!(
+            census.get(udp.as_raw_fd()).unwrap().to_string(),
+            format!("udp {}", udp.local_addr().unwrap())
+        );
+    }
+
+    #[test]
+    fn pipes_and_anonymous_inodes_are_named() {
+        let (r, _w) = std::io::pipe().unwrap();
+        // SAFETY: plain descriptor-creating calls; each result is checked
+        // and closed below.
+        let (efd, epfd, tfd, ifd, mfd) = unsafe {
+            (
+                libc::eventfd(0, libc::EFD_CLOEXEC),
+                libc::epoll_create1(libc::EPOLL_CLOEXEC),
+                libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC),
+                libc::inotify_init1(libc::IN_CLOEXEC),
+                libc::memfd_create(c"scratch".as_ptr(), libc::MFD_CLOEXEC),
+            )
+        };
+        let fds = [r.as_raw_fd(), efd, epfd, tfd, ifd, mfd];
+        assert!(fds.iter().all(|&fd| fd >= 0));
+        let census = Census::of(&fds).unwrap();
+        let names: Vec<_> = fds
+            .iter()
+            .map(|&fd| census.get(fd).unwrap().to_string())
+            .collect();
+        assert!(names[0].starts_with("pipe inode "), "{names:?}");
+        assert_eq!(names[1..5], ["eventfd", "eventpoll", "timerfd", "inotify"]);
+        assert!(names[5].starts_with("memfd scratch"), "{names:?}");
+        for fd in &fds[1..] {
+            // SAFETY: each was opened above and is closed once.
+            unsafe { libc::close(*fd) };
+        }
+    }
+
+    #[test]
+    fn a_leaked_thread_is_named() {
+        let scope = Scope::new("named");
+        scope.run(|| spawn_forever("cache-refresher"));
+        let found = wait_for(
+            || open(&scope),
+            |o| o.threads.iter().all(|t| t.tid.is_some()),
+        );
+        let tid = found.threads[0].tid.unwrap();
+        assert_eq!(describe_thread(tid).unwrap().name, "cache-refresher");
+    }
+
+    #[test]
+    fn children_show_state_and_command_line() {
+        let scope = Scope::new("children");
+        let mut running = scope.run(|| Command::new("sleep").arg("30").spawn().unwrap());
+        let zombie = scope.run(|| Command::new("true").spawn().unwrap());
+        let zpid = zombie.id() as i32;
+        drop(zombie);
+        let z = wait_for(
+            || describe_child(zpid).unwrap(),
+            |d| d.state == ChildState::Zombie,
+        );
+        assert_eq!(
+            (z.state, z.command.clone()),
+            (ChildState::Zombie, vec!["true".to_owned()])
+        );
+        let r = describe_child(running.id() as i32).unwrap();
+        assert_eq!(
+            (r.state, r.command),
+            (
+                ChildState::Running,
+                vec!["sleep".to_owned(), "30".to_owned()]
+            )
+        );
+        assert_eq!(open(&scope).children.len(), 2);
+        running.kill().unwrap();
+        running.wait().unwrap();
+        reap(zpid);
+        assert!(open(&scope).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_entry_is_named_in_the_error() {
+        let err = describe_thread(i32::MAX).unwrap_err();
+        assert_eq!(err.entry(), format!("/proc/self/task/{}/stat", i32::MAX));
+        assert!(
+            err.to_string().contains("cannot read /proc/self/task/"),
+            "{err}"
+        );
+    }
+}
