@@ -53,6 +53,11 @@
 //! signalfd, memfd or inotify by name; a thread's name; a child's pid,
 //! state and command line.
 //!
+//! # Heap
+//!
+//! [`Counting`] wraps the global allocator to count live blocks and bytes
+//! per scope ([`heap_in`]).
+//!
 //! # When it is on
 //!
 //! On glibc Linux, x86_64 or aarch64, in builds with `debug_assertions`
@@ -64,6 +69,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alloc;
 #[cfg(target_os = "linux")]
 mod describe;
 mod record;
@@ -86,6 +92,7 @@ mod active;
 
 use leakwatch_core::ScopeId;
 
+pub use alloc::{Counting, Heap, heap_in};
 #[cfg(target_os = "linux")]
 pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, FdKind, ThreadDescription, describe_child,
