@@ -58,6 +58,11 @@
 //! [`Counting`] wraps the global allocator to count live blocks and bytes
 //! per scope ([`heap_in`]).
 //!
+//! # Leak hunting
+//!
+//! [`hunt`] runs a body for warm-up and then measured rounds and applies
+//! CPython's `-R` rule to the per-round changes (see [`mod@hunt`]).
+//!
 //! # When it is on
 //!
 //! On glibc Linux, x86_64 or aarch64, in builds with `debug_assertions`
@@ -72,6 +77,7 @@
 mod alloc;
 #[cfg(target_os = "linux")]
 mod describe;
+pub mod hunt;
 mod record;
 
 #[cfg(all(
@@ -98,6 +104,7 @@ pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, FdKind, ThreadDescription, describe_child,
     describe_thread,
 };
+pub use hunt::{Hunt, Measure, Rounds, RoundsError, hunt};
 pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
 
 /// Whether creations are being recorded here, or why not.

@@ -54,7 +54,10 @@ fn large_alignments_are_honoured() {
         let layout = Layout::from_size_align(24, align).unwrap();
         // SAFETY: a non-zero-sized layout, freed below with the same one.
         let p = scope.run(|| unsafe { A.alloc_zeroed(layout) });
-        assert!(!p.is_null() && p.addr().is_multiple_of(align), "align {align}");
+        assert!(
+            !p.is_null() && p.addr().is_multiple_of(align),
+            "align {align}"
+        );
         // SAFETY: `alloc_zeroed` returned 24 zeroed bytes at `p`.
         let bytes = unsafe { std::slice::from_raw_parts(p, 24) };
         assert!(bytes.iter().all(|&b| b == 0));
