@@ -259,7 +259,7 @@ impl Origin {
     fn here(call: Call) -> Origin {
         let scope = ScopeId::current();
         let mut stack = [0; FRAMES];
-        let len = if want_stack(scope) {
+        let len = if want_stack(scope, call) {
             capture(&mut stack)
         } else {
             0
@@ -288,7 +288,7 @@ impl Origin {
     }
 }
 
-fn want_stack(scope: ScopeId) -> bool {
+fn want_stack(scope: ScopeId, call: Call) -> bool {
     if scope == ScopeId::NONE {
         // Items outside every scope are never reported with a stack.
         return false;
@@ -296,7 +296,14 @@ fn want_stack(scope: ScopeId) -> bool {
     match STACKS.load(Ordering::Relaxed) {
         x if x == Stacks::Always as u8 => true,
         x if x == Stacks::Never as u8 => false,
-        _ => leakwatch_core::level() == Level::Stacks,
+        // The unwinder costs microseconds: as much as a whole open, but a
+        // small part of starting a thread or a process.
+        _ => {
+            matches!(
+                call,
+                Call::PthreadCreate | Call::Fork | Call::PosixSpawn | Call::PosixSpawnp
+            ) || leakwatch_core::level() == Level::Stacks
+        }
     }
 }
 
