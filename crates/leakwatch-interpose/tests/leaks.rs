@@ -231,6 +231,52 @@ mod described {
     }
 
     #[test]
+    fn unix_sockets_show_their_path_and_type() {
+        use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+
+        let path = std::env::temp_dir().join(format!("lw-interpose-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (a, _b) = UnixStream::pair().unwrap();
+        let dgram = UnixDatagram::unbound().unwrap();
+        let census = Census::of(&[listener.as_raw_fd(), a.as_raw_fd(), dgram.as_raw_fd()]).unwrap();
+        assert_eq!(
+            census.get(listener.as_raw_fd()).unwrap().to_string(),
+            format!("unix stream {}", path.display())
+        );
+        assert_eq!(
+            census.get(a.as_raw_fd()).unwrap().to_string(),
+            "unix stream (unnamed)"
+        );
+        assert_eq!(
+            census.get(dgram.as_raw_fd()).unwrap().to_string(),
+            "unix dgram (unnamed)"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn ipv6_sockets_show_their_addresses() {
+        let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+            return; // no IPv6 loopback on this machine
+        };
+        let census = Census::of(&[listener.as_raw_fd()]).unwrap();
+        assert_eq!(
+            census.get(listener.as_raw_fd()).unwrap().to_string(),
+            format!("tcp {} (LISTEN)", listener.local_addr().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_census_of_the_whole_process_includes_stdout_and_stderr() {
+        let census = Census::take().unwrap();
+        for fd in 1..3 {
+            assert!(census.get(fd).is_some(), "fd {fd}: {census:?}");
+        }
+        assert!(census.get(-1).is_none());
+    }
+
+    #[test]
     fn pipes_and_anonymous_inodes_are_named() {
         let (r, _w) = std::io::pipe().unwrap();
         // SAFETY: plain descriptor-creating calls; each result is checked
@@ -287,7 +333,11 @@ mod described {
             (z.state, z.command.clone()),
             (ChildState::Zombie, vec!["true".to_owned()])
         );
-        let r = describe_child(running.id() as i32).unwrap();
+        // Just after exec its arguments may not be in place yet.
+        let r = wait_for(
+            || describe_child(running.id() as i32).unwrap(),
+            |d| d.command.len() == 2,
+        );
         assert_eq!(
             (r.state, r.command),
             (
