@@ -1,5 +1,8 @@
 //! A global allocator wrapper that counts live blocks and bytes per scope.
 //!
+//! In builds where tracking is compiled out (`leakwatch_core::COMPILED_IN`
+//! is false) it hands every call straight to the wrapped allocator.
+//!
 //! Each block carries a small header, just before the pointer handed out,
 //! holding the scope that was current when it was allocated; freeing it
 //! (from any thread) subtracts from that scope. The header is
@@ -393,6 +396,10 @@ impl<A: GlobalAlloc> Counting<A> {
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !leakwatch_core::COMPILED_IN {
+            // SAFETY: the caller's layout, as `GlobalAlloc` requires.
+            return unsafe { self.inner.alloc(layout) };
+        }
         let Some((head, outer)) = outer(layout) else {
             return std::ptr::null_mut();
         };
@@ -404,6 +411,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if !leakwatch_core::COMPILED_IN {
+            // SAFETY: the caller's layout, as `GlobalAlloc` requires.
+            return unsafe { self.inner.alloc_zeroed(layout) };
+        }
         let Some((head, outer)) = outer(layout) else {
             return std::ptr::null_mut();
         };
@@ -415,6 +426,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if !leakwatch_core::COMPILED_IN {
+            // SAFETY: `ptr` came from `inner` with `layout` (compiled out,
+            // `alloc` hands out `inner`'s blocks unchanged).
+            return unsafe { self.inner.dealloc(ptr, layout) };
+        }
         let Some((head, outer)) = outer(layout) else {
             return;
         };
@@ -431,6 +447,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !leakwatch_core::COMPILED_IN {
+            // SAFETY: as in `dealloc`, with the caller's `new_size`.
+            return unsafe { self.inner.realloc(ptr, layout, new_size) };
+        }
         let Some((head, outer)) = outer(layout) else {
             return std::ptr::null_mut();
         };

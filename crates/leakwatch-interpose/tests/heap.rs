@@ -1,5 +1,6 @@
 //! The counting allocator charges each block to the scope current when it
 //! was allocated, wherever it is freed.
+#![cfg(any(debug_assertions, feature = "production"))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

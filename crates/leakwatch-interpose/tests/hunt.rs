@@ -1,6 +1,7 @@
 //! Leak hunting by repetition: a growing cache is caught with its per-round
 //! deltas; warm-up-only growth and one-off growth are not leaks; any change
 //! in descriptors is.
+#![cfg(any(debug_assertions, feature = "production"))]
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};

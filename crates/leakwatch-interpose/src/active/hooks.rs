@@ -481,9 +481,14 @@ extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
     let scope = *THREAD_SCOPES[i]
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let in_scope = (scope != leakwatch_core::ScopeId::NONE).then(|| scope.enter());
+    // No destructor may be pending across `start`: a thread that calls
+    // `pthread_exit` (or is cancelled) unwinds through this frame by a
+    // forced unwind, which must find nothing to run here.
+    let in_scope = std::mem::ManuallyDrop::new(
+        (scope != leakwatch_core::ScopeId::NONE).then(|| scope.enter()),
+    );
     let result = start(arg);
-    drop(in_scope);
+    drop(std::mem::ManuallyDrop::into_inner(in_scope));
     thread_finished();
     result
 }
