@@ -104,6 +104,22 @@ thread_local! {
     static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+/// Reads `LEAKWATCH` (through `leakwatch_core::level`) when the executable
+/// is loaded, while one thread runs and no lock is held, so that no hook
+/// is the first to read it: std calls `posix_spawnp` and `fork` holding its
+/// environment lock, which reading the variable there would take again.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static READ_LEVEL_AT_LOAD: extern "C" fn() = read_level_at_load;
+
+extern "C" fn read_level_at_load() {
+    let _ = leakwatch_core::level();
+    LEVEL_READ_AT_LOAD.store(true, Ordering::Relaxed);
+}
+
+/// Set by [`read_level_at_load`], for [`crate::support`]'s tests.
+pub(crate) static LEVEL_READ_AT_LOAD: AtomicBool = AtomicBool::new(false);
+
 /// Which libc function created an item; the `u8` is kept in `CALL`.
 #[derive(Clone, Copy, Debug)]
 #[repr(u8)]
