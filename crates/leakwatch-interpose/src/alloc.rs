@@ -131,15 +131,32 @@ thread_local! {
     static SHARD: Cell<*const Shard> = const { Cell::new(std::ptr::null()) };
     /// Whether a shard was looked for already.
     static LOOKED: Cell<bool> = const { Cell::new(false) };
-    /// The scope counted last and its word's index, to skip the probe.
-    static LAST: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+    /// The scope counted last and its word in `SHARD`: the fast path.
+    static HOT: Cell<(u64, Option<&'static AtomicU64>)> = const { Cell::new((0, None)) };
     static FOLD_AT_EXIT: FoldAtExit = const { FoldAtExit };
 }
 
 /// Adds `delta` to `scope`'s word in the calling thread's shard; false if
 /// it has none (or the shard has no word to spare).
-#[inline]
+#[inline(always)]
 fn add_mine(scope: u64, delta: u64) -> bool {
+    if let (hot, Some(word)) = HOT.get()
+        && hot == scope
+    {
+        // Only this thread writes its shard's words: a load and a store
+        // suffice, and readers see either value.
+        word.store(
+            word.load(Ordering::Relaxed).wrapping_add(delta),
+            Ordering::Relaxed,
+        );
+        return true;
+    }
+    add_mine_slow(scope, delta)
+}
+
+#[inline(never)]
+fn add_mine_slow(scope: u64, delta: u64) -> bool {
+    mark_installed();
     let mut shard = SHARD.get();
     if shard.is_null() {
         if LOOKED.replace(true) {
@@ -160,22 +177,12 @@ fn add_mine(scope: u64, delta: u64) -> bool {
         }
     }
     // SAFETY: a non-null `SHARD` points into the static `SHARDS_`.
-    let shard = unsafe { &*shard };
-    let (last, i) = LAST.get();
-    let i = if last == scope {
-        i
-    } else {
-        match find(shard, scope) {
-            Some(i) => {
-                LAST.set((scope, i));
-                i
-            }
-            None => return false,
-        }
+    let shard: &'static Shard = unsafe { &*shard };
+    let Some(i) = find(shard, scope) else {
+        return false;
     };
-    // Only this thread writes its shard's words: a load and a store
-    // suffice, and readers see either value.
     let word = &shard.words[i].packed;
+    HOT.set((scope, Some(word)));
     word.store(
         word.load(Ordering::Relaxed).wrapping_add(delta),
         Ordering::Relaxed,
@@ -183,11 +190,20 @@ fn add_mine(scope: u64, delta: u64) -> bool {
     true
 }
 
+#[inline]
+fn mark_installed() {
+    if !INSTALLED.load(Ordering::Relaxed) {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Folds the thread's shard into the global table when the thread ends.
 struct FoldAtExit;
 
 impl Drop for FoldAtExit {
     fn drop(&mut self) {
+        // The fast path must not write to a shard given back.
+        HOT.set((0, None));
         let shard = SHARD.replace(std::ptr::null());
         if shard.is_null() {
             return;
@@ -353,6 +369,7 @@ fn outer(layout: Layout) -> Option<(usize, Layout)> {
 #[inline]
 fn charge(scope: u64, delta: u64) {
     if scope == 0 {
+        mark_installed();
         return;
     }
     if !add_mine(scope, delta) {
@@ -370,9 +387,6 @@ impl<A: GlobalAlloc> Counting<A> {
     unsafe fn finish(&self, base: *mut u8, head: usize, size: usize) -> *mut u8 {
         if base.is_null() {
             return base;
-        }
-        if !INSTALLED.load(Ordering::Relaxed) {
-            INSTALLED.store(true, Ordering::Relaxed);
         }
         let scope = ScopeId::current().as_u64();
         charge(scope, BLOCK + size as u64);

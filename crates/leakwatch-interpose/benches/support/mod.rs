@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+const SAMPLE: usize = 1 << 20;
+
 use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
 
@@ -21,6 +23,9 @@ pub fn compare(
     group.bench_function(base_name, |b| b.iter(&mut base));
     group.bench_function(test_name, |b| b.iter(&mut test));
     let (mut base_total, mut test_total, mut pairs) = (0u128, 0u128, 0u128);
+    // A sample of pairs for medians, which preemption on a loaded machine
+    // moves less than means.
+    let mut sample: Vec<(i128, i128)> = Vec::with_capacity(SAMPLE);
     group.bench_function(format!("{test_name} minus {base_name}, alternating"), |b| {
         b.iter_custom(|iters| {
             const PAIRS: u32 = 256;
@@ -34,6 +39,9 @@ pub fn compare(
                         let t = time(&mut test);
                         (time(&mut base), t)
                     };
+                    if sample.len() < SAMPLE {
+                        sample.push((b_ns, t_ns));
+                    }
                     base_total += b_ns as u128;
                     test_total += t_ns as u128;
                     pairs += 1;
@@ -47,9 +55,21 @@ pub fn compare(
         let b = base_total as f64 / pairs as f64;
         let t = test_total as f64 / pairs as f64;
         eprintln!(
-            "{what}: {base_name} {b:.1} ns, {test_name} {t:.1} ns, {:+.1} ns ({:+.2}%) over {pairs} alternating pairs",
+            "{what}: means: {base_name} {b:.1} ns, {test_name} {t:.1} ns, {:+.1} ns ({:+.2}%) over {pairs} alternating pairs",
             t - b,
             (t - b) / b * 100.0
+        );
+        let median = |mut v: Vec<i128>| {
+            v.sort_unstable();
+            v[v.len() / 2] as f64
+        };
+        let mb = median(sample.iter().map(|p| p.0).collect());
+        let mt = median(sample.iter().map(|p| p.1).collect());
+        let md = median(sample.iter().map(|p| p.1 - p.0).collect());
+        eprintln!(
+            "{what}: medians: {base_name} {mb:.0} ns, {test_name} {mt:.0} ns, difference per pair {md:+.0} ns ({:+.2}%) over {} pairs",
+            md / mb * 100.0,
+            sample.len()
         );
     }
 }
