@@ -28,24 +28,29 @@ fn spawn_worker_here() -> std::thread::JoinHandle<()> {
     std::hint::black_box(std::thread::spawn(|| ()))
 }
 
-/// One test, since the stack setting is process-wide.
+/// One test, since the settings it changes are process-wide.
 #[test]
 fn stacks_name_the_opening_function_when_asked_for() {
     let scope = Scope::new("stacks");
 
-    // Default: descriptors carry no stack (LEAKWATCH is not `stacks`)...
+    // By default (LEAKWATCH is not `stacks`) nothing carries a stack...
     set_stacks(Stacks::AtLevel);
     let fd = scope.run(open_config_here);
     let open = open_in(&[scope.id()]);
     assert!(open.fds[0].created.stack.is_empty(), "{open:?}");
     // SAFETY: `fd` came from `into_raw_fd` and is closed once.
     unsafe { libc::close(fd) };
-
-    // ...threads do.
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let blocked = scope.run(|| std::thread::spawn(move || rx.recv().ok()));
-    let open = open_in(&[scope.id()]);
-    let frames = names(&open.threads[0].created.stack);
+    assert!(open_in(&[scope.id()]).threads[0].created.stack.is_empty());
+    drop(tx);
+    blocked.join().unwrap();
+
+    // ...when asked for, every creation in a scope does.
+    set_stacks(Stacks::Always);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let blocked = scope.run(|| std::thread::spawn(move || rx.recv().ok()));
+    let frames = names(&open_in(&[scope.id()]).threads[0].created.stack);
     assert!(
         frames
             .iter()
@@ -54,12 +59,22 @@ fn stacks_name_the_opening_function_when_asked_for() {
     );
     drop(tx);
     blocked.join().unwrap();
-    scope.run(spawn_worker_here).join().unwrap();
-
-    set_stacks(Stacks::Always);
     let fd = scope.run(open_config_here);
     let open = open_in(&[scope.id()]);
     let frames = names(&open.fds[0].created.stack);
+    assert!(
+        frames.iter().any(|f| f.ends_with("open_config_here")),
+        "{frames:#?}"
+    );
+    // SAFETY: as above.
+    unsafe { libc::close(fd) };
+
+    // At LEAKWATCH=stacks they do by default.
+    set_stacks(Stacks::AtLevel);
+    leakwatch_core::set_level(leakwatch_core::Level::Stacks);
+    let fd = scope.run(open_config_here);
+    let frames = names(&open_in(&[scope.id()]).fds[0].created.stack);
+    leakwatch_core::set_level(leakwatch_core::Level::Sites);
     assert!(
         frames.iter().any(|f| f.ends_with("open_config_here")),
         "{frames:#?}"
@@ -73,4 +88,14 @@ fn stacks_name_the_opening_function_when_asked_for() {
     assert!(open.threads.iter().all(|t| t.created.stack.is_empty()));
     handle.join().unwrap();
     set_stacks(Stacks::AtLevel);
+
+    // LEAKWATCH=off, and `set_recording(false)`, record nothing.
+    leakwatch_core::set_level(leakwatch_core::Level::Off);
+    let off = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+    leakwatch_core::set_level(leakwatch_core::Level::Sites);
+    leakwatch_interpose::set_recording(false);
+    let paused = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+    leakwatch_interpose::set_recording(true);
+    assert!(open_in(&[scope.id()]).is_empty());
+    drop((off, paused));
 }
