@@ -163,8 +163,16 @@ impl FromStr for Rounds {
     }
 }
 
-/// Runs `body` for `warmup` rounds and then `measured` rounds, and says
-/// what grew. See the [module docs](self) for the rule.
+/// Runs `body` for `warmup` rounds and then `measured` rounds, all in one
+/// new scope (a child of the calling thread's current one), and says what
+/// grew in it, after CPython's `regrtest -R`.
+///
+/// Each measured round records the change in tracked items, tasks,
+/// threads, descriptors, children and, with the [`Counting`](crate::Counting)
+/// allocator, heap blocks and bytes. A count that grows in **every**
+/// measured round is a leak; descriptors that change **at all** are a
+/// leak; anything else passes (a one-off growth is a cache filling, not a
+/// leak).
 ///
 /// ```
 /// use std::sync::OnceLock;

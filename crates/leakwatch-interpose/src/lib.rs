@@ -60,8 +60,8 @@
 //!
 //! # Leak hunting
 //!
-//! [`hunt`] runs a body for warm-up and then measured rounds and applies
-//! CPython's `-R` rule to the per-round changes (see [`mod@hunt`]).
+//! [`hunt()`] runs a body for warm-up and then measured rounds and applies
+//! CPython's `-R` rule to the per-round changes.
 //!
 //! # When it is on
 //!
@@ -77,7 +77,7 @@
 mod alloc;
 #[cfg(target_os = "linux")]
 mod describe;
-pub mod hunt;
+mod hunt;
 mod record;
 
 #[cfg(all(
