@@ -56,6 +56,12 @@ fn census(c: &mut Criterion) {
         runs[runs.len() / 2],
         runs.len()
     );
+    // The clean check's question, with the 1,000 descriptors open outside
+    // the scope.
+    let clean = leakwatch_core::Scope::new("clean");
+    c.bench_function("counts_in of a clean scope, 1000 descriptors open", |b| {
+        b.iter(|| black_box(leakwatch_interpose::counts_in(&[clean.id()])))
+    });
     drop(kept);
 }
 

@@ -175,6 +175,13 @@ fn fcntl_dupfd_and_dup2_are_seen() {
         .map(|f| (f.fd, f.created.call))
         .collect();
     assert_eq!(calls, [(clone.as_raw_fd(), "fcntl"), (target, "dup2")]);
+    // `dup2` onto itself changes nothing, so the record stays the opener's.
+    let other = Scope::new("other");
+    // SAFETY: `target` is open; duplicating it onto itself changes nothing.
+    let same = other.run(|| unsafe { libc::dup2(target, target) });
+    assert_eq!(same, target);
+    assert!(open_in(&[other.id()]).is_empty());
+    assert_eq!(open_in(&[scope.id()]).fds.len(), 2);
     // SAFETY: closes `target`, opened above, once.
     unsafe { libc::close(target) };
     drop(clone);

@@ -264,7 +264,13 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     // SAFETY: forwards the caller's arguments unchanged.
-    opened(unsafe { real::dup2()(old, new) }, Call::Dup2)
+    let fd = unsafe { real::dup2()(old, new) };
+    // Onto itself, `dup2` changes nothing: the record stays the opener's.
+    if old == new {
+        fd
+    } else {
+        opened(fd, Call::Dup2)
+    }
 }
 
 /// `int dup3(int, int, int)`.
