@@ -63,6 +63,27 @@
 //! [`hunt()`] runs a body for warm-up and then measured rounds and applies
 //! CPython's `-R` rule to the per-round changes.
 //!
+//! # Joining a scope's check
+//!
+//! A check joins these detectors through three calls, none of which
+//! touches the registry:
+//!
+//! 1. [`counts_in`] with the ids of the scope and its children: zero
+//!    everywhere is the clean check (a few microseconds: one pass over
+//!    the tables, a `fcntl(F_GETFD)` per matching descriptor).
+//! 2. Otherwise [`open_in`] with the same ids, for owned records (the
+//!    scope each was created in, when, by which thread and libc call, and
+//!    the raw stack at `LEAKWATCH=stacks`), then [`Census::of`] with their
+//!    descriptor numbers, [`describe_thread`] and [`describe_child`] for
+//!    what a person reads. Stacks start with this crate's hook frames
+//!    (`leakwatch_interpose::`), which a report trims like leakwatch's own.
+//! 3. [`support`] once per report: where it is `Unavailable`, the report
+//!    says that descriptors, threads and children outside leakwatch's
+//!    wrappers were not seen, rather than passing in silence.
+//!
+//! A thread started through `leakwatch::thread` is seen here too; a report
+//! that shows both should show it once.
+//!
 //! # When it is on
 //!
 //! On glibc Linux, x86_64 or aarch64, in builds with `debug_assertions`

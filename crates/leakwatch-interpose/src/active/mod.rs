@@ -108,6 +108,9 @@ thread_local! {
 /// is loaded, while one thread runs and no lock is held, so that no hook
 /// is the first to read it: std calls `posix_spawnp` and `fork` holding its
 /// environment lock, which reading the variable there would take again.
+// SAFETY: `.init_array` holds `extern "C" fn()` pointers that the dynamic
+// loader calls once, before `main`, on the main thread; this entry is one
+// such function, which neither unwinds nor needs anything `main` sets up.
 #[used]
 #[unsafe(link_section = ".init_array")]
 static READ_LEVEL_AT_LOAD: extern "C" fn() = read_level_at_load;
