@@ -132,17 +132,20 @@ thread_local! {
     /// Whether a shard was looked for already.
     static LOOKED: Cell<bool> = const { Cell::new(false) };
     /// The scope counted last and its word in `SHARD`: the fast path.
-    static HOT: Cell<(u64, Option<&'static AtomicU64>)> = const { Cell::new((0, None)) };
+    /// Scope 0 is never counted, so the initial entry never matches.
+    static HOT: Cell<(u64, &'static AtomicU64)> = const { Cell::new((0, &UNUSED)) };
     static FOLD_AT_EXIT: FoldAtExit = const { FoldAtExit };
 }
+
+/// What `HOT` points at when it points at no shard.
+static UNUSED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds `delta` to `scope`'s word in the calling thread's shard; false if
 /// it has none (or the shard has no word to spare).
 #[inline(always)]
 fn add_mine(scope: u64, delta: u64) -> bool {
-    if let (hot, Some(word)) = HOT.get()
-        && hot == scope
-    {
+    let (hot, word) = HOT.get();
+    if hot == scope {
         // Only this thread writes its shard's words: a load and a store
         // suffice, and readers see either value.
         word.store(
@@ -182,7 +185,7 @@ fn add_mine_slow(scope: u64, delta: u64) -> bool {
         return false;
     };
     let word = &shard.words[i].packed;
-    HOT.set((scope, Some(word)));
+    HOT.set((scope, word));
     word.store(
         word.load(Ordering::Relaxed).wrapping_add(delta),
         Ordering::Relaxed,
@@ -203,7 +206,7 @@ struct FoldAtExit;
 impl Drop for FoldAtExit {
     fn drop(&mut self) {
         // The fast path must not write to a shard given back.
-        HOT.set((0, None));
+        HOT.set((0, &UNUSED));
         let shard = SHARD.replace(std::ptr::null());
         if shard.is_null() {
             return;
@@ -366,6 +369,18 @@ fn outer(layout: Layout) -> Option<(usize, Layout)> {
     }))
 }
 
+/// [`outer`] for a layout a block was allocated with, which passed its
+/// checks then.
+#[inline(always)]
+fn allocated(layout: Layout) -> (usize, Layout) {
+    let head = layout.align().max(HEADER);
+    // SAFETY: `alloc` computed this same layout through `outer`, whose
+    // checks it passed: `head` is a power of two and the size is in range.
+    (head, unsafe {
+        Layout::from_size_align_unchecked(layout.size() + head, head)
+    })
+}
+
 /// Adds `delta` (wrapping) to `scope`'s count.
 #[inline]
 fn charge(scope: u64, delta: u64) {
@@ -384,7 +399,7 @@ impl<A: GlobalAlloc> Counting<A> {
     /// # Safety
     /// `base` is null or a block of the inner allocator of at least
     /// `head` bytes, aligned to `head` (a multiple of 8).
-    #[inline]
+    #[inline(always)]
     unsafe fn finish(&self, base: *mut u8, head: usize, size: usize) -> *mut u8 {
         if base.is_null() {
             return base;
@@ -446,9 +461,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             // `alloc` hands out `inner`'s blocks unchanged).
             return unsafe { self.inner.dealloc(ptr, layout) };
         }
-        let Some((head, outer)) = outer(layout) else {
-            return;
-        };
+        let (head, outer) = allocated(layout);
         // SAFETY: `ptr` came from `alloc` with this `layout`, so it is
         // `head` bytes into a block of `outer` whose header `finish` wrote.
         let (base, scope) = unsafe {
