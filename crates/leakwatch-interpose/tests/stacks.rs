@@ -33,7 +33,8 @@ fn spawn_worker_here() -> std::thread::JoinHandle<()> {
 fn stacks_name_the_opening_function_when_asked_for() {
     let scope = Scope::new("stacks");
 
-    // By default (LEAKWATCH is not `stacks`) nothing carries a stack...
+    // At the default level nothing carries a stack...
+    leakwatch_core::set_level(leakwatch_core::Level::Sites);
     set_stacks(Stacks::AtLevel);
     let fd = scope.run(open_config_here);
     let open = open_in(&[scope.id()]);
