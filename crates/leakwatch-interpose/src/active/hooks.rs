@@ -459,7 +459,9 @@ pub unsafe extern "C" fn pthread_create(
             std::ptr::without_provenance_mut(i),
         )
     };
-    if rc != 0 {
+    if rc != 0
+        && let Some(_busy) = Busy::tables()
+    {
         free(&THREADS, i);
     }
     rc
@@ -478,7 +480,7 @@ extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
         ))
     };
     let arg = std::ptr::with_exposed_provenance_mut::<c_void>(words[ARG] as usize);
-    {
+    if let Some(_busy) = Busy::tables() {
         let g = THREADS[i].lock();
         g.set(SUBJECT, my_tid() as u32 as u64);
         g.set(STATE, RUNNING);
@@ -501,6 +503,7 @@ extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
 
 /// Frees the calling thread's slot, if it has one.
 fn thread_finished() {
+    let Some(_busy) = Busy::tables() else { return };
     if let Ok(i) = MY_SLOT.try_with(|s| s.replace(usize::MAX))
         && i != usize::MAX
     {

@@ -22,6 +22,15 @@
 //! would leave a stale record, so every query checks that each descriptor
 //! it returns is still open and forgets those that are not.
 //!
+//! # Writers
+//!
+//! Every table write happens with the thread marked busy ([`Busy`]); a
+//! hook or table write that finds its thread busy already can only be
+//! running in a signal handler that interrupted one, perhaps while it held
+//! the very slot's lock, so it skips the tables rather than wait on that
+//! lock forever. What a skipped `close` or wait would have forgotten,
+//! queries find closed or reaped, and forget.
+//!
 //! # Records
 //!
 //! A record is [`W`] words: see the `STATE` .. `STACK` indices below.
@@ -215,6 +224,9 @@ pub(crate) fn missed() -> u64 {
 }
 
 /// Marks the calling thread as inside a hook until dropped.
+///
+/// Only ever built where the mark was off (`then`, never `then_some`, so
+/// that a refused one is not built and dropped, clearing its holder's).
 struct Busy(());
 
 impl Busy {
@@ -226,7 +238,22 @@ impl Busy {
             return None;
         }
         let was = BUSY.try_with(|b| b.replace(true)).ok()?;
-        (!was).then_some(Busy(()))
+        (!was).then(|| Busy(()))
+    }
+}
+
+impl Busy {
+    /// For writing the tables outside a recording hook (`close`, a wait,
+    /// a thread's start and end, a query forgetting stale records):
+    /// `None` if this thread is inside a hook or a table write already,
+    /// which it can only be from a signal handler that interrupted it,
+    /// possibly while it held the very slot's lock. The write is then
+    /// skipped; what it would have forgotten, queries find closed or
+    /// reaped and forget.
+    #[inline]
+    fn tables() -> Option<Busy> {
+        let was = BUSY.try_with(|b| b.replace(true)).ok()?;
+        (!was).then(|| Busy(()))
     }
 }
 
@@ -371,6 +398,7 @@ fn fd_closing(fd: libc::c_int) {
     }
     if let Some(slot) = FDS.get(fd as usize)
         && slot.peek(STATE) != FREE
+        && let Some(_busy) = Busy::tables()
     {
         slot.lock().set(STATE, FREE);
     }
@@ -386,6 +414,7 @@ fn fd_is_open(fd: i32) -> bool {
 
 /// Forgets a record read as `words` if the slot still holds it.
 fn forget_if_unchanged(slot: &Slot<W>, words: &[u64; W]) {
+    let Some(_busy) = Busy::tables() else { return };
     let g = slot.lock();
     if g.get(STATE) == words[STATE] && g.get(NANOS) == words[NANOS] {
         g.set(STATE, FREE);
@@ -427,6 +456,7 @@ fn child_started(pid: libc::pid_t, origin: &Origin) {
     if pid <= 0 {
         return;
     }
+    let Some(_busy) = Busy::tables() else { return };
     if let Some(i) = claim(&CHILDREN, &CHILD_HINT) {
         origin.write(&CHILDREN[i].lock(), pid as u64, LIVE);
     }
@@ -437,6 +467,7 @@ fn child_reaped(pid: libc::pid_t) {
     if pid <= 0 || FORKED_CHILD.load(Ordering::Relaxed) {
         return;
     }
+    let Some(_busy) = Busy::tables() else { return };
     for slot in &CHILDREN {
         if slot.peek(STATE) == LIVE && slot.peek(SUBJECT) == pid as u64 {
             let g = slot.lock();

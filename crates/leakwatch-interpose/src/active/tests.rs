@@ -15,3 +15,23 @@ fn the_level_is_read_at_load() {
     assert!(LEVEL_READ_AT_LOAD.load(Ordering::Relaxed));
     assert!(recording());
 }
+
+/// A `close` that finds its thread busy (as in a signal handler that
+/// interrupted a hook) leaves the record, and the next query, finding the
+/// descriptor closed, forgets it.
+#[test]
+fn a_close_while_busy_skips_the_table_and_queries_forget_it() {
+    use std::os::fd::IntoRawFd;
+
+    let scope = leakwatch_core::Scope::new("busy");
+    let fd = scope.run(|| std::fs::File::open("Cargo.toml").unwrap().into_raw_fd());
+    assert_eq!(FDS[fd as usize].peek(STATE), LIVE);
+    let busy = Busy::tables().expect("not busy outside a hook");
+    assert!(Busy::tables().is_none(), "busy while a write is marked");
+    // SAFETY: `fd` came from `into_raw_fd` above and is closed once.
+    assert_eq!(unsafe { libc::close(fd) }, 0);
+    drop(busy);
+    assert_eq!(FDS[fd as usize].peek(STATE), LIVE, "the busy close left it");
+    assert!(open_in(&[scope.id()]).fds.is_empty());
+    assert_eq!(FDS[fd as usize].peek(STATE), FREE, "the query forgot it");
+}
