@@ -35,3 +35,19 @@ fn a_close_while_busy_skips_the_table_and_queries_forget_it() {
     assert!(open_in(&[scope.id()]).fds.is_empty());
     assert_eq!(FDS[fd as usize].peek(STATE), FREE, "the query forgot it");
 }
+
+/// Calls a hook makes itself (inside `Busy`) pass straight through, and
+/// leave the hook's mark as it was.
+#[test]
+fn calls_made_inside_a_hook_are_not_recorded() {
+    let scope = leakwatch_core::Scope::new("nested");
+    let busy = Busy::enter().expect("recording, and not inside a hook");
+    let file = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+    assert!(Busy::enter().is_none(), "still inside the hook");
+    drop(busy);
+    assert!(open_in(&[scope.id()]).is_empty());
+    drop(file);
+    let kept = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+    assert_eq!(open_in(&[scope.id()]).fds.len(), 1);
+    drop(kept);
+}
