@@ -1,0 +1,687 @@
+//! The interposed libc functions.
+//!
+//! Each is a `#[no_mangle]` definition of a glibc symbol. Linked into an
+//! executable, it is the definition the executable's own code binds to
+//! (std, tokio, mio and every other Rust crate, which call libc through the
+//! `libc` crate's declarations), and, since the executable comes first in
+//! symbol lookup, the one shared libraries loaded later bind to as well.
+//! Calls that glibc makes to itself (`fopen` → `open`) bind inside libc and
+//! are not seen. Each hook calls the real function, looked up with
+//! `dlsym(RTLD_NEXT, ..)`, then records what it created.
+//!
+//! # Variadic functions
+//!
+//! `open`, `open64`, `openat`, `openat64`, `fcntl` and `fcntl64` are
+//! C-variadic, which stable Rust cannot define. Their optional argument is
+//! one integer or pointer. On Linux x86_64 (System V AMD64 ABI) and aarch64
+//! (AAPCS64 as Linux uses it, where variadic arguments travel in the general
+//! registers exactly like named ones) the first variadic argument after N
+//! named integer arguments is passed in the register that an (N+1)th fixed
+//! integer parameter would use: `rdx`/`rcx` and `x2`/`x3`. So a definition
+//! with one more fixed parameter receives it unchanged, or, when the caller
+//! passed none, whatever the register held, which is forwarded to the real
+//! function that then ignores it as it would have. `al`, which x86_64
+//! callers of variadic functions set, is not read by a fixed-arity callee.
+//! That is why this module exists only on those two architectures.
+
+use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+
+use libc::{
+    id_t, idtype_t, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, pthread_attr_t,
+    pthread_t, rusage, siginfo_t, sigset_t, sockaddr, socklen_t,
+};
+
+use super::{
+    ARG, Busy, Call, FORKED_CHILD, LIVE, MY_SLOT, Origin, RUNNING, START, STATE, SUBJECT,
+    THREAD_HINT, THREAD_SCOPES, THREADS, child_reaped, child_started, claim, fd_closing, fd_opened,
+    free, my_tid,
+};
+
+type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
+
+pub(crate) mod real {
+    use super::*;
+
+    crate::active::real::real! {
+        open: unsafe extern "C" fn(*const c_char, c_int, ...) -> c_int;
+        open64: unsafe extern "C" fn(*const c_char, c_int, ...) -> c_int;
+        openat: unsafe extern "C" fn(c_int, *const c_char, c_int, ...) -> c_int;
+        openat64: unsafe extern "C" fn(c_int, *const c_char, c_int, ...) -> c_int;
+        socket: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
+        socketpair: unsafe extern "C" fn(c_int, c_int, c_int, *mut c_int) -> c_int;
+        accept: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int;
+        accept4: unsafe extern "C" fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int;
+        pipe: unsafe extern "C" fn(*mut c_int) -> c_int;
+        pipe2: unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
+        dup: unsafe extern "C" fn(c_int) -> c_int;
+        dup2: unsafe extern "C" fn(c_int, c_int) -> c_int;
+        dup3: unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
+        fcntl: unsafe extern "C" fn(c_int, c_int, ...) -> c_int;
+        fcntl64: unsafe extern "C" fn(c_int, c_int, ...) -> c_int;
+        epoll_create: unsafe extern "C" fn(c_int) -> c_int;
+        epoll_create1: unsafe extern "C" fn(c_int) -> c_int;
+        eventfd: unsafe extern "C" fn(c_uint, c_int) -> c_int;
+        timerfd_create: unsafe extern "C" fn(c_int, c_int) -> c_int;
+        signalfd: unsafe extern "C" fn(c_int, *const sigset_t, c_int) -> c_int;
+        memfd_create: unsafe extern "C" fn(*const c_char, c_uint) -> c_int;
+        inotify_init: unsafe extern "C" fn() -> c_int;
+        inotify_init1: unsafe extern "C" fn(c_int) -> c_int;
+        close: unsafe extern "C" fn(c_int) -> c_int;
+        pthread_create: unsafe extern "C" fn(*mut pthread_t, *const pthread_attr_t, StartRoutine, *mut c_void) -> c_int;
+        pthread_exit: unsafe extern "C" fn(*mut c_void) -> !;
+        fork: unsafe extern "C" fn() -> pid_t;
+        posix_spawn: unsafe extern "C" fn(*mut pid_t, *const c_char, *const posix_spawn_file_actions_t, *const posix_spawnattr_t, *const *mut c_char, *const *mut c_char) -> c_int;
+        posix_spawnp: unsafe extern "C" fn(*mut pid_t, *const c_char, *const posix_spawn_file_actions_t, *const posix_spawnattr_t, *const *mut c_char, *const *mut c_char) -> c_int;
+        wait: unsafe extern "C" fn(*mut c_int) -> pid_t;
+        waitpid: unsafe extern "C" fn(pid_t, *mut c_int, c_int) -> pid_t;
+        wait4: unsafe extern "C" fn(pid_t, *mut c_int, c_int, *mut rusage) -> pid_t;
+        waitid: unsafe extern "C" fn(idtype_t, id_t, *mut siginfo_t, c_int) -> c_int;
+    }
+}
+
+/// Records `fd` as created by `call`, leaving `errno` as the real call set it.
+#[inline]
+fn opened(fd: c_int, call: Call) -> c_int {
+    if fd >= 0 {
+        // SAFETY: `__errno_location` returns this thread's errno slot.
+        let errno = unsafe { *libc::__errno_location() };
+        fd_opened(fd, call);
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = errno };
+    }
+    fd
+}
+
+/// Records both descriptors of a successful `pipe`/`socketpair`.
+///
+/// # Safety
+/// When `rc == 0`, `fds` points to the two descriptors the call wrote.
+#[inline]
+unsafe fn opened_pair(rc: c_int, fds: *mut c_int, call: Call) -> c_int {
+    if rc == 0 && !fds.is_null() {
+        // SAFETY: the caller guarantees two written `c_int`s at `fds`.
+        let (a, b) = unsafe { (*fds, *fds.add(1)) };
+        opened(a, call);
+        opened(b, call);
+    }
+    rc
+}
+
+/// `int open(const char *path, int flags, ...)`; see the module's section
+/// on variadic functions.
+///
+/// # Safety
+/// As for libc's `open`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+    // SAFETY: forwards the caller's arguments, for which the caller upholds
+    // `open`'s contract; `mode` is the caller's optional argument or an
+    // ignored register (module docs).
+    opened(unsafe { real::open()(path, flags, mode) }, Call::Open)
+}
+
+/// `int open64(const char *path, int flags, ...)`, std's `File::open`.
+///
+/// # Safety
+/// As for libc's `open64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+    // SAFETY: as in `open`.
+    opened(unsafe { real::open64()(path, flags, mode) }, Call::Open64)
+}
+
+/// `int openat(int dirfd, const char *path, int flags, ...)`.
+///
+/// # Safety
+/// As for libc's `openat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+) -> c_int {
+    // SAFETY: as in `open`.
+    opened(
+        unsafe { real::openat()(dirfd, path, flags, mode) },
+        Call::Openat,
+    )
+}
+
+/// `int openat64(int dirfd, const char *path, int flags, ...)`.
+///
+/// # Safety
+/// As for libc's `openat64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn openat64(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+) -> c_int {
+    // SAFETY: as in `open`.
+    let fd = unsafe { real::openat64()(dirfd, path, flags, mode) };
+    opened(fd, Call::Openat64)
+}
+
+/// `int socket(int, int, int)`.
+///
+/// # Safety
+/// As for libc's `socket`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(
+        unsafe { real::socket()(domain, ty, protocol) },
+        Call::Socket,
+    )
+}
+
+/// `int socketpair(int, int, int, int sv[2])`.
+///
+/// # Safety
+/// As for libc's `socketpair`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn socketpair(
+    domain: c_int,
+    ty: c_int,
+    protocol: c_int,
+    sv: *mut c_int,
+) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    let rc = unsafe { real::socketpair()(domain, ty, protocol, sv) };
+    // SAFETY: on success `socketpair` wrote two descriptors at `sv`.
+    unsafe { opened_pair(rc, sv, Call::Socketpair) }
+}
+
+/// `int accept(int, struct sockaddr *, socklen_t *)`.
+///
+/// # Safety
+/// As for libc's `accept`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(unsafe { real::accept()(fd, addr, len) }, Call::Accept)
+}
+
+/// `int accept4(int, struct sockaddr *, socklen_t *, int)`, std's and
+/// mio's `accept`.
+///
+/// # Safety
+/// As for libc's `accept4`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    len: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(
+        unsafe { real::accept4()(fd, addr, len, flags) },
+        Call::Accept4,
+    )
+}
+
+/// `int pipe(int fds[2])`.
+///
+/// # Safety
+/// As for libc's `pipe`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pipe(fds: *mut c_int) -> c_int {
+    // SAFETY: forwards the caller's argument unchanged.
+    let rc = unsafe { real::pipe()(fds) };
+    // SAFETY: on success `pipe` wrote two descriptors at `fds`.
+    unsafe { opened_pair(rc, fds, Call::Pipe) }
+}
+
+/// `int pipe2(int fds[2], int flags)`, std's and mio's pipes.
+///
+/// # Safety
+/// As for libc's `pipe2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    let rc = unsafe { real::pipe2()(fds, flags) };
+    // SAFETY: on success `pipe2` wrote two descriptors at `fds`.
+    unsafe { opened_pair(rc, fds, Call::Pipe2) }
+}
+
+/// `int dup(int)`.
+///
+/// # Safety
+/// As for libc's `dup`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: forwards the caller's argument unchanged.
+    opened(unsafe { real::dup()(fd) }, Call::Dup)
+}
+
+/// `int dup2(int, int)`; a `newfd` that was open is replaced.
+///
+/// # Safety
+/// As for libc's `dup2`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    let fd = unsafe { real::dup2()(old, new) };
+    // Onto itself, `dup2` changes nothing: the record stays the opener's.
+    if old == new {
+        fd
+    } else {
+        opened(fd, Call::Dup2)
+    }
+}
+
+/// `int dup3(int, int, int)`.
+///
+/// # Safety
+/// As for libc's `dup3`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(unsafe { real::dup3()(old, new, flags) }, Call::Dup3)
+}
+
+/// Records what `F_DUPFD`/`F_DUPFD_CLOEXEC` created.
+#[inline]
+fn fcntl_done(r: c_int, cmd: c_int) -> c_int {
+    if cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC {
+        opened(r, Call::Fcntl)
+    } else {
+        r
+    }
+}
+
+/// `int fcntl(int fd, int cmd, ...)`, std's `try_clone`
+/// (`F_DUPFD_CLOEXEC`); see the module's section on variadic functions.
+///
+/// # Safety
+/// As for libc's `fcntl`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: forwards the caller's arguments; `arg` carries the whole
+    // register, so an `int` or a pointer argument reaches the real `fcntl`
+    // as the caller passed it (module docs).
+    fcntl_done(unsafe { real::fcntl()(fd, cmd, arg) }, cmd)
+}
+
+/// `int fcntl64(int fd, int cmd, ...)`, the name newer glibc headers use.
+///
+/// # Safety
+/// As for libc's `fcntl64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+    // SAFETY: as in `fcntl`.
+    fcntl_done(unsafe { real::fcntl64()(fd, cmd, arg) }, cmd)
+}
+
+/// `int epoll_create(int)`.
+///
+/// # Safety
+/// As for libc's `epoll_create`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn epoll_create(size: c_int) -> c_int {
+    // SAFETY: forwards the caller's argument unchanged.
+    opened(unsafe { real::epoll_create()(size) }, Call::EpollCreate)
+}
+
+/// `int epoll_create1(int)`, mio's poller.
+///
+/// # Safety
+/// As for libc's `epoll_create1`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn epoll_create1(flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's argument unchanged.
+    opened(unsafe { real::epoll_create1()(flags) }, Call::EpollCreate1)
+}
+
+/// `int eventfd(unsigned, int)`, mio's waker.
+///
+/// # Safety
+/// As for libc's `eventfd`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eventfd(initval: c_uint, flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(unsafe { real::eventfd()(initval, flags) }, Call::Eventfd)
+}
+
+/// `int timerfd_create(int, int)`.
+///
+/// # Safety
+/// As for libc's `timerfd_create`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn timerfd_create(clock: c_int, flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(
+        unsafe { real::timerfd_create()(clock, flags) },
+        Call::TimerfdCreate,
+    )
+}
+
+/// `int signalfd(int, const sigset_t *, int)`; creates a descriptor only
+/// when `fd` is -1.
+///
+/// # Safety
+/// As for libc's `signalfd`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signalfd(fd: c_int, mask: *const sigset_t, flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    let r = unsafe { real::signalfd()(fd, mask, flags) };
+    if fd == -1 {
+        opened(r, Call::Signalfd)
+    } else {
+        r
+    }
+}
+
+/// `int memfd_create(const char *, unsigned)`.
+///
+/// # Safety
+/// As for libc's `memfd_create`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memfd_create(name: *const c_char, flags: c_uint) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(
+        unsafe { real::memfd_create()(name, flags) },
+        Call::MemfdCreate,
+    )
+}
+
+/// `int inotify_init(void)`.
+///
+/// # Safety
+/// As for libc's `inotify_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inotify_init() -> c_int {
+    // SAFETY: no arguments.
+    opened(unsafe { real::inotify_init()() }, Call::InotifyInit)
+}
+
+/// `int inotify_init1(int)`.
+///
+/// # Safety
+/// As for libc's `inotify_init1`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn inotify_init1(flags: c_int) -> c_int {
+    // SAFETY: forwards the caller's argument unchanged.
+    opened(unsafe { real::inotify_init1()(flags) }, Call::InotifyInit1)
+}
+
+/// `int close(int)`: forgets the record first (see the module docs on
+/// tables), then closes.
+///
+/// # Safety
+/// As for libc's `close`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    fd_closing(fd);
+    // SAFETY: forwards the caller's argument unchanged.
+    unsafe { real::close()(fd) }
+}
+
+/// `pthread_create`: runs the thread through [`trampoline`], which records
+/// its id, makes its creator's scope current in it, and sees it finish.
+///
+/// # Safety
+/// As for libc's `pthread_create`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_create(
+    thread: *mut pthread_t,
+    attr: *const pthread_attr_t,
+    start: StartRoutine,
+    arg: *mut c_void,
+) -> c_int {
+    let claimed = Busy::enter().and_then(|_busy| {
+        let origin = Origin::here(Call::PthreadCreate);
+        let i = claim(&THREADS, &THREAD_HINT)?;
+        *THREAD_SCOPES[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = origin.scope;
+        let g = THREADS[i].lock();
+        origin.write(&g, 0, LIVE);
+        g.set(START, (start as *const ()).expose_provenance() as u64);
+        g.set(ARG, arg.expose_provenance() as u64);
+        Some(i)
+    });
+    let Some(i) = claimed else {
+        // SAFETY: forwards the caller's arguments unchanged.
+        return unsafe { real::pthread_create()(thread, attr, start, arg) };
+    };
+    // SAFETY: the caller's arguments, except that the thread runs
+    // `trampoline` with its slot number, from which it takes `start` and
+    // `arg` before anything else.
+    let rc = unsafe {
+        real::pthread_create()(
+            thread,
+            attr,
+            trampoline,
+            std::ptr::without_provenance_mut(i),
+        )
+    };
+    if rc != 0
+        && let Some(_busy) = Busy::tables()
+    {
+        free(&THREADS, i);
+    }
+    rc
+}
+
+/// A hooked thread's start: `slot` is its index in `THREADS`.
+extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
+    let i = slot.addr();
+    let words = THREADS[i].read();
+    // SAFETY: `pthread_create` stored a `StartRoutine` in `START` before
+    // starting this thread, and the slot stays claimed until this thread
+    // frees it.
+    let start = unsafe {
+        std::mem::transmute::<*const (), StartRoutine>(std::ptr::with_exposed_provenance(
+            words[START] as usize,
+        ))
+    };
+    let arg = std::ptr::with_exposed_provenance_mut::<c_void>(words[ARG] as usize);
+    if let Some(_busy) = Busy::tables() {
+        let g = THREADS[i].lock();
+        g.set(SUBJECT, my_tid() as u32 as u64);
+        g.set(STATE, RUNNING);
+    }
+    let _ = MY_SLOT.try_with(|s| s.set(i));
+    let scope = *THREAD_SCOPES[i]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // No destructor may be pending across `start`: a thread that calls
+    // `pthread_exit` (or is cancelled) unwinds through this frame by a
+    // forced unwind, which must find nothing to run here.
+    let in_scope = std::mem::ManuallyDrop::new(
+        (scope != leakwatch_core::ScopeId::NONE).then(|| scope.enter()),
+    );
+    let result = start(arg);
+    drop(std::mem::ManuallyDrop::into_inner(in_scope));
+    thread_finished();
+    result
+}
+
+/// Frees the calling thread's slot, if it has one.
+fn thread_finished() {
+    let Some(_busy) = Busy::tables() else { return };
+    if let Ok(i) = MY_SLOT.try_with(|s| s.replace(usize::MAX))
+        && i != usize::MAX
+    {
+        free(&THREADS, i);
+    }
+}
+
+/// `pthread_exit`: the thread's start routine will not return.
+///
+/// # Safety
+/// As for libc's `pthread_exit`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pthread_exit(value: *mut c_void) -> ! {
+    thread_finished();
+    // SAFETY: forwards the caller's argument unchanged.
+    unsafe { real::pthread_exit()(value) }
+}
+
+/// `fork`: the parent records the child; the child stops recording.
+///
+/// # Safety
+/// As for libc's `fork`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fork() -> pid_t {
+    let origin = Busy::enter().map(|_busy| Origin::here(Call::Fork));
+    // SAFETY: no arguments.
+    let pid = unsafe { real::fork()() };
+    if pid == 0 {
+        FORKED_CHILD.store(true, std::sync::atomic::Ordering::Relaxed);
+    } else if let Some(origin) = origin {
+        child_started(pid, &origin);
+    }
+    pid
+}
+
+/// `posix_spawn`.
+///
+/// # Safety
+/// As for libc's `posix_spawn`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut pid_t,
+    path: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attr: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    let origin = Busy::enter().map(|_busy| Origin::here(Call::PosixSpawn));
+    // SAFETY: forwards the caller's arguments unchanged.
+    let rc = unsafe { real::posix_spawn()(pid, path, actions, attr, argv, envp) };
+    // SAFETY: on success `posix_spawn` wrote the child's pid at a non-null `pid`.
+    unsafe { spawned(rc, pid, origin) }
+}
+
+/// `posix_spawnp`, std's `Command::spawn`.
+///
+/// # Safety
+/// As for libc's `posix_spawnp`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut pid_t,
+    file: *const c_char,
+    actions: *const posix_spawn_file_actions_t,
+    attr: *const posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    let origin = Busy::enter().map(|_busy| Origin::here(Call::PosixSpawnp));
+    // SAFETY: forwards the caller's arguments unchanged.
+    let rc = unsafe { real::posix_spawnp()(pid, file, actions, attr, argv, envp) };
+    // SAFETY: on success `posix_spawnp` wrote the child's pid at a non-null `pid`.
+    unsafe { spawned(rc, pid, origin) }
+}
+
+/// # Safety
+/// When `rc == 0` and `pid` is not null, `pid` holds the new child's pid.
+unsafe fn spawned(rc: c_int, pid: *mut pid_t, origin: Option<Origin>) -> c_int {
+    if rc == 0
+        && !pid.is_null()
+        && let Some(origin) = origin
+    {
+        // SAFETY: the caller's guarantee.
+        child_started(unsafe { *pid }, &origin);
+    }
+    rc
+}
+
+/// Forgets the child a wait returned, if the status says it was reaped
+/// (not merely stopped or continued).
+fn waited(r: pid_t, status: c_int) {
+    if r > 0 && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+        child_reaped(r);
+    }
+}
+
+/// `pid_t wait(int *)`.
+///
+/// # Safety
+/// As for libc's `wait`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
+    let mut own = 0;
+    let st = if status.is_null() {
+        &raw mut own
+    } else {
+        status
+    };
+    // SAFETY: `st` is the caller's status pointer or a local.
+    let r = unsafe { real::wait()(st) };
+    // SAFETY: when `r > 0` the call wrote the status at `st`.
+    waited(r, if r > 0 { unsafe { *st } } else { 0 });
+    r
+}
+
+/// `pid_t waitpid(pid_t, int *, int)`, std's `Child::wait`.
+///
+/// # Safety
+/// As for libc's `waitpid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
+    let mut own = 0;
+    let st = if status.is_null() {
+        &raw mut own
+    } else {
+        status
+    };
+    // SAFETY: the caller's arguments, with a local for a null status.
+    let r = unsafe { real::waitpid()(pid, st, options) };
+    // SAFETY: when `r > 0` the call wrote the status at `st`.
+    waited(r, if r > 0 { unsafe { *st } } else { 0 });
+    r
+}
+
+/// `pid_t wait4(pid_t, int *, int, struct rusage *)`.
+///
+/// # Safety
+/// As for libc's `wait4`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wait4(
+    pid: pid_t,
+    status: *mut c_int,
+    options: c_int,
+    usage: *mut rusage,
+) -> pid_t {
+    let mut own = 0;
+    let st = if status.is_null() {
+        &raw mut own
+    } else {
+        status
+    };
+    // SAFETY: the caller's arguments, with a local for a null status.
+    let r = unsafe { real::wait4()(pid, st, options, usage) };
+    // SAFETY: when `r > 0` the call wrote the status at `st`.
+    waited(r, if r > 0 { unsafe { *st } } else { 0 });
+    r
+}
+
+/// `int waitid(idtype_t, id_t, siginfo_t *, int)`; reaps unless `WNOWAIT`.
+///
+/// # Safety
+/// As for libc's `waitid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn waitid(
+    idtype: idtype_t,
+    id: id_t,
+    info: *mut siginfo_t,
+    options: c_int,
+) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    let r = unsafe { real::waitid()(idtype, id, info, options) };
+    if r == 0 && !info.is_null() && options & libc::WEXITED != 0 && options & libc::WNOWAIT == 0 {
+        // SAFETY: on success `waitid` filled `*info`; for a child's state
+        // change (`SIGCHLD`) `si_pid` is the valid field.
+        let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
+        if matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) {
+            child_reaped(pid);
+        }
+    }
+    r
+}

@@ -1,0 +1,588 @@
+//! The interposition: tables of what was created, and the libc functions
+//! that fill them.
+//!
+//! # Tables
+//!
+//! Three fixed arrays of [`Slot`]s, one record each: descriptors indexed by
+//! their number, threads and children in the first free slot. Nothing is
+//! allocated to record or forget an item, so the hooks are safe in any
+//! thread at any time the process may call libc, including while another
+//! thread holds `malloc`'s lock, in a forked child, or in a thread's
+//! teardown.
+//!
+//! A descriptor's number is unique among open descriptors, so its slot has
+//! one writer at a time: the call that created it, then the `close` that
+//! ends it. `close` forgets the record *before* the kernel frees the number,
+//! so a number the kernel hands out again cannot have its new record wiped
+//! by the old close.
+//!
+//! Descriptors opened or closed inside libc itself (`fopen`, `opendir`,
+//! `fclose`) are not seen: libc calls its own functions directly. A
+//! descriptor opened where this crate sees it and closed where it does not
+//! would leave a stale record, so every query checks that each descriptor
+//! it returns is still open and forgets those that are not.
+//!
+//! # Writers
+//!
+//! Every table write happens with the thread marked busy ([`Busy`]); a
+//! hook or table write that finds its thread busy already can only be
+//! running in a signal handler that interrupted one, perhaps while it held
+//! the very slot's lock, so it skips the tables rather than wait on that
+//! lock forever. What a skipped `close` or wait would have forgotten,
+//! queries find closed or reaped, and forget.
+//!
+//! # Records
+//!
+//! A record is [`W`] words: see the `STATE` .. `STACK` indices below.
+
+mod hooks;
+pub(crate) mod real;
+mod slot;
+
+use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use leakwatch_core::{Level, ScopeId};
+
+use crate::record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread};
+use crate::{Stacks, Support};
+use slot::{Guard, Slot};
+
+/// Frames kept per record.
+pub(crate) const FRAMES: usize = 16;
+
+// Word indices of a record.
+const STATE: usize = 0;
+const SCOPE: usize = 1;
+const NANOS: usize = 2;
+const CREATOR: usize = 3;
+/// The descriptor, the child's pid, or the thread's tid once it runs.
+const SUBJECT: usize = 4;
+const CALL: usize = 5;
+const LEN: usize = 6;
+/// A thread's start routine and its argument, until the thread takes them.
+const START: usize = 7;
+const ARG: usize = 8;
+const STACK: usize = 9;
+const W: usize = STACK + FRAMES;
+
+// States.
+const FREE: u64 = 0;
+/// A descriptor open, a child not reaped, a thread created but not running.
+const LIVE: u64 = 1;
+/// A thread running its start routine.
+const RUNNING: u64 = 2;
+
+/// Descriptors numbered at or above this are counted in [`missed`] only.
+pub(crate) const FD_SLOTS: usize = 1 << 15;
+const THREAD_SLOTS: usize = 4096;
+const CHILD_SLOTS: usize = 1024;
+
+type Table<const N: usize> = [Slot<W>; N];
+
+static FDS: Table<FD_SLOTS> = [const { Slot::new() }; FD_SLOTS];
+/// One past the highest descriptor ever recorded: scans stop here.
+static FD_HIGH: AtomicUsize = AtomicUsize::new(0);
+static THREADS: Table<THREAD_SLOTS> = [const { Slot::new() }; THREAD_SLOTS];
+/// The scope each new thread enters, written by its creator before
+/// `pthread_create` and read by the thread as it starts.
+static THREAD_SCOPES: [Mutex<ScopeId>; THREAD_SLOTS] =
+    [const { Mutex::new(ScopeId::NONE) }; THREAD_SLOTS];
+static CHILDREN: Table<CHILD_SLOTS> = [const { Slot::new() }; CHILD_SLOTS];
+/// Creations that found no slot.
+static MISSED: AtomicU64 = AtomicU64::new(0);
+
+/// Off with [`crate::set_recording`].
+static RECORDING: AtomicBool = AtomicBool::new(true);
+/// Set in a child forked from this process, before it runs anything else:
+/// its other threads are gone, possibly mid-write, so it records nothing.
+static FORKED_CHILD: AtomicBool = AtomicBool::new(false);
+/// A [`Stacks`] as `u8`.
+static STACKS: AtomicU8 = AtomicU8::new(Stacks::AtLevel as u8);
+
+// Destructor-free cells, usable while a thread is torn down.
+thread_local! {
+    /// Set while this thread is inside a hook, so that calls the hook
+    /// itself makes are passed straight through.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+    /// This thread's kernel id, 0 until first needed.
+    static TID: Cell<i32> = const { Cell::new(0) };
+    /// This thread's slot in `THREADS`, if it was started through a hook.
+    static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Reads `LEAKWATCH` (through `leakwatch_core::level`) when the executable
+/// is loaded, while one thread runs and no lock is held, so that no hook
+/// is the first to read it: std calls `posix_spawnp` and `fork` holding its
+/// environment lock, which reading the variable there would take again.
+// SAFETY: `.init_array` holds `extern "C" fn()` pointers that the dynamic
+// loader calls once, before `main`, on the main thread; this entry is one
+// such function, which neither unwinds nor needs anything `main` sets up.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static READ_LEVEL_AT_LOAD: extern "C" fn() = read_level_at_load;
+
+extern "C" fn read_level_at_load() {
+    let _ = leakwatch_core::level();
+    LEVEL_READ_AT_LOAD.store(true, Ordering::Relaxed);
+}
+
+/// Set by [`read_level_at_load`], for [`crate::support`]'s tests.
+pub(crate) static LEVEL_READ_AT_LOAD: AtomicBool = AtomicBool::new(false);
+
+/// Which libc function created an item; the `u8` is kept in `CALL`.
+#[derive(Clone, Copy, Debug)]
+#[repr(u8)]
+pub(crate) enum Call {
+    Open,
+    Open64,
+    Openat,
+    Openat64,
+    Socket,
+    Socketpair,
+    Accept,
+    Accept4,
+    Pipe,
+    Pipe2,
+    Dup,
+    Dup2,
+    Dup3,
+    Fcntl,
+    EpollCreate,
+    EpollCreate1,
+    Eventfd,
+    TimerfdCreate,
+    Signalfd,
+    MemfdCreate,
+    InotifyInit,
+    InotifyInit1,
+    PthreadCreate,
+    Fork,
+    PosixSpawn,
+    PosixSpawnp,
+}
+
+const CALL_NAMES: [&str; 26] = [
+    "open",
+    "open64",
+    "openat",
+    "openat64",
+    "socket",
+    "socketpair",
+    "accept",
+    "accept4",
+    "pipe",
+    "pipe2",
+    "dup",
+    "dup2",
+    "dup3",
+    "fcntl",
+    "epoll_create",
+    "epoll_create1",
+    "eventfd",
+    "timerfd_create",
+    "signalfd",
+    "memfd_create",
+    "inotify_init",
+    "inotify_init1",
+    "pthread_create",
+    "fork",
+    "posix_spawn",
+    "posix_spawnp",
+];
+
+fn call_name(code: u64) -> &'static str {
+    CALL_NAMES.get(code as usize).copied().unwrap_or("?")
+}
+
+pub(crate) fn support() -> Support {
+    if FORKED_CHILD.load(Ordering::Relaxed) {
+        Support::Unavailable("a forked child records nothing until it execs")
+    } else {
+        Support::Active
+    }
+}
+
+pub(crate) fn set_recording(on: bool) {
+    RECORDING.store(on, Ordering::Relaxed);
+}
+
+pub(crate) fn recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+        && !FORKED_CHILD.load(Ordering::Relaxed)
+        && leakwatch_core::level() != Level::Off
+}
+
+pub(crate) fn set_stacks(stacks: Stacks) {
+    STACKS.store(stacks as u8, Ordering::Relaxed);
+}
+
+pub(crate) fn missed() -> u64 {
+    MISSED.load(Ordering::Relaxed)
+}
+
+/// Marks the calling thread as inside a hook until dropped.
+///
+/// Only ever built where the mark was off (`then`, never `then_some`, so
+/// that a refused one is not built and dropped, clearing its holder's).
+struct Busy(());
+
+impl Busy {
+    /// `None` when recording is off or this thread is inside a hook
+    /// already (or past its thread-locals' end).
+    #[inline]
+    fn enter() -> Option<Busy> {
+        if !recording() {
+            return None;
+        }
+        let was = BUSY.try_with(|b| b.replace(true)).ok()?;
+        (!was).then(|| Busy(()))
+    }
+}
+
+impl Busy {
+    /// For writing the tables outside a recording hook (`close`, a wait,
+    /// a thread's start and end, a query forgetting stale records):
+    /// `None` if this thread is inside a hook or a table write already,
+    /// which it can only be from a signal handler that interrupted it,
+    /// possibly while it held the very slot's lock. The write is then
+    /// skipped; what it would have forgotten, queries find closed or
+    /// reaped and forget.
+    #[inline]
+    fn tables() -> Option<Busy> {
+        let was = BUSY.try_with(|b| b.replace(true)).ok()?;
+        (!was).then(|| Busy(()))
+    }
+}
+
+impl Drop for Busy {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = BUSY.try_with(|b| b.set(false));
+    }
+}
+
+/// Nanoseconds on the monotonic clock, the one `Instant` reads.
+#[inline]
+fn now_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a writable `timespec`; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[inline]
+fn my_tid() -> i32 {
+    TID.try_with(|t| {
+        if t.get() == 0 {
+            // SAFETY: `gettid` has no preconditions.
+            t.set(unsafe { libc::gettid() });
+        }
+        t.get()
+    })
+    // SAFETY: `gettid` has no preconditions.
+    .unwrap_or_else(|_| unsafe { libc::gettid() })
+}
+
+/// What a record says about its creation, gathered on the creating thread.
+struct Origin {
+    scope: ScopeId,
+    nanos: u64,
+    creator: i32,
+    call: Call,
+    len: usize,
+    stack: [usize; FRAMES],
+}
+
+impl Origin {
+    /// Gathered inside a hook (the caller holds a [`Busy`]).
+    #[inline(always)]
+    fn here(call: Call) -> Origin {
+        let scope = ScopeId::current();
+        let mut stack = [0; FRAMES];
+        let len = if want_stack(scope) {
+            capture(&mut stack)
+        } else {
+            0
+        };
+        Origin {
+            scope,
+            nanos: now_nanos(),
+            creator: my_tid(),
+            call,
+            len,
+            stack,
+        }
+    }
+
+    fn write(&self, g: &Guard<'_, W>, subject: u64, state: u64) {
+        g.set(SCOPE, self.scope.as_u64());
+        g.set(NANOS, self.nanos);
+        g.set(CREATOR, self.creator as u32 as u64);
+        g.set(SUBJECT, subject);
+        g.set(CALL, self.call as u64);
+        g.set(LEN, self.len as u64);
+        for (i, &ip) in self.stack[..self.len].iter().enumerate() {
+            g.set(STACK + i, ip as u64);
+        }
+        g.set(STATE, state);
+    }
+}
+
+fn want_stack(scope: ScopeId) -> bool {
+    if scope == ScopeId::NONE {
+        // Items outside every scope are never reported with a stack.
+        return false;
+    }
+    match STACKS.load(Ordering::Relaxed) {
+        x if x == Stacks::Always as u8 => true,
+        x if x == Stacks::Never as u8 => false,
+        // The unwinder costs 2.5-4 µs for 16 frames: as much again as
+        // opening a file, and 13% of starting and joining a thread.
+        _ => leakwatch_core::level() == Level::Stacks,
+    }
+}
+
+/// Raw return addresses of the calling thread, innermost first.
+#[inline(never)]
+fn capture(stack: &mut [usize; FRAMES]) -> usize {
+    let mut n = 0;
+    // SAFETY: `trace_unsynchronized` is unsafe only because some platforms'
+    // unwinders (Windows' dbghelp) are not thread-safe; this module is built
+    // for glibc Linux only, where the unwinder (libgcc's, over
+    // `dl_iterate_phdr`) is, and it neither allocates through Rust's
+    // allocator nor calls an interposed function.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| {
+            stack[n] = frame.ip() as usize;
+            n += 1;
+            n < FRAMES
+        });
+    }
+    n
+}
+
+// ---- descriptors ----
+
+/// Records `fd`, just returned by `call`, if recording.
+#[inline]
+fn fd_opened(fd: libc::c_int, call: Call) {
+    if fd < 0 {
+        return;
+    }
+    let Some(_busy) = Busy::enter() else { return };
+    let origin = Origin::here(call);
+    fd_insert(fd, &origin);
+}
+
+fn fd_insert(fd: libc::c_int, origin: &Origin) {
+    let i = fd as usize;
+    let Some(slot) = FDS.get(i) else {
+        MISSED.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    origin.write(&slot.lock(), i as u64, LIVE);
+    FD_HIGH.fetch_max(i + 1, Ordering::Relaxed);
+}
+
+/// Forgets `fd`, about to be closed.
+#[inline]
+fn fd_closing(fd: libc::c_int) {
+    if fd < 0 || FORKED_CHILD.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(slot) = FDS.get(fd as usize)
+        && slot.peek(STATE) != FREE
+        && let Some(_busy) = Busy::tables()
+    {
+        slot.lock().set(STATE, FREE);
+    }
+}
+
+/// Whether `fd` is open in this process now.
+fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD takes no argument and only reads the descriptor
+    // table; on a closed descriptor it fails with EBADF.
+    let r = unsafe { (hooks::real::fcntl())(fd, libc::F_GETFD, 0) };
+    r != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EBADF)
+}
+
+/// Forgets a record read as `words` if the slot still holds it.
+fn forget_if_unchanged(slot: &Slot<W>, words: &[u64; W]) {
+    let Some(_busy) = Busy::tables() else { return };
+    let g = slot.lock();
+    if g.get(STATE) == words[STATE] && g.get(NANOS) == words[NANOS] {
+        g.set(STATE, FREE);
+    }
+}
+
+// ---- threads ----
+
+/// Claims a free thread slot, `None` when all are taken.
+fn claim(table: &'static [Slot<W>], hint: &AtomicUsize) -> Option<usize> {
+    let start = hint.load(Ordering::Relaxed);
+    for k in 0..table.len() {
+        let i = (start + k) % table.len();
+        if table[i].peek(STATE) != FREE {
+            continue;
+        }
+        let g = table[i].lock();
+        if g.get(STATE) == FREE {
+            g.set(STATE, LIVE);
+            drop(g);
+            hint.store(i + 1, Ordering::Relaxed);
+            return Some(i);
+        }
+    }
+    MISSED.fetch_add(1, Ordering::Relaxed);
+    None
+}
+
+static THREAD_HINT: AtomicUsize = AtomicUsize::new(0);
+static CHILD_HINT: AtomicUsize = AtomicUsize::new(0);
+
+fn free(table: &[Slot<W>], i: usize) {
+    table[i].lock().set(STATE, FREE);
+}
+
+// ---- children ----
+
+fn child_started(pid: libc::pid_t, origin: &Origin) {
+    if pid <= 0 {
+        return;
+    }
+    let Some(_busy) = Busy::tables() else { return };
+    if let Some(i) = claim(&CHILDREN, &CHILD_HINT) {
+        origin.write(&CHILDREN[i].lock(), pid as u64, LIVE);
+    }
+}
+
+/// Forgets `pid`, just reaped.
+fn child_reaped(pid: libc::pid_t) {
+    if pid <= 0 || FORKED_CHILD.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(_busy) = Busy::tables() else { return };
+    for slot in &CHILDREN {
+        if slot.peek(STATE) == LIVE && slot.peek(SUBJECT) == pid as u64 {
+            let g = slot.lock();
+            if g.get(STATE) == LIVE && g.get(SUBJECT) == pid as u64 {
+                g.set(STATE, FREE);
+                return;
+            }
+        }
+    }
+}
+
+/// Whether process `pid` exists (running or a zombie).
+fn child_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() != libc::ESRCH }
+}
+
+// ---- queries ----
+
+/// Calls `each` with every live record of `table` whose scope is one of
+/// `scopes`, and that scope.
+fn scan(table: &[Slot<W>], scopes: &[ScopeId], mut each: impl FnMut(&Slot<W>, [u64; W], ScopeId)) {
+    for slot in table {
+        if slot.peek(STATE) == FREE {
+            continue;
+        }
+        let peeked = slot.peek(SCOPE);
+        if !scopes.iter().any(|s| s.as_u64() == peeked) {
+            continue;
+        }
+        let words = slot.read();
+        if words[STATE] == FREE {
+            continue;
+        }
+        if let Some(&scope) = scopes.iter().find(|s| s.as_u64() == words[SCOPE]) {
+            each(slot, words, scope);
+        }
+    }
+}
+
+fn fd_table() -> &'static [Slot<W>] {
+    &FDS[..FD_HIGH.load(Ordering::Relaxed).min(FD_SLOTS)]
+}
+
+/// `each` for every fd record of `scopes` still open, forgetting stale ones.
+fn scan_fds(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
+    scan(fd_table(), scopes, |slot, words, scope| {
+        if fd_is_open(words[SUBJECT] as i32) {
+            each(words, scope);
+        } else {
+            forget_if_unchanged(slot, &words);
+        }
+    });
+}
+
+fn scan_children(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
+    scan(&CHILDREN, scopes, |slot, words, scope| {
+        if child_exists(words[SUBJECT] as i32) {
+            each(words, scope);
+        } else {
+            forget_if_unchanged(slot, &words);
+        }
+    });
+}
+
+pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
+    let mut counts = Counts::default();
+    scan_fds(scopes, |_, _| counts.fds += 1);
+    scan(&THREADS, scopes, |_, _, _| counts.threads += 1);
+    scan_children(scopes, |_, _| counts.children += 1);
+    counts
+}
+
+pub(crate) fn open_in(scopes: &[ScopeId]) -> Open {
+    let now = Instant::now();
+    let now_ns = now_nanos();
+    let created = |words: &[u64; W], scope: ScopeId| {
+        let len = (words[LEN] as usize).min(FRAMES);
+        Created {
+            scope,
+            at: now
+                .checked_sub(Duration::from_nanos(now_ns.saturating_sub(words[NANOS])))
+                .unwrap_or(now),
+            thread: words[CREATOR] as u32 as i32,
+            call: call_name(words[CALL]),
+            stack: words[STACK..STACK + len]
+                .iter()
+                .map(|&ip| ip as usize)
+                .collect(),
+        }
+    };
+    let mut open = Open::default();
+    scan_fds(scopes, |words, scope| {
+        open.fds.push(OpenFd {
+            fd: words[SUBJECT] as i32,
+            created: created(&words, scope),
+        });
+    });
+    scan(&THREADS, scopes, |_, words, scope| {
+        open.threads.push(OpenThread {
+            tid: (words[STATE] == RUNNING).then_some(words[SUBJECT] as i32),
+            created: created(&words, scope),
+        });
+    });
+    scan_children(scopes, |words, scope| {
+        open.children.push(OpenChild {
+            pid: words[SUBJECT] as i32,
+            created: created(&words, scope),
+        });
+    });
+    open.fds.sort_by_key(|f| f.created.at);
+    open.threads.sort_by_key(|t| t.created.at);
+    open.children.sort_by_key(|c| c.created.at);
+    open
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! The real libc functions behind the interposed ones.
+
+use std::ffi::{CStr, c_void};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// One real function, looked up on first use.
+pub(crate) struct Real {
+    name: &'static CStr,
+    addr: AtomicPtr<c_void>,
+}
+
+impl Real {
+    pub(crate) const fn new(name: &'static CStr) -> Real {
+        Real {
+            name,
+            addr: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The address of the next definition of this symbol after this
+    /// executable's, that is libc's.
+    ///
+    /// Two threads may both look it up on first use; they find the same
+    /// address. `dlsym` may allocate through `malloc` (never this crate's
+    /// counting allocator), and no interposed function is called while
+    /// `malloc`'s lock is held, so looking up here cannot deadlock.
+    #[inline]
+    pub(crate) fn get(&self) -> *mut c_void {
+        let addr = self.addr.load(Ordering::Relaxed);
+        if !addr.is_null() {
+            return addr;
+        }
+        // SAFETY: `RTLD_NEXT` is a valid pseudo-handle for `dlsym` in code
+        // linked into an executable or shared object, and `self.name` is a
+        // NUL-terminated string that outlives the call.
+        let found = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        if found.is_null() {
+            missing(self.name);
+        }
+        self.addr.store(found, Ordering::Relaxed);
+        found
+    }
+}
+
+/// Every function interposed here is in glibc; without it the process
+/// cannot go on, and no allocation is safe to make here.
+#[cold]
+fn missing(name: &CStr) -> ! {
+    const MSG: &[u8] = b"leakwatch-interpose: libc lacks an interposed function: ";
+    for part in [MSG, name.to_bytes(), b"\n"] {
+        // SAFETY: writes `part.len()` bytes from a live slice to stderr.
+        unsafe { libc::write(2, part.as_ptr().cast(), part.len()) };
+    }
+    std::process::abort()
+}
+
+/// Declares the real function `$name` with the C type `$ty`, and a
+/// function of the same name returning it.
+macro_rules! real {
+    ($($name:ident: $ty:ty;)*) => {
+        $(
+            #[inline]
+            pub(crate) fn $name() -> $ty {
+                static REAL: $crate::active::real::Real = $crate::active::real::Real::new(
+                    match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+                        Ok(name) => name,
+                        Err(_) => panic!("a symbol name with a NUL"),
+                    },
+                );
+                let addr = REAL.get();
+                // SAFETY: `addr` is libc's definition of the symbol of this
+                // name, non-null (`Real::get` aborts otherwise), and `$ty`
+                // is its C signature as glibc declares it.
+                unsafe { std::mem::transmute::<*mut std::ffi::c_void, $ty>(addr) }
+            }
+        )*
+    };
+}
+pub(crate) use real;

@@ -1,0 +1,53 @@
+use super::*;
+
+#[test]
+fn every_call_has_a_name() {
+    assert_eq!(CALL_NAMES.len(), Call::PosixSpawnp as usize + 1);
+    assert_eq!(call_name(Call::Open64 as u64), "open64");
+    assert_eq!(call_name(Call::PosixSpawnp as u64), "posix_spawnp");
+    assert_eq!(call_name(999), "?");
+}
+
+/// The level was read when the test binary was loaded, before `main`, so
+/// no hook is the first to read it.
+#[test]
+fn the_level_is_read_at_load() {
+    assert!(LEVEL_READ_AT_LOAD.load(Ordering::Relaxed));
+    assert!(recording());
+}
+
+/// A `close` that finds its thread busy (as in a signal handler that
+/// interrupted a hook) leaves the record, and the next query, finding the
+/// descriptor closed, forgets it.
+#[test]
+fn a_close_while_busy_skips_the_table_and_queries_forget_it() {
+    use std::os::fd::IntoRawFd;
+
+    let scope = leakwatch_core::Scope::new("busy");
+    let fd = scope.run(|| std::fs::File::open("Cargo.toml").unwrap().into_raw_fd());
+    assert_eq!(FDS[fd as usize].peek(STATE), LIVE);
+    let busy = Busy::tables().expect("not busy outside a hook");
+    assert!(Busy::tables().is_none(), "busy while a write is marked");
+    // SAFETY: `fd` came from `into_raw_fd` above and is closed once.
+    assert_eq!(unsafe { libc::close(fd) }, 0);
+    drop(busy);
+    assert_eq!(FDS[fd as usize].peek(STATE), LIVE, "the busy close left it");
+    assert!(open_in(&[scope.id()]).fds.is_empty());
+    assert_eq!(FDS[fd as usize].peek(STATE), FREE, "the query forgot it");
+}
+
+/// Calls a hook makes itself (inside `Busy`) pass straight through, and
+/// leave the hook's mark as it was.
+#[test]
+fn calls_made_inside_a_hook_are_not_recorded() {
+    let scope = leakwatch_core::Scope::new("nested");
+    let busy = Busy::enter().expect("recording, and not inside a hook");
+    let file = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+    assert!(Busy::enter().is_none(), "still inside the hook");
+    drop(busy);
+    assert!(open_in(&[scope.id()]).is_empty());
+    drop(file);
+    let kept = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+    assert_eq!(open_in(&[scope.id()]).fds.len(), 1);
+    drop(kept);
+}

@@ -1,0 +1,389 @@
+//! Leak hunting by repetition, after CPython's `regrtest -R`.
+//!
+//! A leak that a single run cannot tell from a cache filled once shows up
+//! when the same code runs again and again: the body runs for some warm-up
+//! rounds (filling caches, pools, lazily-initialized statics), then for
+//! measured rounds, each measured as the change in what its scope holds:
+//! tracked items, tasks, threads, descriptors, children and, with the
+//! [`Counting`](crate::Counting) allocator, heap blocks and bytes.
+//!
+//! CPython's rule decides: a count that grows in **every** measured round
+//! is a leak; descriptors that change **at all** are a leak; anything else
+//! passes (a one-off growth is a cache, not a leak).
+//!
+//! ```
+//! use std::sync::Mutex;
+//!
+//! static CACHE: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+//!
+//! let hunt = leakwatch_interpose::hunt(2, 3, || {
+//!     CACHE.lock().unwrap().push(std::fs::File::open("Cargo.toml").unwrap());
+//! })
+//! .unwrap();
+//! if leakwatch_interpose::support() == leakwatch_interpose::Support::Active {
+//!     assert!(!hunt.is_clean());
+//!     assert!(hunt.to_string().contains("fds leaked [1, 1, 1]"), "{hunt}");
+//! }
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use leakwatch_core::Scope;
+
+use crate::{Support, counts_in, heap_in, support};
+
+/// How many warm-up and measured rounds a hunt runs.
+///
+/// Parsed from `"warmup:measured"`, the form `#[leakwatch::test(hunt =
+/// "3:5")]` takes.
+///
+/// ```
+/// let rounds: leakwatch_interpose::Rounds = "3:5".parse().unwrap();
+/// assert_eq!((rounds.warmup(), rounds.measured()), (3, 5));
+/// assert_eq!(
+///     "3".parse::<leakwatch_interpose::Rounds>().unwrap_err().to_string(),
+///     "invalid hunt rounds '3': expected WARMUP:MEASURED, such as 3:5"
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rounds {
+    warmup: usize,
+    measured: usize,
+}
+
+/// Fewer than 2 measured rounds, or a malformed `"warmup:measured"`.
+///
+/// ```
+/// let err = leakwatch_interpose::Rounds::new(1, 1).unwrap_err();
+/// assert!(err.to_string().contains("at least 2 measured rounds"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoundsError {
+    input: String,
+    reason: &'static str,
+}
+
+impl fmt::Display for RoundsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid hunt rounds '{}': {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for RoundsError {}
+
+impl Rounds {
+    /// `warmup` rounds, then `measured` rounds (at least 2: one round
+    /// cannot tell a leak from a one-off).
+    ///
+    /// ```
+    /// assert!(leakwatch_interpose::Rounds::new(0, 2).is_ok());
+    /// ```
+    pub fn new(warmup: usize, measured: usize) -> Result<Rounds, RoundsError> {
+        if measured < 2 {
+            return Err(RoundsError {
+                input: format!("{warmup}:{measured}"),
+                reason: "needs at least 2 measured rounds to tell growth from a one-off",
+            });
+        }
+        Ok(Rounds { warmup, measured })
+    }
+
+    /// Warm-up rounds.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_interpose::Rounds::new(3, 5).unwrap().warmup(), 3);
+    /// ```
+    pub fn warmup(&self) -> usize {
+        self.warmup
+    }
+
+    /// Measured rounds.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_interpose::Rounds::new(3, 5).unwrap().measured(), 5);
+    /// ```
+    pub fn measured(&self) -> usize {
+        self.measured
+    }
+
+    /// Runs `body` for these rounds in a new scope, a child of the calling
+    /// thread's current one.
+    ///
+    /// ```
+    /// let rounds = leakwatch_interpose::Rounds::new(1, 3).unwrap();
+    /// assert!(rounds.hunt(|| drop(vec![0u8; 64])).is_clean());
+    /// ```
+    pub fn hunt(self, mut body: impl FnMut()) -> Hunt {
+        let scope = Scope::new("hunt");
+        for _ in 0..self.warmup {
+            scope.run(&mut body);
+        }
+        let mut deltas = Vec::with_capacity(self.measured);
+        let mut before = Sample::of(&scope);
+        for _ in 0..self.measured {
+            scope.run(&mut body);
+            let after = Sample::of(&scope);
+            deltas.push(after.minus(&before));
+            before = after;
+        }
+        let heap_counted = heap_in(&[scope.id()]).is_some();
+        Hunt {
+            rounds: self,
+            deltas,
+            unseen: match support() {
+                Support::Active => None,
+                Support::Unavailable(why) => Some(why),
+            },
+            heap_counted,
+        }
+    }
+}
+
+impl FromStr for Rounds {
+    type Err = RoundsError;
+
+    fn from_str(s: &str) -> Result<Rounds, RoundsError> {
+        let bad = |reason| RoundsError {
+            input: s.to_owned(),
+            reason,
+        };
+        let (w, m) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected WARMUP:MEASURED, such as 3:5"))?;
+        let w = w
+            .trim()
+            .parse()
+            .map_err(|_| bad("the warm-up count is not a number"))?;
+        let m = m
+            .trim()
+            .parse()
+            .map_err(|_| bad("the measured count is not a number"))?;
+        Rounds::new(w, m).map_err(|e| bad(e.reason))
+    }
+}
+
+/// Runs `body` for `warmup` rounds and then `measured` rounds, all in one
+/// new scope (a child of the calling thread's current one), and says what
+/// grew in it, after CPython's `regrtest -R`.
+///
+/// Each measured round records the change in tracked items, tasks,
+/// threads, descriptors, children and, with the [`Counting`](crate::Counting)
+/// allocator, heap blocks and bytes. A count that grows in **every**
+/// measured round is a leak; descriptors that change **at all** are a
+/// leak; anything else passes (a one-off growth is a cache filling, not a
+/// leak).
+///
+/// ```
+/// use std::sync::OnceLock;
+///
+/// static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
+/// // Filled in the first warm-up round only: not a leak.
+/// let hunt = leakwatch_interpose::hunt(1, 3, || {
+///     TABLE.get_or_init(|| (0..100).collect());
+/// })
+/// .unwrap();
+/// assert!(hunt.is_clean(), "{hunt}");
+/// ```
+pub fn hunt(warmup: usize, measured: usize, body: impl FnMut()) -> Result<Hunt, RoundsError> {
+    Ok(Rounds::new(warmup, measured)?.hunt(body))
+}
+
+/// What a hunt measures, per round.
+///
+/// ```
+/// assert_eq!(leakwatch_interpose::Measure::Fds.to_string(), "fds");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Measure {
+    /// Items tracked by leakwatch's wrappers, tags and hooks.
+    Items,
+    /// Tokio tasks tracked through leakwatch.
+    Tasks,
+    /// Running threads started in the scope.
+    Threads,
+    /// Open descriptors created in the scope.
+    Fds,
+    /// Children started in the scope and not waited for.
+    Children,
+    /// Live heap blocks (with the `Counting` allocator).
+    HeapBlocks,
+    /// Live heap bytes (with the `Counting` allocator).
+    HeapBytes,
+}
+
+const MEASURES: [Measure; 7] = [
+    Measure::Items,
+    Measure::Tasks,
+    Measure::Threads,
+    Measure::Fds,
+    Measure::Children,
+    Measure::HeapBlocks,
+    Measure::HeapBytes,
+];
+
+impl fmt::Display for Measure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Measure::Items => "tracked items",
+            Measure::Tasks => "tasks",
+            Measure::Threads => "threads",
+            Measure::Fds => "fds",
+            Measure::Children => "children",
+            Measure::HeapBlocks => "heap blocks",
+            Measure::HeapBytes => "heap bytes",
+        })
+    }
+}
+
+/// What the scope holds at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample([i64; 7]);
+
+impl Sample {
+    fn of(scope: &Scope) -> Sample {
+        let open = counts_in(&[scope.id()]);
+        let heap = heap_in(&[scope.id()]).unwrap_or_default();
+        let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
+        let m = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+        Sample([
+            n(scope.snapshot().len()),
+            n(scope.open_count("task")),
+            n(open.threads),
+            n(open.fds),
+            n(open.children),
+            m(heap.blocks),
+            m(heap.bytes),
+        ])
+    }
+
+    fn minus(&self, before: &Sample) -> Sample {
+        Sample(std::array::from_fn(|i| {
+            self.0[i].saturating_sub(before.0[i])
+        }))
+    }
+}
+
+/// The per-round changes a hunt measured, and what they say.
+///
+/// Its `Display` is the report: one line per leak, such as
+/// `fds leaked [1, 1, 1]` or
+/// `heap blocks grew [12, 12, 12] (+384 bytes a round)`.
+///
+/// ```
+/// let hunt = leakwatch_interpose::hunt(0, 2, || {}).unwrap();
+/// assert_eq!(hunt.deltas(leakwatch_interpose::Measure::Fds), [0, 0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Hunt {
+    rounds: Rounds,
+    deltas: Vec<Sample>,
+    unseen: Option<&'static str>,
+    heap_counted: bool,
+}
+
+impl Hunt {
+    /// The change in `measure` over each measured round.
+    ///
+    /// ```
+    /// # let hunt = leakwatch_interpose::hunt(0, 2, || {}).unwrap();
+    /// assert_eq!(hunt.deltas(leakwatch_interpose::Measure::HeapBlocks).len(), 2);
+    /// ```
+    pub fn deltas(&self, measure: Measure) -> Vec<i64> {
+        let i = MEASURES.iter().position(|&m| m == measure).unwrap_or(0);
+        self.deltas.iter().map(|s| s.0[i]).collect()
+    }
+
+    /// Whether `measure`'s deltas make a leak: any change for
+    /// descriptors, growth in every round for the rest.
+    ///
+    /// ```
+    /// # let hunt = leakwatch_interpose::hunt(0, 2, || {}).unwrap();
+    /// assert!(!hunt.leaked(leakwatch_interpose::Measure::Fds));
+    /// ```
+    pub fn leaked(&self, measure: Measure) -> bool {
+        let deltas = self.deltas(measure);
+        match measure {
+            Measure::Fds => deltas.iter().any(|&d| d != 0),
+            _ => deltas.iter().all(|&d| d > 0),
+        }
+    }
+
+    /// The measures that leaked.
+    ///
+    /// ```
+    /// # let hunt = leakwatch_interpose::hunt(0, 2, || {}).unwrap();
+    /// assert!(hunt.leaks().is_empty());
+    /// ```
+    pub fn leaks(&self) -> Vec<Measure> {
+        MEASURES
+            .into_iter()
+            .filter(|&m| self.leaked(m))
+            // Bytes are shown on the blocks' line when both grew.
+            .filter(|&m| !(m == Measure::HeapBytes && self.leaked(Measure::HeapBlocks)))
+            .collect()
+    }
+
+    /// True when nothing leaked.
+    ///
+    /// ```
+    /// assert!(leakwatch_interpose::hunt(0, 2, || {}).unwrap().is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.leaks().is_empty()
+    }
+
+    /// `Ok` when clean, else this hunt as the error.
+    ///
+    /// ```
+    /// leakwatch_interpose::hunt(1, 3, || {}).unwrap().check().unwrap();
+    /// ```
+    pub fn check(self) -> Result<(), Hunt> {
+        if self.is_clean() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl fmt::Display for Hunt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Rounds { warmup, measured } = self.rounds;
+        let leaks = self.leaks();
+        if leaks.is_empty() {
+            write!(
+                f,
+                "no leak in {measured} measured rounds (after {warmup} warm-up)"
+            )?;
+        } else {
+            write!(
+                f,
+                "leak hunt: {measured} measured rounds (after {warmup} warm-up)"
+            )?;
+        }
+        for m in leaks {
+            let deltas = self.deltas(m);
+            let verb = match m {
+                Measure::HeapBlocks | Measure::HeapBytes => "grew",
+                _ => "leaked",
+            };
+            write!(f, "\n  {m} {verb} {deltas:?}")?;
+            if m == Measure::HeapBlocks {
+                let bytes = self.deltas(Measure::HeapBytes);
+                let per_round = bytes.iter().sum::<i64>() / bytes.len().max(1) as i64;
+                write!(f, " ({per_round:+} bytes a round)")?;
+            }
+        }
+        if let Some(why) = self.unseen {
+            write!(
+                f,
+                "\n  note: threads, fds and children outside leakwatch's wrappers were not measured: {why}"
+            )?;
+        }
+        if !self.heap_counted {
+            write!(
+                f,
+                "\n  note: heap not measured: the global allocator is not leakwatch's `Counting`"
+            )?;
+        }
+        Ok(())
+    }
+}

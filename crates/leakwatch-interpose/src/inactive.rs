@@ -1,0 +1,33 @@
+//! Builds and platforms without interposition: nothing is recorded, and
+//! [`support`] says why.
+
+use leakwatch_core::ScopeId;
+
+use crate::record::{Counts, Open};
+use crate::{Stacks, Support};
+
+const WHY: &str = if cfg!(not(any(debug_assertions, feature = "production"))) {
+    "tracking is compiled out of this build (no debug_assertions, no `production` feature)"
+} else {
+    "descriptors, threads and children created outside leakwatch's wrappers are seen only on glibc Linux (x86_64, aarch64)"
+};
+
+pub(crate) fn support() -> Support {
+    Support::Unavailable(WHY)
+}
+
+pub(crate) fn open_in(_: &[ScopeId]) -> Open {
+    Open::default()
+}
+
+pub(crate) fn counts_in(_: &[ScopeId]) -> Counts {
+    Counts::default()
+}
+
+pub(crate) fn set_recording(_: bool) {}
+
+pub(crate) fn set_stacks(_: Stacks) {}
+
+pub(crate) fn missed() -> u64 {
+    0
+}

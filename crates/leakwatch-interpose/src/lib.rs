@@ -1,0 +1,226 @@
+//! Descriptors, threads and child processes that any code in the process
+//! creates, charged to the leakwatch scope that was current when it did.
+//!
+//! leakwatch's wrappers (`leakwatch::fs`, `leakwatch::thread`, `Tag`) see
+//! only what goes through them. Most descriptors, threads and children of a
+//! real program are made by std, tokio, hyper and database drivers that will
+//! never use them. This crate sees those by interposing the libc functions
+//! that create and end them: linked into an executable, its `open64`,
+//! `socket`, `pthread_create`, `posix_spawnp`, `close`, `waitpid` and the
+//! rest are what the executable's code calls. Each creation records the
+//! scope current on the creating thread ([`ScopeId::current`]), the time,
+//! the thread and, when asked for, the raw stack.
+//!
+//! A check then asks what a scope and its children still have open:
+//!
+//! ```
+//! use leakwatch_core::Scope;
+//!
+//! let scope = Scope::new("test");
+//! let file = scope.run(|| std::fs::File::open("Cargo.toml").unwrap());
+//! let open = leakwatch_interpose::open_in(&[scope.id()]);
+//! if leakwatch_interpose::support() == leakwatch_interpose::Support::Active {
+//!     assert_eq!(open.fds.len(), 1);
+//!     assert_eq!(open.fds[0].created.call, "open64");
+//! }
+//! drop(file);
+//! assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).fds, 0);
+//! ```
+//!
+//! # What is seen
+//!
+//! Descriptors: `open`, `open64`, `openat`, `openat64`, `socket`,
+//! `socketpair`, `accept`, `accept4`, `pipe`, `pipe2`, `dup`, `dup2`,
+//! `dup3`, `fcntl`/`fcntl64` with `F_DUPFD`/`F_DUPFD_CLOEXEC`,
+//! `epoll_create`, `epoll_create1`, `eventfd`, `timerfd_create`,
+//! `signalfd`, `memfd_create`, `inotify_init`, `inotify_init1`, ended by
+//! `close`. Threads: `pthread_create`, ended when the start routine returns
+//! or calls `pthread_exit`; a new thread runs in its creator's scope, so
+//! what it opens is charged there too. Children: `fork`, `posix_spawn`,
+//! `posix_spawnp`, ended when `wait`, `waitpid`, `wait4` or `waitid` reaps
+//! them.
+//!
+//! Not seen: calls libc makes to itself (`fopen`, `opendir`, `popen`,
+//! `system`), raw system calls (rustix's `linux_raw` backend), `vfork`
+//! (whose child returns through its caller's frame, which no wrapper may
+//! share), and anything in a child forked without exec.
+//!
+//! # Descriptions
+//!
+//! On Linux, [`Census`], [`describe_thread`] and [`describe_child`] read
+//! `/proc` for what a person wants to see: a file's path; a socket's
+//! protocol, addresses and TCP state; a pipe, eventfd, epoll, timerfd,
+//! signalfd, memfd or inotify by name; a thread's name; a child's pid,
+//! state and command line.
+//!
+//! # Heap
+//!
+//! [`Counting`] wraps the global allocator to count live blocks and bytes
+//! per scope ([`heap_in`]).
+//!
+//! # Leak hunting
+//!
+//! [`hunt()`] runs a body for warm-up and then measured rounds and applies
+//! CPython's `-R` rule to the per-round changes.
+//!
+//! # Joining a scope's check
+//!
+//! A check joins these detectors through three calls, none of which
+//! touches the registry:
+//!
+//! 1. [`counts_in`] with the ids of the scope and its children: zero
+//!    everywhere is the clean check (a few microseconds: one pass over
+//!    the tables, a `fcntl(F_GETFD)` per matching descriptor).
+//! 2. Otherwise [`open_in`] with the same ids, for owned records (the
+//!    scope each was created in, when, by which thread and libc call, and
+//!    the raw stack at `LEAKWATCH=stacks`), then [`Census::of`] with their
+//!    descriptor numbers, [`describe_thread`] and [`describe_child`] for
+//!    what a person reads. Stacks start with this crate's hook frames
+//!    (`leakwatch_interpose::`), which a report trims like leakwatch's own.
+//! 3. [`support`] once per report: where it is `Unavailable`, the report
+//!    says that descriptors, threads and children outside leakwatch's
+//!    wrappers were not seen, rather than passing in silence.
+//!
+//! A thread started through `leakwatch::thread` is seen here too; a report
+//! that shows both should show it once.
+//!
+//! # When it is on
+//!
+//! On glibc Linux, x86_64 or aarch64, in builds with `debug_assertions`
+//! (`cargo test`) or the `production` feature, and while
+//! `leakwatch_core::level()` is not `Off` and [`set_recording`] has not
+//! turned it off. Elsewhere the crate builds, records nothing, and
+//! [`support`] says why, so a check can say it cannot see unwrapped
+//! descriptors rather than pass in silence.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod alloc;
+#[cfg(target_os = "linux")]
+mod describe;
+mod hunt;
+mod record;
+
+#[cfg(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    any(debug_assertions, feature = "production")
+))]
+mod active;
+#[cfg(not(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    any(debug_assertions, feature = "production")
+)))]
+#[path = "inactive.rs"]
+mod active;
+
+use leakwatch_core::ScopeId;
+
+pub use alloc::{Counting, Heap, heap_in};
+#[cfg(target_os = "linux")]
+pub use describe::{
+    Census, ChildDescription, ChildState, DescribeError, FdKind, ThreadDescription, describe_child,
+    describe_thread,
+};
+pub use hunt::{Hunt, Measure, Rounds, RoundsError, hunt};
+pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
+
+/// Whether creations are being recorded here, or why not.
+///
+/// ```
+/// if let leakwatch_interpose::Support::Unavailable(why) = leakwatch_interpose::support() {
+///     eprintln!("leakwatch cannot see unwrapped descriptors: {why}");
+/// }
+/// ```
+pub fn support() -> Support {
+    active::support()
+}
+
+/// What `scopes` have open now: descriptors, threads and children created
+/// while one of them was current and not yet closed, finished or reaped.
+///
+/// Pass a scope together with its children to check it the way
+/// `Scope::check` does. Records are plain owned copies, oldest first.
+///
+/// ```
+/// use leakwatch_core::Scope;
+///
+/// let scope = Scope::new("s");
+/// let (r, w) = scope.run(std::io::pipe).unwrap();
+/// let open = leakwatch_interpose::open_in(&[scope.id()]);
+/// # if leakwatch_interpose::support() == leakwatch_interpose::Support::Active {
+/// assert_eq!(open.fds.len(), 2);
+/// # }
+/// drop((r, w));
+/// ```
+pub fn open_in(scopes: &[ScopeId]) -> Open {
+    active::open_in(scopes)
+}
+
+/// How many descriptors, threads and children `scopes` have open: the
+/// clean check's question, without building records.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).total(), 0);
+/// ```
+pub fn counts_in(scopes: &[ScopeId]) -> Counts {
+    active::counts_in(scopes)
+}
+
+/// Turns recording on or off for the whole process (on by default).
+///
+/// Off, every interposed function only calls the real one; what was
+/// recorded before stays until it is closed, finished or reaped.
+///
+/// ```
+/// leakwatch_interpose::set_recording(false);
+/// leakwatch_interpose::set_recording(true);
+/// ```
+pub fn set_recording(on: bool) {
+    active::set_recording(on)
+}
+
+/// When creations record their raw stack.
+///
+/// ```
+/// leakwatch_interpose::set_stacks(leakwatch_interpose::Stacks::AtLevel);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stacks {
+    /// At `LEAKWATCH=stacks` (the default). Capturing 16 frames with the
+    /// unwinder costs 2.5-4 µs: as much again as opening a file, and 13%
+    /// of starting and joining a thread.
+    #[default]
+    AtLevel,
+    /// Always, for items created inside a scope.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Sets when creations record their raw stack, for the whole process.
+///
+/// Items created outside every scope never record one.
+///
+/// ```
+/// leakwatch_interpose::set_stacks(leakwatch_interpose::Stacks::Always);
+/// # leakwatch_interpose::set_stacks(leakwatch_interpose::Stacks::AtLevel);
+/// ```
+pub fn set_stacks(stacks: Stacks) {
+    active::set_stacks(stacks)
+}
+
+/// How many creations could not be recorded: descriptors numbered 32768
+/// or higher, and threads or children beyond 4096 or 1024 at once.
+///
+/// ```
+/// assert_eq!(leakwatch_interpose::missed(), 0);
+/// ```
+pub fn missed() -> u64 {
+    active::missed()
+}

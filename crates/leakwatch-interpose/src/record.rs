@@ -1,0 +1,169 @@
+//! What a query returns: plain owned records, free of the tables' layout.
+
+use std::time::Instant;
+
+use leakwatch_core::ScopeId;
+
+/// Where and when something was created.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// for fd in leakwatch_interpose::open_in(&[scope.id()]).fds {
+///     println!("fd {} opened by {} on thread {}", fd.fd, fd.created.call, fd.created.thread);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Created {
+    /// The scope current on the creating thread.
+    pub scope: ScopeId,
+    /// When the creating call returned.
+    pub at: Instant,
+    /// The creating thread's kernel id (`gettid`).
+    pub thread: i32,
+    /// The libc function that created it (`"open64"`, `"pthread_create"`).
+    pub call: &'static str,
+    /// Return addresses at the creating call, innermost first, not
+    /// symbolized; the first frames are the interposed function's own.
+    /// Empty unless stacks are captured (see [`crate::set_stacks`]).
+    pub stack: Vec<usize>,
+}
+
+/// A descriptor created in a queried scope and still open.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let open = leakwatch_interpose::open_in(&[scope.id()]);
+/// assert!(open.fds.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenFd {
+    /// The descriptor number.
+    pub fd: i32,
+    /// Where and when it was created.
+    pub created: Created,
+}
+
+/// A thread started in a queried scope whose start routine has not
+/// returned.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// for t in leakwatch_interpose::open_in(&[scope.id()]).threads {
+///     println!("thread {:?} started by {}", t.tid, t.created.thread);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenThread {
+    /// The thread's kernel id, `None` until the thread has begun running.
+    pub tid: Option<i32>,
+    /// Where and when it was created.
+    pub created: Created,
+}
+
+/// A child process started in a queried scope and not yet waited for.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// for c in leakwatch_interpose::open_in(&[scope.id()]).children {
+///     println!("child {} not waited for", c.pid);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenChild {
+    /// The child's process id.
+    pub pid: i32,
+    /// Where and when it was created.
+    pub created: Created,
+}
+
+/// Everything a set of scopes has open, oldest first within each kind.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let open = leakwatch_interpose::open_in(&[scope.id()]);
+/// assert!(open.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Open {
+    /// Open descriptors.
+    pub fds: Vec<OpenFd>,
+    /// Running threads.
+    pub threads: Vec<OpenThread>,
+    /// Children not waited for.
+    pub children: Vec<OpenChild>,
+}
+
+impl Open {
+    /// True when nothing is open.
+    ///
+    /// ```
+    /// assert!(leakwatch_interpose::Open::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty() && self.threads.is_empty() && self.children.is_empty()
+    }
+
+    /// The counts of what is open.
+    ///
+    /// ```
+    /// let open = leakwatch_interpose::Open::default();
+    /// assert_eq!(open.counts(), leakwatch_interpose::Counts::default());
+    /// ```
+    pub fn counts(&self) -> Counts {
+        Counts {
+            fds: self.fds.len(),
+            threads: self.threads.len(),
+            children: self.children.len(),
+        }
+    }
+}
+
+/// How many descriptors, threads and children a set of scopes has open.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).total(), 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Open descriptors.
+    pub fds: usize,
+    /// Running threads.
+    pub threads: usize,
+    /// Children not waited for.
+    pub children: usize,
+}
+
+impl Counts {
+    /// The sum of the three counts.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_interpose::Counts::default().total(), 0);
+    /// ```
+    pub fn total(&self) -> usize {
+        self.fds + self.threads + self.children
+    }
+}
+
+/// Whether this build and platform see descriptors, threads and children
+/// that code outside leakwatch creates.
+///
+/// ```
+/// match leakwatch_interpose::support() {
+///     leakwatch_interpose::Support::Active => {}
+///     leakwatch_interpose::Support::Unavailable(why) => eprintln!("leakwatch: {why}"),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// Creations are recorded, per scope.
+    Active,
+    /// Nothing is recorded, for the reason given.
+    Unavailable(&'static str),
+}
