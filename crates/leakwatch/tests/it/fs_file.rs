@@ -1,16 +1,14 @@
 //! Tracked files: each way a file outlives its user is reported at the line
 //! that opened it, and the fixed code passes.
 
-mod support;
-
 use std::cell::RefCell;
 use std::io::Read;
 use std::rc::{Rc, Weak};
 use std::sync::Mutex;
 
+use crate::support::{leaks, only_group, temp_path};
 use leakwatch::fs::{File, OpenOptions};
 use leakwatch::{Problem, Scope};
-use support::{leaks, only_group, temp_path};
 
 #[test]
 fn forgotten_file_is_reported_with_its_path_and_line() {
