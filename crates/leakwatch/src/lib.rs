@@ -45,6 +45,9 @@
 //! release builds. At run time, `LEAKWATCH=off|sites|stacks` picks what is
 //! recorded (default `sites`).
 
+// docs.rs marks each item that needs a feature or `tokio_unstable`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[doc(hidden)]
 #[path = "macro_support.rs"]
 pub mod __macro_support;

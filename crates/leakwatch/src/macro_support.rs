@@ -5,7 +5,7 @@
 //! the body in its scope, check it and decide how the test ends:
 //!
 //! * a leak fails the test at the test's own line, with the report and no
-//!   backtrace of leakwatch's frames ([`crate::check::fail`]); a body that
+//!   backtrace of leakwatch's frames (`check::fail`); a body that
 //!   also returned `Err(e)` has `e` reported beside the leak;
 //! * a `#[should_panic]` test is never passed by a leak report: when it
 //!   leaks it returns without panicking, so libtest fails it, and the report
