@@ -1,9 +1,8 @@
 //! [`check`]: run code in a fresh scope and fail if it leaked.
 
 use std::panic::Location;
-use std::time::Duration;
 
-use crate::{Ignore, Scope};
+use crate::Scope;
 
 /// Runs `f` in a fresh [`Scope`] and panics with the report if anything it
 /// opened (or any thread it started through leakwatch opened, or any such
@@ -18,7 +17,9 @@ use crate::{Ignore, Scope};
 /// # Panics
 ///
 /// With the leak report as the message, when something leaked; with the
-/// error, when `LEAKWATCH` has a value that is not valid.
+/// error, when `LEAKWATCH` has a value that is not valid. The panic is
+/// located at the caller's line, and no backtrace of leakwatch's own frames
+/// follows it when `RUST_BACKTRACE` is set: the report names what matters.
 ///
 /// ```
 /// use std::io::Read;
@@ -34,22 +35,24 @@ use crate::{Ignore, Scope};
 #[track_caller]
 pub fn check<R>(f: impl FnOnce() -> R) -> R {
     let site = Location::caller();
-    run_checked(format!("check at {site}"), None, Vec::new(), f)
-}
-
-/// Runs `f` in a new scope named `name`, then checks it, waiting up to
-/// `grace` (`LEAKWATCH_GRACE` when `None`) for items that are closing; panics
-/// with the report on a leak.
-pub(crate) fn run_checked<R>(
-    name: String,
-    grace: Option<Duration>,
-    ignore: Vec<Ignore>,
-    f: impl FnOnce() -> R,
-) -> R {
-    let scope = Scope::new(name).ignoring(ignore);
+    let scope = Scope::new(format!("check at {site}"));
     let out = scope.run(f);
-    if let Err(report) = scope.check_within(grace.unwrap_or_else(crate::grace)) {
-        panic!("{report}");
+    if let Err(report) = scope.check_within(crate::grace()) {
+        fail(report.to_string(), site);
     }
     out
+}
+
+/// Fails the running test (or thread) at `site`, the user's line, with
+/// `message`: printed as a panic at `site` is, and carried as the payload of
+/// the unwind, so `#[should_panic(expected = ..)]` and `catch_unwind` see it.
+///
+/// It unwinds without a panic, so the panic hook does not run: with
+/// `RUST_BACKTRACE=1` no backtrace of leakwatch's frames follows the report,
+/// which already names the lines that matter.
+pub(crate) fn fail(message: String, site: &Location<'_>) -> ! {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    eprintln!("\nthread '{name}' panicked at {site}:\n{message}");
+    std::panic::resume_unwind(Box::new(message))
 }

@@ -45,6 +45,9 @@
 //! release builds. At run time, `LEAKWATCH=off|sites|stacks` picks what is
 //! recorded (default `sites`).
 
+// docs.rs marks each item that needs a feature or `tokio_unstable`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[doc(hidden)]
 #[path = "macro_support.rs"]
 pub mod __macro_support;
@@ -65,15 +68,88 @@ pub use leakwatch_core::{
 /// Runs a test in a fresh scope and fails it if anything it opened is still
 /// open at the end.
 ///
-/// On an `async fn` (feature `tokio`) it builds the test's runtime, taking
-/// `flavor = "current_thread" | "multi_thread"` and `worker_threads = N` as
-/// `#[tokio::test]` does, and checks before the runtime shuts down, so a task
-/// still holding a resource is reported, not silently cancelled.
-///
 /// ```
 /// #[leakwatch::test]
 /// fn closes_its_file() {
 ///     let _file = leakwatch::fs::File::open("Cargo.toml").unwrap();
+/// }
+/// ```
+///
+/// # Async tests
+///
+/// On an `async fn` (feature `tokio`) it builds the test's runtime as
+/// `#[tokio::test]` does, and takes the same arguments with the same
+/// meaning, so `tokio::test` can be replaced by `leakwatch::test` across a
+/// suite:
+///
+/// | argument | meaning |
+/// | --- | --- |
+/// | `flavor = "current_thread"` | the default |
+/// | `flavor = "multi_thread"`, `worker_threads = N` | a multi-thread runtime |
+/// | `flavor = "local"` | a `LocalRuntime`, where `spawn_local` works |
+/// | `start_paused = true` | time starts paused (tokio's `test-util` feature) |
+/// | `unhandled_panic = "shutdown_runtime"` or `"ignore"` | `--cfg tokio_unstable` |
+/// | `name = "rt"` | the runtime's name |
+///
+/// The check runs before the runtime shuts down, so a task still holding a
+/// resource is reported, not silently cancelled. Tasks spawned with plain
+/// `tokio::spawn` (by the test or a library) must also be gone by then.
+///
+/// ```
+/// # #[cfg(feature = "tokio")]
+/// #[leakwatch::test(flavor = "multi_thread", worker_threads = 2)]
+/// async fn pool_tasks_end() {
+///     leakwatch::tokio::spawn(async {}).await.unwrap();
+/// }
+/// ```
+///
+/// # leakwatch's own arguments
+///
+/// * `grace = "1s"`: how long items still open at the end may take to close
+///   (default [`grace()`](crate::grace), `LEAKWATCH_GRACE`);
+/// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules;
+/// * `crate = "path"`: the path to leakwatch, when it is renamed in
+///   `Cargo.toml` (`lw = { package = "leakwatch", .. }` and
+///   `#[lw::test(crate = "lw")]`). It names leakwatch, not tokio: the
+///   runtime is built with leakwatch's own tokio dependency.
+///
+/// `grace` and `ignore` are checked when the test compiles. A key given twice,
+/// an unknown key or a bad value is a compile error pointing at it, and the
+/// test is still emitted, so that error is the only one.
+///
+/// # How a test fails
+///
+/// A leak fails the test at the test's own line (`panicked at
+/// tests/db.rs:12:4`) with the report, and no backtrace of leakwatch's frames
+/// follows it when `RUST_BACKTRACE` is set. A test that returns `Err(e)` and
+/// also leaks fails with the report and `e`.
+///
+/// A leak report never counts as the panic a `#[should_panic]` test expects:
+/// such a test that leaks fails (libtest says it "did not panic as
+/// expected"), with the report printed above.
+///
+/// # With `rstest` and `test-case`
+///
+/// Put `#[leakwatch::test]` after their attributes; each case is then a
+/// checked test:
+///
+/// ```
+/// use rstest::rstest;
+/// use test_case::test_case;
+///
+/// #[rstest]
+/// #[case(1)]
+/// #[case(2)]
+/// #[leakwatch::test]
+/// fn each_rstest_case_is_checked(#[case] n: u32) {
+///     assert!(n > 0);
+/// }
+///
+/// #[test_case(1)]
+/// #[test_case(2)]
+/// #[leakwatch::test]
+/// fn each_test_case_is_checked(n: u32) {
+///     assert!(n > 0);
 /// }
 /// ```
 #[cfg(feature = "macros")]

@@ -1,59 +1,179 @@
 //! What `#[leakwatch::test]` expands to calls. Not a public API.
+//!
+//! The attribute checks its arguments when the test compiles (`grace` is
+//! already a `Duration`, `ignore` already parsed once); these functions run
+//! the body in its scope, check it and decide how the test ends:
+//!
+//! * a leak fails the test at the test's own line, with the report and no
+//!   backtrace of leakwatch's frames (`check::fail`); a body that
+//!   also returned `Err(e)` has `e` reported beside the leak;
+//! * a `#[should_panic]` test is never passed by a leak report: when it
+//!   leaks it returns without panicking, so libtest fails it, and the report
+//!   is printed to the test's output.
 
+use std::fmt::Debug;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::thread;
 use std::time::Duration;
 
-use crate::check::run_checked;
+use crate::check::fail;
+use crate::{Ignore, Report, Scope};
 
-/// Runs a synchronous test body in its own scope.
-pub fn run_test<R>(
-    name: &'static str,
-    grace: Option<&'static str>,
-    ignore: Option<&'static str>,
-    body: impl FnOnce() -> R,
-) -> R {
-    run_checked(
-        name.to_owned(),
-        parse_grace(grace),
-        parse_ignore(ignore),
-        body,
-    )
+/// The test being run, as the attribute describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct Test {
+    /// `module::path::to::test`.
+    pub name: &'static str,
+    /// `grace = ".."`, already parsed; `None` for [`crate::grace()`].
+    pub grace: Option<Duration>,
+    /// `ignore = ".."`, already checked by the attribute.
+    pub ignore: Option<&'static str>,
 }
 
-/// The attribute's `ignore` rules, passed through as written.
-///
-/// # Panics
-///
-/// With the error naming the bad rule.
-pub fn parse_ignore(ignore: Option<&'static str>) -> Vec<crate::Ignore> {
-    match ignore.map(crate::Ignore::parse) {
-        None => Vec::new(),
-        Some(Ok(rules)) => rules,
-        Some(Err(err)) => panic!("leakwatch: #[leakwatch::test(...)]: {err}"),
+impl Test {
+    fn scope(&self) -> Scope {
+        let rules = match self.ignore.map(Ignore::parse) {
+            None => Vec::new(),
+            Some(Ok(rules)) => rules,
+            // The attribute parsed the same text with the same parser.
+            Some(Err(err)) => panic!("leakwatch: #[leakwatch::test(ignore = ..)]: {err}"),
+        };
+        Scope::new(self.name).ignoring(rules)
+    }
+
+    fn grace(&self) -> Duration {
+        self.grace.unwrap_or_else(crate::grace)
     }
 }
 
-/// The attribute's `grace`, which the macro passes through as written.
-///
-/// # Panics
-///
-/// With the error naming the value, when it is not a duration.
-pub fn parse_grace(grace: Option<&'static str>) -> Option<Duration> {
-    grace.map(|g| match crate::parse_grace(g) {
-        Ok(grace) => grace,
-        Err(err) => panic!("leakwatch: #[leakwatch::test(...)]: {err}"),
-    })
+/// Runs `body`, catching its panic when the test expects one.
+fn run_body<R>(should_panic: bool, body: impl FnOnce() -> R) -> thread::Result<R> {
+    if should_panic {
+        panic::catch_unwind(AssertUnwindSafe(body))
+    } else {
+        Ok(body())
+    }
+}
+
+/// How a test whose body returned `out` ends, given what its check found.
+fn conclude<R>(
+    name: &str,
+    out: R,
+    leaks: Option<String>,
+    error_of: impl FnOnce(&R) -> Option<String>,
+    at: &'static Location<'static>,
+) -> R {
+    let Some(report) = leaks else { return out };
+    match error_of(&out) {
+        Some(err) => fail(
+            format!("{report}\nleakwatch: `{name}` also returned an error: {err}"),
+            at,
+        ),
+        None => fail(report, at),
+    }
+}
+
+/// How a `#[should_panic]` test ends: as its body did when nothing leaked;
+/// without a panic, so that libtest fails it, when something did.
+fn conclude_should_panic(name: &str, out: thread::Result<()>, leaks: Option<String>) {
+    match leaks {
+        None => {
+            if let Err(payload) = out {
+                panic::resume_unwind(payload)
+            }
+        }
+        Some(report) => {
+            let panicked = if out.is_err() {
+                "it panicked as expected, but "
+            } else {
+                ""
+            };
+            eprintln!(
+                "{report}\nleakwatch: `{name}` is #[should_panic]; {panicked}a leak report never \
+                 counts as its panic, so the leak fails it"
+            );
+        }
+    }
+}
+
+/// Runs a synchronous test body in its own scope.
+#[track_caller]
+pub fn run_test<R>(
+    test: Test,
+    body: impl FnOnce() -> R,
+    error_of: impl FnOnce(&R) -> Option<String>,
+) -> R {
+    let at = Location::caller();
+    let scope = test.scope();
+    let out = scope.run(body);
+    let leaks = check(&scope, test.grace());
+    conclude(test.name, out, leaks, error_of, at)
+}
+
+/// Runs a synchronous `#[should_panic]` test body in its own scope.
+pub fn run_should_panic_test(test: Test, body: impl FnOnce()) {
+    let scope = test.scope();
+    let out = run_body(true, || scope.run(body));
+    let leaks = check(&scope, test.grace());
+    conclude_should_panic(test.name, out, leaks);
+}
+
+fn check(scope: &Scope, grace: Duration) -> Option<String> {
+    scope
+        .check_within(grace)
+        .err()
+        .map(|r: Report| r.to_string())
+}
+
+/// What a test body returned, for [`ErrorOf`] and [`NotAnError`]: the
+/// attribute calls `(&Outcome(&out)).error()`, and method resolution picks
+/// `ErrorOf` when `out` is a `Result`, `NotAnError` otherwise.
+#[derive(Debug)]
+pub struct Outcome<'a, T>(pub &'a T);
+
+/// The error a test body returned.
+pub trait ErrorOf {
+    /// `Some` with the error as libtest prints it (`{:?}`), for an `Err`.
+    fn error(&self) -> Option<String>;
+}
+
+impl<T, E: Debug> ErrorOf for Outcome<'_, Result<T, E>> {
+    fn error(&self) -> Option<String> {
+        self.0.as_ref().err().map(|e| format!("{e:?}"))
+    }
+}
+
+/// A body's value that is not a `Result`.
+pub trait NotAnError {
+    /// Always `None`.
+    fn error(&self) -> Option<String>;
+}
+
+impl<T> NotAnError for &Outcome<'_, T> {
+    fn error(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(feature = "tokio")]
-pub use self::tokio_test::{Flavor, run_async_test};
+pub use self::tokio_test::{Flavor, run_async_should_panic_test, run_async_test};
+/// The tokio that builds the test's runtime, for the attribute's runtime
+/// settings (`start_paused`, `unhandled_panic`, ...).
+#[cfg(feature = "tokio")]
+pub use ::tokio;
 
 #[cfg(feature = "tokio")]
 mod tokio_test {
     use std::cell::RefCell;
     use std::future::Future;
-    use std::time::Duration;
+    use std::panic::Location;
+    use std::thread;
+    use std::time::{Duration, Instant};
 
-    use crate::{Backoff, Scope, ScopeGuard};
+    use tokio::runtime::{Builder, Handle, LocalOptions, LocalRuntime, Runtime, RuntimeMetrics};
+
+    use super::{Test, conclude, conclude_should_panic, run_body};
+    use crate::{Backoff, ScopeGuard};
 
     /// The runtime flavour of an async test, as `#[tokio::test]` names it.
     #[derive(Clone, Copy, Debug)]
@@ -62,6 +182,54 @@ mod tokio_test {
         CurrentThread,
         /// `flavor = "multi_thread"`.
         MultiThread,
+        /// `flavor = "local"`: a [`LocalRuntime`], where `spawn_local` works.
+        Local,
+    }
+
+    /// The runtime a test runs on.
+    enum TestRuntime {
+        Shared(Runtime),
+        Local(LocalRuntime),
+    }
+
+    impl TestRuntime {
+        fn block_on<F: Future>(&self, future: F) -> F::Output {
+            match self {
+                TestRuntime::Shared(rt) => rt.block_on(future),
+                TestRuntime::Local(rt) => rt.block_on(future),
+            }
+        }
+
+        fn handle(&self) -> &Handle {
+            match self {
+                TestRuntime::Shared(rt) => rt.handle(),
+                TestRuntime::Local(rt) => rt.handle(),
+            }
+        }
+
+        fn metrics(&self) -> RuntimeMetrics {
+            self.handle().metrics()
+        }
+
+        /// Drives the runtime for `pause` of real time. With a paused clock
+        /// (`start_paused`) tokio's sleep returns as soon as the runtime is
+        /// idle, and the rest is slept: a grace is always real time, since
+        /// what it waits for may be another thread.
+        fn drive_for(&self, pause: Duration) {
+            let start = Instant::now();
+            self.block_on(async move { tokio::time::sleep(pause).await });
+            if let Some(rest) = pause.checked_sub(start.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+
+        /// Never waits for blocking tasks that are stuck: they were reported.
+        fn shutdown_background(self) {
+            match self {
+                TestRuntime::Shared(rt) => rt.shutdown_background(),
+                TestRuntime::Local(rt) => rt.shutdown_background(),
+            }
+        }
     }
 
     thread_local! {
@@ -83,11 +251,10 @@ mod tokio_test {
     impl Untracked {
         /// What `runtime` runs beyond the `tracked` tasks and `tracked_blocking`
         /// blocking tasks that leakwatch has records of.
-        fn on(runtime: &tokio::runtime::Runtime, tracked: usize, tracked_blocking: usize) -> Self {
-            let metrics = runtime.metrics();
+        fn on(metrics: &RuntimeMetrics, tracked: usize, tracked_blocking: usize) -> Self {
             Untracked {
                 tasks: metrics.num_alive_tasks().saturating_sub(tracked),
-                blocking: blocking_tasks(&metrics).saturating_sub(tracked_blocking),
+                blocking: blocking_tasks(metrics).saturating_sub(tracked_blocking),
             }
         }
 
@@ -100,7 +267,7 @@ mod tokio_test {
     /// blocking pool that are not idle (the pool's count leaves out the
     /// multi-thread runtime's workers) plus the pool's queue.
     #[cfg(tokio_unstable)]
-    fn blocking_tasks(metrics: &tokio::runtime::RuntimeMetrics) -> usize {
+    fn blocking_tasks(metrics: &RuntimeMetrics) -> usize {
         let busy = metrics
             .num_blocking_threads()
             .saturating_sub(metrics.num_idle_blocking_threads());
@@ -109,7 +276,7 @@ mod tokio_test {
 
     /// Without `--cfg tokio_unstable` tokio does not tell.
     #[cfg(not(tokio_unstable))]
-    fn blocking_tasks(_: &tokio::runtime::RuntimeMetrics) -> usize {
+    fn blocking_tasks(_: &RuntimeMetrics) -> usize {
         0
     }
 
@@ -117,7 +284,7 @@ mod tokio_test {
     /// as soon as nothing does. `tracked` counts the scope's own (tracked,
     /// perhaps ignored) tasks and blocking tasks.
     fn untracked_after(
-        runtime: &tokio::runtime::Runtime,
+        runtime: &TestRuntime,
         grace: Duration,
         tracked: impl Fn() -> (usize, usize),
         mut wait: impl FnMut(Duration),
@@ -125,7 +292,7 @@ mod tokio_test {
         let mut backoff = Backoff::new(grace);
         loop {
             let (tasks, blocking) = tracked();
-            let untracked = Untracked::on(runtime, tasks, blocking);
+            let untracked = Untracked::on(&runtime.metrics(), tasks, blocking);
             if !untracked.any() {
                 return None;
             }
@@ -179,41 +346,69 @@ mod tokio_test {
     ///
     /// The check runs before the runtime shuts down: a task that still holds
     /// a resource is reported, not silently cancelled with the runtime.
+    #[track_caller]
     pub fn run_async_test<F: Future>(
-        name: &'static str,
+        test: Test,
         flavor: Flavor,
-        worker_threads: Option<usize>,
-        grace: Option<&'static str>,
-        ignore: Option<&'static str>,
+        configure: impl FnOnce(&mut Builder),
         body: F,
+        error_of: impl FnOnce(&F::Output) -> Option<String>,
     ) -> F::Output {
-        let grace = super::parse_grace(grace).unwrap_or_else(crate::grace);
-        let scope = Scope::new(name).ignoring(super::parse_ignore(ignore));
+        let at = Location::caller();
+        let (out, leaks) = run_async(test, flavor, configure, body, false);
+        let out = out.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+        conclude(test.name, out, leaks, error_of, at)
+    }
+
+    /// Runs an async `#[should_panic]` test body on a runtime of its own, in
+    /// its own scope.
+    pub fn run_async_should_panic_test(
+        test: Test,
+        flavor: Flavor,
+        configure: impl FnOnce(&mut Builder),
+        body: impl Future<Output = ()>,
+    ) {
+        let (out, leaks) = run_async(test, flavor, configure, body, true);
+        conclude_should_panic(test.name, out, leaks);
+    }
+
+    /// Runs `body` (catching its panic when `should_panic`) and checks its
+    /// scope; the leak message, if any.
+    fn run_async<F: Future>(
+        test: Test,
+        flavor: Flavor,
+        configure: impl FnOnce(&mut Builder),
+        body: F,
+        should_panic: bool,
+    ) -> (thread::Result<F::Output>, Option<String>) {
+        let name = test.name;
+        let grace = test.grace();
+        let scope = test.scope();
         let id = scope.id();
         let mut builder = match flavor {
-            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
-            Flavor::MultiThread => {
-                let mut b = tokio::runtime::Builder::new_multi_thread();
-                if let Some(n) = worker_threads {
-                    b.worker_threads(n);
-                }
-                b
-            }
+            Flavor::CurrentThread | Flavor::Local => Builder::new_current_thread(),
+            Flavor::MultiThread => Builder::new_multi_thread(),
         };
+        configure(&mut builder);
         // With `--cfg tokio_unstable`, every task gets its site and scope
         // from the runtime's hooks, however it was spawned.
         #[cfg(tokio_unstable)]
         crate::tokio::hooks::install(&mut builder);
-        let runtime = builder
+        builder
             .enable_all()
             .on_thread_start(move || WORKER_SCOPE.set(Some(id.enter())))
-            .on_thread_stop(|| WORKER_SCOPE.set(None))
-            .build()
-            .expect("leakwatch: failed to build the test's tokio runtime");
-        let out = scope.run(|| runtime.block_on(body));
+            .on_thread_stop(|| WORKER_SCOPE.set(None));
+        let runtime = match flavor {
+            Flavor::Local => builder
+                .build_local(LocalOptions::default())
+                .map(TestRuntime::Local),
+            Flavor::CurrentThread | Flavor::MultiThread => builder.build().map(TestRuntime::Shared),
+        }
+        .expect("leakwatch: failed to build the test's tokio runtime");
+        let out = run_body(should_panic, || scope.run(|| runtime.block_on(body)));
         // The runtime is still alive here: tasks it runs keep their items and
         // are given the grace to finish, the runtime driven while we wait.
-        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
+        let wait = |pause| runtime.drive_for(pause);
         // A leaked task's report says where it is stuck (from a task dump),
         // or how to get that.
         let result = scope.check_within_using(grace, wait).map_err(|report| {
@@ -231,38 +426,29 @@ mod tokio_test {
             .is_ok()
             .then(|| untracked_after(&runtime, grace, tracked, wait))
             .flatten();
-        // Never wait for blocking tasks that are stuck: they were reported.
         runtime.shutdown_background();
-        if let Err(report) = result {
-            panic!("{report}");
-        }
-        if let Some(untracked) = untracked {
-            panic!("{}", untracked_message(name, grace, untracked));
-        }
-        out
+        let leaks = match (result, untracked) {
+            (Err(report), _) => Some(report.to_string()),
+            (Ok(()), Some(untracked)) => Some(untracked_message(name, grace, untracked)),
+            (Ok(()), None) => None,
+        };
+        (out, leaks)
     }
 }
 
-/// Expands to a call of `run_async_test`, or to a clear compile error when
-/// the `tokio` feature is off.
+/// Passes a call of `run_async_test` through, or gives a clear compile error
+/// when the `tokio` feature is off.
 #[cfg(feature = "tokio")]
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __async_test {
-    ($name:expr, $flavor:ident, $workers:expr, $grace:expr, $ignore:expr, $body:expr) => {
-        $crate::__macro_support::run_async_test(
-            $name,
-            $crate::__macro_support::Flavor::$flavor,
-            $workers,
-            $grace,
-            $ignore,
-            $body,
-        )
+    ($($call:tt)*) => {
+        $($call)*
     };
 }
 
-/// Expands to a call of `run_async_test`, or to a clear compile error when
-/// the `tokio` feature is off.
+/// Passes a call of `run_async_test` through, or gives a clear compile error
+/// when the `tokio` feature is off.
 #[cfg(not(feature = "tokio"))]
 #[doc(hidden)]
 #[macro_export]

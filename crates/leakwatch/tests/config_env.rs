@@ -2,32 +2,20 @@
 //! records nothing. Each case runs this test binary again as a child process
 //! with the variable set, since the level is read once per process.
 
-use std::process::Command;
+mod support;
 
 use leakwatch::{Scope, Tag};
+use support::child;
 
 /// Runs `test` of this binary in a child with `LEAKWATCH=value`.
 fn run_child(test: &str, value: &str) -> (bool, String) {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("LEAKWATCH", value)
-        .env("LEAKWATCH_CHILD", "1")
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-fn in_child() -> bool {
-    std::env::var_os("LEAKWATCH_CHILD").is_some()
+    let run = child::run(module_path!(), test, &[("LEAKWATCH", value)]);
+    (run.passed, run.output)
 }
 
 #[test]
+#[ignore = "run by the tests below in a child process, with LEAKWATCH set"]
 fn child_clean_check() {
-    if !in_child() {
-        return;
-    }
     let scope = Scope::new("clean-child");
     scope.run(|| drop(Tag::new("file")));
     println!("level={}", leakwatch::level());
@@ -35,10 +23,8 @@ fn child_clean_check() {
 }
 
 #[test]
+#[ignore = "run by the tests below in a child process, with LEAKWATCH set"]
 fn child_leaky_check() {
-    if !in_child() {
-        return;
-    }
     let scope = Scope::new("leaky-child");
     let tag = scope.run(|| Tag::new("file"));
     scope.check().unwrap();
@@ -57,23 +43,17 @@ fn unknown_value_fails_the_check_naming_it() {
 
 #[test]
 fn unknown_grace_fails_the_check_naming_it() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_clean_check",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("LEAKWATCH_GRACE", "a while")
-        .env("LEAKWATCH_CHILD", "1")
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{text}");
+    let run = child::run(
+        module_path!(),
+        "child_clean_check",
+        &[("LEAKWATCH_GRACE", "a while")],
+    );
+    assert!(!run.passed, "{}", run.output);
     assert!(
-        text.contains("LEAKWATCH_GRACE=`a while` is not valid"),
-        "{text}"
+        run.output
+            .contains("LEAKWATCH_GRACE=`a while` is not valid"),
+        "{}",
+        run.output
     );
 }
 

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod child;
 #[cfg(feature = "tokio")]
 pub mod tasks;
 

@@ -1,41 +1,79 @@
-//! Running async code in a scope, on a runtime of its own, and checking it
-//! while the runtime still runs.
+//! Runtimes for the task tests, and checking a scope while its runtime still
+//! runs.
 
 use std::future::Future;
 use std::time::Duration;
 
 use leakwatch::{Report, Scope};
+use tokio::runtime::{Builder, Runtime};
+
+/// The grace the leaky cases get: long enough to show that waiting did not
+/// help; a leak is reported after it whatever the machine's load.
+pub const SHORT: Duration = Duration::from_millis(60);
+/// The grace the fixed cases get: they finish in a few milliseconds on an
+/// idle machine, and must pass well within it on a loaded one.
+pub const LONG: Duration = Duration::from_secs(10);
+
+/// A runtime with I/O and time: `"current_thread"` or `"multi_thread"` (two
+/// workers).
+pub fn runtime(flavor: &str) -> Runtime {
+    builder(flavor).enable_all().build().unwrap()
+}
+
+/// [`runtime`] with leakwatch's hooks installed.
+#[cfg(tokio_unstable)]
+pub fn hooked(flavor: &str) -> Runtime {
+    let mut builder = builder(flavor);
+    leakwatch::tokio::hooks::install(&mut builder);
+    builder.enable_all().build().unwrap()
+}
+
+fn builder(flavor: &str) -> Builder {
+    match flavor {
+        "current_thread" => Builder::new_current_thread(),
+        "multi_thread" => {
+            let mut builder = Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+        other => panic!("no runtime flavor {other:?}"),
+    }
+}
+
+/// Waits by driving `runtime` for the pause: what a check's `wait` must do
+/// for tasks to finish while it waits. (The sleep is made inside the
+/// runtime: tokio's timers need its context.)
+pub fn drive(runtime: &Runtime) -> impl Fn(Duration) + Copy + '_ {
+    move |pause| runtime.block_on(async move { tokio::time::sleep(pause).await })
+}
+
+/// Runs `body` on `runtime` in a new scope, then checks the scope with
+/// `grace`, driving the runtime while it waits.
+pub fn check_on<T>(
+    runtime: &Runtime,
+    grace: Duration,
+    body: impl Future<Output = T>,
+) -> (Result<(), Report>, T) {
+    let scope = Scope::new("async");
+    let out = scope.run(|| runtime.block_on(body));
+    (scope.check_within_using(grace, drive(runtime)), out)
+}
 
 /// Runs `body` in a fresh scope on a current-thread runtime and checks the
 /// scope with `grace`, driving the runtime while it waits. The runtime is
 /// then shut down without waiting for blocking tasks that are still running.
 pub fn check_async<F: Future>(grace: Duration, body: F) -> (Result<(), Report>, F::Output) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let scope = Scope::new("async");
-    let out = scope.run(|| runtime.block_on(body));
-    let result = scope.check_within_using(grace, |pause| {
-        runtime.block_on(async move { tokio::time::sleep(pause).await })
-    });
+    let runtime = runtime("current_thread");
+    let (result, out) = check_on(&runtime, grace, body);
     runtime.shutdown_background();
     (result, out)
 }
-
-/// The grace the leaky cases get: long enough to show waiting did not help.
-pub const SHORT: Duration = Duration::from_millis(60);
-/// The grace the fixed cases get: they must pass well within it.
-pub const LONG: Duration = Duration::from_secs(10);
 
 /// A report of one task parked forever (never polled), spawned in a fresh
 /// scope on a current-thread runtime, with [`leakwatch::tokio::dump::attach`]
 /// applied: what a report of a leaked task looks like with or without dumps.
 pub fn stuck_task_report() -> Report {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime("current_thread");
     let scope = Scope::new("stuck");
     let handle = scope.run(|| {
         let _rt = runtime.enter();

@@ -1,15 +1,13 @@
 //! Tracked sockets: a stream parked in a connection cache, a listener left
 //! bound, a UDP socket forgotten; and the clean versions.
 
-mod support;
-
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
+use crate::support::{leaks, only_group};
 use leakwatch::net::{TcpListener, TcpStream, UdpSocket};
 use leakwatch::{Problem, Scope};
-use support::{leaks, only_group};
 
 static POOL: Mutex<Option<HashMap<String, TcpStream>>> = Mutex::new(None);
 

@@ -12,10 +12,8 @@
     any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")
 ))]
 
-mod support;
-
+use crate::support::tasks::{SHORT, drive, runtime, stuck_task_report};
 use leakwatch::Scope;
-use support::tasks::{SHORT, stuck_task_report};
 
 /// The line of the `recv` below, where the task is stuck.
 const RECV_LINE: u32 = line!() + 4;
@@ -33,21 +31,16 @@ async fn sync_rows(mut rows: tokio::sync::mpsc::Receiver<u32>) {
 fn a_stuck_tasks_report_shows_its_await_chain_in_the_users_code() {
     const { assert!(leakwatch::tokio::dump::AVAILABLE) };
     for flavor in ["current_thread", "multi_thread"] {
-        let runtime = match flavor {
-            "current_thread" => tokio::runtime::Builder::new_current_thread(),
-            _ => tokio::runtime::Builder::new_multi_thread(),
-        }
-        .enable_all()
-        .build()
-        .unwrap();
+        let runtime = runtime(flavor);
         let scope = Scope::new("dumped");
         let (tx, rx) = tokio::sync::mpsc::channel::<u32>(1);
         let handle = scope.run(|| {
             let _rt = runtime.enter();
             leakwatch::tokio::spawn(sync_rows(rx))
         });
-        let wait = |pause| runtime.block_on(async move { tokio::time::sleep(pause).await });
-        let report = scope.check_within_using(SHORT, wait).unwrap_err();
+        let report = scope
+            .check_within_using(SHORT, drive(&runtime))
+            .unwrap_err();
         let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
         let group = &report.groups()[0];
         let (id, chain) = group
@@ -56,12 +49,13 @@ fn a_stuck_tasks_report_shows_its_await_chain_in_the_users_code() {
         assert_eq!(id.to_string(), handle.id().to_string());
         let frames: Vec<&str> = chain.lines().collect();
         assert!(
-            frames.iter().any(|f| f
-                .starts_with("→ tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:")),
+            frames.iter().any(|f| f.starts_with(
+                "→ it::tokio_dumps::sync_rows at crates/leakwatch/tests/it/tokio_dumps.rs:"
+            )),
             "{flavor}: {chain}"
         );
         let recv = format!(
-            "→ tokio_dumps::waiting_for_a_row at crates/leakwatch/tests/tokio_dumps.rs:{RECV_LINE}:"
+            "→ it::tokio_dumps::waiting_for_a_row at crates/leakwatch/tests/it/tokio_dumps.rs:{RECV_LINE}:"
         );
         assert!(
             frames.iter().any(|f| f.starts_with(&recv)),
@@ -90,11 +84,23 @@ fn a_task_waiting_outside_tokio_shows_no_chain() {
 }
 
 #[leakwatch::test(grace = "30ms")]
-#[should_panic(
-    expected = "is waiting at:\nLEAK       → tokio_dumps::sync_rows at crates/leakwatch/tests/tokio_dumps.rs:"
-)]
+#[ignore = "fails on purpose: run by a parent test in a child process"]
 async fn leakwatch_test_shows_where_a_leaked_task_is_stuck() {
     let (tx, rx) = tokio::sync::mpsc::channel::<u32>(1);
     drop(tokio::spawn(sync_rows(rx)));
     std::mem::forget(tx);
+}
+
+#[test]
+fn a_leaking_test_shows_where_its_task_is_stuck() {
+    let output = crate::support::child::fails_with(
+        module_path!(),
+        file!(),
+        "leakwatch_test_shows_where_a_leaked_task_is_stuck",
+        "is waiting at:",
+    );
+    assert!(
+        output.contains("tokio_dumps::sync_rows at crates/leakwatch/tests/it/tokio_dumps.rs:"),
+        "{output}"
+    );
 }

@@ -1,16 +1,14 @@
 //! Tracked files: each way a file outlives its user is reported at the line
 //! that opened it, and the fixed code passes.
 
-mod support;
-
 use std::cell::RefCell;
 use std::io::Read;
 use std::rc::{Rc, Weak};
 use std::sync::Mutex;
 
+use crate::support::{leaks, only_group, temp_path};
 use leakwatch::fs::{File, OpenOptions};
 use leakwatch::{Problem, Scope};
-use support::{leaks, only_group, temp_path};
 
 #[test]
 fn forgotten_file_is_reported_with_its_path_and_line() {
@@ -141,4 +139,27 @@ fn check_panics_with_the_report() {
         "{message}"
     );
     assert!(message.contains("1 file still open"), "{message}");
+}
+
+/// The line of the `leakwatch::check` call below.
+const CHECK_LINE: u32 = line!() + 6;
+
+#[test]
+#[ignore = "fails on purpose: run by `a_failing_check_points_at_its_call`"]
+fn a_check_that_finds_a_leak() {
+    let path = temp_path("located.csv");
+    leakwatch::check(|| std::mem::forget(File::open(&path).unwrap()));
+}
+
+#[test]
+fn a_failing_check_points_at_its_call() {
+    let output = crate::support::child::fails_with(
+        module_path!(),
+        file!(),
+        "a_check_that_finds_a_leak",
+        "1 file still open",
+    );
+    let at = format!("panicked at {}:{CHECK_LINE}:5:", file!());
+    assert!(output.contains(&at), "expected `{at}` in:\n{output}");
+    assert!(!output.contains("leakwatch/src/"), "{output}");
 }

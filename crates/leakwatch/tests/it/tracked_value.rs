@@ -1,9 +1,7 @@
 //! `Tracked<T>` around a user's own value.
 
-mod support;
-
+use crate::support::{leaks, only_group};
 use leakwatch::{Problem, Scope, Tag, Tracked};
-use support::{leaks, only_group};
 
 struct PoolConn {
     id: u32,

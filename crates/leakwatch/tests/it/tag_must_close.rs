@@ -1,10 +1,8 @@
 //! Must-close tags: a transaction dropped without commit is reported as
 //! "dropped without close" at the line that began it; committed, it is not.
 
-mod support;
-
+use crate::support::{leaks, only_group};
 use leakwatch::{Problem, Scope, Tag};
-use support::{leaks, only_group};
 
 /// A database transaction that must be committed or rolled back.
 struct Transaction {

@@ -4,15 +4,13 @@
 
 #![cfg(feature = "tokio")]
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::support::only_group;
+use crate::support::tasks::{LONG, SHORT, check_async};
 use leakwatch::{Problem, Tracked};
-use support::only_group;
-use support::tasks::{LONG, SHORT, check_async};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 /// Sum of squares: workers send results on an unbuffered-like channel; the

@@ -1,0 +1,24 @@
+//! leakwatch's integration tests, in one binary. The files that need a
+//! process of their own are the other targets in `tests/`: `config_env`
+//! (sets `LEAKWATCH` for child processes), `readme_task` (the README runs
+//! it by name), `report_stacks` (switches the level for the whole process),
+//! `tokio_hooks` (installs runtime hooks process-wide; `--cfg
+//! tokio_unstable` only) and `zero_cost` (also run in release, where
+//! tracking is compiled out).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod attribute;
+mod fs_file;
+mod net_sockets;
+mod registry_stress;
+mod report_json;
+mod scope_parallel;
+mod scope_threads;
+mod tag_must_close;
+mod thread_leaks;
+mod tokio_dumps;
+mod tokio_patterns;
+mod tokio_tasks;
+mod tracked_value;
