@@ -1,13 +1,11 @@
-//! Records behind locks, by a unique key: what the lock-free rings cannot
-//! hold.
+//! The locked back of an id table, for items its ring has no slot for.
 //!
-//! Items with a detail, a stack or a must-close duty (their records own
-//! allocations), and items whose ring slot is taken, live in a map by key,
-//! split over [`SHARDS`] locks by key so that threads rarely wait for each
-//! other: one map for every thread's such items, keyed by a per-process
-//! count, and one behind each id table, keyed by id. Each shard counts its
-//! entries where lookups can read them without the lock, so keys that are
-//! not there cost no lock.
+//! Items with a stack, and items whose ring slot is taken (by a long-lived
+//! item, or with more items alive at once than the ring has slots), live in
+//! a map by id, split over [`SHARDS`] locks so that the worker threads of a
+//! runtime rarely wait for each other. Each shard counts its entries where
+//! lookups can read them without the lock, so ids that are not there cost
+//! no lock.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -105,7 +103,7 @@ impl<V> Map<V> {
     }
 }
 
-/// Keys are spread already (counts and ids): a multiply mixes their high
+/// Ids are spread already: a multiply mixes their high
 /// bits into the ones the table indexes by.
 #[derive(Default)]
 struct KeyHasher(u64);

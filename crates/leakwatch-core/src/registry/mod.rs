@@ -1,17 +1,16 @@
 //! The registry of live items, and the counts that tell a check whether a
 //! scope is quiet.
 //!
-//! Three stores hold live records. Every thread that opens a tracked item
-//! gets a [`Shard`] of its own, whose [`own`] ring takes its plain items (a
-//! kind and a site, perhaps a descriptor: most of them), where only that
-//! thread opens and nothing is locked. The rest (a detail, a stack, a
-//! must-close duty), and plain items whose ring slot is taken, go to one
-//! [`map`] of records, behind sharded locks. Items known only by an id
-//! (tasks seen by tokio's hooks) are kept in [`ids`] tables, a ring and a
-//! map each. Snapshots walk all of them; checks of clean scopes read only
-//! [`counts`].
+//! Every thread that opens a tracked item gets a [`Shard`] of its own,
+//! whose [`own`] ring takes its plain items (a kind and a site, perhaps a
+//! descriptor: most of them), where only that thread opens and nothing is
+//! locked. The rest (a detail, a stack, a must-close duty), and plain items
+//! whose ring slot is taken, go to the shard's slab, behind a lock that only
+//! that thread takes on open. Items known only by an id (tasks seen by
+//! tokio's hooks) are kept in [`ids`] tables, a ring and a [`map`] each.
+//! Snapshots walk all of them; checks of clean scopes read only [`counts`].
 //!
-//! Must-close items dropped without `close` leave the map and become
+//! Must-close items dropped without `close` leave the slab and become
 //! findings of their scope, kept in [`unclosed`] until the scope checks them.
 //! The [`scopes`] table knows each scope's family.
 //!
@@ -88,62 +87,66 @@ mod own;
 mod record;
 mod ring;
 pub(crate) mod scopes;
+mod shard;
 mod thread;
 pub(crate) mod unclosed;
 
 pub(crate) use record::{Number, Record};
-pub(crate) use thread::{Shard, thread_label};
+pub(crate) use shard::Shard;
+pub(crate) use thread::thread_label;
 
 use std::panic::Location;
 
 use crate::clock;
 use crate::scope_id::ScopeId;
-use map::Map;
 use own::OwnRing;
 use ring::Seen;
 
-/// Every thread's items that its ring cannot hold, by a key of their own.
-static RECORDS: Map<Record> = Map::new();
-
-/// Where a live record sits: its key in its shard's ring (with [`IN_RING`])
-/// or in [`RECORDS`]. One word and a pointer: a handle is returned through
-/// memory, and a word written whole is read back whole.
+/// Where a live record sits: its shard, and its key in the shard's ring or
+/// its slot in the slab.
 #[derive(Debug)]
 pub(crate) struct Handle {
-    /// The opening thread's shard, whose ring holds the item if the key
-    /// says so.
     shard: &'static Shard,
+    /// With [`IN_RING`] set, the item's key in the shard's ring. Otherwise
+    /// its slot (low half) and the shard's insert count just after its
+    /// insert (next 31 bits). One word: a handle is returned through
+    /// memory, and a word written whole is read back whole.
     key: u64,
 }
 
 /// Set in a [`Handle`]'s key when the item is in its shard's ring.
 const IN_RING: u64 = 1 << 63;
 
+/// The bits of a slab insert's stamp a [`Handle`] keeps.
+const STAMP_BITS: u32 = u32::MAX >> 1;
+
 /// A copy of a [`Handle`] that may outlive its record: it can set the
-/// record's id while the record is open. Keys are never used twice, so the
-/// record under its key is its own.
+/// record's id while the record is open (a ring's key is never used twice;
+/// a slab's slot holds it if nothing was inserted in its shard since).
 #[derive(Debug)]
 pub(crate) struct LateHandle(Handle);
 
-/// Records an item as open in `scope`, in [`RECORDS`]: `make` makes its
-/// record, given the thread's number and the scope it is counted in (see
-/// [`counts::open`]).
+/// Records an item as open in `scope`, in the calling thread's slab:
+/// `make` makes its record, given the thread's number and the scope it is
+/// counted in (see [`counts::open`]).
 #[inline(always)]
 pub(crate) fn insert(scope: ScopeId, make: impl FnOnce(u32, ScopeId) -> Record) -> Handle {
     let (shard, number) = thread::current();
     let scope = counts::open(scope, number);
-    insert_in_map(shard, make(number, scope))
+    insert_in_slab(shard, number, |thread| make(thread, scope))
 }
 
 #[inline(always)]
-fn insert_in_map(shard: &'static Shard, record: Record) -> Handle {
-    let key = thread::next_key();
-    RECORDS.insert(key, record);
-    Handle { shard, key }
+fn insert_in_slab(shard: &'static Shard, number: u32, make: impl FnOnce(u32) -> Record) -> Handle {
+    let (index, stamp) = shard.insert(number, make);
+    Handle {
+        shard,
+        key: u64::from(index) | u64::from(stamp & STAMP_BITS) << 32,
+    }
 }
 
 /// Records a plain item (a kind and a site, in `scope`) as open: in the
-/// calling thread's ring, or in [`RECORDS`] if the ring cannot take it.
+/// calling thread's ring, or in its slab if the ring cannot take it.
 #[inline(always)]
 pub(crate) fn insert_plain(kind: &'static str, site: &'static Location<'static>, scope: ScopeId) -> Handle {
     insert_numbered(kind, site, scope, None)
@@ -178,18 +181,24 @@ fn insert_numbered(
             key: key | IN_RING,
         };
     }
-    insert_seen_in_map(shard, seen)
+    insert_seen_in_slab(shard, thread, seen)
 }
 
 /// [`insert_plain`] for an item its thread's ring did not take: out of
 /// line, so the ring's path keeps its registers.
 #[cold]
 #[inline(never)]
-fn insert_seen_in_map(shard: &'static Shard, seen: Seen) -> Handle {
-    insert_in_map(shard, Record::from_ring(&seen))
+fn insert_seen_in_slab(shard: &'static Shard, thread: u32, seen: Seen) -> Handle {
+    insert_in_slab(shard, thread, |_| Record::from_ring(&seen))
 }
 
 impl Handle {
+    /// The record's slot in its shard's slab.
+    #[inline]
+    fn index(&self) -> u32 {
+        self.key as u32
+    }
+
     /// The shard's ring and the item's key there, if the item is in it.
     #[inline]
     fn ring(&self) -> Option<(&'static OwnRing, u64)> {
@@ -210,26 +219,31 @@ impl Handle {
     }
 }
 
-/// Gives a live item an id (a task's, known only once it is spawned), if
-/// it is still open. Returns whether the id was set.
+/// Gives a live item an id (a task's, known only once it is spawned).
 #[inline]
-pub(crate) fn set_id(handle: &Handle, id: u64) -> bool {
+pub(crate) fn set_id(handle: &Handle, id: u64) {
     match handle.ring() {
-        Some((own, key)) => own.set_number(key, id),
-        None => RECORDS
-            .with(handle.key, |record| record.number = Some(Number::Id(id)))
-            .is_some(),
+        Some((own, key)) => {
+            own.set_number(key, id);
+        }
+        None => handle.shard.set_id(handle.index(), id),
     }
 }
 
-/// [`set_id`] through a handle that may outlive its item.
+/// Gives the item of `late` an id if it is still open. Returns whether the
+/// id was set.
 #[inline]
 pub(crate) fn set_id_late(late: &LateHandle, id: u64) -> bool {
-    set_id(&late.0, id)
+    let handle = &late.0;
+    if let Some((own, key)) = handle.ring() {
+        return own.set_number(key, id);
+    }
+    let (index, stamp) = (handle.key as u32, (handle.key >> 32) as u32);
+    handle.shard.set_id_if_unchanged(index, stamp, id)
 }
 
-/// Removes an item, returning what was recorded for it if it was in
-/// [`RECORDS`].
+/// Removes an item, returning what was recorded for it if it was in the
+/// slab.
 #[inline]
 pub(crate) fn remove(handle: Handle) -> Option<Record> {
     match handle.ring() {
@@ -237,7 +251,11 @@ pub(crate) fn remove(handle: Handle) -> Option<Record> {
             counts::close(own.remove(key), thread::number());
             None
         }
-        None => remove_from_map(handle.key),
+        None => {
+            let record = handle.shard.remove(handle.index());
+            counts::close(record.scope, thread::number());
+            Some(record)
+        }
     }
 }
 
@@ -250,26 +268,24 @@ pub(crate) fn release(handle: Handle) -> Option<Record> {
             counts::close(own.remove(key), thread::number());
             None
         }
-        None => remove_from_map(handle.key).filter(|record| record.must_close),
+        None => release_from_slab(handle),
     }
 }
 
-/// Takes the record under `key` out of [`RECORDS`], out of line: the
-/// ring's path must not pay for moving a record.
+/// [`release`] for an item in a slab, out of line: a must-close record
+/// is moved out, which the ring's path must not pay for.
 #[inline(never)]
-fn remove_from_map(key: u64) -> Option<Record> {
-    let record = RECORDS.remove(key);
-    debug_assert!(record.is_some(), "leakwatch: record {key} closed twice");
-    let record = record?;
-    counts::close(record.scope, thread::number());
-    Some(record)
+fn release_from_slab(handle: Handle) -> Option<Record> {
+    let (scope, record) = handle.shard.release(handle.index());
+    counts::close(scope, thread::number());
+    record
 }
 
 /// A count that grows as items open in the threads' rings and the id
 /// tables: how busy the registry is, for the clock thread (see
 /// [`clock::Ticking`]).
 pub(crate) fn activity() -> u64 {
-    thread::all()
+    shard::all()
         .iter()
         .map(|shard| {
             let ring = shard.own.as_ref().map_or(0, OwnRing::opens);
@@ -284,10 +300,10 @@ pub(crate) fn quiet(family: &[ScopeId]) -> bool {
     counts::quiet(family)
 }
 
-/// Calls `f` with every live record: the map's, the rings', the tables'.
+/// Calls `f` with every live record, shard by shard, then table by table.
 pub(crate) fn for_each_live(mut f: impl FnMut(&Record)) {
-    RECORDS.for_each(&mut |_, record| f(record));
-    for shard in thread::all() {
+    for shard in shard::all() {
+        shard.for_each(&mut f);
         if let Some(own) = &shard.own {
             own.for_each(&mut |seen| f(&Record::from_ring(seen)));
         }

@@ -1,5 +1,4 @@
-//! Each thread's shard (its own ring) and number, keys for the records
-//! map, and the names of threads for reports.
+//! Each thread's shard and number, and the names of threads for reports.
 //!
 //! Shards are never freed. When a thread exits, its shard (and whatever is
 //! still open in its ring) goes to a pool that the next new thread takes
@@ -8,48 +7,11 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use super::own::OwnRing;
+use super::shard::{self, FALLBACK, Shard};
 use crate::clock::Ticking;
-
-/// What one thread opens in without a lock.
-#[derive(Debug)]
-pub(crate) struct Shard {
-    /// The thread's ring; none in the [`FALLBACK`] shard, which any thread
-    /// may use.
-    pub(super) own: Option<OwnRing>,
-    /// Items the thread opened in id tables so far (written by the thread
-    /// alone, lost updates aside in the fallback shard): how busy the
-    /// tables are, for the clock thread.
-    pub(super) id_opens: AtomicU64,
-}
-
-impl Shard {
-    /// Notes an open in an id table by the shard's thread.
-    #[inline]
-    pub(super) fn note_id_open(&self) {
-        let opens = self.id_opens.load(Ordering::Relaxed);
-        self.id_opens.store(opens.wrapping_add(1), Ordering::Relaxed);
-    }
-}
-
-/// Used when a thread opens or drops items after its thread-locals are gone.
-pub(super) static FALLBACK: Shard = Shard {
-    own: None,
-    id_opens: AtomicU64::new(0),
-};
-
-/// Every shard made, for snapshots.
-static ALL: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
-
-/// Every shard there is, the fallback one included.
-pub(super) fn all() -> Vec<&'static Shard> {
-    let mut shards = ALL.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    shards.push(&FALLBACK);
-    shards
-}
 
 /// Shards whose threads have exited, ready for the next new thread.
 static POOL: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
@@ -76,11 +38,8 @@ impl ThreadCtx {
     fn new() -> ThreadCtx {
         let pooled = POOL.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let shard = pooled.unwrap_or_else(|| {
-            let shard: &'static Shard = Box::leak(Box::new(Shard {
-                own: Some(OwnRing::new()),
-                id_opens: AtomicU64::new(0),
-            }));
-            ALL.lock().unwrap_or_else(PoisonError::into_inner).push(shard);
+            let shard: &'static Shard = Box::leak(Box::new(Shard::for_thread()));
+            shard::register(shard);
             // Plain opens in the shard's ring take their time from the clock
             // thread while the rings are busy (see `clock::recent`).
             TICKING.get_or_init(|| Ticking::start(super::activity));
@@ -138,27 +97,3 @@ pub(crate) fn number() -> u32 {
     }
 }
 
-/// Record keys a thread takes from the process's count at a time.
-const KEY_BLOCK: u64 = 4_096;
-/// The next block of record keys.
-static NEXT_KEYS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// The thread's next record key, and the end of its block. Without a
-    /// destructor: usable while the thread is torn down.
-    static KEYS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-/// A key for the records map, used by no other record in the process's
-/// life: taken from the thread's block, a new block once in [`KEY_BLOCK`].
-#[inline]
-pub(super) fn next_key() -> u64 {
-    let (next, end) = KEYS.get();
-    if next < end {
-        KEYS.set((next + 1, end));
-        return next;
-    }
-    let start = NEXT_KEYS.fetch_add(KEY_BLOCK, Ordering::Relaxed);
-    KEYS.set((start + 1, start + KEY_BLOCK));
-    start
-}
