@@ -181,6 +181,47 @@ fn scopes_sharing_a_hooked_runtime_see_only_their_own_tasks() {
     }
 }
 
+/// Many short tasks of several scopes at once, spawned and ended on two
+/// workers, each spawning a child: every task and child runs in its own
+/// scope, whatever ran on its worker before (task ids may be used again
+/// once their task ended, so nothing is kept of an earlier lookup).
+#[test]
+fn tasks_started_and_ended_in_turn_never_run_in_another_scope() {
+    let runtime = Arc::new(hooked("multi_thread"));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let runtime = runtime.clone();
+            std::thread::spawn(move || {
+                let scope = Scope::new(format!("turns-{i}"));
+                let id = scope.id();
+                let wrong = scope.run(|| {
+                    runtime.block_on(async move {
+                        let mut wrong = 0;
+                        for _ in 0..2_000 {
+                            let task = tokio::spawn(async move {
+                                let mine = leakwatch::ScopeId::current() == id;
+                                let child =
+                                    tokio::spawn(
+                                        async move { leakwatch::ScopeId::current() == id },
+                                    );
+                                mine && child.await.unwrap()
+                            });
+                            wrong += usize::from(!task.await.unwrap());
+                        }
+                        wrong
+                    })
+                });
+                (wrong, scope.check_within(LONG))
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (wrong, result) = thread.join().unwrap();
+        assert_eq!(wrong, 0, "tasks that ran in another scope");
+        result.unwrap();
+    }
+}
+
 #[test]
 fn a_poll_nested_in_another_puts_back_the_outer_tasks_scope() {
     // A task that drives a second hooked runtime from `block_in_place`
