@@ -8,10 +8,14 @@
 //!
 //! Every task of a runtime is opened and closed here, and looked up by
 //! whatever it opens or spawns, so those must cost a few nanoseconds. A
-//! table has two parts: a lock-free [`ring`](super::ring) with a slot per id
-//! modulo its size, where short-lived items (nearly all of them) live, and
-//! a locked [`map`](super::map) for items whose slot is taken, and items
-//! with a stack.
+//! table has three parts, each taking what the one before could not: a
+//! lock-free [`ring`](super::ring) with a slot per id modulo its size, where
+//! short-lived items (nearly all of them) live; a wide part, rings too, of
+//! [`CHUNKS`] chunks of [`CHUNK`] slots allocated as ids first fall in them,
+//! for the many items alive at once in a burst (a test spawning 100,000
+//! tasks before awaiting them: a locked map there costs a runtime half its
+//! speed); and a locked [`map`](super::map) for items whose slots are both
+//! taken, and items with a stack.
 //!
 //! Ids are unique among open items, but may be used again once their item
 //! closed (tokio allows it): every part drops an id's record when it
@@ -19,7 +23,7 @@
 //! id used again finds the new item's scope.
 
 use std::panic::Location;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::map::Map;
 use super::ring::{Ring, Seen};
@@ -40,11 +44,18 @@ pub(crate) struct Entry {
     stack: Option<Box<Stack>>,
 }
 
+/// Slots per chunk of the wide part: 64 KiB of them.
+const CHUNK: usize = 1_024;
+/// Chunks in the wide part: at most 8 MiB per table, only after bursts.
+const CHUNKS: usize = 128;
+
 /// Records of one kind by id.
 #[derive(Debug)]
 pub(crate) struct IdTable {
     kind: &'static str,
     ring: Ring,
+    /// Chunk `n` holds the ids whose `id / CHUNK % CHUNKS` is `n`.
+    wide: [OnceLock<Box<Ring<CHUNK>>>; CHUNKS],
     map: Map<Entry>,
 }
 
@@ -59,6 +70,7 @@ impl IdTable {
         IdTable {
             kind,
             ring: Ring::new(),
+            wide: [const { OnceLock::new() }; CHUNKS],
             map: Map::new(),
         }
     }
@@ -89,6 +101,9 @@ impl IdTable {
             .retain(|t| !std::ptr::eq(*t, self));
         let closer = thread::number();
         self.ring.clear(|scope| counts::close(scope, closer));
+        for chunk in self.wide.iter().filter_map(OnceLock::get) {
+            chunk.clear(|scope| counts::close(scope, closer));
+        }
         self.map.clear(|entry| counts::close(entry.scope, closer));
         POOL.lock().unwrap_or_else(PoisonError::into_inner).push(self);
     }
@@ -119,15 +134,30 @@ impl IdTable {
                 kind: "",
                 number: None,
             };
-            if self.ring.insert(&seen) {
+            if self.ring.insert(&seen) || self.insert_wide(&seen) {
                 return;
             }
         }
         self.insert_in_map(id, Entry { site, opened, scope, thread, stack });
     }
 
-    /// The map's part of [`insert`](Self::insert), out of line: the
+    /// The chunk of the wide part that holds `id`'s slot, if allocated.
+    #[inline]
+    fn chunk(&self, id: u64) -> Option<&Ring<CHUNK>> {
+        self.wide[(id / CHUNK as u64 % CHUNKS as u64) as usize]
+            .get()
+            .map(|chunk| &**chunk)
+    }
+
+    /// The wide part's share of [`insert`](Self::insert), out of line: the
     /// ring's callers reach it only when a slot is taken.
+    #[inline(never)]
+    fn insert_wide(&self, seen: &Seen) -> bool {
+        let chunk = &self.wide[(seen.id / CHUNK as u64 % CHUNKS as u64) as usize];
+        chunk.get_or_init(|| Box::new(Ring::sized())).insert(seen)
+    }
+
+    /// The map's part of [`insert`](Self::insert), out of line.
     #[inline(never)]
     fn insert_in_map(&self, id: u64, entry: Entry) {
         let thread = entry.thread;
@@ -142,10 +172,12 @@ impl IdTable {
         self.ring.scope(id).or_else(|| self.scope_in_map(id))
     }
 
-    /// [`scope`](Self::scope) in the map, out of line.
+    /// [`scope`](Self::scope) behind the ring, out of line.
     #[inline(never)]
     fn scope_in_map(&self, id: u64) -> Option<ScopeId> {
-        self.map.with(id, |entry| entry.scope)
+        self.chunk(id)
+            .and_then(|chunk| chunk.scope(id))
+            .or_else(|| self.map.with(id, |entry| entry.scope))
     }
 
     /// Closes a record of item `id`; false if the table has none.
@@ -160,10 +192,12 @@ impl IdTable {
         }
     }
 
-    /// [`remove`](Self::remove) in the map, out of line.
+    /// [`remove`](Self::remove) behind the ring, out of line.
     #[inline(never)]
     fn remove_in_map(&self, id: u64) -> Option<ScopeId> {
-        self.map.remove(id).map(|entry| entry.scope)
+        self.chunk(id)
+            .and_then(|chunk| chunk.remove(id))
+            .or_else(|| self.map.remove(id).map(|entry| entry.scope))
     }
 
     /// Calls `f` with every item's record. Records are made for the call (a
@@ -173,6 +207,9 @@ impl IdTable {
             f(&self.record(seen.id, seen.site, seen.opened, seen.thread, seen.scope, None));
         };
         self.ring.for_each(&mut seen);
+        for chunk in self.wide.iter().filter_map(OnceLock::get) {
+            chunk.for_each(&mut seen);
+        }
         self.map.for_each(&mut |id, entry| {
             let stack = entry.stack.clone();
             f(&self.record(id, entry.site, entry.opened, entry.thread, entry.scope, stack));
@@ -232,21 +269,27 @@ mod tests {
     }
 
     #[test]
-    fn items_whose_slot_is_taken_go_to_the_map() {
+    fn items_whose_slot_is_taken_go_to_the_wide_part_then_the_map() {
         let (a, b) = (scope(), scope());
         let table = IdTable::new("task");
         let site = Location::caller();
-        let in_map = 5 + SLOTS as u64;
+        // 5 takes its ring slot; `wide` finds it taken and goes to the wide
+        // part, as does 5 opened again; `in_map` then finds its slots in
+        // both taken.
+        let wide = 5 + SLOTS as u64;
+        let in_map = 5 + (super::CHUNK * super::CHUNKS) as u64;
         table.insert(5, site, a, None);
-        table.insert(in_map, site, b, None);
+        table.insert(wide, site, b, None);
         table.insert(5, site, b, None); // opened twice: recorded twice
-        assert_eq!([5, in_map].map(|id| table.scope(id)), [Some(a), Some(b)]);
+        table.insert(in_map, site, b, None);
+        assert_eq!([5, wide, in_map].map(|id| table.scope(id)), [Some(a), Some(b), Some(b)]);
         assert!(!counts::quiet(&[a]) && !counts::quiet(&[b]));
-        assert_eq!(ids(&table), [5, 5, in_map]);
-        assert_eq!(table.ring.scope(in_map), None);
+        assert_eq!(ids(&table), [5, 5, wide, in_map]);
+        assert_eq!(table.ring.scope(wide), None);
+        assert_eq!(table.chunk(wide).and_then(|c| c.scope(wide)), Some(b));
         assert_eq!(table.map.with(in_map, |e| e.scope), Some(b));
 
-        for id in [5, 5, in_map] {
+        for id in [5, 5, wide, in_map] {
             assert!(table.remove(id), "item {id}");
         }
         assert_eq!(table.scope(5), None);
@@ -274,7 +317,7 @@ mod tests {
         let (first, second, holder) = (scope(), scope(), scope());
         let table = IdTable::new("task");
         let site = Location::caller();
-        // Item 4 holds its ring slot, so `4 + SLOTS` lives in the map.
+        // Item 4 holds its ring slot, so `4 + SLOTS` lives behind it.
         table.insert(4, site, holder, None);
         for id in [3, 4 + SLOTS as u64] {
             table.insert(id, site, first, None);
