@@ -29,9 +29,12 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[cfg(tokio_unstable)]
+#[path = "../tests/support/hyper_server.rs"]
+mod hyper_server;
+
+#[cfg(tokio_unstable)]
 fn dependency_sites(c: &mut Criterion) {
     use std::cell::Cell;
-    use std::convert::Infallible;
     use std::hint::black_box;
     use std::panic::Location;
     use std::sync::OnceLock;
@@ -41,7 +44,7 @@ fn dependency_sites(c: &mut Criterion) {
     use hyper::body::Bytes;
     use hyper::rt::Executor;
     use hyper_util::client::legacy::Client;
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::TokioExecutor;
     use leakwatch::{Level, Origin, Scope, Tag};
 
     /// hyper-util's spawn line, as tokio's spawn hook is told it.
@@ -194,31 +197,7 @@ fn dependency_sites(c: &mut Criterion) {
     }
 
     // A hyper-util connection: the request that spawns its task.
-    let addr = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    let service = hyper::service::service_fn(|_| async {
-                        Ok::<_, Infallible>(hyper::Response::new(Empty::<Bytes>::new()))
-                    });
-                    tokio::spawn(
-                        hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service),
-                    );
-                }
-            });
-        });
-        addr
-    };
+    let addr = hyper_server::start();
     let uri: hyper::Uri = format!("http://{addr}/").parse().unwrap();
     let mut builder = tokio::runtime::Builder::new_current_thread();
     leakwatch::tokio::hooks::install(&mut builder);

@@ -13,6 +13,8 @@
 
 #![cfg(all(feature = "tokio", feature = "stacks", tokio_unstable))]
 
+#[path = "support/hyper_server.rs"]
+mod hyper_server;
 mod support;
 
 use std::convert::Infallible;
@@ -24,43 +26,17 @@ use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use leakwatch::{Group, Report, Scope};
 
 const THIS_FILE: &str = "crates/leakwatch/tests/tokio_dependency_sites.rs";
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 
-/// A hyper server on 127.0.0.1, on a runtime and thread of its own (no
-/// hooks, no scope: none of its tasks are the tests' items). Answers every
-/// request with an empty 200 and keeps connections alive.
+/// The tests' hyper server on 127.0.0.1, started once.
 fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    let service = hyper::service::service_fn(|_request| async {
-                        Ok::<_, Infallible>(hyper::Response::new(Empty::<Bytes>::new()))
-                    });
-                    tokio::spawn(
-                        hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service),
-                    );
-                }
-            });
-        });
-        addr
-    })
+    *ADDR.get_or_init(hyper_server::start)
 }
 
 fn client() -> HttpClient {
