@@ -584,6 +584,20 @@ mod loom {
         seen
     }
 
+    /// A one-slot ring holding item 0 (a file), and a thread reading it.
+    fn file_and_reader() -> (
+        Arc<Ring<1>>,
+        thread::JoinHandle<Vec<(u64, String, Option<Number>)>>,
+    ) {
+        let ring = Arc::new(Ring::<1>::sized());
+        assert!(ring.insert_owned(&item(0, "file")));
+        let reader = {
+            let ring = ring.clone();
+            thread::spawn(move || items(&ring))
+        };
+        (ring, reader)
+    }
+
     /// A number set on another thread than the ring's owner, while the
     /// item closes and the owner fills its slot with another item of
     /// another kind: the new item keeps its own kind, whole, and no number.
@@ -611,12 +625,7 @@ mod loom {
     #[test]
     fn a_reader_sees_one_item_whole() {
         loom::model(|| {
-            let ring = Arc::new(Ring::<1>::sized());
-            assert!(ring.insert_owned(&item(0, "file")));
-            let reader = {
-                let ring = ring.clone();
-                thread::spawn(move || items(&ring))
-            };
+            let (ring, reader) = file_and_reader();
             assert!(ring.remove(0).is_some());
             let fd = Seen {
                 number: Some(Number::Fd(3)),
@@ -638,12 +647,7 @@ mod loom {
     #[test]
     fn a_reader_sees_a_number_whole_or_not_at_all() {
         loom::model(|| {
-            let ring = Arc::new(Ring::<1>::sized());
-            assert!(ring.insert_owned(&item(0, "file")));
-            let reader = {
-                let ring = ring.clone();
-                thread::spawn(move || items(&ring))
-            };
+            let (ring, reader) = file_and_reader();
             assert!(ring.set_number(0, u64::MAX));
             let seen = reader.join().unwrap();
             assert!(
