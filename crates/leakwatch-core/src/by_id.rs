@@ -212,6 +212,11 @@ cfg_on! {
             if level == Level::Off {
                 return false;
             }
+            if let Level::Sampled(one_in) = level
+                && config::sampled_out(one_in)
+            {
+                return false;
+            }
             let stack = stack::capture_for(site, level);
             inner.table.insert(id, site, scope, stack);
             true

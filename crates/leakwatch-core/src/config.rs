@@ -1,20 +1,28 @@
 //! The run-time level, read once from the `LEAKWATCH` environment variable.
 //!
-//! `LEAKWATCH` takes `off`, `sites` (the default) or `stacks`. A value that is
+//! `LEAKWATCH` takes `off`, `sampled` (1 item in 128 recorded, or 1 in N
+//! with `sampled:N`), `sites` (the default) or `stacks`. A value that is
 //! none of these is never replaced by a silent default: tracking falls back to
 //! `sites` so nothing is missed, the error is printed once to standard error,
 //! and every [`Scope::check`](crate::Scope::check) fails with it until the
-//! variable is fixed.
+//! variable is fixed. [`set_level`] switches the level while the program
+//! runs.
 //!
 //! `LEAKWATCH_GRACE` sets how long a check waits for items still open before
 //! it reports them (default [`DEFAULT_GRACE`]), in the form [`parse_grace`]
 //! takes; a bad value is treated the same way.
 
+#[cfg(any(debug_assertions, feature = "production"))]
+use std::cell::Cell;
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
+
+/// How many items `sampled` records one of, unless told: Netty's default.
+pub const DEFAULT_SAMPLE: NonZeroU32 = NonZeroU32::new(128).unwrap();
 
 /// How much leakwatch records for each opened resource.
 ///
@@ -23,12 +31,18 @@ use std::time::Duration;
 ///
 /// let level: Level = "stacks".parse().unwrap();
 /// assert_eq!(level, Level::Stacks);
+/// assert_eq!("sampled:64".parse::<Level>().unwrap().to_string(), "sampled:64");
 /// assert!("stack".parse::<Level>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
-    /// Record nothing; every check passes.
+    /// Record nothing; every check passes. An open costs one relaxed load.
     Off,
+    /// Record one item in N, chosen at random when it opens, whole (as at
+    /// `Sites`) or not at all: cheap enough to leave on in production, and
+    /// a steady leak still shows (Netty's sampling). Checks see only the
+    /// recorded items, so tests want `Sites`.
+    Sampled(NonZeroU32),
     /// Record the kind, call site, detail, time, thread and scope (default).
     Sites,
     /// Also capture the raw stack at open, symbolized only when a report is
@@ -45,6 +59,7 @@ impl Level {
     pub const fn as_str(self) -> &'static str {
         match self {
             Level::Off => "off",
+            Level::Sampled(_) => "sampled",
             Level::Sites => "sites",
             Level::Stacks => "stacks",
         }
@@ -55,13 +70,15 @@ impl Level {
             Level::Off => 1,
             Level::Sites => 2,
             Level::Stacks => 3,
+            Level::Sampled(_) => 4,
         }
     }
 
-    const fn from_u8(v: u8) -> Level {
+    fn from_u8(v: u8) -> Level {
         match v {
             1 => Level::Off,
             3 => Level::Stacks,
+            4 => Level::Sampled(sample_one_in()),
             _ => Level::Sites,
         }
     }
@@ -69,7 +86,10 @@ impl Level {
 
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Level::Sampled(n) => write!(f, "sampled:{n}"),
+            level => f.write_str(level.as_str()),
+        }
     }
 }
 
@@ -77,8 +97,20 @@ impl FromStr for Level {
     type Err = ConfigError;
 
     fn from_str(s: &str) -> Result<Level, ConfigError> {
+        let bad = |reason| ConfigError {
+            setting: "LEAKWATCH",
+            value: s.to_owned(),
+            reason,
+        };
         match s.trim() {
             "off" => Ok(Level::Off),
+            "sampled" => Ok(Level::Sampled(DEFAULT_SAMPLE)),
+            sampled if sampled.starts_with("sampled:") => sampled["sampled:".len()..]
+                .parse::<NonZeroU32>()
+                .map(Level::Sampled)
+                .map_err(|_| {
+                    bad("`sampled:N` takes a whole number of items from 1 up, one in N recorded")
+                }),
             "sites" => Ok(Level::Sites),
             "stacks" if cfg!(feature = "stacks") => Ok(Level::Stacks),
             "stacks" => Err(ConfigError {
@@ -86,11 +118,9 @@ impl FromStr for Level {
                 value: s.to_owned(),
                 reason: "this build of leakwatch has no `stacks` feature",
             }),
-            _ => Err(ConfigError {
-                setting: "LEAKWATCH",
-                value: s.to_owned(),
-                reason: "expected one of `off`, `sites`, `stacks`",
-            }),
+            _ => Err(bad(
+                "expected one of `off`, `sampled`, `sampled:N`, `sites`, `stacks`",
+            )),
         }
     }
 }
@@ -190,6 +220,39 @@ fn parse_duration(s: &str) -> Option<Duration> {
 
 /// 0 = not read yet, otherwise `Level::to_u8`.
 static LEVEL: AtomicU8 = AtomicU8::new(0);
+/// `Sampled`'s N, kept apart so that the level is one byte to load.
+static SAMPLE_ONE_IN: AtomicU32 = AtomicU32::new(DEFAULT_SAMPLE.get());
+
+fn sample_one_in() -> NonZeroU32 {
+    NonZeroU32::new(SAMPLE_ONE_IN.load(Ordering::Relaxed)).unwrap_or(DEFAULT_SAMPLE)
+}
+
+#[cfg(any(debug_assertions, feature = "production"))]
+thread_local! {
+    /// The thread's random state for sampling (xorshift64*), seeded on
+    /// first use; without a destructor.
+    static SAMPLER: Cell<u64> = const { Cell::new(0) };
+}
+
+#[cfg(any(debug_assertions, feature = "production"))]
+/// At `Sampled(n)`, whether the item opening now is left out: true for all
+/// but one in `n`, at random (each item independently).
+#[inline]
+pub(crate) fn sampled_out(one_in: NonZeroU32) -> bool {
+    let mut x = SAMPLER.get();
+    if x == 0 {
+        // std's per-process random keys, which differ for each hasher made.
+        use std::hash::{BuildHasher, Hasher};
+        x = std::hash::RandomState::new().build_hasher().finish() | 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    SAMPLER.set(x);
+    let draw = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32;
+    // `draw * n / 2^32` is uniform over `0..n` (to within n / 2^32).
+    (u64::from(draw) * u64::from(one_in.get())) >> 32 != 0
+}
 #[cfg(any(debug_assertions, feature = "production"))]
 static ENV_ERROR: OnceLock<Option<ConfigError>> = OnceLock::new();
 
@@ -224,6 +287,9 @@ pub fn level() -> Level {
 /// set_level(Level::Sites);
 /// ```
 pub fn set_level(level: Level) {
+    if let Level::Sampled(n) = level {
+        SAMPLE_ONE_IN.store(n.get(), Ordering::Relaxed);
+    }
     LEVEL.store(level.to_u8(), Ordering::Relaxed);
 }
 
@@ -286,6 +352,9 @@ fn init_from_env() -> Level {
         }
     };
     // A concurrent `set_level` wins over the environment.
+    if let Level::Sampled(n) = level {
+        SAMPLE_ONE_IN.store(n.get(), Ordering::Relaxed);
+    }
     let _ = LEVEL.compare_exchange(0, level.to_u8(), Ordering::Relaxed, Ordering::Relaxed);
     Level::from_u8(LEVEL.load(Ordering::Relaxed))
 }
@@ -315,7 +384,7 @@ mod tests {
         assert_eq!(err.value(), "Sites");
         assert_eq!(
             err.to_string(),
-            "LEAKWATCH=`Sites` is not valid: expected one of `off`, `sites`, `stacks`"
+            "LEAKWATCH=`Sites` is not valid: expected one of `off`, `sampled`, `sampled:N`, `sites`, `stacks`"
         );
     }
 

@@ -69,7 +69,9 @@ cfg_on! {
 
 pub use backoff::Backoff;
 pub use by_id::ItemsById;
-pub use config::{ConfigError, DEFAULT_GRACE, Level, grace, level, parse_grace, set_level};
+pub use config::{
+    ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, Level, grace, level, parse_grace, set_level,
+};
 pub use ignore::Ignore;
 pub use report::{Group, Problem, Report};
 pub use scope::{Scope, ScopeGuard};

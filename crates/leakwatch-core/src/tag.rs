@@ -367,6 +367,11 @@ cfg_on! {
             if level == Level::Off {
                 return None;
             }
+            if let Level::Sampled(one_in) = level
+                && config::sampled_out(one_in)
+            {
+                return None;
+            }
             if detail.is_none() && !must_close && !stack::wanted(site, level) {
                 // Every argument known at the call site (`Tag::new`,
                 // `Tag::for_fd`) and no stack (which needs a map's record):
@@ -386,6 +391,11 @@ cfg_on! {
         pub(super) fn recorded(kind: &'static str, origin: Origin) -> Inner {
             let level = config::level();
             if level == Level::Off {
+                return None;
+            }
+            if let Level::Sampled(one_in) = level
+                && config::sampled_out(one_in)
+            {
                 return None;
             }
             let number = origin.id.map(Number::Id);

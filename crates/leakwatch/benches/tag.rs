@@ -68,6 +68,41 @@ fn single_thread(c: &mut Criterion) {
     group.bench_function("off at run time: create+drop", |b| {
         b.iter(|| drop(black_box(Tag::new("bench"))))
     });
+    // Off and sampled by turns in one loop (1,024 create+drops of each), each
+    // side timed on its own: their difference is what sampling adds over
+    // off (most items are left out; one in 128 is recorded).
+    let sampled = Level::Sampled(std::num::NonZeroU32::new(128).unwrap());
+    for (name, timed) in [
+        ("off, in turns with sampled (per create+drop)", Level::Off),
+        (
+            "sampled 1 in 128, in turns with off (per create+drop)",
+            sampled,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                const BATCH: u64 = 1_024;
+                let mut mine = Duration::ZERO;
+                for round in 0..iters.div_ceil(BATCH) {
+                    for level in if round % 2 == 0 {
+                        [Level::Off, sampled]
+                    } else {
+                        [sampled, Level::Off]
+                    } {
+                        leakwatch::set_level(level);
+                        let start = Instant::now();
+                        for _ in 0..BATCH {
+                            drop(black_box(Tag::new("bench")));
+                        }
+                        if level == timed {
+                            mine += start.elapsed();
+                        }
+                    }
+                }
+                mine.mul_f64(iters as f64 / (iters.div_ceil(BATCH) * BATCH) as f64)
+            })
+        });
+    }
     leakwatch::set_level(Level::Sites);
     group.finish();
 }

@@ -36,7 +36,7 @@ fn unknown_value_fails_the_check_naming_it() {
     let (ok, text) = run_child("child_clean_check", "stack");
     assert!(!ok, "{text}");
     assert!(
-        text.contains("LEAKWATCH=`stack` is not valid: expected one of `off`, `sites`, `stacks`"),
+        text.contains("LEAKWATCH=`stack` is not valid: expected one of `off`, `sampled`, `sampled:N`, `sites`, `stacks`"),
         "{text}"
     );
 }

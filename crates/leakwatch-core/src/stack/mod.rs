@@ -89,7 +89,9 @@ fn capture_to<const N: usize>(full: bool) -> Option<Box<Stack>> {
 pub(crate) fn wanted(site: &'static Location<'static>, level: crate::Level) -> bool {
     match level {
         crate::Level::Stacks => true,
-        crate::Level::Sites => cfg!(feature = "stacks") && origin::is_dependency(site),
+        crate::Level::Sites | crate::Level::Sampled(_) => {
+            cfg!(feature = "stacks") && origin::is_dependency(site)
+        }
         crate::Level::Off => false,
     }
 }
