@@ -47,6 +47,8 @@ pub struct Item {
     problem: Problem,
     stack: Option<Stack>,
     id: Option<u64>,
+    /// Names the item among those open at once, across snapshots.
+    key: u64,
 }
 
 /// Why an item is in a report.
@@ -126,6 +128,25 @@ impl Snapshot {
     /// ```
     pub fn all() -> Snapshot {
         imp::collect(|_| true)
+    }
+
+    /// Items open at least as long as `threshold` says for their kind
+    /// (`None`: not watched), in every scope and none: what a long-held
+    /// watchdog looks at. Only those items are built; the walk allocates
+    /// nothing for the others, so it stays cheap with many items open.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let conn = leakwatch_core::Tag::new("db-conn");
+    /// let held = leakwatch_core::Snapshot::held_past(|kind| {
+    ///     (kind == "db-conn").then_some(Duration::ZERO)
+    /// });
+    /// assert!(held.len() >= usize::from(conn.is_tracked()));
+    /// assert!(held.items().iter().all(|item| item.kind() == "db-conn"));
+    /// ```
+    pub fn held_past(threshold: impl Fn(&str) -> Option<Duration>) -> Snapshot {
+        imp::held_past(threshold)
     }
 
     /// How many records of `kind` are open in `scope` or below it: counted in
@@ -267,6 +288,23 @@ impl Item {
         self.id
     }
 
+    /// A number naming this item among those open at the same time, the
+    /// same in every snapshot while it stays open: to tell, across
+    /// snapshots, an item seen before from a new one (a watchdog warns once
+    /// per item).
+    ///
+    /// ```
+    /// use leakwatch_core::Snapshot;
+    ///
+    /// let tag = leakwatch_core::Tag::new("db-conn");
+    /// let keys = |s: Snapshot| s.items().iter().filter(|i| i.kind() == "db-conn").map(|i| i.key()).collect::<Vec<_>>();
+    /// assert_eq!(keys(Snapshot::all()), keys(Snapshot::all()));
+    /// # drop(tag);
+    /// ```
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
     /// The raw stack at open, captured at `LEAKWATCH=stacks`.
     ///
     /// ```
@@ -377,7 +415,31 @@ cfg_on! {
                 scope: r.scope,
                 problem,
                 stack: r.stack().cloned(),
+                key: key(r),
             }
+        }
+
+        /// What names a record among those open at once: where, when and
+        /// by which thread it was opened, and its number.
+        fn key(r: &Record) -> u64 {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::hash::DefaultHasher::new();
+            (std::ptr::from_ref(r.site).addr(), r.opened, r.thread, r.kind, r.number)
+                .hash(&mut hasher);
+            hasher.finish()
+        }
+
+        pub(super) fn held_past(threshold: impl Fn(&str) -> Option<Duration>) -> Snapshot {
+            let now = clock::now_nanos();
+            let mut items = Vec::new();
+            registry::for_each_live(|r| {
+                if let Some(threshold) = threshold(r.kind)
+                    && Duration::from_nanos(now.saturating_sub(r.opened)) >= threshold
+                {
+                    items.push(item(r, now, Problem::StillOpen));
+                }
+            });
+            Snapshot { items }
         }
 
         /// The detail given at open, else the path of the recorded
@@ -429,6 +491,10 @@ cfg_off! {
         }
 
         pub(super) fn of_scope(_id: ScopeId) -> Snapshot {
+            Snapshot::default()
+        }
+
+        pub(super) fn held_past(_threshold: impl Fn(&str) -> Option<std::time::Duration>) -> Snapshot {
             Snapshot::default()
         }
 

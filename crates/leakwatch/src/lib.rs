@@ -58,6 +58,8 @@ pub mod thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod tracked;
+#[cfg(feature = "watchdog")]
+pub mod watchdog;
 
 pub use check::check;
 pub use leakwatch_core::{

@@ -32,7 +32,7 @@ pub(crate) struct Record {
 }
 
 /// A number naming an item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Number {
     /// An id, such as a task's.
     Id(u64),

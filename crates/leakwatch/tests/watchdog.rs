@@ -1,0 +1,104 @@
+//! The long-held watchdog: one warning per item held past its kind's
+//! threshold, one note when such an item is released, nothing for items
+//! released in time or of kinds not watched. Its own binary: the watchdog's
+//! events go to the process's `tracing` subscriber.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use leakwatch::Tag;
+use leakwatch::watchdog::{self, Thresholds};
+
+/// Everything the process's subscriber wrote.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (up to 30 s, for a loaded machine) until `done` holds of the log.
+    fn wait_for(&self, done: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text();
+            if done(&text) || start.elapsed() > Duration::from_secs(30) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn bad_thresholds_are_refused_naming_them() {
+    for (bad, why) in [
+        ("db-conn", "expected `kind=duration`"),
+        ("db-conn=10ms", "below the minimum of 100ms"),
+        ("db-conn=soon", "the duration is not a number"),
+        ("tcp=5m,db-conn=", "the duration is not a number"),
+    ] {
+        let err = bad.parse::<Thresholds>().unwrap_err().to_string();
+        assert!(err.starts_with("LEAKWATCH_HELD `"), "{err}");
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    let held: Thresholds = "db-conn=150ms, tcp=5m".parse().unwrap();
+    assert_eq!(held.of("tcp"), Some(Duration::from_secs(300)));
+}
+
+#[test]
+fn items_held_past_their_threshold_are_warned_about_once_and_released_noted() {
+    if !leakwatch::COMPILED_IN {
+        return;
+    }
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    let dog = watchdog::start("db-conn=150ms".parse().unwrap());
+
+    let (held, line) = (Tag::with_detail("db-conn", "conn #7"), line!());
+    let quick = Tag::with_detail("db-conn", "conn #8");
+    drop(quick); // released in time: never warned about
+    let other = Tag::with_detail("file", "/tmp/not-watched"); // a kind not watched
+    let warned = log.wait_for(|t| t.contains("held for"));
+    assert!(warned.contains("WARN"), "{warned}");
+    assert!(
+        warned.contains(&format!("opened at {}:{line}:", file!())),
+        "{warned}"
+    );
+    assert!(warned.contains("conn #7"), "{warned}");
+    assert!(
+        !warned.contains("conn #8") && !warned.contains("not-watched"),
+        "{warned}"
+    );
+
+    // Held on for several more looks: still one warning.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(log.text().matches("held for").count(), 1, "{}", log.text());
+
+    drop(held);
+    let released = log.wait_for(|t| t.contains("released after"));
+    assert!(released.contains("INFO"), "{released}");
+    assert!(
+        released.contains(&format!("db-conn opened at {}:{line}:", file!())),
+        "{released}"
+    );
+    drop(other);
+    drop(dog);
+}
