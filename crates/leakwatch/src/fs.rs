@@ -188,7 +188,7 @@ impl OpenOptions {
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
         let path = path.as_ref();
-        let file = self.0.open(path)?;
+        let file = self.0.open(path).map_err(crate::exhausted::note)?;
         Ok(track(file, path))
     }
 }

@@ -88,7 +88,7 @@ impl Tracked<std::net::TcpStream> {
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let stream = std::net::TcpStream::connect(addr)?;
+        let stream = std::net::TcpStream::connect(addr).map_err(crate::exhausted::note)?;
         Ok(track_stream(stream))
     }
 
@@ -135,7 +135,7 @@ impl Tracked<std::net::TcpListener> {
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-        let listener = std::net::TcpListener::bind(addr)?;
+        let listener = std::net::TcpListener::bind(addr).map_err(crate::exhausted::note)?;
         let tag = crate::Tag::with_detail(
             "tcp-listener",
             format_args!("listening on {}", Addr(listener.local_addr())),
@@ -153,7 +153,7 @@ impl Tracked<std::net::TcpListener> {
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, peer) = (**self).accept()?;
+        let (stream, peer) = (**self).accept().map_err(crate::exhausted::note)?;
         Ok((track_stream(stream), peer))
     }
 
@@ -227,7 +227,7 @@ impl Tracked<std::net::UdpSocket> {
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
-        let socket = std::net::UdpSocket::bind(addr)?;
+        let socket = std::net::UdpSocket::bind(addr).map_err(crate::exhausted::note)?;
         let tag = crate::Tag::with_detail(
             "udp",
             format_args!("bound to {}", Addr(socket.local_addr())),

@@ -163,3 +163,60 @@ fn a_failing_check_points_at_its_call() {
     assert!(output.contains(&at), "expected `{at}` in:\n{output}");
     assert!(!output.contains("leakwatch/src/"), "{output}");
 }
+
+/// Runs out of descriptors (the parent lowers the limit): the failing open
+/// prints the live files by site, once.
+#[test]
+#[ignore = "run by `running_out_of_descriptors_prints_the_live_table_once` under a low limit"]
+fn opens_until_out_of_descriptors() {
+    let mut kept = Vec::new();
+    let err = loop {
+        match File::open("Cargo.toml") {
+            Ok(file) => kept.push(file),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err.raw_os_error(), Some(24), "{err}");
+    // A second failure prints nothing more.
+    assert!(File::open("Cargo.toml").is_err());
+    drop(kept);
+}
+
+#[cfg(unix)]
+#[test]
+fn running_out_of_descriptors_prints_the_live_table_once() {
+    if !leakwatch::COMPILED_IN {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let name = format!(
+        "{}::opens_until_out_of_descriptors",
+        module_path!().trim_start_matches("it::")
+    );
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 64 && exec \"$0\" --ignored --exact \"$1\" --nocapture",
+        ])
+        .arg(&exe)
+        .arg(&name)
+        .env_remove("LEAKWATCH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test: {stdout}"
+    );
+    assert_eq!(
+        stderr.matches("LEAK leakwatch: an open failed (").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("file open, opened at crates/leakwatch/tests/it/fs_file.rs:"),
+        "{stderr}"
+    );
+}
