@@ -173,7 +173,8 @@ mod tokio_test {
     use tokio::runtime::{Builder, Handle, LocalOptions, LocalRuntime, Runtime, RuntimeMetrics};
 
     use super::{Test, conclude, conclude_should_panic, run_body};
-    use crate::{Backoff, ScopeGuard};
+    use crate::ScopeGuard;
+    use crate::integration::Backoff;
 
     /// The runtime flavour of an async test, as `#[tokio::test]` names it.
     #[derive(Clone, Copy, Debug)]
@@ -418,8 +419,8 @@ mod tokio_test {
         // record, but the runtime counts them.
         let tracked = || {
             (
-                scope.open_count(crate::tokio::KIND),
-                scope.open_count(crate::tokio::BLOCKING_KIND),
+                scope.open_count_including_ignored(crate::tokio::KIND),
+                scope.open_count_including_ignored(crate::tokio::BLOCKING_KIND),
             )
         };
         let untracked = result
