@@ -281,8 +281,8 @@ impl Scope {
     /// this moment, else a [`Report`] of what is, without waiting: for tests
     /// asserting what is open at a given point.
     ///
-    /// Must-close items dropped without close are reported by the first
-    /// check that sees them, not by later ones.
+    /// Must-close items dropped without close cannot close later: every
+    /// check reports them.
     ///
     /// ```
     /// let scope = leakwatch_core::Scope::new("clean");

@@ -47,6 +47,11 @@
 //! recorded (default `sites`); [`level`] reads it and [`set_level`]
 //! changes it.
 //!
+//! # Messages
+//!
+//! Every message leakwatch shows (reports, configuration errors, the
+//! attribute's compile errors) is listed, with an example, in [`messages`].
+//!
 //! # Integrations
 //!
 //! What code building on leakwatch needs (a tag opened on another's behalf,
@@ -117,6 +122,9 @@ pub mod integration {
         Item, Origin, ScopeId, Snapshot, Stack, parse_grace,
     };
 }
+
+#[doc = include_str!("../docs/messages.md")]
+pub mod messages {}
 
 /// Runs a test in a fresh scope and fails it if anything it opened is still
 /// open at the end.
