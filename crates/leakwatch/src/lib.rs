@@ -31,9 +31,13 @@
 //! * [`check`] does the same for a closure.
 //! * [`Scope`] is the building block: [`Scope::check`] waits as [`check`]
 //!   does and returns the report; [`Scope::check_now`] looks once.
+//! * [`Ignore`] rules leave known background work (a metrics flusher, a
+//!   pool's reaper) out of a check: `#[leakwatch::test(ignore = "name:reaper")]`
+//!   or [`Scope::ignoring`].
 //!
 //! Scopes follow work into threads started through [`thread::spawn`] and
 //! [`thread::Builder`] (which are themselves tracked until they finish), and
+//! into tokio tasks spawned through `leakwatch::tokio` (feature `tokio`), and
 //! tests running in parallel never see each other's items. A check gives
 //! items still open a grace period to close ([`grace`], `LEAKWATCH_GRACE`)
 //! and returns at once when there are none.

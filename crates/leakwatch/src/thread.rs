@@ -87,8 +87,7 @@ impl Builder {
     }
 
     /// Names the thread; reports show the name. It takes what
-    /// [`leakwatch::tokio::Builder::name`](crate::tokio::Builder::name)
-    /// takes.
+    /// `leakwatch::tokio::Builder::name` takes.
     ///
     /// ```
     /// let builder = leakwatch::thread::Builder::new().name("io");

@@ -18,6 +18,7 @@ use std::time::Duration;
 use leakwatch::integration::{Origin, ScopeId, Snapshot, parse_grace};
 use leakwatch::{Ignore, Level, Scope, Tag};
 
+#[cfg(feature = "tokio")]
 use crate::support::child;
 
 const PAGE: &str = include_str!("../../docs/messages.md");
@@ -191,6 +192,8 @@ fn bad_settings_name_the_value() {
     assert_eq!(parse_grace("1.5s").unwrap(), Duration::from_millis(1500));
 }
 
+// The children are tests of `attribute`, which needs the `tokio` feature.
+#[cfg(feature = "tokio")]
 #[test]
 fn a_bad_environment_is_printed_and_fails_every_check() {
     let name = "sync_test_that_forgets_a_file_fails";
@@ -206,6 +209,7 @@ fn a_bad_environment_is_printed_and_fails_every_check() {
 
 // ---- how a test fails ----
 
+#[cfg(feature = "tokio")]
 #[test]
 fn a_leaking_test_that_returns_an_error() {
     let run = child::run(
@@ -217,6 +221,7 @@ fn a_leaking_test_that_returns_an_error() {
     assert_shown("also-returned-an-error", &run.output);
 }
 
+#[cfg(feature = "tokio")]
 #[test]
 fn a_leaking_should_panic_test() {
     let run = child::run("it::attribute", "leaking_should_panic_test_fails", &[]);
@@ -231,7 +236,7 @@ fn a_leaking_should_panic_test() {
     assert_shown("should-panic-and-panicked", &run.output);
 }
 
-#[cfg(not(tokio_unstable))]
+#[cfg(all(feature = "tokio", not(tokio_unstable)))]
 #[test]
 fn a_test_leaving_an_untracked_task() {
     let run = child::run(
