@@ -3,7 +3,7 @@
 //! A [`Tag`](crate::Tag) lives inside the resource it tracks. Some items
 //! are only ever seen from outside, by a number: tokio's task hooks are told
 //! "task 17 was spawned here" and "task 17 ended", and have nowhere to keep
-//! a tag between those calls. [`ItemsById`] keeps their records by that id
+//! a tag between those calls. [`IdTable`] keeps their records by that id
 //! instead, and checks, snapshots and reports see them like any other item
 //! (the id shown as `id 17`).
 //!
@@ -37,36 +37,36 @@ use crate::ScopeId;
 /// thread is started.
 ///
 /// ```
-/// use leakwatch_core::{ItemsById, Scope};
+/// use leakwatch_core::{IdTable, Scope};
 /// use std::panic::Location;
 ///
-/// let tasks = ItemsById::new("task");
+/// let tasks = IdTable::new("task");
 /// let test = Scope::new("test");
 /// tasks.open(17, Location::caller(), test.id());
-/// assert_eq!(test.check().is_err(), leakwatch_core::COMPILED_IN);
+/// assert_eq!(test.check_now().is_err(), leakwatch_core::COMPILED_IN);
 /// tasks.close(17);
-/// assert!(test.check().is_ok());
+/// assert!(test.check_now().is_ok());
 /// ```
 #[derive(Debug)]
-pub struct ItemsById {
+pub struct IdTable {
     inner: imp::Inner,
 }
 
-impl ItemsById {
+impl IdTable {
     /// A table for items of `kind`, visible to checks until it is dropped.
     ///
     /// ```
-    /// let tasks = leakwatch_core::ItemsById::new("task");
+    /// let tasks = leakwatch_core::IdTable::new("task");
     /// # drop(tasks);
     /// ```
-    pub fn new(kind: &'static str) -> ItemsById {
-        ItemsById {
+    pub fn new(kind: &'static str) -> IdTable {
+        IdTable {
             inner: imp::new(kind),
         }
     }
 
     /// Records item `id` as open, opened at `site` in `scope`, now (to a
-    /// few milliseconds, see [`ItemsById`]); at
+    /// few milliseconds, see [`IdTable`]); at
     /// `LEAKWATCH=stacks` with the calling thread's stack. Returns whether
     /// it was recorded (not when `LEAKWATCH=off` or compiled out). Ids
     /// must be unique while open: what the table keeps of an id opened
@@ -74,9 +74,9 @@ impl ItemsById {
     /// removed by one close).
     ///
     /// ```
-    /// use leakwatch_core::{ItemsById, ScopeId};
+    /// use leakwatch_core::{IdTable, ScopeId};
     ///
-    /// let jobs = ItemsById::new("job");
+    /// let jobs = IdTable::new("job");
     /// let recorded = jobs.open(1, std::panic::Location::caller(), ScopeId::current());
     /// assert_eq!(recorded, leakwatch_core::COMPILED_IN);
     /// ```
@@ -88,9 +88,9 @@ impl ItemsById {
     /// The scope item `id` was opened in, if it is open.
     ///
     /// ```
-    /// use leakwatch_core::{ItemsById, Scope};
+    /// use leakwatch_core::{IdTable, Scope};
     ///
-    /// let jobs = ItemsById::new("job");
+    /// let jobs = IdTable::new("job");
     /// let scope = Scope::new("s");
     /// jobs.open(2, std::panic::Location::caller(), scope.id());
     /// let expected = leakwatch_core::COMPILED_IN.then(|| scope.id());
@@ -105,9 +105,9 @@ impl ItemsById {
     /// Records item `id` as closed. Returns whether it was open.
     ///
     /// ```
-    /// use leakwatch_core::{ItemsById, ScopeId};
+    /// use leakwatch_core::{IdTable, ScopeId};
     ///
-    /// let jobs = ItemsById::new("job");
+    /// let jobs = IdTable::new("job");
     /// jobs.open(4, std::panic::Location::caller(), ScopeId::current());
     /// assert_eq!(jobs.close(4), leakwatch_core::COMPILED_IN);
     /// assert!(!jobs.close(4));
@@ -130,10 +130,10 @@ impl ItemsById {
     /// ```
     /// use std::cell::Cell;
     /// use std::sync::LazyLock;
-    /// use leakwatch_core::{ItemsById, Scope, ScopeId};
+    /// use leakwatch_core::{IdTable, Scope, ScopeId};
     ///
     /// thread_local!(static RUNNING: Cell<Option<u64>> = const { Cell::new(None) });
-    /// static JOBS: LazyLock<ItemsById> = LazyLock::new(|| ItemsById::new("job"));
+    /// static JOBS: LazyLock<IdTable> = LazyLock::new(|| IdTable::new("job"));
     ///
     /// let followed = JOBS.follow(|| RUNNING.get());
     /// assert_eq!(followed, leakwatch_core::COMPILED_IN);
@@ -158,9 +158,9 @@ impl ItemsById {
     /// otherwise `running` is ignored.
     ///
     /// ```
-    /// use leakwatch_core::{ItemsById, Scope, ScopeId};
+    /// use leakwatch_core::{IdTable, Scope, ScopeId};
     ///
-    /// let jobs = ItemsById::new("job");
+    /// let jobs = IdTable::new("job");
     /// let scope = Scope::new("s");
     /// let _in_scope = scope.id().enter();
     /// // Not followed: the thread's current scope, whatever `running` says.

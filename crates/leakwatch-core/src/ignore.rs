@@ -11,7 +11,7 @@
 //! let rules = Ignore::parse("kind:metrics-flusher, name:reaper")?;
 //! let scope = Scope::new("with-background-work").ignoring(rules);
 //! let kept = scope.run(|| (Tag::new("metrics-flusher"), Tag::with_detail("task", "'reaper'")));
-//! assert!(scope.check().is_ok());
+//! assert!(scope.check_now().is_ok());
 //! # drop(kept);
 //! # Ok::<(), leakwatch_core::ConfigError>(())
 //! ```
@@ -29,14 +29,19 @@ pub enum Ignore {
     /// Items opened at a site whose `file:line` contains this text
     /// (`site:src/metrics.rs`, `site:pool.rs:88`).
     Site(String),
-    /// Items whose detail (a task or thread name, a path, an address)
-    /// contains this text (`name:reaper`, `detail:/var/log`).
+    /// Items whose detail (a path, an address, a task or thread name)
+    /// contains this text (`detail:/var/log`).
     Detail(String),
+    /// Items whose name contains this text (`name:reaper`): the same test
+    /// as [`Ignore::Detail`], since a task's or thread's name is its
+    /// detail, kept apart so that a rule prints as it was written.
+    Name(String),
 }
 
 impl Ignore {
     /// Parses comma-separated rules, each `kind:`, `site:`, `name:` or
-    /// `detail:` followed by its text (`name:` and `detail:` are the same).
+    /// `detail:` followed by its text (`name:` and `detail:` match the same
+    /// items). Each rule prints as it was written.
     ///
     /// # Errors
     ///
@@ -68,7 +73,8 @@ impl Ignore {
                 match prefix.trim() {
                     "kind" => Ok(Ignore::Kind(text)),
                     "site" => Ok(Ignore::Site(text)),
-                    "name" | "detail" => Ok(Ignore::Detail(text)),
+                    "name" => Ok(Ignore::Name(text)),
+                    "detail" => Ok(Ignore::Detail(text)),
                     _ => Err(bad()),
                 }
             })
@@ -94,7 +100,9 @@ impl Ignore {
                 let site = item.site();
                 format!("{}:{}", site.file(), site.line()).contains(text.as_str())
             }
-            Ignore::Detail(text) => item.detail().is_some_and(|d| d.contains(text.as_str())),
+            Ignore::Detail(text) | Ignore::Name(text) => {
+                item.detail().is_some_and(|d| d.contains(text.as_str()))
+            }
         }
     }
 }
@@ -105,6 +113,7 @@ impl fmt::Display for Ignore {
             Ignore::Kind(text) => write!(f, "kind:{text}"),
             Ignore::Site(text) => write!(f, "site:{text}"),
             Ignore::Detail(text) => write!(f, "detail:{text}"),
+            Ignore::Name(text) => write!(f, "name:{text}"),
         }
     }
 }
@@ -114,13 +123,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rules_print_as_written() {
+        let written = "kind:task, site:pool.rs:88, name:reaper, detail:/var/log";
+        let printed: Vec<String> = Ignore::parse(written)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(printed.join(", "), written);
+    }
+
+    #[test]
     fn parses_every_prefix_and_names_bad_rules() {
         assert_eq!(
             Ignore::parse(" kind:task ,site:pool.rs:88, name:reaper,detail:/var/log,").unwrap(),
             [
                 Ignore::Kind("task".into()),
                 Ignore::Site("pool.rs:88".into()),
-                Ignore::Detail("reaper".into()),
+                Ignore::Name("reaper".into()),
                 Ignore::Detail("/var/log".into()),
             ]
         );

@@ -1,19 +1,40 @@
 //! The registry, scopes and reports behind [leakwatch].
 //!
-//! Most users depend on the `leakwatch` facade crate, which re-exports
-//! everything here together with tracked std types and `#[leakwatch::test]`.
-//! This crate is the small core that integrations build on:
+//! Most users depend on the `leakwatch` facade crate, which re-exports what
+//! a test author types (in its root) and what integrations need (in
+//! `leakwatch::integration`), together with tracked std types and
+//! `#[leakwatch::test]`. This crate is the small core that integrations
+//! build on. Its items, by who uses them:
+//!
+//! # Tracking and checking
 //!
 //! * [`Tag`] is the handle a resource embeds. Creating it records the
 //!   resource's kind and the caller's source location in the registry;
 //!   dropping it removes the record.
 //! * [`Scope`] groups what was opened while it was current, the way a Go
-//!   test's `Tracker` does, and [`Scope::check`] turns what is still open
-//!   into a [`Report`].
-//! * [`ItemsById`] records items seen only by an id (tasks seen by tokio's
-//!   hooks), where no tag can be kept.
-//! * [`Snapshot`] is an owned copy of live records, the one way data leaves
-//!   the registry: open → registry → snapshot → report or export.
+//!   test's `Tracker` does; [`Scope::check`] waits through the grace and
+//!   turns what is still open into a [`Report`], and [`Scope::check_now`]
+//!   looks once. [`ScopeGuard`] keeps a scope current.
+//! * [`Ignore`] rules leave known background work out of checks.
+//! * [`Level`], [`level`], [`set_level`] and [`grace`]: the settings
+//!   (`LEAKWATCH`, `LEAKWATCH_GRACE`).
+//!
+//! # For integrations
+//!
+//! * Opening on another's behalf: [`Tag::with_origin`] records an item at an
+//!   [`Origin`] learned after the fact; [`Tag::id_setter`] gives a
+//!   handed-on item its id through an [`IdSetter`]; an [`IdTable`] keeps
+//!   items seen only by an id (tasks seen by tokio's hooks), where no tag can
+//!   be kept.
+//! * Scopes by id: [`ScopeId`], to carry a scope into other threads or
+//!   tasks.
+//! * Reading reports: a [`Report`]'s [`Group`]s share a [`Finding`], a kind
+//!   and a site; [`Snapshot`] is an owned copy of live [`Item`]s, the one
+//!   way data leaves the registry (open → registry → snapshot → report or
+//!   export); [`Stack`], [`Frame`], [`FrameLine`], [`UserCall`],
+//!   [`MAX_FRAMES`], [`DEEP_FRAMES`] describe stacks.
+//! * Settings: [`COMPILED_IN`], [`parse_grace`], [`DEFAULT_GRACE`],
+//!   [`ConfigError`], and [`Backoff`] to wait as checks do.
 //!
 //! # Layers
 //!
@@ -25,9 +46,9 @@
 //! 2. `registry`: live records, per-scope counts and the scope table.
 //! 3. `current`: each thread's current scope, and the followed id table.
 //! 4. `snapshot`: owned copies of records ([`Snapshot`], [`Item`],
-//!    [`Problem`]).
+//!    [`Finding`]).
 //! 5. `report`, `ignore`: what a person reads, and what is left out.
-//! 6. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`ItemsById`]).
+//! 6. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`IdTable`]).
 //!
 //! `python3 shared/tools/modcycle.py crates/leakwatch-core/src` lists any
 //! cycle between these modules (none).
@@ -37,7 +58,7 @@
 //! Tracking is compiled in when `debug_assertions` are on (debug builds and
 //! `cargo test`) or when the `production` feature is enabled. Otherwise
 //! [`Tag`] is zero-sized, every call is an empty inline function, and
-//! [`Scope::check`] always passes. [`COMPILED_IN`] says which build this is.
+//! every check passes. [`COMPILED_IN`] says which build this is.
 //!
 //! At run time the `LEAKWATCH` environment variable picks the level, see
 //! [`Level`].
@@ -67,18 +88,22 @@ cfg_on! {
     mod sync;
 }
 
-pub use backoff::Backoff;
-pub use by_id::ItemsById;
-pub use config::{
-    ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, Level, grace, level, parse_grace, set_level,
-};
+// Tracking and checking.
+pub use config::{Level, grace, level, set_level};
 pub use ignore::Ignore;
-pub use report::{Group, Problem, Report};
+pub use report::Report;
 pub use scope::{Scope, ScopeGuard};
+pub use tag::Tag;
+
+// For integrations.
+pub use backoff::Backoff;
+pub use by_id::IdTable;
+pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, parse_grace};
+pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
 pub use snapshot::{Item, Snapshot};
 pub use stack::{DEEP_FRAMES, Frame, FrameLine, MAX_FRAMES, Stack, UserCall};
-pub use tag::{LateId, Origin, Tag};
+pub use tag::{IdSetter, Origin};
 
 /// Whether tracking is compiled into this build.
 ///

@@ -13,10 +13,10 @@
 //!
 //! let scope = Scope::new("request");
 //! let kept = scope.run(|| Tag::new("db-conn"));
-//! let report = scope.check().unwrap_err();
+//! let report = scope.check_now().unwrap_err();
 //! assert_eq!(report.total(), 1);
 //! drop(kept);
-//! assert!(scope.check().is_ok());
+//! assert!(scope.check_now().is_ok());
 //! ```
 
 use std::fmt;
@@ -29,7 +29,7 @@ use crate::current;
 use crate::ignore::Ignore;
 use crate::report::Report;
 use crate::scope_id::ScopeId;
-use crate::snapshot::{Problem, Snapshot};
+use crate::snapshot::{Finding, Snapshot};
 
 impl ScopeId {
     /// The calling thread's current scope, [`ScopeId::NONE`] outside any.
@@ -49,7 +49,7 @@ impl ScopeId {
     /// leaving are two callbacks (a thread's start and stop hooks, say),
     /// keep the guard in a thread-local between them. (Inside a tokio task
     /// on a hooked runtime the task's scope is current without a guard: see
-    /// [`ItemsById::follow`](crate::ItemsById::follow).)
+    /// [`IdTable::follow`](crate::IdTable::follow).)
     ///
     /// ```
     /// let scope = leakwatch_core::Scope::new("worker");
@@ -106,7 +106,7 @@ impl Drop for ScopeGuard {
 /// test.run(|| {
 ///     let _conn = Tag::new("db-conn");
 /// }); // closed here
-/// test.check().expect("no leaks");
+/// test.check_now().expect("no leaks");
 /// ```
 pub struct Scope {
     id: ScopeId,
@@ -121,7 +121,7 @@ impl Scope {
     /// let outer = leakwatch_core::Scope::new("outer");
     /// let inner = outer.run(|| leakwatch_core::Scope::new("inner"));
     /// let tag = inner.run(|| leakwatch_core::Tag::new("file"));
-    /// assert!(outer.check().is_err(), "the outer scope sees the inner one's items");
+    /// assert!(outer.check_now().is_err(), "the outer scope sees the inner one's items");
     /// drop(tag);
     /// ```
     pub fn new(name: impl Into<String>) -> Scope {
@@ -142,7 +142,7 @@ impl Scope {
     ///
     /// let scope = Scope::new("s").ignoring([Ignore::Kind("metrics".into())]);
     /// let flusher = scope.run(|| Tag::new("metrics"));
-    /// assert!(scope.check().is_ok());
+    /// assert!(scope.check_now().is_ok());
     /// # drop(flusher);
     /// ```
     pub fn ignoring(mut self, rules: impl IntoIterator<Item = Ignore>) -> Scope {
@@ -209,32 +209,86 @@ impl Scope {
     }
 
     /// How many items of `kind` are open in this scope and its children,
-    /// those its ignore rules leave out included.
+    /// leaving out those its ignore rules match: the count a report of this
+    /// scope would show for `kind` (must-close items dropped without close
+    /// are not open, so not counted).
+    ///
+    /// ```
+    /// use leakwatch_core::{Ignore, Scope, Tag};
+    ///
+    /// let scope = Scope::new("s").ignoring([Ignore::Detail("reaper".into())]);
+    /// let (reaper, worker) = scope.run(|| (Tag::with_detail("task", "reaper"), Tag::new("task")));
+    /// assert_eq!(scope.open_count("task"), usize::from(leakwatch_core::COMPILED_IN));
+    /// # drop((reaper, worker));
+    /// ```
+    pub fn open_count(&self, kind: &str) -> usize {
+        if self.ignoring.is_empty() {
+            return Snapshot::count_open(self.id, kind);
+        }
+        self.snapshot()
+            .items()
+            .iter()
+            .filter(|item| item.kind() == kind && item.finding() == Finding::StillOpen)
+            .count()
+    }
+
+    /// How many items of `kind` are open in this scope and its children,
+    /// those its ignore rules leave out included: for integrations comparing
+    /// leakwatch's records with another count of the same things (a
+    /// runtime's count of its alive tasks, say). Counted in the registry,
+    /// without building a snapshot.
     ///
     /// ```
     /// use leakwatch_core::{Ignore, Scope, Tag};
     ///
     /// let scope = Scope::new("s").ignoring([Ignore::Kind("task".into())]);
     /// let task = scope.run(|| Tag::new("task"));
-    /// assert_eq!(scope.open_count("task"), usize::from(leakwatch_core::COMPILED_IN));
+    /// assert_eq!(scope.open_count("task"), 0);
+    /// assert_eq!(scope.open_count_including_ignored("task"), usize::from(leakwatch_core::COMPILED_IN));
     /// # drop(task);
     /// ```
-    pub fn open_count(&self, kind: &str) -> usize {
+    pub fn open_count_including_ignored(&self, kind: &str) -> usize {
         Snapshot::count_open(self.id, kind)
     }
 
     /// `Ok` when nothing opened in this scope (or its children) is still
-    /// open, else a [`Report`] of what is.
+    /// open, else a [`Report`] of what is, waiting for that as
+    /// `leakwatch::check` does: items still open are given
+    /// [`grace()`](crate::grace) (`LEAKWATCH_GRACE`) to close, and a clean
+    /// scope returns at once. [`Scope::check_within`] takes another grace;
+    /// [`Scope::check_now`] looks once.
     ///
-    /// The check looks once and does not wait; items that are closed later
-    /// are not reported by later checks.
+    /// ```
+    /// use leakwatch_core::{Scope, Tag};
+    ///
+    /// let scope = Scope::new("server");
+    /// let socket = scope.run(|| Tag::new("socket"));
+    /// let closer = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(20));
+    ///     drop(socket);
+    /// });
+    /// assert!(scope.check().is_ok(), "closed within the grace");
+    /// closer.join().unwrap();
+    /// ```
+    pub fn check(&self) -> Result<(), Report> {
+        self.check_within(crate::config::grace())
+    }
+
+    /// `Ok` when nothing opened in this scope (or its children) is open at
+    /// this moment, else a [`Report`] of what is, without waiting: for tests
+    /// asserting what is open at a given point.
+    ///
+    /// Must-close items dropped without close cannot close later: every
+    /// check reports them.
     ///
     /// ```
     /// let scope = leakwatch_core::Scope::new("clean");
-    /// scope.run(|| drop(leakwatch_core::Tag::new("file")));
-    /// assert!(scope.check().is_ok());
+    /// let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// assert_eq!(scope.check_now().is_err(), leakwatch_core::COMPILED_IN);
+    /// drop(tag);
+    /// assert!(scope.check_now().is_ok());
     /// ```
-    pub fn check(&self) -> Result<(), Report> {
+    pub fn check_now(&self) -> Result<(), Report> {
         let report = Report::new(&self.name, &self.snapshot());
         if report.is_clean() {
             Ok(())
@@ -244,8 +298,9 @@ impl Scope {
         }
     }
 
-    /// Like [`Scope::check`], but gives work that is closing up to `grace`
-    /// to finish: a clean scope returns at once; otherwise it looks again
+    /// Like [`Scope::check`], giving work that is closing up to `grace` in
+    /// place of [`grace()`](crate::grace): a clean scope returns at once;
+    /// otherwise it looks again
     /// with backoff (1 ms, doubling to 50 ms) until nothing is open or
     /// `grace` is over. A must-close item dropped without close cannot be
     /// fixed by waiting, so it fails at once.
@@ -290,18 +345,22 @@ impl Scope {
         let mut backoff = Backoff::new(grace);
         loop {
             let snapshot = self.snapshot();
-            let report = Report::new(&self.name, &snapshot);
-            if report.is_clean() {
-                return Ok(());
-            }
             let waiting_helps = !snapshot.is_empty()
                 && snapshot
                     .items()
                     .iter()
-                    .all(|item| item.problem() == Problem::StillOpen);
+                    .all(|item| item.finding() == Finding::StillOpen);
             match backoff.next_pause() {
                 Some(pause) if waiting_helps => wait(pause),
                 _ => {
+                    // Only the last look becomes a report: grouping resolves
+                    // sites, which can take longer than the grace the first
+                    // time, and a report built while waiting would be stale
+                    // by the end of it.
+                    let report = Report::new(&self.name, &snapshot);
+                    if report.is_clean() {
+                        return Ok(());
+                    }
                     Snapshot::mark_reported(self.id);
                     return Err(report);
                 }
@@ -383,6 +442,37 @@ mod tests {
     }
 
     #[test]
+    fn check_waits_through_the_configured_grace() {
+        let leaky = Scope::new("leaky");
+        let tag = leaky.run(|| Tag::new("socket"));
+        let started = Instant::now();
+        assert_eq!(leaky.check().unwrap_err().total(), 1);
+        assert!(started.elapsed() >= crate::config::grace());
+        assert_eq!(leaky.check_now().unwrap_err().total(), 1);
+        drop(tag);
+        assert!(leaky.check().is_ok());
+    }
+
+    #[test]
+    fn open_count_agrees_with_reports() {
+        let scope = Scope::new("with-rules").ignoring([Ignore::Detail("reaper".into())]);
+        let kept = scope.run(|| {
+            let reaper = Tag::with_detail("task", "'reaper'");
+            (reaper, Tag::new("task"), Tag::new("task"), Tag::new("file"))
+        });
+        let report = scope.check_now().unwrap_err();
+        assert_eq!(report.total(), 3);
+        assert_eq!(
+            scope.open_count("task") + scope.open_count("file"),
+            report.total()
+        );
+        assert_eq!(scope.open_count("task"), 2);
+        assert_eq!(scope.open_count_including_ignored("task"), 3);
+        drop(kept);
+        assert_eq!(scope.open_count("task"), 0);
+    }
+
+    #[test]
     fn check_within_passes_once_closing_work_finishes() {
         let scope = Scope::new("closing");
         let tags: Vec<_> = scope.run(|| (0..3).map(|_| Tag::new("socket")).collect());
@@ -408,9 +498,9 @@ mod tests {
             tag
         });
         // The leaky child was kept, so its parent still sees its item.
-        assert_eq!(parent.check().unwrap_err().total(), 1);
+        assert_eq!(parent.check_now().unwrap_err().total(), 1);
         drop(kept);
-        assert!(parent.check().is_ok());
+        assert!(parent.check_now().is_ok());
     }
 
     #[test]
@@ -424,9 +514,9 @@ mod tests {
             drop(Scope::new(format!("churn-{i}")));
         }
         let tag = child.run(|| Tag::new("file"));
-        assert_eq!(grandparent.check().unwrap_err().total(), 1);
+        assert_eq!(grandparent.check_now().unwrap_err().total(), 1);
         drop(tag);
-        assert!(grandparent.check().is_ok());
+        assert!(grandparent.check_now().is_ok());
     }
 
     #[test]
@@ -435,11 +525,11 @@ mod tests {
         let tags: Vec<_> = busy.run(|| (0..1000).map(|_| Tag::new("task")).collect());
         let quiet = Scope::new("quiet");
         assert!(quiet.snapshot().is_empty());
-        assert!(quiet.check().is_ok());
+        assert!(quiet.check_now().is_ok());
         assert_eq!(busy.snapshot().len(), 1000);
         assert_eq!(busy.open_count("task"), 1000);
         drop(tags);
-        assert!(busy.check().is_ok());
+        assert!(busy.check_now().is_ok());
     }
 
     /// A relay across threads: each one opens the next item in its own
@@ -489,7 +579,7 @@ mod tests {
         let held: Vec<Option<Tag>> = runners.into_iter().map(|r| r.join().unwrap()).collect();
         assert_eq!(held.iter().flatten().count(), 1);
         drop(held);
-        assert!(scope.check().is_ok());
+        assert!(scope.check_now().is_ok());
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct Item {
     age: Duration,
     thread: String,
     scope: ScopeId,
-    problem: Problem,
+    problem: Finding,
     stack: Option<Stack>,
     id: Option<u64>,
     /// Names the item among those open at once, across snapshots.
@@ -54,37 +54,37 @@ pub struct Item {
 /// Why an item is in a report.
 ///
 /// ```
-/// use leakwatch_core::{Problem, Scope, Tag};
+/// use leakwatch_core::{Finding, Scope, Tag};
 ///
 /// let scope = Scope::new("s");
 /// scope.run(|| drop(Tag::must_close("db-txn")));
 /// # if !leakwatch_core::COMPILED_IN { return; }
-/// let report = scope.check().unwrap_err();
-/// assert_eq!(report.groups()[0].problem(), Problem::DroppedWithoutClose);
+/// let report = scope.check_now().unwrap_err();
+/// assert_eq!(report.groups()[0].finding(), Finding::DroppedWithoutClose);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Problem {
+pub enum Finding {
     /// It is still open at the check.
     StillOpen,
     /// It had to be closed explicitly and was dropped instead.
     DroppedWithoutClose,
 }
 
-impl Problem {
+impl Finding {
     /// How a report says it: `"still open"`, `"dropped without close"`.
     ///
     /// ```
-    /// assert_eq!(leakwatch_core::Problem::StillOpen.as_str(), "still open");
+    /// assert_eq!(leakwatch_core::Finding::StillOpen.as_str(), "still open");
     /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
-            Problem::StillOpen => "still open",
-            Problem::DroppedWithoutClose => "dropped without close",
+            Finding::StillOpen => "still open",
+            Finding::DroppedWithoutClose => "dropped without close",
         }
     }
 }
 
-impl fmt::Display for Problem {
+impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -266,10 +266,10 @@ impl Item {
     /// # let scope = leakwatch_core::Scope::new("s");
     /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
     /// # for item in scope.snapshot().items() {
-    /// assert_eq!(item.problem(), leakwatch_core::Problem::StillOpen);
+    /// assert_eq!(item.finding(), leakwatch_core::Finding::StillOpen);
     /// # }
     /// ```
-    pub fn problem(&self) -> Problem {
+    pub fn finding(&self) -> Finding {
         self.problem
     }
 
@@ -327,7 +327,7 @@ cfg_on! {
         use std::time::Duration;
 
         use super::{Item, Snapshot};
-        use super::Problem;
+        use super::Finding;
         use crate::clock;
         use crate::registry::{self, Record, scopes};
         use crate::scope_id::ScopeId;
@@ -337,7 +337,7 @@ cfg_on! {
             let mut items = Vec::new();
             registry::for_each_live(|r| {
                 if keep(r.scope) {
-                    items.push(item(r, now, Problem::StillOpen));
+                    items.push(item(r, now, Finding::StillOpen));
                 }
             });
             Snapshot { items }
@@ -378,7 +378,7 @@ cfg_on! {
                 let now = clock::now_nanos();
                 registry::unclosed::for_each(
                     |s| family.contains(&s),
-                    |r| snapshot.items.push(item(r, now, Problem::DroppedWithoutClose)),
+                    |r| snapshot.items.push(item(r, now, Finding::DroppedWithoutClose)),
                 );
             }
             snapshot
@@ -404,7 +404,7 @@ cfg_on! {
             Some(path)
         }
 
-        fn item(r: &Record, now: u64, problem: Problem) -> Item {
+        fn item(r: &Record, now: u64, problem: Finding) -> Item {
             Item {
                 kind: r.kind,
                 site: r.site,
@@ -436,7 +436,7 @@ cfg_on! {
                 if let Some(threshold) = threshold(r.kind)
                     && Duration::from_nanos(now.saturating_sub(r.opened)) >= threshold
                 {
-                    items.push(item(r, now, Problem::StillOpen));
+                    items.push(item(r, now, Finding::StillOpen));
                 }
             });
             Snapshot { items }

@@ -24,9 +24,9 @@
 //!
 //! let scope = leakwatch_core::Scope::new("example");
 //! let conn = scope.run(|| Conn::open(7));
-//! assert!(scope.check().is_err() || !leakwatch_core::COMPILED_IN);
+//! assert!(scope.check_now().is_err() || !leakwatch_core::COMPILED_IN);
 //! drop(conn);
-//! assert!(scope.check().is_ok());
+//! assert!(scope.check_now().is_ok());
 //! ```
 //!
 //! # Must-close items
@@ -41,7 +41,7 @@ use std::panic::Location;
 
 use crate::scope_id::ScopeId;
 
-/// Where, for whom and which: what [`Tag::recorded`] records for an item
+/// Where, for whom and which: what [`Tag::with_origin`] records for an item
 /// that code other than its opener learns about, such as a runtime hook
 /// seeing a task spawned.
 ///
@@ -198,12 +198,12 @@ impl Tag {
     ///
     /// let test = Scope::new("test");
     /// let origin = Origin { site: std::panic::Location::caller(), scope: test.id(), id: Some(7) };
-    /// let task = Tag::recorded("task", origin); // opened outside the scope, yet in it
-    /// assert_eq!(test.check().is_err(), leakwatch_core::COMPILED_IN);
+    /// let task = Tag::with_origin("task", origin); // opened outside the scope, yet in it
+    /// assert_eq!(test.check_now().is_err(), leakwatch_core::COMPILED_IN);
     /// drop(task);
     /// ```
     #[inline]
-    pub fn recorded(kind: &'static str, origin: Origin) -> Tag {
+    pub fn with_origin(kind: &'static str, origin: Origin) -> Tag {
         Tag {
             inner: imp::recorded(kind, origin),
         }
@@ -227,20 +227,20 @@ impl Tag {
     /// is spawned, and by then the task may have finished and dropped its
     /// tag.
     ///
-    /// [`LateId::set`] sets the id only while it can be sure the item is
+    /// [`IdSetter::set`] sets the id only while it can be sure the item is
     /// still the one this tag recorded. Call it right after the hand-off, on
-    /// the same thread: a `LateId` cannot be sent to another one.
+    /// the same thread: an `IdSetter` cannot be sent to another one.
     ///
     /// ```
     /// let tag = leakwatch_core::Tag::new("job");
-    /// let late = tag.late_id();
+    /// let late = tag.id_setter();
     /// let worker = std::thread::spawn(move || drop(tag));
     /// late.set(42); // does nothing if the worker dropped the tag already
     /// worker.join().unwrap();
     /// ```
     #[inline]
-    pub fn late_id(&self) -> LateId {
-        LateId {
+    pub fn id_setter(&self) -> IdSetter {
+        IdSetter {
             inner: imp::late(&self.inner),
             _same_thread: PhantomData,
         }
@@ -270,11 +270,11 @@ impl Tag {
     }
 }
 
-/// Sets an item's id after its [`Tag`] was handed on: see [`Tag::late_id`].
+/// Sets an item's id after its [`Tag`] was handed on: see [`Tag::id_setter`].
 ///
 /// ```
 /// let tag = leakwatch_core::Tag::new("job");
-/// let late = tag.late_id();
+/// let late = tag.id_setter();
 /// drop(tag);
 /// late.set(3); // the item is gone: nothing to set
 /// ```
@@ -284,23 +284,23 @@ impl Tag {
 ///
 /// ```compile_fail
 /// let tag = leakwatch_core::Tag::new("job");
-/// let late = tag.late_id();
-/// std::thread::spawn(move || late.set(3)); // error: `LateId` is not `Send`
+/// let late = tag.id_setter();
+/// std::thread::spawn(move || late.set(3)); // error: `IdSetter` is not `Send`
 /// ```
 #[derive(Debug)]
-pub struct LateId {
+pub struct IdSetter {
     inner: imp::Late,
     _same_thread: PhantomData<*const ()>,
 }
 
-impl LateId {
+impl IdSetter {
     /// Gives the item `id`, shown in reports as `id N`, if it is still open
     /// and nothing else was opened on its thread since its tag was made.
     /// Returns whether the id was set.
     ///
     /// ```
     /// let tag = leakwatch_core::Tag::new("job");
-    /// let late = tag.late_id();
+    /// let late = tag.id_setter();
     /// assert_eq!(late.set(3), tag.is_tracked());
     /// ```
     #[inline]

@@ -51,12 +51,12 @@ fn clean_check(c: &mut Criterion) {
     });
     let leaky = &others[0];
     group.bench_function("scope with 10 open tasks (report built)", |b| {
-        b.iter(|| leaky.check().unwrap_err())
+        b.iter(|| leaky.check_now().unwrap_err())
     });
     // An id table that once held 131,072 items at once (a burst of tasks),
     // one of them still open (in another scope): a check of a clean scope
     // reads its own counts, not the table.
-    let burst = leakwatch::ItemsById::new("job");
+    let burst = leakwatch::integration::IdTable::new("job");
     let site = std::panic::Location::caller();
     for id in 0..131_072 {
         burst.open(id, site, others[1].id());
@@ -125,7 +125,7 @@ fn clean_check(c: &mut Criterion) {
 fn hooked_churn(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     test: &Scope,
-    other: leakwatch::ScopeId,
+    other: leakwatch::integration::ScopeId,
 ) {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.worker_threads(1);

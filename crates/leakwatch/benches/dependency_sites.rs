@@ -45,7 +45,8 @@ fn dependency_sites(c: &mut Criterion) {
     use hyper::rt::Executor;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    use leakwatch::{Level, Origin, Scope, Tag};
+    use leakwatch::integration::Origin;
+    use leakwatch::{Level, Scope, Tag};
 
     /// hyper-util's spawn line, as tokio's spawn hook is told it.
     fn hyper_site() -> &'static Location<'static> {
@@ -127,7 +128,7 @@ fn dependency_sites(c: &mut Criterion) {
     // Tags: the same record, at the user's line and at hyper-util's.
     let tags = Totals::default();
     let tag = |site: &'static Location<'static>| {
-        drop(black_box(Tag::recorded(
+        drop(black_box(Tag::with_origin(
             "conn",
             Origin {
                 site,

@@ -17,7 +17,11 @@ fn open_close(c: &mut Criterion) {
     let path = dir.join("data.csv");
     std::fs::write(&path, b"id,name\n").unwrap();
 
-    let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
+    let build = if leakwatch::integration::COMPILED_IN {
+        "in"
+    } else {
+        "out"
+    };
     let mut group = c.benchmark_group(format!("file/{build}"));
     // In a test's scope, as a test's files are: counted in it.
     let scope = leakwatch::Scope::new("bench");

@@ -128,7 +128,11 @@ fn hooks(c: &mut Criterion) {
     }
 
     leakwatch::set_level(Level::Sites);
-    let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
+    let build = if leakwatch::integration::COMPILED_IN {
+        "in"
+    } else {
+        "out"
+    };
     let scope = Scope::new("bench");
     let _in_scope = scope.enter();
     let short = Load {
@@ -179,7 +183,7 @@ fn hooks(c: &mut Criterion) {
         }
         group.finish();
     }
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 #[cfg(not(tokio_unstable))]

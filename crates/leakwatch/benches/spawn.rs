@@ -40,7 +40,11 @@ fn batch(runtime: &Runtime, tracked: bool) {
 
 fn spawn_join(c: &mut Criterion) {
     leakwatch::set_level(Level::Sites);
-    let build = if leakwatch::COMPILED_IN { "in" } else { "out" };
+    let build = if leakwatch::integration::COMPILED_IN {
+        "in"
+    } else {
+        "out"
+    };
     for (flavor, runtime) in [
         (
             "current_thread",
@@ -88,7 +92,7 @@ fn spawn_join(c: &mut Criterion) {
             })
         });
         group.finish();
-        assert!(scope.check().is_ok());
+        assert!(scope.check_now().is_ok());
     }
 }
 

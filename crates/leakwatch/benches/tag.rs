@@ -17,7 +17,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use leakwatch::{Level, Tag};
 
 fn build() -> &'static str {
-    if leakwatch::COMPILED_IN { "in" } else { "out" }
+    if leakwatch::integration::COMPILED_IN {
+        "in"
+    } else {
+        "out"
+    }
 }
 
 /// A stack `depth` frames deeper than the caller, then a tag.
@@ -116,7 +120,7 @@ fn two_threads(c: &mut Criterion) {
     for (name, id) in [
         (
             "sites: create+drop, 2 threads at once (per op)",
-            leakwatch::ScopeId::NONE,
+            leakwatch::integration::ScopeId::NONE,
         ),
         (
             "sites: create+drop, 2 threads at once in one scope (per op)",

@@ -145,7 +145,7 @@ fn main() -> std::io::Result<()> {
         place_order(db, &dir, "linus", 1)
     })?;
 
-    match service.check() {
+    match service.check_now() {
         Ok(()) => println!("no leaks"),
         Err(report) => {
             println!("{report}");

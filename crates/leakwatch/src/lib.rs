@@ -29,10 +29,15 @@
 //!   sync or `async` (feature `tokio`), in a fresh [`Scope`] and fails it
 //!   with a [`Report`] when anything it opened is still open at the end.
 //! * [`check`] does the same for a closure.
-//! * [`Scope`] is the building block: [`Scope::check`] returns the report.
+//! * [`Scope`] is the building block: [`Scope::check`] waits as [`check`]
+//!   does and returns the report; [`Scope::check_now`] looks once.
+//! * [`Ignore`] rules leave known background work (a metrics flusher, a
+//!   pool's reaper) out of a check: `#[leakwatch::test(ignore = "name:reaper")]`
+//!   or [`Scope::ignoring`].
 //!
 //! Scopes follow work into threads started through [`thread::spawn`] and
 //! [`thread::Builder`] (which are themselves tracked until they finish), and
+//! into tokio tasks spawned through `leakwatch::tokio` (feature `tokio`), and
 //! tests running in parallel never see each other's items. A check gives
 //! items still open a grace period to close ([`grace`], `LEAKWATCH_GRACE`)
 //! and returns at once when there are none.
@@ -43,7 +48,19 @@
 //! release builds: there a [`Tag`] is zero-sized, [`Tracked<T>`] is the size
 //! of `T` and every call is empty. The `production` feature keeps tracking in
 //! release builds. At run time, `LEAKWATCH=off|sites|stacks` picks what is
-//! recorded (default `sites`).
+//! recorded (default `sites`); [`level`] reads it and [`set_level`]
+//! changes it.
+//!
+//! # Messages
+//!
+//! Every message leakwatch shows (reports, configuration errors, the
+//! attribute's compile errors) is listed, with an example, in [`messages`].
+//!
+//! # Integrations
+//!
+//! What code building on leakwatch needs (a tag opened on another's behalf,
+//! items kept by id, scope ids, the parts of a report) is in
+//! [`integration`]. A test author does not need it.
 
 // docs.rs marks each item that needs a feature or `tokio_unstable`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -63,11 +80,59 @@ mod tracked;
 pub mod watchdog;
 
 pub use check::check;
-pub use leakwatch_core::{
-    Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Frame, Group, Ignore, Item, ItemsById,
-    LateId, Level, Origin, Problem, Report, Scope, ScopeGuard, ScopeId, Snapshot, Stack, Tag,
-    grace, level, parse_grace, set_level,
-};
+pub use leakwatch_core::{Ignore, Level, Report, Scope, ScopeGuard, Tag, grace, level, set_level};
+
+pub mod integration {
+    //! What integrations need: code that tracks resources on others'
+    //! behalf (runtime hooks, pools, frameworks), or that reads reports
+    //! item by item rather than printing them.
+    //!
+    //! A test author never needs this module: [`Tag`](crate::Tag),
+    //! [`Tracked`](crate::Tracked) and [`Scope`](crate::Scope) cover
+    //! tracking and checking. These are [`leakwatch_core`]'s items, by
+    //! topic:
+    //!
+    //! * **Opening on another's behalf**: [`Tag::with_origin`] records an
+    //!   item at an [`Origin`] (site, scope, id) learned after the fact;
+    //!   [`Tag::id_setter`] gives a handed-on item its id through an
+    //!   [`IdSetter`]; an [`IdTable`] keeps items seen only by an id, such as
+    //!   tasks reported by runtime hooks.
+    //! * **Scopes by id**: a [`ScopeId`] names a scope to carry into other
+    //!   threads or tasks, and [`ScopeId::enter`] makes it current there.
+    //! * **Reading reports**: [`Report::groups`](crate::Report::groups) are
+    //!   [`Group`]s of items sharing a [`Finding`], a kind and a site;
+    //!   [`Snapshot`] is an owned copy of live [`Item`]s; a [`Stack`] holds
+    //!   [`Frame`]s.
+    //! * **Settings**: [`COMPILED_IN`] says whether tracking is compiled in;
+    //!   [`parse_grace`] reads a grace as `LEAKWATCH_GRACE` does, with
+    //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Backoff`]
+    //!   waits as checks do.
+    //!
+    //! [`Tag::with_origin`]: crate::Tag::with_origin
+    //! [`Tag::id_setter`]: crate::Tag::id_setter
+    //!
+    //! ```
+    //! use leakwatch::integration::{IdTable, ScopeId};
+    //!
+    //! // A hook that sees jobs only as numbers keeps them in a table.
+    //! let jobs = IdTable::new("job");
+    //! let test = leakwatch::Scope::new("test");
+    //! jobs.open(7, std::panic::Location::caller(), test.id());
+    //! assert_eq!(test.check_now().is_err(), leakwatch::integration::COMPILED_IN);
+    //! jobs.close(7);
+    //! assert!(test.check_now().is_ok());
+    //! # let _ = ScopeId::NONE;
+    //! ```
+
+    pub use leakwatch_core::{
+        Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Finding, Frame, Group, IdSetter, IdTable,
+        Item, Origin, ScopeId, Snapshot, Stack, parse_grace,
+    };
+}
+
+#[doc = include_str!("../docs/messages.md")]
+pub mod messages {}
+
 /// Runs a test in a fresh scope and fails it if anything it opened is still
 /// open at the end.
 ///

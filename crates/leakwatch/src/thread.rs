@@ -20,15 +20,16 @@
 //!     leakwatch::thread::spawn(|| Tracked::new((), "worker-conn"))
 //! });
 //! let conn = handle.join().unwrap();
-//! assert!(scope.check().is_err() || !leakwatch::COMPILED_IN, "the thread's item belongs to `job`");
+//! assert!(scope.check_now().is_err() || !leakwatch::integration::COMPILED_IN, "the thread's item belongs to `job`");
 //! drop(conn);
-//! assert!(scope.check().is_ok());
+//! assert!(scope.check_now().is_ok());
 //! ```
 
 use std::io;
 use std::thread::{JoinHandle, ScopedJoinHandle};
 
-use crate::{ScopeId, Tag};
+use crate::Tag;
+use crate::integration::ScopeId;
 
 /// The kind of tracked threads in reports.
 ///
@@ -61,7 +62,7 @@ where
 ///
 /// ```
 /// let handle = leakwatch::thread::Builder::new()
-///     .name("loader".into())
+///     .name("loader")
 ///     .spawn(|| std::thread::current().name().map(str::to_owned))?;
 /// assert_eq!(handle.join().unwrap().as_deref(), Some("loader"));
 /// # Ok::<(), std::io::Error>(())
@@ -85,12 +86,15 @@ impl Builder {
         }
     }
 
-    /// Names the thread; reports show the name.
+    /// Names the thread; reports show the name. It takes what
+    /// `leakwatch::tokio::Builder::name` takes.
     ///
     /// ```
-    /// let builder = leakwatch::thread::Builder::new().name("io".into());
+    /// let builder = leakwatch::thread::Builder::new().name("io");
+    /// let numbered = leakwatch::thread::Builder::new().name(format!("io-{}", 2));
     /// ```
-    pub fn name(self, name: String) -> Builder {
+    pub fn name(self, name: impl Into<String>) -> Builder {
+        let name = name.into();
         Builder {
             inner: self.inner.name(name.clone()),
             name: Some(name),

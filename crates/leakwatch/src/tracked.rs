@@ -34,7 +34,7 @@ use crate::Tag;
 /// let conn = scope.run(|| Tracked::new(String::from("conn-1"), "db-conn"));
 /// assert_eq!(conn.len(), 6); // Deref to the String
 /// drop(conn);
-/// scope.check().unwrap();
+/// scope.check_now().unwrap();
 /// ```
 pub struct Tracked<T> {
     // First, so it drops before `value`: a snapshot never sees a record

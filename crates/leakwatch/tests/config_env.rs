@@ -19,7 +19,7 @@ fn child_clean_check() {
     let scope = Scope::new("clean-child");
     scope.run(|| drop(Tag::new("file")));
     println!("level={}", leakwatch::level());
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -27,7 +27,7 @@ fn child_clean_check() {
 fn child_leaky_check() {
     let scope = Scope::new("leaky-child");
     let tag = scope.run(|| Tag::new("file"));
-    scope.check().unwrap();
+    scope.check_now().unwrap();
     drop(tag);
 }
 

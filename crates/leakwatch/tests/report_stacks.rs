@@ -19,7 +19,7 @@ fn stack_starts_at_the_users_frame() {
     leakwatch::set_level(Level::Stacks);
     let scope = Scope::new("stacks");
     scope.run(open_config_and_forget);
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     let frames = report.groups()[0]
         .stack()
         .expect("a stack was captured")

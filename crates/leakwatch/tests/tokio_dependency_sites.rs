@@ -27,7 +27,8 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use leakwatch::{Group, Report, Scope};
+use leakwatch::integration::Group;
+use leakwatch::{Report, Scope};
 
 const THIS_FILE: &str = "crates/leakwatch/tests/tokio_dependency_sites.rs";
 
@@ -239,7 +240,7 @@ fn a_tag_made_at_a_dependencys_line_names_the_tests_call() {
         let tag = leakwatch::Tag::with_detail_at("conn", "pooled", site);
         (tag, line)
     });
-    let report = scope.check().expect_err("the tag is open");
+    let report = scope.check_now().expect_err("the tag is open");
     let text = report.to_string();
     let [group] = report.groups() else {
         panic!("{text}");
@@ -264,14 +265,14 @@ fn a_tag_made_at_a_dependencys_line_names_the_tests_call() {
     );
     assert!(!text.contains("→"), "{text}");
     drop(tag);
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 #[test]
 fn a_tag_made_at_the_tests_own_line_takes_no_stack() {
     let scope = Scope::new("own tags");
     let tag = scope.run(|| leakwatch::Tag::with_detail("conn", "mine"));
-    let report = scope.check().expect_err("the tag is open");
+    let report = scope.check_now().expect_err("the tag is open");
     let group = &report.groups()[0];
     assert!(group.via().is_none(), "{report}");
     assert!(group.stack().is_none(), "{report}");

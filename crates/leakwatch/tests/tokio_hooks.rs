@@ -10,7 +10,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leakwatch::{Problem, Scope, Tag};
+use leakwatch::integration::Finding;
+use leakwatch::{Scope, Tag};
 use support::only_group;
 use support::tasks::{LONG, SHORT, check_on, drive, hooked};
 
@@ -23,7 +24,7 @@ fn a_plain_tokio_spawn_is_reported_at_its_site_with_its_id() {
             (line, handle.id())
         });
         let report = result.unwrap_err();
-        let group = only_group(&report, "task", Problem::StillOpen, line);
+        let group = only_group(&report, "task", Finding::StillOpen, line);
         assert_eq!(group.details(), [format!("id {id}")], "{flavor}");
     }
 }
@@ -79,7 +80,7 @@ fn a_burst_of_tasks_alive_at_once_is_counted_and_one_left_behind_reported() {
         });
         let wait = drive(&runtime);
         let report = scope.check_within_using(SHORT, wait).unwrap_err();
-        let group = only_group(&report, "task", Problem::StillOpen, line);
+        let group = only_group(&report, "task", Finding::StillOpen, line);
         assert_eq!(group.details(), [format!("id {}", stuck.id())], "{flavor}");
         stuck.abort();
         let fixed = scope.check_within_using(LONG, wait);
@@ -174,7 +175,7 @@ fn scopes_sharing_a_hooked_runtime_see_only_their_own_tasks() {
         if i % 2 == 0 {
             let report = result.expect_err("leaky scope passed");
             assert_eq!(report.total(), 1, "{report}");
-            only_group(&report, "task", Problem::StillOpen, line);
+            only_group(&report, "task", Finding::StillOpen, line);
         } else {
             result.unwrap();
         }
@@ -227,7 +228,7 @@ fn a_poll_nested_in_another_puts_back_the_outer_tasks_scope() {
     // A task that drives a second hooked runtime from `block_in_place`
     // runs that runtime's polls inside its own: each inner poll must put
     // back the scope of the code around it, not the thread's outermost.
-    use leakwatch::ScopeId;
+    use leakwatch::integration::ScopeId;
     let outer_runtime = hooked("multi_thread");
     let (outer, inner) = (Scope::new("outer"), Scope::new("inner"));
     let inner_id = inner.id();
@@ -255,7 +256,7 @@ fn a_poll_nested_in_another_puts_back_the_outer_tasks_scope() {
 
 #[test]
 fn a_scope_entered_inside_a_task_wins_and_one_entered_around_the_runtime_does_not() {
-    use leakwatch::ScopeId;
+    use leakwatch::integration::ScopeId;
     // Worker threads that enter a scope of their own as they start (as
     // `#[leakwatch::test]`'s do): entered outside any task, it loses to the
     // scope of the task a worker polls.
@@ -293,7 +294,7 @@ fn a_scope_entered_inside_a_task_wins_and_one_entered_around_the_runtime_does_no
     // The tag was opened in `inner` (a sibling of `test`), and nothing in
     // the workers' scope.
     assert_eq!((inner_count(), test.open_count("conn")), (1, 0));
-    assert!(workers.check().is_ok());
+    assert!(workers.check_now().is_ok());
     drop(tag);
     assert_eq!(inner_count(), 0);
     assert!(test.check_within(LONG).is_ok());

@@ -61,7 +61,7 @@ fn bad_thresholds_are_refused_naming_them() {
 
 #[test]
 fn items_held_past_their_threshold_are_warned_about_once_and_released_noted() {
-    if !leakwatch::COMPILED_IN {
+    if !leakwatch::integration::COMPILED_IN {
         return;
     }
     let log = Log::default();

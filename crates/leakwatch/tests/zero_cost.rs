@@ -10,7 +10,7 @@ use leakwatch::{Tag, Tracked};
 
 #[test]
 fn sizes_match_the_build() {
-    if leakwatch::COMPILED_IN {
+    if leakwatch::integration::COMPILED_IN {
         assert_eq!(size_of::<Tag>(), 16);
         assert_eq!(size_of::<Tracked<u64>>(), 8 + 16);
     } else {
@@ -36,7 +36,7 @@ fn sizes_match_the_build() {
 #[test]
 fn compiled_in_follows_the_profile() {
     assert_eq!(
-        leakwatch::COMPILED_IN,
+        leakwatch::integration::COMPILED_IN,
         cfg!(debug_assertions) || cfg!(feature = "production")
     );
 }
@@ -45,7 +45,10 @@ fn compiled_in_follows_the_profile() {
 fn compiled_out_checks_pass_and_record_nothing() {
     let scope = leakwatch::Scope::new("zero");
     let tag = scope.run(|| Tag::new("file"));
-    assert_eq!(tag.is_tracked(), leakwatch::COMPILED_IN);
-    assert_eq!(scope.check().is_ok(), !leakwatch::COMPILED_IN);
+    assert_eq!(tag.is_tracked(), leakwatch::integration::COMPILED_IN);
+    assert_eq!(
+        scope.check_now().is_ok(),
+        !leakwatch::integration::COMPILED_IN
+    );
     drop(tag);
 }

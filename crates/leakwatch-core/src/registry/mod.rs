@@ -64,7 +64,7 @@
 //!
 //! An item's number (a task id set after the open, or a descriptor given at
 //! it) is the exception: any thread may set it while the item is open
-//! (`Tag::set_id`, `LateId::set`), so it lives outside the seqlock, in
+//! (`Tag::set_id`, `IdSetter::set`), so it lives outside the seqlock, in
 //! `number` and `number_of`, under a lock of its own: a setter takes the
 //! lock with a compare-exchange on `number_of`, checks that `state` still
 //! holds its item (else it puts `number_of` back), writes `number`, and

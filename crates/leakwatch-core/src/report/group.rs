@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::panic::Location;
 use std::time::Duration;
 
-use super::Problem;
+use super::Finding;
 use crate::snapshot::Item;
 use crate::stack::{Stack, UserCall};
 
@@ -17,7 +17,7 @@ pub(super) const SHOWN: usize = 3;
 /// ```
 /// let scope = leakwatch_core::Scope::new("s");
 /// let tags: Vec<_> = scope.run(|| (0..3).map(|_| leakwatch_core::Tag::new("conn")).collect());
-/// if let Err(report) = scope.check() {
+/// if let Err(report) = scope.check_now() {
 ///     let group = &report.groups()[0];
 ///     assert_eq!((group.kind(), group.count()), ("conn", 3));
 /// }
@@ -25,7 +25,7 @@ pub(super) const SHOWN: usize = 3;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Group {
-    problem: Problem,
+    problem: Finding,
     kind: &'static str,
     site: &'static Location<'static>,
     count: usize,
@@ -54,10 +54,10 @@ impl Group {
     ///
     /// ```
     /// # fn show(group: &leakwatch_core::Group) {
-    /// println!("{}", group.problem());
+    /// println!("{}", group.finding());
     /// # }
     /// ```
-    pub fn problem(&self) -> Problem {
+    pub fn finding(&self) -> Finding {
         self.problem
     }
 
@@ -203,7 +203,7 @@ impl Group {
 }
 
 type Key = (
-    Problem,
+    Finding,
     &'static str,
     &'static str,
     u32,
@@ -218,7 +218,7 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
         let site = item.site();
         by_key
             .entry((
-                item.problem(),
+                item.finding(),
                 item.kind(),
                 site.file(),
                 site.line(),
@@ -278,7 +278,7 @@ fn build(mut items: Vec<&Item>, via: Option<UserCall>) -> Group {
         }
     }
     Group {
-        problem: first.problem(),
+        problem: first.finding(),
         kind: first.kind(),
         site: first.site(),
         count: items.len(),

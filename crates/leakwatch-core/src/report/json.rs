@@ -63,9 +63,9 @@ impl Report {
 
 fn group(g: &Group) -> JsonGroup<'_> {
     JsonGroup {
-        problem: match g.problem() {
-            super::Problem::StillOpen => "still-open",
-            super::Problem::DroppedWithoutClose => "dropped-without-close",
+        problem: match g.finding() {
+            super::Finding::StillOpen => "still-open",
+            super::Finding::DroppedWithoutClose => "dropped-without-close",
         },
         kind: g.kind(),
         file: g.site().file(),

@@ -14,7 +14,7 @@
 //! let scope = Scope::new("example");
 //! let a = scope.run(|| Tag::with_detail("file", "a.txt"));
 //! # if !leakwatch_core::COMPILED_IN { return; }
-//! let report = scope.check().unwrap_err();
+//! let report = scope.check_now().unwrap_err();
 //! let group = &report.groups()[0];
 //! assert_eq!(group.kind(), "file");
 //! assert_eq!(group.count(), 1);
@@ -32,7 +32,7 @@ use std::fmt;
 pub use group::Group;
 
 use crate::config::ConfigError;
-pub use crate::snapshot::Problem;
+pub use crate::snapshot::Finding;
 use crate::snapshot::Snapshot;
 
 /// What a check found, grouped by problem, kind and site.
@@ -43,7 +43,7 @@ use crate::snapshot::Snapshot;
 /// ```
 /// let scope = leakwatch_core::Scope::new("s");
 /// let tag = scope.run(|| leakwatch_core::Tag::new("socket"));
-/// if let Err(report) = scope.check() {
+/// if let Err(report) = scope.check_now() {
 ///     eprintln!("{report}");
 ///     assert_eq!(report.total(), 1);
 /// }

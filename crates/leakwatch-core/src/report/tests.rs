@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use super::text::{Age, counted};
 #[cfg(any(debug_assertions, feature = "production"))]
-use crate::{Problem, Scope, Tag};
+use crate::{Finding, Scope, Tag};
 
 #[test]
 fn ages_read_like_a_person_writes_them() {
@@ -31,7 +31,10 @@ fn every_line_of_a_failing_report_starts_with_leak() {
             Tag::must_close("db-txn"),
         ]
     });
-    let report = scope.check().unwrap_err().with_hint("a hint\nthat wraps");
+    let report = scope
+        .check_now()
+        .unwrap_err()
+        .with_hint("a hint\nthat wraps");
     let text = report.to_string();
     for line in text.lines() {
         assert!(line.starts_with("LEAK"), "{line:?} in\n{text}");
@@ -60,7 +63,7 @@ fn groups_by_site_with_counts_and_details() {
         tags.push(Tag::new("file"));
         (line, tags)
     });
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     assert_eq!(report.total(), 6);
     assert_eq!(report.groups().len(), 2);
     let conns = &report.groups()[0];
@@ -69,7 +72,7 @@ fn groups_by_site_with_counts_and_details() {
     assert_eq!(conns.site().line(), line);
     assert_eq!(conns.details().len(), super::group::SHOWN);
     assert_eq!(conns.more_details(), 2);
-    assert_eq!(conns.problem(), Problem::StillOpen);
+    assert_eq!(conns.finding(), Finding::StillOpen);
 
     let text = report.to_string();
     assert!(
@@ -92,7 +95,7 @@ fn groups_by_site_with_counts_and_details() {
         assert!(line.starts_with("LEAK "), "{line:?} in\n{text}");
     }
     drop(tags);
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 #[cfg(all(feature = "json", any(debug_assertions, feature = "production")))]
@@ -101,7 +104,7 @@ fn json_has_every_field_of_a_group() {
     let scope = Scope::new("json");
     let tag = scope.run(|| Tag::with_detail("file", "/tmp/data.csv"));
     let json: serde_json::Value =
-        serde_json::from_str(&scope.check().unwrap_err().to_json()).unwrap();
+        serde_json::from_str(&scope.check_now().unwrap_err().to_json()).unwrap();
     assert_eq!(json["scope"], "json");
     assert_eq!(json["total"], 1);
     let group = &json["groups"][0];
@@ -122,7 +125,7 @@ fn traces_attach_to_the_oldest_item_that_has_one_and_hints_close_the_text() {
         tag.set_id(id);
     }
     let report = scope
-        .check()
+        .check_now()
         .unwrap_err()
         .with_traces(|id| (id != 11).then(|| format!("app::worker at src/w.rs:{id}:5")))
         .with_hint("turn on task dumps");
@@ -139,7 +142,7 @@ fn traces_attach_to_the_oldest_item_that_has_one_and_hints_close_the_text() {
         "{text}"
     );
     assert!(!text.contains("no await chain"), "{text}");
-    let untraced = scope.check().unwrap_err().with_traces(|_| None);
+    let untraced = scope.check_now().unwrap_err().with_traces(|_| None);
     assert_eq!(untraced.groups()[0].waiting(), None);
     let text = untraced.to_string();
     assert!(!text.contains("waiting at"), "{text}");
@@ -151,7 +154,7 @@ fn traces_attach_to_the_oldest_item_that_has_one_and_hints_close_the_text() {
         ),
         "{text}"
     );
-    let never_traced = scope.check().unwrap_err();
+    let never_traced = scope.check_now().unwrap_err();
     assert!(!never_traced.to_string().contains("no await chain"));
     drop(tasks);
 }

@@ -73,7 +73,7 @@ fn write_group(f: &mut fmt::Formatter<'_>, group: &Group) -> fmt::Result {
         format_args!(
             "{} {}, {} at {}:{}:{}{via} (oldest {}, thread {})",
             counted(group.count(), group.kind()),
-            group.problem(),
+            group.finding(),
             verb(group.kind()),
             crate::stack::short_path(site.file()),
             site.line(),

@@ -8,7 +8,7 @@
 //! (`TaskMeta::spawned_at`), with its id, in the scope that was current
 //! where it was spawned. The task runs in that scope, so what it opens and
 //! the tasks it spawns belong to it too, like Go's pprof labels following
-//! child goroutines: [`ScopeId::current`](crate::ScopeId::current) inside a
+//! child goroutines: [`ScopeId::current`](crate::integration::ScopeId::current) inside a
 //! task asks tokio which task is running (`tokio::task::try_id`) and looks
 //! its scope up. A scope entered inside the task (`Scope::run`) wins over
 //! it; one entered around the runtime (the test's, around `block_on`) does
@@ -28,7 +28,7 @@
 //! let test = Scope::new("my_test");
 //! let _in_test = test.enter();
 //! let stuck = runtime.spawn(std::future::pending::<()>()); // plain tokio
-//! assert!(test.check().is_err() || !leakwatch::COMPILED_IN);
+//! assert!(test.check_now().is_err() || !leakwatch::integration::COMPILED_IN);
 //! stuck.abort();
 //! ```
 //!
@@ -44,7 +44,7 @@
 //! - The hooks replace any spawn and terminate hooks the builder had (tokio
 //!   keeps one of each).
 //! - Tasks take their scope from hooked runtimes only through leakwatch's
-//!   one followed table (see [`ItemsById::follow`]): if your own code
+//!   one followed table (see [`IdTable::follow`]): if your own code
 //!   follows a table of its own first, the hooks still track every task, but
 //!   a task then runs in its thread's scope (a warning says so once).
 //! - Tasks spawned through `leakwatch::tokio` keep their own record (with
@@ -70,7 +70,7 @@ use ::tokio::runtime::{Builder, TaskMeta};
 
 use super::id;
 use super::task::KIND;
-use crate::ItemsById;
+use crate::integration::IdTable;
 
 /// Makes every task spawned on runtimes built by `builder` a tracked item
 /// in the spawner's scope (see the [module docs](self)). Replaces the
@@ -85,9 +85,9 @@ use crate::ItemsById;
 pub fn install(builder: &mut Builder) -> &mut Builder {
     static FOLLOW: Once = Once::new();
     FOLLOW.call_once(|| {
-        if !TASKS.0.follow(running) && crate::COMPILED_IN {
+        if !TASKS.0.follow(running) && crate::integration::COMPILED_IN {
             eprintln!(
-                "leakwatch: another table is followed already (`ItemsById::follow`), so tasks on \
+                "leakwatch: another table is followed already (`IdTable::follow`), so tasks on \
                  runtimes with leakwatch's hooks are tracked but run in their thread's scope"
             );
         }
@@ -106,10 +106,10 @@ pub fn install(builder: &mut Builder) -> &mut Builder {
 /// runtimes), followed (by [`install`]): code a task runs is in the task's
 /// scope. Every hook reads it, from every worker, so it has its cache lines
 /// to itself (128 bytes: x86 fetches lines in pairs).
-static TASKS: Tasks = Tasks(LazyLock::new(|| ItemsById::new(KIND)));
+static TASKS: Tasks = Tasks(LazyLock::new(|| IdTable::new(KIND)));
 
 #[repr(align(128))]
-struct Tasks(LazyLock<ItemsById>);
+struct Tasks(LazyLock<IdTable>);
 
 /// The task the calling thread polls, if any.
 #[inline]
@@ -134,7 +134,7 @@ thread_local! {
 
 /// Records a task spawned untracked (by anything but `leakwatch::tokio`).
 #[inline]
-fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
+fn spawned(tasks: &IdTable, meta: &TaskMeta<'_>) {
     if TRACKED_SPAWN.get() {
         return;
     }
@@ -146,6 +146,6 @@ fn spawned(tasks: &ItemsById, meta: &TaskMeta<'_>) {
 
 /// Closes the record of a task that ended.
 #[inline]
-fn terminated(tasks: &ItemsById, meta: &TaskMeta<'_>) {
+fn terminated(tasks: &IdTable, meta: &TaskMeta<'_>) {
     tasks.close(id::number(meta.id()));
 }

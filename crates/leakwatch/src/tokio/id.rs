@@ -12,13 +12,13 @@ use ::tokio::task::Id;
 
 /// The number tokio prints for task `id`, the id leakwatch's reports show:
 /// for your own runtime hooks keeping tasks in an
-/// [`ItemsById`](crate::ItemsById).
+/// [`IdTable`](crate::integration::IdTable).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let task = tokio::spawn(async {});
 /// let id = task.id();
-/// assert_eq!(leakwatch::tokio::id_number(id).to_string(), id.to_string());
+/// assert_eq!(leakwatch::tokio::task_id_as_u64(id).to_string(), id.to_string());
 /// # task.await.unwrap();
 /// # });
 /// ```

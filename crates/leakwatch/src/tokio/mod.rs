@@ -19,10 +19,10 @@
 //! let monitor = leakwatch::tokio::Builder::new()
 //!     .name("monitor")
 //!     .spawn(async move { stopped.await.ok() });
-//! assert!(scope.check().is_err() || !leakwatch::COMPILED_IN, "the monitor is still running");
+//! assert!(scope.check_now().is_err() || !leakwatch::integration::COMPILED_IN, "the monitor is still running");
 //! stop.send(()).unwrap();
 //! monitor.await.unwrap();
-//! assert!(scope.check().is_ok());
+//! assert!(scope.check_now().is_ok());
 //! # });
 //! ```
 //!
@@ -40,7 +40,7 @@ mod id;
 mod join_set;
 mod task;
 
-pub use id::number as id_number;
+pub use id::number as task_id_as_u64;
 pub use join_set::JoinSet;
 pub use task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn, spawn_blocking, spawn_local};
 

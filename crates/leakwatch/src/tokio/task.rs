@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 
 use ::tokio::task::JoinHandle;
 
-use crate::{ScopeId, Tag};
+use crate::Tag;
+use crate::integration::ScopeId;
 
 /// The kind of tracked tasks in reports.
 ///
@@ -114,7 +115,7 @@ pub(crate) fn spawn_scoped<F, H>(
     spawn: impl FnOnce(Scoped<F>) -> H,
     id: impl FnOnce(&H) -> ::tokio::task::Id,
 ) -> H {
-    let late = tag.late_id();
+    let late = tag.id_setter();
     let handle = spawn_tracked(|| spawn(Scoped::without_id(future, tag)));
     late.set(super::id::number(id(&handle)));
     handle
@@ -132,7 +133,7 @@ pub(crate) fn spawn_blocking_scoped<F, R, H>(
 where
     F: FnOnce() -> R,
 {
-    let late = tag.late_id();
+    let late = tag.id_setter();
     let scope = ScopeId::current();
     let handle = spawn(Blocking { tag, scope, f });
     late.set(super::id::number(id(&handle)));
@@ -245,28 +246,33 @@ fn named_tag(kind: &'static str, name: &str) -> Tag {
 /// handle.await.unwrap();
 /// # });
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Builder<'a> {
-    name: Option<&'a str>,
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    name: Option<String>,
 }
 
-impl<'a> Builder<'a> {
+impl Builder {
     /// A builder for an unnamed task.
     ///
     /// ```
     /// let builder = leakwatch::tokio::Builder::new();
     /// ```
-    pub fn new() -> Builder<'a> {
+    pub fn new() -> Builder {
         Builder { name: None }
     }
 
-    /// Names the task.
+    /// Names the task; reports show the name. It takes what
+    /// [`leakwatch::thread::Builder::name`](crate::thread::Builder::name)
+    /// takes.
     ///
     /// ```
     /// let builder = leakwatch::tokio::Builder::new().name("consumer");
+    /// let numbered = leakwatch::tokio::Builder::new().name(format!("consumer-{}", 2));
     /// ```
-    pub fn name(self, name: &'a str) -> Builder<'a> {
-        Builder { name: Some(name) }
+    pub fn name(self, name: impl Into<String>) -> Builder {
+        Builder {
+            name: Some(name.into()),
+        }
     }
 
     /// The tag for a task of `kind` spawned from the caller's line.
@@ -275,7 +281,7 @@ impl<'a> Builder<'a> {
     pub(crate) fn tag(&self, kind: &'static str) -> Tag {
         // An unnamed task has no detail: a detail costs an allocation per
         // spawn, a third of what tracking adds to a spawn.
-        match self.name {
+        match &self.name {
             Some(name) => named_tag(kind, name),
             None => Tag::new(kind),
         }

@@ -7,8 +7,9 @@ use std::rc::{Rc, Weak};
 use std::sync::Mutex;
 
 use crate::support::{leaks, only_group, temp_path};
+use leakwatch::Scope;
 use leakwatch::fs::{File, OpenOptions};
-use leakwatch::{Problem, Scope};
+use leakwatch::integration::Finding;
 
 #[test]
 fn forgotten_file_is_reported_with_its_path_and_line() {
@@ -20,7 +21,7 @@ fn forgotten_file_is_reported_with_its_path_and_line() {
         line
     });
     let report = leaks(&scope);
-    let group = only_group(&report, "file", Problem::StillOpen, line);
+    let group = only_group(&report, "file", Finding::StillOpen, line);
     assert_eq!(group.site().file(), file!());
     assert_eq!(group.details(), [path.display().to_string()]);
     assert!(
@@ -39,7 +40,7 @@ fn box_leaked_file_is_reported() {
         let _forever: &'static mut File = Box::leak(file);
         line
     });
-    only_group(&leaks(&scope), "file", Problem::StillOpen, line);
+    only_group(&leaks(&scope), "file", Finding::StillOpen, line);
 }
 
 static OPEN_LOGS: Mutex<Vec<File>> = Mutex::new(Vec::new());
@@ -54,9 +55,9 @@ fn file_parked_in_a_global_is_reported_until_removed() {
         OPEN_LOGS.lock().unwrap().push(file);
         line
     });
-    only_group(&leaks(&scope), "file", Problem::StillOpen, line);
+    only_group(&leaks(&scope), "file", Finding::StillOpen, line);
     OPEN_LOGS.lock().unwrap().clear();
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 struct Node {
@@ -85,7 +86,7 @@ fn file_held_by_an_rc_cycle_is_reported() {
         line
     });
     let report = leaks(&scope);
-    let group = only_group(&report, "file", Problem::StillOpen, line);
+    let group = only_group(&report, "file", Finding::StillOpen, line);
     assert_eq!(group.count(), 2, "{report}");
 }
 
@@ -106,7 +107,7 @@ fn weak_back_edge_frees_the_files() {
         *a.peer.borrow_mut() = Some(b.clone());
         *b.weak_peer.borrow_mut() = Rc::downgrade(&a);
     });
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -185,7 +186,7 @@ fn opens_until_out_of_descriptors() {
 #[cfg(unix)]
 #[test]
 fn running_out_of_descriptors_prints_the_live_table_once() {
-    if !leakwatch::COMPILED_IN {
+    if !leakwatch::integration::COMPILED_IN {
         return;
     }
     let exe = std::env::current_exe().unwrap();

@@ -11,6 +11,7 @@ mod support;
 
 mod attribute;
 mod fs_file;
+mod messages;
 mod net_sockets;
 mod registry_stress;
 mod report_json;

@@ -6,8 +6,9 @@ use std::io::{Read, Write};
 use std::sync::Mutex;
 
 use crate::support::{leaks, only_group};
+use leakwatch::Scope;
+use leakwatch::integration::Finding;
 use leakwatch::net::{TcpListener, TcpStream, UdpSocket};
-use leakwatch::{Problem, Scope};
 
 static POOL: Mutex<Option<HashMap<String, TcpStream>>> = Mutex::new(None);
 
@@ -25,12 +26,12 @@ fn stream_parked_in_a_cache_is_reported_with_its_addresses() {
         line
     });
     let report = leaks(&scope);
-    let group = only_group(&report, "tcp", Problem::StillOpen, line);
+    let group = only_group(&report, "tcp", Finding::StillOpen, line);
     let detail = &group.details()[0];
     assert!(detail.ends_with(&format!(" -> {server}")), "{detail}");
     assert!(detail.starts_with("127.0.0.1:"), "{detail}");
     POOL.lock().unwrap().take();
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 #[test]
@@ -59,7 +60,7 @@ fn listener_and_accepted_stream_are_tracked_separately() {
         "{report}"
     );
     drop(kept);
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 #[test]
@@ -78,7 +79,7 @@ fn streams_from_incoming_are_reported_at_the_line_that_made_the_iterator() {
     let (listener, clients, accepted) = kept;
     drop(listener);
     let report = leaks(&scope);
-    let group = only_group(&report, "tcp", Problem::StillOpen, line);
+    let group = only_group(&report, "tcp", Finding::StillOpen, line);
     assert_eq!(group.count(), 2, "{report}");
     // Each detail is `server -> client`, for one of the clients.
     let peers: Vec<String> = clients
@@ -89,7 +90,7 @@ fn streams_from_incoming_are_reported_at_the_line_that_made_the_iterator() {
         assert!(peers.iter().any(|p| detail.ends_with(p)), "{detail}");
     }
     drop((clients, accepted));
-    assert!(scope.check().is_ok());
+    assert!(scope.check_now().is_ok());
 }
 
 #[test]
@@ -116,7 +117,7 @@ fn forgotten_udp_socket_is_reported() {
         line
     });
     let report = leaks(&scope);
-    let group = only_group(&report, "udp", Problem::StillOpen, line);
+    let group = only_group(&report, "udp", Finding::StillOpen, line);
     assert!(
         group.details()[0].starts_with("bound to 127.0.0.1:"),
         "{report}"

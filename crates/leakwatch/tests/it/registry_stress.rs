@@ -39,11 +39,11 @@ fn counts_stay_exact_under_contention() {
             .flat_map(|h| h.join().unwrap())
             .collect()
     });
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     assert_eq!(report.total(), kept.len(), "{report}");
     assert_eq!(report.groups().len(), 1, "{report}");
     assert_eq!(report.groups()[0].kind(), "stress-kept");
     // Closing them on another thread than the one that opened them.
     std::thread::spawn(move || drop(kept)).join().unwrap();
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }

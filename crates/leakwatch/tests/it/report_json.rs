@@ -12,7 +12,7 @@ fn json_report_names_kind_site_and_detail() {
         let tags: Vec<_> = (0..2).map(|i| Tag::with_detail("db-conn", i)).collect();
         (tags, line)
     });
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["scope"], "json");
     assert_eq!(json["total"], 2);

@@ -32,7 +32,7 @@ fn parallel_scopes_see_only_their_own_items() {
                     }
                 });
                 barrier.wait(); // every scope has done its work before any check
-                (i, scope.check())
+                (i, scope.check_now())
             })
         })
         .collect();
@@ -60,20 +60,20 @@ fn nested_scopes_report_to_their_parent_too() {
     let inner = outer.run(|| Scope::new("inner"));
     let sibling = Scope::new("sibling");
     let tag = inner.run(|| Tag::new("file"));
-    assert_eq!(inner.check().unwrap_err().total(), 1);
-    assert_eq!(outer.check().unwrap_err().total(), 1);
-    sibling.check().unwrap();
+    assert_eq!(inner.check_now().unwrap_err().total(), 1);
+    assert_eq!(outer.check_now().unwrap_err().total(), 1);
+    sibling.check_now().unwrap();
     drop(tag);
-    outer.check().unwrap();
+    outer.check_now().unwrap();
 }
 
 #[test]
 fn items_outside_every_scope_are_seen_by_none() {
     let scope = Scope::new("bystander");
     let outside = Tag::new("file");
-    scope.check().unwrap();
+    scope.check_now().unwrap();
     assert!(
-        leakwatch::Snapshot::all()
+        leakwatch::integration::Snapshot::all()
             .items()
             .iter()
             .any(|i| i.kind() == "file")

@@ -8,7 +8,7 @@ fn grandchild_threads_belong_to_the_scope() {
     let (tag, line) = scope.run(|| {
         leakwatch::thread::spawn(|| {
             leakwatch::thread::Builder::new()
-                .name("grandchild".into())
+                .name("grandchild")
                 .spawn(|| (Tag::with_detail("socket", "from a grandchild"), line!()))
                 .unwrap()
                 .join()
@@ -17,21 +17,21 @@ fn grandchild_threads_belong_to_the_scope() {
         .join()
         .unwrap()
     });
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     let group = &report.groups()[0];
     assert_eq!(group.site().line(), line);
     assert_eq!(group.details(), ["from a grandchild"]);
     // The thread exited, so it is named by number.
     assert!(group.threads()[0].starts_with('#'), "{report}");
     drop(tag);
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
 fn std_threads_start_outside_the_scope() {
     let scope = Scope::new("std-threads");
     let tag = scope.run(|| std::thread::spawn(|| Tag::new("socket")).join().unwrap());
-    scope.check().unwrap();
+    scope.check_now().unwrap();
     drop(tag);
 }
 
@@ -42,7 +42,7 @@ fn items_opened_by_a_running_named_thread_name_it() {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let handle = scope.run(|| {
         leakwatch::thread::Builder::new()
-            .name("uploader".into())
+            .name("uploader")
             .spawn(move || {
                 let tag = Tag::new("http-body");
                 tx.send(()).unwrap();
@@ -52,7 +52,7 @@ fn items_opened_by_a_running_named_thread_name_it() {
             .unwrap()
     });
     rx.recv().unwrap();
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     let body = report
         .groups()
         .iter()
@@ -69,7 +69,7 @@ fn items_opened_by_a_running_named_thread_name_it() {
     assert_eq!(thread.details(), ["'uploader'"]);
     done_tx.send(()).unwrap();
     handle.join().unwrap();
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -83,12 +83,12 @@ fn what_scoped_threads_open_belongs_to_the_scope() {
             line
         })
     });
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     assert_eq!(report.total(), 1, "{report}");
     assert_eq!(report.groups()[0].kind(), "socket");
     assert_eq!(report.groups()[0].site().line(), line, "{report}");
     drop(kept);
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn a_running_scoped_thread_is_seen_and_a_finished_one_is_not() {
     scope.run(|| {
         leakwatch::thread::scope(|s| {
             let (worker, line) = (s.spawn(move || wait.recv().unwrap()), line!());
-            let report = scope.check().unwrap_err();
+            let report = scope.check_now().unwrap_err();
             assert_eq!(report.groups()[0].kind(), "thread", "{report}");
             assert_eq!(report.groups()[0].site().line(), line, "{report}");
             assert_eq!(report.groups()[0].details(), ["scoped"]);
@@ -106,5 +106,5 @@ fn a_running_scoped_thread_is_seen_and_a_finished_one_is_not() {
             worker.join().unwrap();
         });
     });
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }

@@ -2,7 +2,8 @@
 //! "dropped without close" at the line that began it; committed, it is not.
 
 use crate::support::{leaks, only_group};
-use leakwatch::{Problem, Scope, Tag};
+use leakwatch::integration::Finding;
+use leakwatch::{Scope, Tag};
 
 /// A database transaction that must be committed or rolled back.
 struct Transaction {
@@ -31,7 +32,7 @@ fn transaction_dropped_without_commit_is_reported() {
         line
     });
     let report = leaks(&scope);
-    let group = only_group(&report, "db-txn", Problem::DroppedWithoutClose, line);
+    let group = only_group(&report, "db-txn", Finding::DroppedWithoutClose, line);
     assert_eq!(group.details(), ["on users"]);
     assert!(
         report
@@ -44,16 +45,16 @@ fn transaction_dropped_without_commit_is_reported() {
 fn committed_transaction_passes() {
     let scope = Scope::new("commit");
     scope.run(|| Transaction::begin("users").commit());
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
 fn open_transaction_is_still_open_not_dropped() {
     let scope = Scope::new("open-txn");
     let (txn, line) = scope.run(|| (Transaction::begin("orders"), line!()));
-    only_group(&leaks(&scope), "db-txn", Problem::StillOpen, line);
+    only_group(&leaks(&scope), "db-txn", Finding::StillOpen, line);
     txn.commit();
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -71,7 +72,7 @@ fn finding_of_a_dropped_child_scope_reaches_its_parent() {
     only_group(
         &leaks(&parent),
         "db-txn",
-        Problem::DroppedWithoutClose,
+        Finding::DroppedWithoutClose,
         line,
     );
 }
@@ -80,5 +81,5 @@ fn finding_of_a_dropped_child_scope_reaches_its_parent() {
 fn plain_tag_closes_on_drop() {
     let scope = Scope::new("plain");
     scope.run(|| drop(Tag::new("lock-file")));
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }

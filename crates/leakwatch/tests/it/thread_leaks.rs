@@ -6,14 +6,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::support::only_group;
-use leakwatch::{Problem, Scope};
+use leakwatch::Scope;
+use leakwatch::integration::Finding;
 
 #[test]
 fn thread_blocked_forever_is_reported_with_its_name_and_site() {
     let scope = Scope::new("stuck");
     let (release, blocked) = mpsc::channel::<()>();
     let (handle, line) = scope.run(|| {
-        let builder = leakwatch::thread::Builder::new().name("stuck-worker".into());
+        let builder = leakwatch::thread::Builder::new().name("stuck-worker");
         // A consumer waiting on a channel that nobody closes (until below).
         let (handle, line) = (builder.spawn(move || blocked.recv()).unwrap(), line!());
         (handle, line)
@@ -24,7 +25,7 @@ fn thread_blocked_forever_is_reported_with_its_name_and_site() {
         started.elapsed() >= Duration::from_millis(50),
         "it waited the grace"
     );
-    let group = only_group(&report, "thread", Problem::StillOpen, line);
+    let group = only_group(&report, "thread", Finding::StillOpen, line);
     assert_eq!(group.details(), ["'stuck-worker'"]);
     assert!(
         report.to_string().contains("1 thread still open"),
@@ -33,7 +34,7 @@ fn thread_blocked_forever_is_reported_with_its_name_and_site() {
 
     drop(release);
     handle.join().unwrap().unwrap_err();
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -59,7 +60,7 @@ fn joined_threads_pass_at_once() {
         let sum: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(sum, 12);
     });
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -67,7 +68,7 @@ fn unnamed_threads_say_so() {
     let scope = Scope::new("unnamed");
     let (release, blocked) = mpsc::channel::<()>();
     let handle = scope.run(|| leakwatch::thread::spawn(move || blocked.recv()));
-    let report = scope.check().unwrap_err();
+    let report = scope.check_now().unwrap_err();
     assert_eq!(report.groups()[0].details(), ["unnamed"]);
     drop(release);
     handle.join().unwrap().unwrap_err();
@@ -92,7 +93,7 @@ fn a_test_leaving_a_thread_running_fails() {
 
 #[leakwatch::test(grace = "20ms", ignore = "name:metrics-flusher")]
 fn ignored_background_thread_passes() {
-    let builder = leakwatch::thread::Builder::new().name("metrics-flusher".into());
+    let builder = leakwatch::thread::Builder::new().name("metrics-flusher");
     // Known background work, left running on purpose.
     builder
         .spawn(|| std::thread::sleep(Duration::from_secs(600)))

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use crate::support::only_group;
 use crate::support::tasks::{LONG, SHORT, check_async};
-use leakwatch::{Problem, Tracked};
+use leakwatch::Tracked;
+use leakwatch::integration::Finding;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 /// Sum of squares: workers send results on an unbuffered-like channel; the
@@ -51,7 +52,7 @@ fn workers_blocked_on_send_after_the_caller_stops_reading() {
         out
     });
     let report = result.unwrap_err();
-    let group = only_group(&report, "task", Problem::StillOpen, line);
+    let group = only_group(&report, "task", Finding::StillOpen, line);
     assert!(group.count() >= 2, "{report}");
     drop(rx);
 
@@ -98,7 +99,7 @@ fn monitor_task_of_a_closed_connection() {
         }
     }
     let (result, line) = check_async(SHORT, async { connect(false).1 });
-    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+    only_group(&result.unwrap_err(), "task", Finding::StillOpen, line);
     let (result, _) = check_async(LONG, async { connect(true).1 });
     result.unwrap();
 }
@@ -182,7 +183,7 @@ fn consumer_of_a_channel_nobody_closes() {
         tx.send(1).await.unwrap();
         (consume(rx), tx) // the sender is kept: the channel never closes
     });
-    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+    only_group(&result.unwrap_err(), "task", Finding::StillOpen, line);
     drop(tx);
 
     let (result, _) = check_async(LONG, async {
@@ -217,7 +218,7 @@ fn ticker_that_is_never_stopped() {
         line
     }
     let (result, line) = check_async(SHORT, async { start_ticker(None) });
-    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+    only_group(&result.unwrap_err(), "task", Finding::StillOpen, line);
 
     let (result, ()) = check_async(LONG, async {
         let (stop, stopped) = oneshot::channel();
@@ -254,7 +255,7 @@ fn sender_blocked_on_a_full_channel_after_an_early_return() {
     let (result, found) = check_async(SHORT, first_valid(1));
     let (item, line) = found.unwrap();
     assert_eq!(item, 7);
-    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+    only_group(&result.unwrap_err(), "task", Finding::StillOpen, line);
 
     // Fixed: the receiver is dropped on return, so `send` fails and the
     // producer ends.
@@ -288,7 +289,7 @@ fn detached_task_that_never_ends() {
         drop(handle); // detaches; the task runs on
         line
     });
-    only_group(&result.unwrap_err(), "task", Problem::StillOpen, line);
+    only_group(&result.unwrap_err(), "task", Finding::StillOpen, line);
 
     let (result, ()) = check_async(LONG, async {
         let handle = leakwatch::tokio::spawn(std::future::pending::<()>());

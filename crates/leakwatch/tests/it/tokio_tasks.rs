@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::support::only_group;
 use crate::support::tasks::{LONG, SHORT, check_async, runtime};
-use leakwatch::{Problem, Scope, Tracked};
+use leakwatch::integration::Finding;
+use leakwatch::{Scope, Tracked};
 
 #[test]
 fn task_that_never_ends_is_reported_with_its_name_and_site() {
@@ -19,7 +20,7 @@ fn task_that_never_ends_is_reported_with_its_name_and_site() {
     });
     let (line, id) = line;
     let report = result.unwrap_err();
-    let group = only_group(&report, "task", Problem::StillOpen, line);
+    let group = only_group(&report, "task", Finding::StillOpen, line);
     assert_eq!(group.details(), [format!("'poller' (id {id})")]);
 }
 
@@ -35,11 +36,11 @@ fn a_task_never_polled_is_reported_with_its_id() {
         let _rt = runtime.enter();
         (leakwatch::tokio::spawn(async {}), line!())
     });
-    let report = scope.check().unwrap_err();
-    let group = only_group(&report, "task", Problem::StillOpen, line);
+    let report = scope.check_now().unwrap_err();
+    let group = only_group(&report, "task", Finding::StillOpen, line);
     assert_eq!(group.details(), [format!("id {}", task.id())]);
     drop(runtime); // drops the task unpolled
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }
 
 #[test]
@@ -66,7 +67,7 @@ fn what_a_grandchild_task_opens_belongs_to_the_scope() {
         .unwrap()
     });
     let report = result.unwrap_err();
-    only_group(&report, "db-conn", Problem::StillOpen, line);
+    only_group(&report, "db-conn", Finding::StillOpen, line);
     drop(conn);
 }
 
@@ -80,7 +81,7 @@ fn blocking_task_still_running_is_reported() {
     });
     let (line, id) = line;
     let report = result.unwrap_err();
-    let group = only_group(&report, "blocking-task", Problem::StillOpen, line);
+    let group = only_group(&report, "blocking-task", Finding::StillOpen, line);
     assert_eq!(group.details(), [format!("id {id}")]);
     drop(release);
 }
@@ -95,7 +96,7 @@ fn join_set_tasks_are_tracked_and_dropping_the_set_aborts_them() {
     });
     let (line, id) = line;
     let report = result.unwrap_err();
-    let group = only_group(&report, "task", Problem::StillOpen, line);
+    let group = only_group(&report, "task", Finding::StillOpen, line);
     assert_eq!(group.details(), [format!("id {id}")]);
 
     let (result, ()) = check_async(LONG, async {
@@ -105,6 +106,61 @@ fn join_set_tasks_are_tracked_and_dropping_the_set_aborts_them() {
         }
         set.spawn_blocking(|| ());
         drop(set); // aborts them all
+    });
+    result.unwrap();
+}
+
+/// Every spawner of the set tracks its task from the caller's line: tokio's
+/// `spawn_on`, `spawn_local_on` and `spawn_blocking_on` are wrapped, not
+/// reached through `Deref` (which would start untracked tasks).
+#[test]
+fn join_set_spawners_on_a_handle_or_local_set_are_tracked() {
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let (result, lines) = check_async(SHORT, async move {
+        let handle = tokio::runtime::Handle::current();
+        let mut set = leakwatch::tokio::JoinSet::new();
+        let wait = move || {
+            blocked.recv().ok();
+        };
+        let (_, on) = (set.spawn_on(std::future::pending::<()>(), &handle), line!());
+        let (_, blocking_on) = (set.spawn_blocking_on(wait, &handle), line!());
+        set.detach_all(); // detached: still running
+        (on, blocking_on)
+    });
+    let report = result.unwrap_err();
+    let mut found: Vec<_> = report
+        .groups()
+        .iter()
+        .map(|group| (group.kind(), group.finding(), group.site().line()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("blocking-task", Finding::StillOpen, lines.1),
+            ("task", Finding::StillOpen, lines.0),
+        ],
+        "{report}"
+    );
+    drop(release);
+
+    let (result, ()) = check_async(LONG, async {
+        let handle = tokio::runtime::Handle::current();
+        let mut set = leakwatch::tokio::JoinSet::new();
+        set.spawn_on(async { 1 }, &handle);
+        set.spawn_blocking_on(|| 2, &handle);
+        let local = tokio::task::LocalSet::new();
+        set.spawn_local_on(async { 3 }, &local);
+        let sum = local
+            .run_until(async move {
+                let mut sum = 0;
+                while let Some(out) = set.join_next().await {
+                    sum += out.unwrap();
+                }
+                sum
+            })
+            .await;
+        assert_eq!(sum, 6);
     });
     result.unwrap();
 }
@@ -229,7 +285,7 @@ fn without_dumps_a_task_report_says_how_to_get_them() {
     let files = Scope::new("files");
     let tag = files.run(|| leakwatch::Tag::new("file"));
     let report = runtime.block_on(leakwatch::tokio::dump::attach(
-        files.check().unwrap_err(),
+        files.check_now().unwrap_err(),
         runtime.handle(),
     ));
     assert!(report.hints().is_empty(), "{report}");
@@ -257,10 +313,10 @@ fn local_tasks_are_tracked_and_scoped() {
             (stuck, line)
         })
     });
-    let report = scope.check().unwrap_err();
-    let group = only_group(&report, "task", Problem::StillOpen, line);
+    let report = scope.check_now().unwrap_err();
+    let group = only_group(&report, "task", Finding::StillOpen, line);
     assert_eq!(group.details(), [format!("id {}", stuck.id())]);
     stuck.abort();
     local.block_on(&runtime, tokio::task::yield_now());
-    scope.check().unwrap();
+    scope.check_now().unwrap();
 }

@@ -1,7 +1,8 @@
 //! `Tracked<T>` around a user's own value.
 
 use crate::support::{leaks, only_group};
-use leakwatch::{Problem, Scope, Tag, Tracked};
+use leakwatch::integration::Finding;
+use leakwatch::{Scope, Tag, Tracked};
 
 struct PoolConn {
     id: u32,
@@ -18,7 +19,7 @@ fn connection_never_returned_to_the_pool_is_reported() {
         line
     });
     let report = leaks(&scope);
-    let group = only_group(&report, "db-conn", Problem::StillOpen, line);
+    let group = only_group(&report, "db-conn", Finding::StillOpen, line);
     assert_eq!(group.details(), ["conn #7"]);
 }
 
@@ -29,7 +30,7 @@ fn unwrapped_and_dropped_values_pass() {
         drop(Tracked::new(PoolConn { id: 1 }, "db-conn"));
         Tracked::new(PoolConn { id: 2 }, "db-conn").into_inner()
     });
-    scope.check().unwrap();
+    scope.check_now().unwrap();
     assert_eq!(conn.id, 2);
 }
 
@@ -41,12 +42,12 @@ fn must_close_value_through_parts() {
         drop(value);
         line
     });
-    only_group(&leaks(&scope), "flush", Problem::DroppedWithoutClose, line);
+    only_group(&leaks(&scope), "flush", Finding::DroppedWithoutClose, line);
 
     let clean = Scope::new("parts-clean");
     clean.run(|| {
         let (_value, tag) = Tracked::from_parts(5, Tag::must_close("flush")).into_parts();
         tag.close();
     });
-    clean.check().unwrap();
+    clean.check_now().unwrap();
 }

@@ -8,7 +8,8 @@ pub mod tasks;
 
 use std::path::PathBuf;
 
-use leakwatch::{Group, Problem, Report, Scope};
+use leakwatch::integration::{Finding, Group};
+use leakwatch::{Report, Scope};
 
 /// A fresh file under the system temp dir, unique to this test and process.
 pub fn temp_path(name: &str) -> PathBuf {
@@ -23,17 +24,17 @@ pub fn temp_path(name: &str) -> PathBuf {
 #[track_caller]
 pub fn leaks(scope: &Scope) -> Report {
     scope
-        .check()
+        .check_now()
         .expect_err("expected a leak report, but the check passed")
 }
 
 /// The one group of `report`, checked for kind, problem and line in this file.
 #[track_caller]
-pub fn only_group<'r>(report: &'r Report, kind: &str, problem: Problem, line: u32) -> &'r Group {
+pub fn only_group<'r>(report: &'r Report, kind: &str, problem: Finding, line: u32) -> &'r Group {
     assert_eq!(report.groups().len(), 1, "{report}");
     let group = &report.groups()[0];
     assert_eq!(group.kind(), kind, "{report}");
-    assert_eq!(group.problem(), problem, "{report}");
+    assert_eq!(group.finding(), problem, "{report}");
     assert_eq!(group.site().line(), line, "{report}");
     assert!(group.site().file().ends_with(".rs"), "{report}");
     group

@@ -79,7 +79,7 @@ pub fn stuck_task_report() -> Report {
         let _rt = runtime.enter();
         leakwatch::tokio::spawn(std::future::pending::<()>())
     });
-    let report = scope.check().expect_err("the task is still open");
+    let report = scope.check_now().expect_err("the task is still open");
     let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
     handle.abort();
     report

@@ -51,15 +51,16 @@ pub const TIMEOUT: Duration = Duration::from_secs(2);
 ///     let _rt = runtime.enter();
 ///     leakwatch::tokio::spawn(std::future::pending::<()>())
 /// });
-/// if let Err(report) = scope.check() {
+/// if let Err(report) = scope.check_now() {
 ///     let report = runtime.block_on(leakwatch::tokio::dump::attach(report, runtime.handle()));
 ///     eprintln!("{report}");
 /// }
 /// stuck.abort();
 /// ```
 pub async fn attach(report: Report, handle: &Handle) -> Report {
-    let tasks =
-        |g: &crate::Group| g.kind() == KIND || g.kind() == BLOCKING_KIND || !g.ids().is_empty();
+    let tasks = |g: &crate::integration::Group| {
+        g.kind() == KIND || g.kind() == BLOCKING_KIND || !g.ids().is_empty()
+    };
     if !report.groups().iter().any(tasks) {
         return report;
     }

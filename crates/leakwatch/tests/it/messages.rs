@@ -1,0 +1,304 @@
+//! Every message in `docs/messages.md` is what the code prints.
+//!
+//! Each example there follows a `<!-- message: NAME -->` marker. The test for
+//! NAME makes leakwatch print that message and checks that the example's
+//! lines appear, one after another, in what was printed. Sites, durations,
+//! ids, thread names and test paths differ from run to run, so both sides
+//! have them replaced by placeholders first ([`normalize`]); every other
+//! character must match. A change to a message fails here until the page
+//! shows the new text.
+//!
+//! The attribute's compile errors are pinned by the trybuild tests in
+//! `tests-build/tests/fail`: here each listed error must be one of theirs,
+//! and each of theirs must be listed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use leakwatch::integration::{Origin, ScopeId, Snapshot, parse_grace};
+use leakwatch::{Ignore, Level, Scope, Tag};
+
+#[cfg(feature = "tokio")]
+use crate::support::child;
+
+const PAGE: &str = include_str!("../../docs/messages.md");
+
+/// The lines of the example that follows `<!-- message: NAME -->`.
+fn example(name: &str) -> Vec<&'static str> {
+    let marker = format!("<!-- message: {name} -->");
+    let (_, after) = PAGE
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("docs/messages.md has no `{marker}`"));
+    let body = after
+        .trim_start()
+        .strip_prefix("```text\n")
+        .unwrap_or_else(|| panic!("`{marker}` is not followed by a ```text block"));
+    let (block, _) = body.split_once("```").expect("an unclosed block");
+    block.lines().collect()
+}
+
+/// Checks that the example NAME appears, line after line, in `printed`.
+#[track_caller]
+fn assert_shown(name: &str, printed: &str) {
+    let expected: Vec<String> = example(name).into_iter().map(normalize).collect();
+    let printed_lines: Vec<String> = printed.lines().map(normalize).collect();
+    let found = printed_lines
+        .windows(expected.len())
+        .any(|window| window == expected.as_slice());
+    assert!(
+        found,
+        "docs/messages.md's `{name}` is not what leakwatch prints.\n\
+         listed (normalized):\n{}\n\nprinted (normalized):\n{}",
+        expected.join("\n"),
+        printed_lines.join("\n"),
+    );
+}
+
+/// `line` with what differs between runs replaced by placeholders: a source
+/// location (`FILE:L:C`), a duration (`DUR`), the number after `id` (`N`),
+/// a thread name after `thread` (`'T'`), and a path in backticks (`PATH`).
+fn normalize(line: &str) -> String {
+    let mut out = Vec::new();
+    let mut previous = "";
+    for word in line.split(' ') {
+        let lead_len = word.len() - word.trim_start_matches(['(', '`', '\'', '"']).len();
+        let (lead, rest) = word.split_at(lead_len);
+        let core = rest.trim_end_matches([',', ')', ':', ';', '`', '\'', '"', '.']);
+        let trail = &rest[core.len()..];
+        let core = if core.contains(".rs:") {
+            "FILE:L:C"
+        } else if is_duration(core) {
+            "DUR"
+        } else if previous == "id" && !core.is_empty() && core.bytes().all(|b| b.is_ascii_digit()) {
+            "N"
+        } else if previous == "thread" && lead == "'" {
+            "T"
+        } else if lead.ends_with('`') && core.contains("::") {
+            "PATH"
+        } else {
+            core
+        };
+        out.push(format!("{lead}{core}{trail}"));
+        previous = rest.trim_end_matches([',', ')', ':', ';', '`', '\'', '"', '.']);
+    }
+    out.join(" ")
+}
+
+/// `850ms`, `3.2s`, `60µs`, `4m07s`, `2h13m`.
+fn is_duration(word: &str) -> bool {
+    let unit = word.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let number = &word[..word.len() - unit.len()];
+    if number.is_empty() || !number.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    match unit {
+        "ns" | "µs" | "us" | "ms" | "s" => true,
+        _ => {
+            let minutes = unit.strip_prefix('m').or_else(|| unit.strip_prefix('h'));
+            minutes.is_some_and(|rest| {
+                let digits = rest.trim_end_matches(['s', 'm']);
+                !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && digits.len() + 1 == rest.len()
+            })
+        }
+    }
+}
+
+#[test]
+fn normalize_replaces_only_what_differs_between_runs() {
+    assert_eq!(
+        normalize("LEAK   1 file still open, opened at src/db.rs:12:5 (oldest 2ms, thread 'main')"),
+        "LEAK   1 file still open, opened at FILE:L:C (oldest DUR, thread 'T')"
+    );
+    assert_eq!(
+        normalize("LEAK     'poller' (id 17)"),
+        "LEAK     'poller' (id N)"
+    );
+    assert_eq!(
+        normalize("in `tests::db::roundtrip` after 1.5s"),
+        "in `PATH` after DUR"
+    );
+    assert_eq!(
+        normalize("waited 4m07s, then 2h13m"),
+        "waited DUR, then DUR"
+    );
+    assert_eq!(
+        normalize("a 1 item leaked in `db_test`"),
+        "a 1 item leaked in `db_test`"
+    );
+    assert!(!is_duration("ms") && !is_duration("s1") && !is_duration("3x"));
+}
+
+// ---- reports ----
+
+#[test]
+fn a_report() {
+    let scope = Scope::new("db_test");
+    let kept = scope.run(|| {
+        let open = |i| Tag::with_detail("file", format_args!("/tmp/db-{i}"));
+        let files: Vec<Tag> = (0..2).map(open).collect();
+        drop(Tag::must_close("db-txn"));
+        files
+    });
+    let report = scope.check_now().unwrap_err();
+    assert_shown("report", &report.to_string());
+    drop(kept);
+    let clean = leakwatch::Report::new("db_test", &Snapshot::default());
+    assert_shown("no-leaks", &clean.to_string());
+}
+
+#[test]
+fn a_task_report() {
+    let scope = Scope::new("server_test");
+    let origin = Origin {
+        site: std::panic::Location::caller(),
+        scope: scope.id(),
+        id: Some(17),
+    };
+    let task = Tag::with_origin("task", origin);
+    let named = scope.run(|| Tag::with_detail("task", "'poller'"));
+    named.set_id(18);
+    let report = scope.check_now().unwrap_err();
+    assert_shown("task-report", &report.to_string());
+    drop((task, named));
+    assert_eq!(ScopeId::current(), ScopeId::NONE);
+}
+
+#[test]
+fn a_report_at_level_stacks_hint() {
+    let scope = Scope::new("db_test");
+    let kept = scope.run(|| Tag::new("file"));
+    let report = scope.check_now().unwrap_err();
+    if leakwatch::level() == Level::Sites {
+        assert_shown("stacks-hint", &report.to_string());
+    }
+    drop(kept);
+}
+
+// ---- configuration errors ----
+
+#[test]
+fn bad_settings_name_the_value() {
+    assert_shown(
+        "bad-level",
+        &"stack".parse::<Level>().unwrap_err().to_string(),
+    );
+    assert_shown("bad-grace", &parse_grace("soon").unwrap_err().to_string());
+    assert_shown(
+        "bad-ignore",
+        &Ignore::parse("task").unwrap_err().to_string(),
+    );
+    assert_eq!(parse_grace("1.5s").unwrap(), Duration::from_millis(1500));
+}
+
+// The children are tests of `attribute`, which needs the `tokio` feature.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_bad_environment_is_printed_and_fails_every_check() {
+    let name = "sync_test_that_forgets_a_file_fails";
+    let run = child::run("it::attribute", name, &[("LEAKWATCH", "stack")]);
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("bad-level-env", &run.output);
+    assert_shown("bad-level-in-report", &run.output);
+
+    let run = child::run("it::attribute", name, &[("LEAKWATCH_GRACE", "a while")]);
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("bad-grace-in-report", &run.output);
+}
+
+// ---- how a test fails ----
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_leaking_test_that_returns_an_error() {
+    let run = child::run(
+        "it::attribute",
+        "leaking_test_that_returns_an_error_fails_with_both",
+        &[],
+    );
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("also-returned-an-error", &run.output);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_leaking_should_panic_test() {
+    let run = child::run("it::attribute", "leaking_should_panic_test_fails", &[]);
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("should-panic", &run.output);
+    let run = child::run(
+        "it::attribute",
+        "leaking_should_panic_test_that_panics_fails",
+        &[],
+    );
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("should-panic-and-panicked", &run.output);
+}
+
+#[cfg(all(feature = "tokio", not(tokio_unstable)))]
+#[test]
+fn a_test_leaving_an_untracked_task() {
+    let run = child::run(
+        "it::attribute",
+        "untracked_task_still_running_fails_without_a_site",
+        &[],
+    );
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("untracked-tasks", &run.output);
+}
+
+// ---- the attribute's compile errors ----
+
+/// The `error: ..` lines of the trybuild pins in `tests-build/tests/fail`.
+fn pinned_attribute_errors() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests-build/tests/fail");
+    let mut errors = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "stderr") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            errors.extend(
+                text.lines()
+                    .filter(|l| l.starts_with("error: "))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    errors.sort();
+    errors.dedup();
+    errors
+}
+
+#[test]
+fn every_attribute_error_is_listed_and_pinned() {
+    let pinned = pinned_attribute_errors();
+    assert!(!pinned.is_empty(), "no trybuild pins found");
+    let listed: Vec<&str> = example("attribute-errors")
+        .into_iter()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    for error in &pinned {
+        assert!(
+            listed.contains(&error.as_str()),
+            "`{error}` is pinned in tests-build but not listed in docs/messages.md"
+        );
+    }
+    for error in &listed {
+        assert!(
+            pinned.iter().any(|p| p == error),
+            "`{error}` is listed in docs/messages.md but no trybuild test pins it"
+        );
+    }
+    // The example with its span is one of the pins, whole.
+    let with_span = example("attribute-error-example").join("\n");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests-build/tests/fail");
+    let pinned_with_span = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .any(|text| text.contains(&with_span));
+    assert!(
+        pinned_with_span,
+        "docs/messages.md's `attribute-error-example` is not in any .stderr:\n{with_span}"
+    );
+}
