@@ -196,6 +196,15 @@ impl Capture {
         Duration::from_nanos(self.taken_unix_nanos)
     }
 
+    /// A capture of `items`, taken `taken_unix_nanos` after the epoch.
+    pub(crate) fn from_parts(taken_unix_nanos: u64, items: Vec<Entry>) -> Capture {
+        Capture {
+            leakwatch: FORMAT,
+            taken_unix_nanos,
+            items,
+        }
+    }
+
     /// The same capture with only the entries `keep` accepts.
     pub(crate) fn retain(&self, mut keep: impl FnMut(&Entry) -> bool) -> Capture {
         Capture {
@@ -248,6 +257,29 @@ impl Capture {
 }
 
 impl Entry {
+    /// An entry read back from another form.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        kind: String,
+        site: Site,
+        detail: Option<String>,
+        age_nanos: u64,
+        thread: String,
+        scope: u64,
+        frames: Arc<[Frame]>,
+    ) -> Entry {
+        Entry {
+            kind: Cow::Owned(kind),
+            site,
+            detail,
+            age_nanos,
+            thread,
+            scope,
+            id: None,
+            frames,
+        }
+    }
+
     /// What kind of thing it is: `"file"`, `"tcp"`, `"db-conn"`.
     ///
     /// ```

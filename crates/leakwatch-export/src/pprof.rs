@@ -32,7 +32,9 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use prost::Message as _;
 
-use crate::capture::{Capture, Entry, Site};
+use std::sync::Arc;
+
+use crate::capture::{Capture, Entry, Frame, Site};
 use crate::error::{ReadError, ReadErrorKind};
 
 pub mod proto;
@@ -81,6 +83,136 @@ pub fn decode(bytes: &[u8]) -> Result<proto::Profile, ReadError> {
         ));
     }
     Ok(profile)
+}
+
+/// The capture a profile written by [`encode`] stands for, to diff or draw
+/// it: each sample's `items` value becomes that many entries, with its
+/// labels and its `age`. A profile of sites gives each entry its site and
+/// no frames; a profile of stacks gives the frames, and the innermost
+/// frame's file and line (column 0) as the site. Ids are not kept.
+///
+/// # Errors
+///
+/// [`ReadErrorKind::NotAProfile`] when the profile has no `items` sample
+/// type or refers to a string, location or function it does not hold.
+///
+/// ```
+/// use leakwatch_export::{Capture, pprof};
+///
+/// let tag = leakwatch_core::Tag::new("db-conn");
+/// let capture = Capture::now();
+/// let back = pprof::to_capture(&pprof::decode(&pprof::encode(&capture)).unwrap()).unwrap();
+/// assert_eq!(back.entries().len(), capture.entries().len());
+/// # drop(tag);
+/// ```
+pub fn to_capture(profile: &proto::Profile) -> Result<Capture, ReadError> {
+    let bad = |why: String| ReadError::new(ReadErrorKind::NotAProfile(why));
+    let string = |i: i64| -> Result<&str, ReadError> {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| profile.string_table.get(i))
+            .map(String::as_str)
+            .ok_or_else(|| bad(format!("string {i} is not in its string table")))
+    };
+    let value_index = |name: &str| -> Result<Option<usize>, ReadError> {
+        for (i, t) in profile.sample_type.iter().enumerate() {
+            if string(t.r#type)? == name {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    };
+    let items = value_index("items")?
+        .ok_or_else(|| bad("it has no `items` sample type (not written by leakwatch)".into()))?;
+    let age = value_index("age")?;
+    let locations: HashMap<u64, &proto::Location> =
+        profile.location.iter().map(|l| (l.id, l)).collect();
+    let functions: HashMap<u64, &proto::Function> =
+        profile.function.iter().map(|f| (f.id, f)).collect();
+    let mut stacks: HashMap<&[u64], (Site, Arc<[Frame]>)> = HashMap::new();
+    let mut entries = Vec::new();
+    for sample in &profile.sample {
+        let (site, frames) = match stacks.get(sample.location_id.as_slice()) {
+            Some(known) => known.clone(),
+            None => {
+                let mut frames = Vec::new();
+                for id in &sample.location_id {
+                    let location = locations.get(id).ok_or_else(|| {
+                        bad(format!("a sample refers to location {id}, which it lacks"))
+                    })?;
+                    for line in &location.line {
+                        let function = functions.get(&line.function_id).ok_or_else(|| {
+                            bad(format!(
+                                "location {id} refers to function {}, which it lacks",
+                                line.function_id
+                            ))
+                        })?;
+                        let file = string(function.filename)?;
+                        frames.push(Frame::new(
+                            string(function.name)?,
+                            (!file.is_empty()).then_some(file),
+                            u32::try_from(line.line).ok().filter(|&l| l > 0),
+                        ));
+                    }
+                }
+                let known = site_of(frames);
+                stacks.insert(&sample.location_id, known.clone());
+                known
+            }
+        };
+        let (mut kind, mut scope, mut thread, mut detail) = (String::new(), 0, String::new(), None);
+        for label in &sample.label {
+            let value = string(label.str)?;
+            match string(label.key)? {
+                "kind" => kind = value.to_owned(),
+                "scope" => scope = value.parse().unwrap_or(0),
+                "thread" => thread = value.to_owned(),
+                "detail" => detail = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        let count = sample.value.get(items).copied().unwrap_or(0).max(0);
+        let age_nanos = age
+            .and_then(|i| sample.value.get(i))
+            .map_or(0, |&a| u64::try_from(a).unwrap_or(0));
+        for _ in 0..count {
+            entries.push(Entry::from_parts(
+                kind.clone(),
+                site.clone(),
+                detail.clone(),
+                age_nanos,
+                thread.clone(),
+                scope,
+                frames.clone(),
+            ));
+        }
+    }
+    Ok(Capture::from_parts(
+        u64::try_from(profile.time_nanos).unwrap_or(0),
+        entries,
+    ))
+}
+
+/// A site-only stack is one frame named `file:line:column`; otherwise the
+/// innermost frame is the site.
+fn site_of(frames: Vec<Frame>) -> (Site, Arc<[Frame]>) {
+    if let [only] = frames.as_slice()
+        && let Some((file, line, column)) = parse_site(only.function())
+        && only.file() == Some(file)
+    {
+        return (Site::new(file, line, column), Arc::from([]));
+    }
+    let site = frames.first().map_or_else(
+        || Site::new("<unknown>", 0, 0),
+        |f| Site::new(f.file().unwrap_or(f.function()), f.line().unwrap_or(0), 0),
+    );
+    (site, frames.into())
+}
+
+fn parse_site(name: &str) -> Option<(&str, u32, u32)> {
+    let (rest, column) = name.rsplit_once(':')?;
+    let (file, line) = rest.rsplit_once(':')?;
+    Some((file, line.parse().ok()?, column.parse().ok()?))
 }
 
 /// The profile of `capture`, before gzip.

@@ -219,3 +219,38 @@ fn go_tool_pprof_puts_the_leaking_site_on_top() {
     );
     drop((leaked, busy));
 }
+
+#[test]
+fn a_profile_reads_back_as_the_capture_it_was_written_from() {
+    let _level = LEVEL.lock().unwrap_or_else(|e| e.into_inner());
+    leakwatch_core::set_level(Level::Sites);
+    let opened: Vec<(Tag, u32)> = (0..2).map(open_site).collect();
+    leakwatch_core::set_level(Level::Stacks);
+    let stacked = open_pooled_connection("db:1");
+    leakwatch_core::set_level(Level::Sites);
+    let capture = Filter::new()
+        .kind("pprof-site")
+        .kind("pprof-conn")
+        .apply(&Capture::now());
+    let back = pprof::to_capture(&pprof::decode(&pprof::encode(&capture)).unwrap()).unwrap();
+    assert_eq!(back.entries().len(), 3);
+    for (was, is) in capture.entries().iter().zip(back.entries()) {
+        assert_eq!(
+            (was.kind(), was.detail(), was.scope(), was.thread()),
+            (is.kind(), is.detail(), is.scope(), is.thread())
+        );
+        assert_eq!(was.age(), is.age());
+        assert_eq!(was.frames().len(), is.frames().len());
+        if was.frames().is_empty() {
+            assert_eq!(was.site(), is.site());
+        } else {
+            assert_eq!(is.site().file(), was.frames()[0].file().unwrap());
+        }
+    }
+    drop((opened, stacked));
+
+    let mut broken = pprof::profile(&Capture::default());
+    broken.sample_type.clear();
+    let err = pprof::to_capture(&broken).unwrap_err();
+    assert!(err.to_string().contains("no `items` sample type"), "{err}");
+}
