@@ -41,7 +41,8 @@ enum Command {
         /// Time between refreshes.
         #[arg(long, short = 'n', default_value = "2s", value_parser = parse_duration)]
         interval: Duration,
-        /// Print one table and exit (for scripts and pipes).
+        /// Print one table and exit (also what happens when stdout is not
+        /// a terminal).
         #[arg(long)]
         once: bool,
     },
@@ -49,10 +50,10 @@ enum Command {
     Diff {
         /// The earlier capture: a file or a URL.
         a: String,
-        /// The later capture: a file or a URL. With the same URL as A,
-        /// it is read again after `--wait`.
+        /// The later capture: a file or a URL (the same URL as A reads it
+        /// again).
         b: String,
-        /// With two URLs, how long to wait between reading A and B.
+        /// How long to wait between reading A and B.
         #[arg(long, default_value = "0s", value_parser = parse_duration)]
         wait: Duration,
     },

@@ -2,12 +2,12 @@
 //! load generator, with leakwatch's routes mounted.
 //!
 //! ```text
-//! cargo run -p leakwatch-http --example service -- [REQUESTS] [--hold]
+//! cargo run -p leakwatch-http --example service -- [REQUESTS] [--hold SECONDS]
 //! ```
 //!
 //! Sends REQUESTS orders (default 1000) over loopback, prints the report
-//! and the addresses to read; with `--hold` it then keeps serving until
-//! Ctrl-C, for `curl`, `go tool pprof` and `leakwatch top`.
+//! and the addresses to read; with `--hold` it then keeps serving for that
+//! many seconds, for `curl`, `go tool pprof` and `leakwatch top`.
 
 mod app;
 
@@ -16,17 +16,16 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut requests = 1000;
-    let mut hold = false;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--hold" => hold = true,
-            n => match n.parse() {
-                Ok(n) => requests = n,
-                Err(_) => {
-                    eprintln!("service: expected a number of requests or --hold, got {n:?}");
-                    return ExitCode::FAILURE;
-                }
-            },
+    let mut hold = 0;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let parsed = match arg.as_str() {
+            "--hold" => args.next().and_then(|s| s.parse().ok()).map(|s| hold = s),
+            n => n.parse().ok().map(|n| requests = n),
+        };
+        if parsed.is_none() {
+            eprintln!("service: usage: service [REQUESTS] [--hold SECONDS], got {arg:?}");
+            return ExitCode::FAILURE;
         }
     }
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
@@ -53,11 +52,12 @@ async fn main() -> ExitCode {
     println!(
         "\n{base}/debug/leaks\n{base}/debug/leaks/pprof\n{base}/debug/leaks/json\n{base}/debug/leaks/metrics"
     );
-    if hold {
-        println!("serving until Ctrl-C");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            r = server => if let Ok(Err(e)) = r { eprintln!("service: {e}"); return ExitCode::FAILURE; },
+    if hold > 0 {
+        println!("serving for {hold}s");
+        let held = tokio::time::timeout(std::time::Duration::from_secs(hold), server).await;
+        if let Ok(Ok(Err(e))) = held {
+            eprintln!("service: {e}");
+            return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS
