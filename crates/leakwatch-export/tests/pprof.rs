@@ -175,7 +175,10 @@ fn go_tool_pprof_puts_the_leaking_site_on_top() {
         .is_ok_and(|o| o.status.success());
     if !go_found {
         // CI installs it; elsewhere the test says why it did nothing.
-        assert!(std::env::var_os("CI").is_none(), "CI needs `go` on PATH (golang-go)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs `go` on PATH (golang-go)"
+        );
         eprintln!("skipped: `go` is not on PATH (Debian: apt-get install golang-go)");
         return;
     }
