@@ -1,0 +1,130 @@
+//! `leakwatch`: what a service holds open, for the person on call.
+//!
+//! ```text
+//! leakwatch top http://127.0.0.1:6060          # a live table of what grows
+//! leakwatch diff before.json after.json        # or two URLs, a few seconds apart
+//! leakwatch flame leaks.json -o leaks.svg      # live items by stack
+//! ```
+//!
+//! Each reads a capture from a file or a URL: the JSON form
+//! (`/debug/leaks/json`) or the pprof form (`/debug/leaks/pprof`). A URL
+//! with no path reads `/debug/leaks/json`.
+
+mod flame;
+mod source;
+mod top;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Live resources of a service: tables, diffs and flame graphs.
+#[derive(Debug, Parser)]
+#[command(name = "leakwatch", version, about)]
+struct Cli {
+    /// How long to wait for a server's answer.
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A live table of open items by kind and site, largest growth first;
+    /// `q`, Esc or Ctrl-C quits.
+    Top {
+        /// The service's URL (`http://host:port`) or a capture's.
+        url: String,
+        /// Time between refreshes.
+        #[arg(long, short = 'n', default_value = "2s", value_parser = parse_duration)]
+        interval: Duration,
+        /// Print one table and exit (also what happens when stdout is not
+        /// a terminal).
+        #[arg(long)]
+        once: bool,
+    },
+    /// What appeared, went away and grew from A to B, by kind and site.
+    Diff {
+        /// The earlier capture: a file or a URL.
+        a: String,
+        /// The later capture: a file or a URL (the same URL as A reads it
+        /// again).
+        b: String,
+        /// How long to wait between reading A and B.
+        #[arg(long, default_value = "0s", value_parser = parse_duration)]
+        wait: Duration,
+    },
+    /// A flame graph (SVG) of the live items of a capture, by stack.
+    Flame {
+        /// The capture: a file or a URL.
+        snapshot: String,
+        /// Where to write the SVG.
+        #[arg(long, short = 'o', default_value = "leaks.svg")]
+        output: PathBuf,
+    },
+}
+
+/// `250ms`, `5s`, `2m`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 5s or 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("`{s}` is not a duration like 500ms, 5s or 2m")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Top {
+            url,
+            interval,
+            once,
+        } => top::run(&url, interval, once, cli.timeout),
+        Command::Diff { a, b, wait } => diff(&a, &b, wait, cli.timeout),
+        Command::Flame { snapshot, output } => flame::run(&snapshot, &output, cli.timeout),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("leakwatch: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn diff(a: &str, b: &str, wait: Duration, timeout: Duration) -> Result<(), String> {
+    let before = source::read(a, timeout)?;
+    std::thread::sleep(wait);
+    let after = source::read(b, timeout)?;
+    print!("{}", leakwatch_export::Diff::between(&before, &after));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_with_units_or_as_seconds() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
+        assert!(parse_duration("5h").is_err());
+    }
+}

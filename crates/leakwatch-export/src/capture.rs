@@ -1,0 +1,469 @@
+//! [`Capture`]: an owned, serializable copy of a snapshot.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ReadError, ReadErrorKind};
+
+/// The JSON format version [`Capture::to_json`] writes and
+/// [`Capture::from_json`] reads.
+pub(crate) const FORMAT: u64 = 1;
+
+/// Every item that was live at one moment, with symbolized stacks.
+///
+/// ```
+/// let socket = leakwatch_core::Tag::with_detail("tcp", "127.0.0.1:80");
+/// let capture = leakwatch_export::Capture::now();
+/// # if leakwatch_core::COMPILED_IN {
+/// assert!(capture.entries().iter().any(|e| e.kind() == "tcp"));
+/// # }
+/// # drop(socket);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capture {
+    /// The format version; checked before the rest is read.
+    leakwatch: u64,
+    /// When it was taken, in nanoseconds since the Unix epoch.
+    taken_unix_nanos: u64,
+    items: Vec<Entry>,
+}
+
+/// One live item of a [`Capture`].
+///
+/// ```
+/// let file = leakwatch_core::Tag::with_detail("file", "/etc/hosts");
+/// for entry in leakwatch_export::Capture::now().entries() {
+///     println!("{} {} at {} for {:?}", entry.kind(), entry.detail().unwrap_or("-"), entry.site(), entry.age());
+/// }
+/// # drop(file);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    kind: Cow<'static, str>,
+    site: Site,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    age_nanos: u64,
+    thread: String,
+    scope: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    /// Innermost first; empty when no stack was recorded. Shared between
+    /// the entries opened through the same stack.
+    #[serde(default, skip_serializing_if = "<[Frame]>::is_empty")]
+    frames: Arc<[Frame]>,
+}
+
+/// Where in the user's code an item was opened.
+///
+/// ```
+/// let site = leakwatch_export::Site::new("src/db.rs", 42, 9);
+/// assert_eq!(site.to_string(), "src/db.rs:42:9");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Site {
+    file: Cow<'static, str>,
+    line: u32,
+    column: u32,
+}
+
+/// One symbolized frame of the stack that opened an item.
+///
+/// ```
+/// let frame = leakwatch_export::Frame::new("app::db::connect", Some("src/db.rs"), Some(42));
+/// assert_eq!(frame.to_string(), "app::db::connect at src/db.rs:42");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    function: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Version {
+    leakwatch: u64,
+}
+
+impl Default for Capture {
+    /// A capture with no entries, taken at the epoch.
+    fn default() -> Capture {
+        Capture {
+            leakwatch: FORMAT,
+            taken_unix_nanos: 0,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl Capture {
+    /// Every item live in the process now ([`leakwatch_core::Snapshot::all`]).
+    ///
+    /// ```
+    /// let capture = leakwatch_export::Capture::now();
+    /// println!("{} live items", capture.entries().len());
+    /// ```
+    pub fn now() -> Capture {
+        Capture::from_snapshot(&leakwatch_core::Snapshot::all())
+    }
+
+    /// An owned copy of `snapshot`, taken now. Each distinct stack is
+    /// symbolized once, however many items share it.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("job");
+    /// let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// let capture = leakwatch_export::Capture::from_snapshot(&scope.snapshot());
+    /// # if leakwatch_core::COMPILED_IN {
+    /// assert_eq!(capture.entries().len(), 1);
+    /// # }
+    /// # drop(tag);
+    /// ```
+    pub fn from_snapshot(snapshot: &leakwatch_core::Snapshot) -> Capture {
+        let taken_unix_nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let mut stacks: HashMap<&leakwatch_core::Stack, Arc<[Frame]>> = HashMap::new();
+        let no_frames: Arc<[Frame]> = Arc::from([]);
+        let items = snapshot
+            .items()
+            .iter()
+            .map(|item| {
+                let frames = match item.stack() {
+                    Some(stack) => stacks
+                        .entry(stack)
+                        .or_insert_with(|| {
+                            stack
+                                .frames()
+                                .into_iter()
+                                .map(|f| Frame {
+                                    function: f.function,
+                                    file: f.file,
+                                    line: f.line,
+                                })
+                                .collect()
+                        })
+                        .clone(),
+                    None => no_frames.clone(),
+                };
+                let site = item.site();
+                Entry {
+                    kind: Cow::Borrowed(item.kind()),
+                    site: Site {
+                        file: Cow::Borrowed(site.file()),
+                        line: site.line(),
+                        column: site.column(),
+                    },
+                    detail: item.detail().map(str::to_owned),
+                    age_nanos: u64::try_from(item.age().as_nanos()).unwrap_or(u64::MAX),
+                    thread: item.thread().to_owned(),
+                    scope: item.scope().as_u64(),
+                    id: item.id(),
+                    frames,
+                }
+            })
+            .collect();
+        Capture {
+            leakwatch: FORMAT,
+            taken_unix_nanos,
+            items,
+        }
+    }
+
+    /// The entries, in no particular order.
+    ///
+    /// ```
+    /// assert!(leakwatch_export::Capture::default().entries().is_empty());
+    /// ```
+    pub fn entries(&self) -> &[Entry] {
+        &self.items
+    }
+
+    /// When it was taken, as time since the Unix epoch.
+    ///
+    /// ```
+    /// let capture = leakwatch_export::Capture::now();
+    /// assert!(capture.taken_at().as_secs() > 0);
+    /// ```
+    pub fn taken_at(&self) -> Duration {
+        Duration::from_nanos(self.taken_unix_nanos)
+    }
+
+    /// A capture of `items`, taken `taken_unix_nanos` after the epoch.
+    pub(crate) fn from_parts(taken_unix_nanos: u64, items: Vec<Entry>) -> Capture {
+        Capture {
+            leakwatch: FORMAT,
+            taken_unix_nanos,
+            items,
+        }
+    }
+
+    /// The same capture with only the entries `keep` accepts.
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&Entry) -> bool) -> Capture {
+        Capture {
+            leakwatch: self.leakwatch,
+            taken_unix_nanos: self.taken_unix_nanos,
+            items: self.items.iter().filter(|e| keep(e)).cloned().collect(),
+        }
+    }
+
+    /// The JSON form: `{"leakwatch": 1, "taken_unix_nanos": ..., "items":
+    /// [...]}`, each item with `kind`, `site`, `detail`, `age_nanos`,
+    /// `thread`, `scope`, `id` and `frames` (innermost first).
+    ///
+    /// ```
+    /// let json = leakwatch_export::Capture::default().to_json();
+    /// assert!(json.starts_with(r#"{"leakwatch":1,"#));
+    /// ```
+    pub fn to_json(&self) -> String {
+        // Every field is a string, a number or a sequence of them: writing
+        // to a String cannot fail.
+        serde_json::to_string(self).expect("a capture serializes")
+    }
+
+    /// Reads what [`Capture::to_json`] wrote.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadErrorKind::NotACapture`] for input that is not a capture's
+    /// JSON, [`ReadErrorKind::UnsupportedVersion`] for another format
+    /// version.
+    ///
+    /// ```
+    /// use leakwatch_export::Capture;
+    ///
+    /// let capture = Capture::now();
+    /// assert_eq!(Capture::from_json(&capture.to_json()).unwrap(), capture);
+    /// assert!(Capture::from_json("not json").is_err());
+    /// ```
+    pub fn from_json(json: &str) -> Result<Capture, ReadError> {
+        let not_a_capture =
+            |e: serde_json::Error| ReadError::new(ReadErrorKind::NotACapture(e.to_string()));
+        let version: Version = serde_json::from_str(json).map_err(not_a_capture)?;
+        if version.leakwatch != FORMAT {
+            return Err(ReadError::new(ReadErrorKind::UnsupportedVersion(
+                version.leakwatch,
+            )));
+        }
+        serde_json::from_str(json).map_err(not_a_capture)
+    }
+}
+
+impl Entry {
+    /// An entry read back from another form.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        kind: String,
+        site: Site,
+        detail: Option<String>,
+        age_nanos: u64,
+        thread: String,
+        scope: u64,
+        frames: Arc<[Frame]>,
+    ) -> Entry {
+        Entry {
+            kind: Cow::Owned(kind),
+            site,
+            detail,
+            age_nanos,
+            thread,
+            scope,
+            id: None,
+            frames,
+        }
+    }
+
+    /// What kind of thing it is: `"file"`, `"tcp"`, `"db-conn"`.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{}", entry.kind()); }
+    /// ```
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Where it was opened.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{}", entry.site()); }
+    /// ```
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The path, address or name given when it was opened.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{:?}", entry.detail()); }
+    /// ```
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// How long it had been open when the capture was taken.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{:?}", entry.age()); }
+    /// ```
+    pub fn age(&self) -> Duration {
+        Duration::from_nanos(self.age_nanos)
+    }
+
+    /// The thread that opened it.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{}", entry.thread()); }
+    /// ```
+    pub fn thread(&self) -> &str {
+        &self.thread
+    }
+
+    /// The number of the scope it was opened in
+    /// ([`leakwatch_core::ScopeId::as_u64`]; 0 for none).
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{}", entry.scope()); }
+    /// ```
+    pub fn scope(&self) -> u64 {
+        self.scope
+    }
+
+    /// The id given to it, such as a task id.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{:?}", entry.id()); }
+    /// ```
+    pub fn id(&self) -> Option<u64> {
+        self.id
+    }
+
+    /// The stack that opened it, innermost first; empty when none was
+    /// recorded (`LEAKWATCH=sites`).
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { for f in entry.frames() { println!("{f}"); } }
+    /// ```
+    pub fn frames(&self) -> &[Frame] {
+        &self.frames
+    }
+}
+
+impl Site {
+    /// The site `file:line:column`.
+    ///
+    /// ```
+    /// let site = leakwatch_export::Site::new("src/main.rs", 3, 5);
+    /// assert_eq!(site.line(), 3);
+    /// ```
+    pub fn new(file: impl Into<String>, line: u32, column: u32) -> Site {
+        Site {
+            file: Cow::Owned(file.into()),
+            line,
+            column,
+        }
+    }
+
+    /// The source file.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_export::Site::new("a.rs", 1, 1).file(), "a.rs");
+    /// ```
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The line in [`Site::file`].
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_export::Site::new("a.rs", 7, 1).line(), 7);
+    /// ```
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The column in [`Site::line`].
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_export::Site::new("a.rs", 7, 2).column(), 2);
+    /// ```
+    pub fn column(&self) -> u32 {
+        self.column
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+impl Frame {
+    /// A frame of `function`, at `file:line` when known.
+    ///
+    /// ```
+    /// let frame = leakwatch_export::Frame::new("main", None, None);
+    /// assert_eq!(frame.function(), "main");
+    /// ```
+    pub fn new(function: impl Into<String>, file: Option<&str>, line: Option<u32>) -> Frame {
+        Frame {
+            function: function.into(),
+            file: file.map(str::to_owned),
+            line,
+        }
+    }
+
+    /// The demangled function name.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_export::Frame::new("f", None, None).function(), "f");
+    /// ```
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The source file, when debug info has it.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_export::Frame::new("f", Some("a.rs"), None).file(), Some("a.rs"));
+    /// ```
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// The line in [`Frame::file`].
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_export::Frame::new("f", None, Some(3)).line(), Some(3));
+    /// ```
+    pub fn line(&self) -> Option<u32> {
+        self.line
+    }
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.function)?;
+        if let Some(file) = &self.file {
+            write!(f, " at {file}")?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! A checkout service whose order handler leaks one pooled connection in a
+//! hundred, with leakwatch's routes mounted beside its own, and a bounded
+//! load generator to drive it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use leakwatch_core::Tag;
+
+/// A stand-in for a database pool: each checked-out connection is tracked
+/// until it is dropped (returned).
+#[derive(Debug, Default)]
+pub struct Pool {
+    opened: AtomicU64,
+}
+
+/// A checked-out connection.
+#[derive(Debug)]
+pub struct Conn {
+    _tracked: Tag,
+}
+
+impl Pool {
+    /// A connection, tracked at the caller's line.
+    #[track_caller]
+    pub fn checkout(&self) -> Conn {
+        let n = self.opened.fetch_add(1, Ordering::Relaxed) + 1;
+        Conn {
+            _tracked: Tag::with_detail("db-conn", format!("db:5432 conn #{n}")),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Service {
+    pool: Pool,
+    orders: AtomicU64,
+}
+
+async fn order(State(service): State<Arc<Service>>) -> &'static str {
+    let n = service.orders.fetch_add(1, Ordering::Relaxed) + 1;
+    let conn = service.pool.checkout();
+    if n % 100 == 0 {
+        // The bug under study: the retry path forgets to return the
+        // connection to the pool.
+        std::mem::forget(conn);
+        return "retried\n";
+    }
+    drop(conn);
+    "ok\n"
+}
+
+/// The service's routes with leakwatch's mounted beside them.
+pub fn app() -> Router {
+    Router::new()
+        .route("/order", get(order))
+        .with_state(Arc::new(Service::default()))
+        .merge(leakwatch_http::Endpoint::new("checkout").router())
+}
+
+/// Sends `requests` `GET /order` to `base` (`http://127.0.0.1:PORT`), on
+/// `concurrency` connections at once, and returns when all have answered.
+pub async fn load(base: &str, requests: u64, concurrency: u64) -> Result<(), String> {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (client, next) = (client.clone(), next.clone());
+        let uri: hyper::Uri = format!("{base}/order")
+            .parse()
+            .map_err(|e| format!("bad base URL {base:?}: {e}"))?;
+        workers.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < requests {
+                let response = client
+                    .get(uri.clone())
+                    .await
+                    .map_err(|e| format!("GET {uri}: {e}"))?;
+                if !response.status().is_success() {
+                    return Err(format!("GET {uri}: {}", response.status()));
+                }
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| format!("GET {uri}: {e}"))?;
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! A service that leaks one connection in a hundred, driven by a bounded
+//! load generator, with leakwatch's routes mounted.
+//!
+//! ```text
+//! cargo run -p leakwatch-http --example service -- [REQUESTS] [--hold SECONDS]
+//! ```
+//!
+//! Sends REQUESTS orders (default 1000) over loopback, prints the report
+//! and the addresses to read; with `--hold` it then keeps serving for that
+//! many seconds, for `curl`, `go tool pprof` and `leakwatch top`.
+
+mod app;
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut requests = 1000;
+    let mut hold = 0;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let parsed = match arg.as_str() {
+            "--hold" => args.next().and_then(|s| s.parse().ok()).map(|s| hold = s),
+            n => n.parse().ok().map(|n| requests = n),
+        };
+        if parsed.is_none() {
+            eprintln!("service: usage: service [REQUESTS] [--hold SECONDS], got {arg:?}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("service: cannot listen on 127.0.0.1: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    let server = tokio::spawn(async move { axum::serve(listener, app::app()).await });
+    let base = format!("http://{addr}");
+    if let Err(e) = app::load(&base, requests, 8).await {
+        eprintln!("service: load: {e}");
+        return ExitCode::FAILURE;
+    }
+    println!("{requests} orders sent.\n");
+    print!(
+        "{}",
+        leakwatch_core::Report::new("checkout", &leakwatch_core::Snapshot::all())
+    );
+    println!(
+        "\n{base}/debug/leaks\n{base}/debug/leaks/pprof\n{base}/debug/leaks/json\n{base}/debug/leaks/metrics"
+    );
+    if hold > 0 {
+        println!("serving for {hold}s");
+        let held = tokio::time::timeout(std::time::Duration::from_secs(hold), server).await;
+        if let Ok(Ok(Err(e))) = held {
+            eprintln!("service: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
