@@ -200,10 +200,10 @@ fn tasks_started_and_ended_in_turn_never_run_in_another_scope() {
                         let mut wrong = 0;
                         for _ in 0..2_000 {
                             let task = tokio::spawn(async move {
-                                let mine = leakwatch::ScopeId::current() == id;
+                                let mine = leakwatch::integration::ScopeId::current() == id;
                                 let child =
                                     tokio::spawn(
-                                        async move { leakwatch::ScopeId::current() == id },
+                                        async move { leakwatch::integration::ScopeId::current() == id },
                                     );
                                 mine && child.await.unwrap()
                             });
