@@ -29,6 +29,54 @@ pub struct Created {
     pub stack: Vec<usize>,
 }
 
+impl Created {
+    /// [`Created::stack`] from the caller of the interposed function on:
+    /// without this crate's own frames (the hook and what records), which
+    /// come first. Telling them apart takes their symbols, so this is for
+    /// a report, not for every creation. Empty when no stack was captured.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// for fd in leakwatch_interpose::open_in(&[scope.id()]).fds {
+    ///     println!("{} frames from the caller", fd.created.caller_stack().len());
+    /// }
+    /// ```
+    pub fn caller_stack(&self) -> &[usize] {
+        let ours = self
+            .stack
+            .iter()
+            .take(HOOK_FRAMES)
+            .rposition(|&ip| self.is_hook_frame(ip))
+            .map_or(0, |at| at + 1);
+        &self.stack[ours..]
+    }
+
+    /// Whether `ip` is in this crate or in the interposed function itself
+    /// (defined here, but named as libc names it).
+    #[cfg(target_os = "linux")]
+    fn is_hook_frame(&self, ip: usize) -> bool {
+        let mut ours = false;
+        backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
+            if let Some(name) = symbol.name() {
+                let name = format!("{name:#}");
+                let bare = name.trim_start_matches('<');
+                ours |= bare.starts_with("leakwatch_interpose::") || name == self.call;
+            }
+        });
+        ours
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn is_hook_frame(&self, _ip: usize) -> bool {
+        false
+    }
+}
+
+/// How many frames at the top of a stack may be this crate's: the
+/// interposed function, what it calls to record, and the capture (more in
+/// a debug build, where nothing is inlined).
+const HOOK_FRAMES: usize = 12;
+
 /// A descriptor created in a queried scope and still open.
 ///
 /// ```

@@ -3,6 +3,7 @@
 use std::panic::Location;
 
 use crate::Scope;
+use crate::detect::{self, Detect};
 
 /// Runs `f` in a fresh [`Scope`] and panics with the report if anything it
 /// opened (or any thread it started through leakwatch opened, or any such
@@ -35,10 +36,24 @@ use crate::Scope;
 #[track_caller]
 pub fn check<R>(f: impl FnOnce() -> R) -> R {
     let site = Location::caller();
+    let detect = match Detect::from_env() {
+        Ok(detect) => detect,
+        Err(err) => fail(format!("leakwatch: error: {err}"), site),
+    };
+    let name = "leakwatch::check";
     let scope = Scope::new(format!("check at {site}"));
+    let watch = detect::begin(name, scope.id(), detect);
     let out = scope.run(f);
-    if let Err(report) = scope.check_within(crate::grace()) {
-        fail(report.to_string(), site);
+    let result = scope.check_within(crate::grace());
+    let note = watch.end();
+    if let Err(report) = result {
+        let mut message = report.to_string();
+        if let Some(note) = note {
+            message.push_str(&note);
+        }
+        fail(message, site);
+    } else if let Some(note) = note {
+        eprintln!("{note}");
     }
     out
 }

@@ -52,6 +52,7 @@
 #[path = "macro_support.rs"]
 pub mod __macro_support;
 mod check;
+mod detect;
 pub mod fs;
 pub mod net;
 pub mod thread;

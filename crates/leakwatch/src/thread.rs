@@ -208,6 +208,9 @@ where
 {
     let scope = ScopeId::current();
     move || {
+        // Dropped last: until the body's tracked item is gone, the thread
+        // is reported by it alone, not also as a thread seen by libc.
+        let _wrapped = crate::detect::Wrapped::enter();
         let _in_scope = scope.enter();
         let _running = running;
         f()
