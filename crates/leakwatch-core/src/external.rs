@@ -182,7 +182,10 @@ mod tests {
         let outer = Scope::new("outer");
         let inner = outer.run(|| Scope::new("inner"));
         let other = Scope::new("other");
-        MARKED.lock().unwrap().extend([(inner.id(), 90_001), (other.id(), 90_002)]);
+        MARKED
+            .lock()
+            .unwrap()
+            .extend([(inner.id(), 90_001), (other.id(), 90_002)]);
 
         let items = outer.snapshot();
         assert_eq!(items.len(), 1, "{items:?}");
@@ -196,14 +199,20 @@ mod tests {
         {
             use std::os::fd::{AsFd, AsRawFd};
 
-            let file = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/src/external.rs")).unwrap();
+            let file = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/src/external.rs"))
+                .unwrap();
             MARKED.lock().unwrap().push((inner.id(), file.as_raw_fd()));
             assert_eq!(outer.snapshot().len(), 2);
             let tracked = inner.run(|| Tag::for_fd("file", file.as_fd()));
             let items = outer.snapshot();
             assert_eq!(items.len(), 2, "{items:?}");
             assert!(items.items().iter().any(|i| i.kind() == "file"));
-            assert!(items.items().iter().all(|i| i.kind() == "file" || i.detail() == Some("fd 90001")));
+            assert!(
+                items
+                    .items()
+                    .iter()
+                    .all(|i| i.kind() == "file" || i.detail() == Some("fd 90001"))
+            );
             drop(tracked);
         }
 

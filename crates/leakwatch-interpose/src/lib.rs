@@ -184,6 +184,25 @@ pub fn set_recording(on: bool) {
     active::set_recording(on)
 }
 
+/// Runs `f` without recording the descriptors, threads and children it
+/// creates on the calling thread: for wrappers that track what they create
+/// themselves (`leakwatch::thread`), so that it is not seen twice. A thread
+/// started inside `f` is not given the current scope either: such a
+/// wrapper enters it itself. Closing, finishing and reaping are still
+/// seen.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let file = scope.run(|| {
+///     leakwatch_interpose::unrecorded(|| std::fs::File::open("Cargo.toml").unwrap())
+/// });
+/// assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).fds, 0);
+/// # drop(file);
+/// ```
+pub fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+    active::unrecorded(f)
+}
+
 /// When creations record their raw stack.
 ///
 /// ```

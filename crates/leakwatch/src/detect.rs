@@ -314,7 +314,7 @@ mod running {
     }
 }
 
-pub(crate) use imp::{RuntimeThread, Wrapped, install};
+pub(crate) use imp::{RuntimeThread, install, unrecorded};
 use imp::{seen, unseen_reason};
 
 #[cfg(target_os = "linux")]
@@ -325,6 +325,7 @@ mod imp {
     use std::sync::{Mutex, Once};
 
     use leakwatch_core::{Item, ScopeId, Site, Stack, external};
+    pub(crate) use leakwatch_interpose::unrecorded;
     use leakwatch_interpose::{
         Census, Created, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
         describe_thread, open_in,
@@ -334,12 +335,33 @@ mod imp {
 
     const NAME: &str = "leakwatch-interpose";
 
+    /// Registers the source when the executable is loaded, so that every
+    /// check sees it, `Scope::check` included, before any test has run.
+    // SAFETY: `.init_array` holds `extern "C" fn()` pointers that the
+    // dynamic loader calls once, before `main`, on the main thread; this
+    // entry is one such function, which neither unwinds (`install` takes
+    // a lock no other thread can hold yet and allocates) nor needs
+    // anything `main` sets up.
+    #[cfg(target_env = "gnu")]
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
+
+    #[cfg(target_env = "gnu")]
+    extern "C" fn install_at_load() {
+        if seen() {
+            external::register(NAME, source);
+        }
+    }
+
     /// Registers the source once, and says once if nothing can be seen.
     pub(crate) fn install() {
         static ONCE: Once = Once::new();
         ONCE.call_once(|| {
             if seen() {
-                external::register(NAME, source);
+                if !external::is_registered(NAME) {
+                    external::register(NAME, source);
+                }
             } else {
                 eprintln!(
                     "leakwatch: {}: descriptors, threads and child processes opened outside \
@@ -361,10 +383,8 @@ mod imp {
         }
     }
 
-    /// Kernel ids of threads whose items are tracked otherwise: those
-    /// running a `leakwatch::thread` body (tracked as `thread` items of
-    /// their own) and a test runtime's workers (the runtime's, alive until
-    /// it shuts down after the check).
+    /// Kernel ids of a test runtime's threads: the runtime's, alive until
+    /// it shuts down after the check.
     static TRACKED_THREADS: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
 
     fn gettid() -> i32 {
@@ -381,25 +401,6 @@ mod imp {
     fn unmark(tid: i32) {
         if let Some(set) = lock(&TRACKED_THREADS).as_mut() {
             set.remove(&tid);
-        }
-    }
-
-    /// Marks the calling thread as running a `leakwatch::thread` body while
-    /// it lives: that thread is reported by its own tracked item.
-    #[derive(Debug)]
-    pub(crate) struct Wrapped(i32);
-
-    impl Wrapped {
-        pub(crate) fn enter() -> Wrapped {
-            let tid = gettid();
-            mark(tid);
-            Wrapped(tid)
-        }
-    }
-
-    impl Drop for Wrapped {
-        fn drop(&mut self) {
-            unmark(self.0);
         }
     }
 
@@ -442,7 +443,7 @@ mod imp {
                 open.threads
                     .iter()
                     .filter(|t| !t.tid.is_some_and(|tid| tracked.contains(&tid)))
-                    .map(thread_item),
+                    .filter_map(thread_item),
             );
         }
         if detect.children {
@@ -462,13 +463,17 @@ mod imp {
         item("fd", &fd.created).with_detail(detail).with_fd(fd.fd)
     }
 
-    fn thread_item(thread: &OpenThread) -> Item {
+    /// The item for `thread`; `None` for leakwatch's own background
+    /// threads (`leakwatch-clock`), started by whichever scope first
+    /// needed them and never any scope's leak.
+    fn thread_item(thread: &OpenThread) -> Option<Item> {
         let detail = match thread.tid.map(describe_thread) {
+            Some(Ok(d)) if d.name.starts_with("leakwatch-") => return None,
             Some(Ok(d)) => format!("'{}' (tid {})", d.name, d.tid),
             Some(Err(err)) => format!("tid {} ({err})", thread.tid.unwrap_or_default()),
             None => "not yet running".to_owned(),
         };
-        item("thread", &thread.created).with_detail(detail)
+        Some(item("thread", &thread.created).with_detail(detail))
     }
 
     fn child_item(child: &OpenChild) -> Item {
@@ -540,13 +545,8 @@ mod imp {
          on glibc Linux (x86_64, aarch64)"
     }
 
-    #[derive(Debug)]
-    pub(crate) struct Wrapped;
-
-    impl Wrapped {
-        pub(crate) fn enter() -> Wrapped {
-            Wrapped
-        }
+    pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+        f()
     }
 
     #[allow(dead_code)]

@@ -130,7 +130,8 @@ impl Builder {
             Some(name) => Tag::with_detail(KIND, format_args!("'{name}'")),
             None => Tag::with_detail(KIND, "unnamed"),
         };
-        self.inner.spawn(tracked(running, f))
+        // Tracked here, so not also as a thread seen by libc.
+        crate::detect::unrecorded(|| self.inner.spawn(tracked(running, f)))
     }
 }
 
@@ -194,8 +195,8 @@ impl<'scope> ThreadScope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.inner
-            .spawn(tracked(Tag::with_detail(KIND, "scoped"), f))
+        let body = tracked(Tag::with_detail(KIND, "scoped"), f);
+        crate::detect::unrecorded(|| self.inner.spawn(body))
     }
 }
 
@@ -208,9 +209,6 @@ where
 {
     let scope = ScopeId::current();
     move || {
-        // Dropped last: until the body's tracked item is gone, the thread
-        // is reported by it alone, not also as a thread seen by libc.
-        let _wrapped = crate::detect::Wrapped::enter();
         let _in_scope = scope.enter();
         let _running = running;
         f()
