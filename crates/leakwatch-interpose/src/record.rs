@@ -51,26 +51,58 @@ impl Created {
         &self.stack[ours..]
     }
 
+    /// The function that called into the language's runtime to create it:
+    /// the first frame of [`Created::caller_stack`] outside std, core and
+    /// alloc, symbolized (so for a report). `None` without a stack.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// for t in leakwatch_interpose::open_in(&[scope.id()]).threads {
+    ///     println!("started by {:?}", t.created.opener());
+    /// }
+    /// ```
+    pub fn opener(&self) -> Option<String> {
+        self.caller_stack().iter().find_map(|&ip| {
+            let mut found = None;
+            resolve(ip, |name| {
+                let bare = name.trim_start_matches('<');
+                if found.is_none()
+                    && !["std::", "core::", "alloc::"]
+                        .iter()
+                        .any(|p| bare.starts_with(p))
+                {
+                    found = Some(name.to_owned());
+                }
+            });
+            found
+        })
+    }
+
     /// Whether `ip` is in this crate or in the interposed function itself
     /// (defined here, but named as libc names it).
-    #[cfg(target_os = "linux")]
     fn is_hook_frame(&self, ip: usize) -> bool {
         let mut ours = false;
-        backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
-            if let Some(name) = symbol.name() {
-                let name = format!("{name:#}");
-                let bare = name.trim_start_matches('<');
-                ours |= bare.starts_with("leakwatch_interpose::") || name == self.call;
-            }
+        resolve(ip, |name| {
+            let bare = name.trim_start_matches('<');
+            ours |= bare.starts_with("leakwatch_interpose::") || name == self.call;
         });
         ours
     }
-
-    #[cfg(not(target_os = "linux"))]
-    fn is_hook_frame(&self, _ip: usize) -> bool {
-        false
-    }
 }
+
+/// Calls `each` with the demangled name (without its hash) of every
+/// function at `ip`, inlined ones first.
+#[cfg(target_os = "linux")]
+fn resolve(ip: usize, mut each: impl FnMut(&str)) {
+    backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
+        if let Some(name) = symbol.name() {
+            each(&format!("{name:#}"));
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resolve(_ip: usize, _each: impl FnMut(&str)) {}
 
 /// How many frames at the top of a stack may be this crate's: the
 /// interposed function, what it calls to record, and the capture (more in

@@ -467,6 +467,13 @@ mod imp {
     /// threads (`leakwatch-clock`), started by whichever scope first
     /// needed them and never any scope's leak.
     fn thread_item(thread: &OpenThread) -> Option<Item> {
+        if thread.created.opener().is_some_and(|f| {
+            ["leakwatch_core::", "leakwatch::"]
+                .iter()
+                .any(|p| f.trim_start_matches('<').starts_with(p))
+        }) {
+            return None;
+        }
         let detail = match thread.tid.map(describe_thread) {
             Some(Ok(d)) if d.name.starts_with("leakwatch-") => return None,
             Some(Ok(d)) => format!("'{}' (tid {})", d.name, d.tid),
