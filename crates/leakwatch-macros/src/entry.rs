@@ -578,6 +578,28 @@ mod tests {
     }
 
     #[test]
+    fn detectors_switched_off_are_passed_on_and_the_rest_left_to_the_environment() {
+        let out = expand(
+            quote!(fds = false, children = true),
+            quote!(
+                fn t() {}
+            ),
+        );
+        assert!(
+            out.contains("fds : :: core :: option :: Option :: Some (false)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("threads : :: core :: option :: Option :: None"),
+            "{out}"
+        );
+        assert!(
+            out.contains("children : :: core :: option :: Option :: Some (true)"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn crate_names_the_path_to_leakwatch() {
         let out = expand(
             quote!(crate = "lw"),
