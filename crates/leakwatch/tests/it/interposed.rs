@@ -455,3 +455,49 @@ fn leakwatch_detect_switches_kinds_off_and_names_a_bad_value() {
         run.output
     );
 }
+
+/// The README's example: a descriptor and a thread leaked through plain std
+/// code in a module that knows nothing of leakwatch.
+mod cache {
+    use std::fs::File;
+    use std::sync::{Mutex, mpsc};
+
+    static OPEN: Mutex<Vec<File>> = Mutex::new(Vec::new());
+    static WORKERS: Mutex<Vec<mpsc::Sender<()>>> = Mutex::new(Vec::new());
+
+    pub fn warm_up(path: &str) {
+        OPEN.lock().unwrap().push(File::open(path).unwrap());
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("cache-refresher".into())
+            .spawn(move || stopped.recv())
+            .unwrap();
+        WORKERS.lock().unwrap().push(stop);
+    }
+}
+
+#[leakwatch::test]
+#[ignore = "fails on purpose: the README's example, run by a parent test"]
+fn warms_the_cache() {
+    cache::warm_up("Cargo.toml");
+}
+
+#[test]
+fn the_readme_example_reports_the_path_the_thread_and_the_lines() {
+    let run = child::run(
+        module_path!(),
+        "warms_the_cache",
+        &[("LEAKWATCH", "stacks")],
+    );
+    assert!(!run.passed, "{}", run.output);
+    for expected in [
+        "LEAK leakwatch: 2 items leaked in `it::interposed::warms_the_cache` (2 sites)",
+        "LEAK   1 fd still open, opened at crates/leakwatch/tests/it/interposed.rs:",
+        "/crates/leakwatch/Cargo.toml (fd ",
+        "LEAK   1 thread still open, spawned at crates/leakwatch/tests/it/interposed.rs:",
+        "LEAK     'cache-refresher' (tid ",
+        "→ it::interposed::warms_the_cache at crates/leakwatch/tests/it/interposed.rs:",
+    ] {
+        assert!(run.output.contains(expected), "{expected}\n{}", run.output);
+    }
+}
