@@ -81,8 +81,10 @@
 //!    says that descriptors, threads and children outside leakwatch's
 //!    wrappers were not seen, rather than passing in silence.
 //!
-//! A thread started through `leakwatch::thread` is seen here too; a report
-//! that shows both should show it once.
+//! `leakwatch::check` and `#[leakwatch::test]` do this for every scope they
+//! check. A wrapper that tracks what it creates itself runs the creation
+//! in [`unrecorded`] (`leakwatch::thread`) or records the descriptor it
+//! holds (`leakwatch::fs`, `leakwatch::net`), so a report shows it once.
 //!
 //! # When it is on
 //!

@@ -9,7 +9,10 @@ use crate::detect::{self, Detect};
 /// opened (or any thread it started through leakwatch opened, or any such
 /// thread itself) is still open when it returns. Items still open are given
 /// [`grace()`](crate::grace) (`LEAKWATCH_GRACE`, default 300 ms) to close;
-/// a clean check returns at once.
+/// a clean check returns at once. On glibc Linux that includes the
+/// descriptors, threads and child processes that code outside leakwatch's
+/// wrappers (std, tokio, a database driver) created in the scope
+/// (`LEAKWATCH_DETECT` switches kinds off).
 ///
 /// Use it inside any test, or around a block of a program under test. The
 /// value `f` returns is still alive at the check: return plain data, not the

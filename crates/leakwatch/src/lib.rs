@@ -109,6 +109,10 @@ pub use leakwatch_core::{
 /// * `grace = "1s"`: how long items still open at the end may take to close
 ///   (default [`grace()`](crate::grace), `LEAKWATCH_GRACE`);
 /// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules;
+/// * `fds = false`, `threads = false`, `children = false`: leave out of
+///   this test's check the descriptors, threads or child processes that
+///   code outside leakwatch's wrappers creates (seen on glibc Linux, on by
+///   default; `LEAKWATCH_DETECT=-fd,-thread,-child` for every test);
 /// * `crate = "path"`: the path to leakwatch, when it is renamed in
 ///   `Cargo.toml` (`lw = { package = "leakwatch", .. }` and
 ///   `#[lw::test(crate = "lw")]`). It names leakwatch, not tokio: the

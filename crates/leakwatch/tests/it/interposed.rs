@@ -260,6 +260,29 @@ fn a_scope_check_sees_plain_std_items() {
     scope.check().unwrap();
 }
 
+/// A file passed to `into_raw_fd` is still open until closed by number;
+/// closed, the scope is clean.
+#[test]
+fn a_file_given_up_with_into_raw_fd_is_reported_until_closed() {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let scope = Scope::new("raw");
+    let fd = scope.run(|| File::open(path).unwrap().into_raw_fd());
+    let report = scope.check().unwrap_err();
+    assert_eq!(report.total(), 1, "{report}");
+    assert_eq!(report.groups()[0].kind(), "fd", "{report}");
+    assert_eq!(
+        report.groups()[0].details(),
+        [format!("file {path} (fd {fd})")],
+        "{report}"
+    );
+    // SAFETY: `fd` came from `into_raw_fd` above and is owned by nothing
+    // else; the `File` closes it once.
+    drop(unsafe { File::from_raw_fd(fd) });
+    scope.check().unwrap();
+}
+
 // ---- parallel tests in one process, half leaky through plain std ----
 
 /// Leaks a file named after `name` and a thread named `name`: what a
