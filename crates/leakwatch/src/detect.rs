@@ -329,7 +329,9 @@ mod running {
     }
 }
 
-pub(crate) use imp::{RuntimeThread, install, unrecorded};
+#[cfg(feature = "tokio")]
+pub(crate) use imp::RuntimeThread;
+pub(crate) use imp::{install, unrecorded};
 use imp::{seen, unseen_reason};
 
 #[cfg(target_os = "linux")]

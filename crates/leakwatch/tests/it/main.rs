@@ -14,6 +14,7 @@ mod fs_file;
 // Where libc calls are interposed: glibc Linux, x86_64 or aarch64, with
 // tracking compiled in.
 #[cfg(all(
+    feature = "macros",
     target_os = "linux",
     target_env = "gnu",
     any(target_arch = "x86_64", target_arch = "aarch64"),
