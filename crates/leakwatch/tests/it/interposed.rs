@@ -94,7 +94,7 @@ fn a_plain_file_parked_in_a_global_fails_the_test_with_its_path_and_line() {
     );
 }
 
-#[leakwatch::test]
+#[leakwatch::test(grace = "10s")]
 fn a_plain_file_closed_in_time_passes() {
     let file = File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
     drop(file);
