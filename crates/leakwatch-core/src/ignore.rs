@@ -98,7 +98,11 @@ impl Ignore {
             Ignore::Kind(kind) => item.kind() == kind,
             Ignore::Site(text) => {
                 let site = item.site();
-                format!("{}:{}", site.file(), site.line()).contains(text.as_str())
+                if site.is_known() {
+                    format!("{}:{}", site.file(), site.line()).contains(text.as_str())
+                } else {
+                    site.file().contains(text.as_str())
+                }
             }
             Ignore::Detail(text) | Ignore::Name(text) => {
                 item.detail().is_some_and(|d| d.contains(text.as_str()))

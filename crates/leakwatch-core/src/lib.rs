@@ -46,9 +46,10 @@
 //! 2. `registry`: live records, per-scope counts and the scope table.
 //! 3. `current`: each thread's current scope, and the followed id table.
 //! 4. `snapshot`: owned copies of records ([`Snapshot`], [`Item`],
-//!    [`Finding`]).
-//! 5. `report`, `ignore`: what a person reads, and what is left out.
-//! 6. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`IdTable`]).
+//!    [`Finding`], [`Site`]).
+//! 5. `external`: sources of items outside the registry ([`external`]).
+//! 6. `report`, `ignore`: what a person reads, and what is left out.
+//! 7. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`IdTable`]).
 //!
 //! `python3 shared/tools/modcycle.py crates/leakwatch-core/src` lists any
 //! cycle between these modules (none).
@@ -74,6 +75,7 @@ mod backoff;
 mod by_id;
 mod config;
 mod current;
+pub mod external;
 mod ignore;
 mod report;
 mod scope;
@@ -101,7 +103,7 @@ pub use by_id::IdTable;
 pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, parse_grace};
 pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
-pub use snapshot::{Item, Snapshot};
+pub use snapshot::{Item, Site, Snapshot};
 pub use stack::{DEEP_FRAMES, Frame, FrameLine, MAX_FRAMES, Stack, UserCall};
 pub use tag::{IdSetter, Origin};
 

@@ -205,7 +205,7 @@ impl Scope {
     /// drop(tag);
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::of_scope(self.id).without(&self.ignoring)
+        crate::external::join(Snapshot::of_scope(self.id), self.id).without(&self.ignoring)
     }
 
     /// How many items of `kind` are open in this scope and its children,

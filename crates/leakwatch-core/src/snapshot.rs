@@ -4,6 +4,7 @@
 //! caller, so reports and exporters format, sort and symbolize at leisure
 //! without holding up code that opens and closes items.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::panic::Location;
 use std::time::Duration;
@@ -39,7 +40,10 @@ pub struct Snapshot {
 #[derive(Clone, Debug)]
 pub struct Item {
     kind: &'static str,
-    site: &'static Location<'static>,
+    site: Site,
+    /// The caller location of a tracked item; `None` for one seen from
+    /// outside the registry ([`Item::external`]).
+    location: Option<&'static Location<'static>>,
     detail: Option<String>,
     age: Duration,
     thread: String,
@@ -49,6 +53,127 @@ pub struct Item {
     id: Option<u64>,
     /// Names the item among those open at once, across snapshots.
     key: u64,
+    /// The descriptor the item holds, when known: how an item seen from
+    /// outside is matched with a tracked one for the same descriptor.
+    fd: Option<i32>,
+}
+
+/// Where an item was opened: a file, line and column.
+///
+/// A tracked item's site is its caller's [`Location`]; an item seen from
+/// outside the registry ([`Item::external`]) takes its site from the
+/// first frame of the user's code on its stack, or has none known
+/// ([`Site::unknown`]), which a report prints as the text given.
+///
+/// ```
+/// let site = leakwatch_core::Site::new("tests/db.rs", 12, 5);
+/// assert_eq!((site.file(), site.line(), site.column()), ("tests/db.rs", 12, 5));
+/// assert_eq!(site.to_string(), "tests/db.rs:12:5");
+/// let unknown = leakwatch_core::Site::unknown("an unknown line");
+/// assert!(!unknown.is_known());
+/// assert_eq!(unknown.to_string(), "an unknown line");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Site {
+    file: Cow<'static, str>,
+    /// Zero for a site that is not known.
+    line: u32,
+    column: u32,
+}
+
+impl Site {
+    /// A site at `file:line:column`.
+    ///
+    /// ```
+    /// let site = leakwatch_core::Site::new(String::from("src/lib.rs"), 3, 1);
+    /// assert_eq!(site.line(), 3);
+    /// ```
+    pub fn new(file: impl Into<Cow<'static, str>>, line: u32, column: u32) -> Site {
+        Site {
+            file: file.into(),
+            line,
+            column,
+        }
+    }
+
+    /// A site that is not known, printed as `what` (which says why).
+    ///
+    /// ```
+    /// let site = leakwatch_core::Site::unknown("no stack captured");
+    /// assert_eq!((site.file(), site.line()), ("no stack captured", 0));
+    /// ```
+    pub fn unknown(what: impl Into<Cow<'static, str>>) -> Site {
+        Site::new(what, 0, 0)
+    }
+
+    /// The source file (for an unknown site, the text given).
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Site::new("a.rs", 1, 1).file(), "a.rs");
+    /// ```
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The line, zero when the site is not known.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Site::new("a.rs", 7, 1).line(), 7);
+    /// ```
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The column (zero when not known).
+    ///
+    /// ```
+    /// assert_eq!(leakwatch_core::Site::new("a.rs", 7, 9).column(), 9);
+    /// ```
+    pub fn column(&self) -> u32 {
+        self.column
+    }
+
+    /// Whether a line is known.
+    ///
+    /// ```
+    /// assert!(leakwatch_core::Site::new("a.rs", 7, 9).is_known());
+    /// ```
+    pub fn is_known(&self) -> bool {
+        self.line != 0
+    }
+
+    /// As a report prints it: the file shortened as
+    /// [`short_path`](crate::stack) does (relative to the workspace, a
+    /// registry crate from its `name-version` folder).
+    pub(crate) fn shown(&self) -> String {
+        if !self.is_known() {
+            return self.file.to_string();
+        }
+        let file = crate::stack::short_path(&self.file);
+        match self.column {
+            0 => format!("{file}:{}", self.line),
+            column => format!("{file}:{}:{column}", self.line),
+        }
+    }
+}
+
+impl From<&'static Location<'static>> for Site {
+    fn from(location: &'static Location<'static>) -> Site {
+        Site::new(location.file(), location.line(), location.column())
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if self.is_known() {
+            write!(f, ":{}", self.line)?;
+            if self.column != 0 {
+                write!(f, ":{}", self.column)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why an item is in a report.
@@ -155,6 +280,18 @@ impl Snapshot {
         imp::count_open(scope, kind)
     }
 
+    /// Adds `items` seen outside the registry, leaving out those that a
+    /// tracked item here already holds (the same descriptor): leakwatch's
+    /// wrappers are seen by both.
+    pub(crate) fn join(&mut self, items: Vec<Item>) {
+        let fds: Vec<i32> = self.items.iter().filter_map(|i| i.fd).collect();
+        self.items.extend(
+            items
+                .into_iter()
+                .filter(|item| !item.fd.is_some_and(|fd| fds.contains(&fd))),
+        );
+    }
+
     /// Leaves out the items `rules` match.
     pub(crate) fn without(mut self, rules: &[crate::Ignore]) -> Snapshot {
         if !rules.is_empty() {
@@ -193,6 +330,106 @@ impl Item {
         self.kind
     }
 
+    /// An item seen outside the registry, such as a descriptor, thread or
+    /// child process that code not using leakwatch's wrappers created, for
+    /// an [external source](crate::external) to return. It is still open
+    /// (`Finding::StillOpen`); the `with_*` methods add what is known.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use leakwatch_core::{Item, ScopeId, Site};
+    ///
+    /// let item = Item::external("fd", Site::new("tests/db.rs", 12, 5), ScopeId::NONE)
+    ///     .with_detail("file /tmp/db.sqlite")
+    ///     .with_age(Duration::from_millis(20))
+    ///     .with_thread("'db_test'")
+    ///     .with_fd(7);
+    /// assert_eq!(item.kind(), "fd");
+    /// assert_eq!(item.detail(), Some("file /tmp/db.sqlite"));
+    /// assert_eq!(item.site().line(), 12);
+    /// ```
+    pub fn external(kind: &'static str, site: Site, scope: ScopeId) -> Item {
+        Item {
+            kind,
+            site,
+            location: None,
+            detail: None,
+            age: Duration::ZERO,
+            thread: String::new(),
+            scope,
+            problem: Finding::StillOpen,
+            stack: None,
+            id: None,
+            fd: None,
+            key: 0,
+        }
+    }
+
+    /// This item with a detail: a path, an address, a name.
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// let item = Item::external("thread", Site::unknown("?"), ScopeId::NONE).with_detail("'worker'");
+    /// assert_eq!(item.detail(), Some("'worker'"));
+    /// ```
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Item {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// This item, open for `age`.
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// # use std::time::Duration;
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE).with_age(Duration::from_secs(1));
+    /// assert_eq!(item.age(), Duration::from_secs(1));
+    /// ```
+    pub fn with_age(mut self, age: Duration) -> Item {
+        self.age = age;
+        self
+    }
+
+    /// This item, opened on `thread` (as a report names threads: `'name'`
+    /// or `#number`).
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE).with_thread("#4242");
+    /// assert_eq!(item.thread(), "#4242");
+    /// ```
+    pub fn with_thread(mut self, thread: impl Into<String>) -> Item {
+        self.thread = thread.into();
+        self
+    }
+
+    /// This item, with the stack captured when it was opened.
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site, Stack};
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE)
+    ///     .with_stack(Stack::from_addresses(&[], true));
+    /// assert!(item.stack().is_some());
+    /// ```
+    pub fn with_stack(mut self, stack: Stack) -> Item {
+        self.stack = Some(stack);
+        self
+    }
+
+    /// This item, holding descriptor `fd`: an item tracked through
+    /// leakwatch's wrappers for the same descriptor in the same snapshot
+    /// stands for it, so it is not reported twice.
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE).with_fd(3);
+    /// # drop(item);
+    /// ```
+    pub fn with_fd(mut self, fd: i32) -> Item {
+        self.fd = Some(fd);
+        self
+    }
+
     /// Where in the user's code it was opened.
     ///
     /// ```
@@ -202,8 +439,13 @@ impl Item {
     /// assert_eq!(item.site().file(), file!());
     /// # }
     /// ```
-    pub fn site(&self) -> &'static Location<'static> {
-        self.site
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The caller location of an item tracked through the registry.
+    pub(crate) fn location(&self) -> Option<&'static Location<'static>> {
+        self.location
     }
 
     /// The path, address or name given when it was opened.
@@ -302,7 +544,14 @@ impl Item {
     /// # drop(tag);
     /// ```
     pub fn key(&self) -> u64 {
-        self.key
+        if self.key != 0 {
+            return self.key;
+        }
+        // An item from outside the registry: named by what it holds.
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (self.kind, &self.site, self.fd, self.id, &self.detail).hash(&mut hasher);
+        hasher.finish()
     }
 
     /// The raw stack at open, captured at `LEAKWATCH=stacks`.
@@ -407,7 +656,9 @@ cfg_on! {
         fn item(r: &Record, now: u64, problem: Finding) -> Item {
             Item {
                 kind: r.kind,
-                site: r.site,
+                site: r.site.into(),
+                location: Some(r.site),
+                fd: r.fd(),
                 detail: describe(r),
                 id: r.id(),
                 age: Duration::from_nanos(now.saturating_sub(r.opened)),

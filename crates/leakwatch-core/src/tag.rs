@@ -130,6 +130,60 @@ impl Tag {
         }
     }
 
+    /// Records an item of `kind` with `detail` that holds descriptor `fd`
+    /// (a socket, say, whose detail is its addresses): like
+    /// [`Tag::with_detail`], and a descriptor that a layer seeing libc
+    /// calls also recorded is reported once, as this item (see
+    /// [`external`](crate::external)).
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    ///
+    /// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let tag = leakwatch_core::Tag::for_fd_with_detail("udp", socket.as_fd(), "bound");
+    /// # drop(tag);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(unix)]
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    #[inline]
+    pub fn for_fd_with_detail(
+        kind: &'static str,
+        fd: std::os::fd::BorrowedFd<'_>,
+        detail: impl fmt::Display,
+    ) -> Tag {
+        use std::os::fd::AsRawFd;
+        Tag {
+            inner: imp::open(kind, Some(detail), fd.as_raw_fd(), false),
+        }
+    }
+
+    /// [`Tag::for_fd_with_detail`] opened at `site` rather than at the
+    /// caller (see [`Tag::with_detail_at`]).
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    ///
+    /// let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let site = std::panic::Location::caller();
+    /// let tag = leakwatch_core::Tag::for_fd_with_detail_at("udp", socket.as_fd(), "bound", site);
+    /// # drop(tag);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(unix)]
+    #[inline]
+    pub fn for_fd_with_detail_at(
+        kind: &'static str,
+        fd: std::os::fd::BorrowedFd<'_>,
+        detail: impl fmt::Display,
+        site: &'static Location<'static>,
+    ) -> Tag {
+        use std::os::fd::AsRawFd;
+        Tag {
+            inner: imp::open_at(kind, Some(detail), fd.as_raw_fd(), false, site),
+        }
+    }
+
     /// Records an item that must be [closed](Tag::close): dropping it
     /// without closing is reported as "dropped without close".
     ///

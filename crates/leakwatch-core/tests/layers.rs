@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["registry"],
     &["current"],
     &["snapshot"],
+    &["external"],
     &["report", "ignore"],
     &["scope", "tag", "by_id"],
 ];

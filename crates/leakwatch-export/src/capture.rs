@@ -157,7 +157,7 @@ impl Capture {
                 Entry {
                     kind: Cow::Borrowed(item.kind()),
                     site: Site {
-                        file: Cow::Borrowed(site.file()),
+                        file: Cow::Owned(site.file().to_owned()),
                         line: site.line(),
                         column: site.column(),
                     },

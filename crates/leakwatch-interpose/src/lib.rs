@@ -81,8 +81,10 @@
 //!    says that descriptors, threads and children outside leakwatch's
 //!    wrappers were not seen, rather than passing in silence.
 //!
-//! A thread started through `leakwatch::thread` is seen here too; a report
-//! that shows both should show it once.
+//! `leakwatch::check` and `#[leakwatch::test]` do this for every scope they
+//! check. A wrapper that tracks what it creates itself runs the creation
+//! in [`unrecorded`] (`leakwatch::thread`) or records the descriptor it
+//! holds (`leakwatch::fs`, `leakwatch::net`), so a report shows it once.
 //!
 //! # When it is on
 //!
@@ -182,6 +184,25 @@ pub fn counts_in(scopes: &[ScopeId]) -> Counts {
 /// ```
 pub fn set_recording(on: bool) {
     active::set_recording(on)
+}
+
+/// Runs `f` without recording the descriptors, threads and children it
+/// creates on the calling thread: for wrappers that track what they create
+/// themselves (`leakwatch::thread`), so that it is not seen twice. A thread
+/// started inside `f` is not given the current scope either: such a
+/// wrapper enters it itself. Closing, finishing and reaping are still
+/// seen.
+///
+/// ```
+/// let scope = leakwatch_core::Scope::new("s");
+/// let file = scope.run(|| {
+///     leakwatch_interpose::unrecorded(|| std::fs::File::open("Cargo.toml").unwrap())
+/// });
+/// assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).fds, 0);
+/// # drop(file);
+/// ```
+pub fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+    active::unrecorded(f)
 }
 
 /// When creations record their raw stack.

@@ -29,6 +29,86 @@ pub struct Created {
     pub stack: Vec<usize>,
 }
 
+impl Created {
+    /// [`Created::stack`] from the caller of the interposed function on:
+    /// without this crate's own frames (the hook and what records), which
+    /// come first. Telling them apart takes their symbols, so this is for
+    /// a report, not for every creation. Empty when no stack was captured.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// for fd in leakwatch_interpose::open_in(&[scope.id()]).fds {
+    ///     println!("{} frames from the caller", fd.created.caller_stack().len());
+    /// }
+    /// ```
+    pub fn caller_stack(&self) -> &[usize] {
+        let ours = self
+            .stack
+            .iter()
+            .take(HOOK_FRAMES)
+            .rposition(|&ip| self.is_hook_frame(ip))
+            .map_or(0, |at| at + 1);
+        &self.stack[ours..]
+    }
+
+    /// The function that called into the language's runtime to create it:
+    /// the first frame of [`Created::caller_stack`] outside std, core and
+    /// alloc, symbolized (so for a report). `None` without a stack.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// for t in leakwatch_interpose::open_in(&[scope.id()]).threads {
+    ///     println!("started by {:?}", t.created.opener());
+    /// }
+    /// ```
+    pub fn opener(&self) -> Option<String> {
+        self.caller_stack().iter().find_map(|&ip| {
+            let mut found = None;
+            resolve(ip, |name| {
+                let bare = name.trim_start_matches('<');
+                if found.is_none()
+                    && !["std::", "core::", "alloc::"]
+                        .iter()
+                        .any(|p| bare.starts_with(p))
+                {
+                    found = Some(name.to_owned());
+                }
+            });
+            found
+        })
+    }
+
+    /// Whether `ip` is in this crate or in the interposed function itself
+    /// (defined here, but named as libc names it).
+    fn is_hook_frame(&self, ip: usize) -> bool {
+        let mut ours = false;
+        resolve(ip, |name| {
+            let bare = name.trim_start_matches('<');
+            ours |= bare.starts_with("leakwatch_interpose::") || name == self.call;
+        });
+        ours
+    }
+}
+
+/// Calls `each` with the demangled name (without its hash) of every
+/// function at `ip`, inlined ones first.
+#[cfg(target_os = "linux")]
+fn resolve(ip: usize, mut each: impl FnMut(&str)) {
+    backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
+        if let Some(name) = symbol.name() {
+            each(&format!("{name:#}"));
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resolve(_ip: usize, _each: impl FnMut(&str)) {}
+
+/// How many frames at the top of a stack may be this crate's: the
+/// interposed function, what it calls to record, and the capture (more in
+/// a debug build, where nothing is inlined).
+const HOOK_FRAMES: usize = 12;
+
 /// A descriptor created in a queried scope and still open.
 ///
 /// ```

@@ -1,7 +1,7 @@
 //! Parsing `#[leakwatch::test(...)]` and writing the test function.
 //!
 //! The arguments are `#[tokio::test]`'s, with tokio's meaning, plus
-//! leakwatch's `grace` and `ignore`. On bad input the item is still emitted,
+//! leakwatch's `grace`, `ignore`, `fds`, `threads` and `children`. On bad input the item is still emitted,
 //! expanded as with no arguments, next to one spanned error: the user sees the
 //! mistake and nothing that follows from it.
 
@@ -15,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Expr, ExprLit, ItemFn, Lit, LitStr, Meta, Path, Token};
 
 /// Every key the attribute takes, for the "unknown key" message.
-const KEYS: &str = "`flavor`, `worker_threads`, `start_paused`, `unhandled_panic`, `name`, `crate`, `grace`, `ignore`";
+const KEYS: &str = "`flavor`, `worker_threads`, `start_paused`, `unhandled_panic`, `name`, `crate`, `grace`, `ignore`, `fds`, `threads`, `children`";
 
 /// The runtime an `async fn` test runs on, as `#[tokio::test]` names it.
 #[derive(Clone, Copy, PartialEq)]
@@ -58,6 +58,11 @@ struct Config {
     crate_path: Option<Path>,
     grace: Option<Duration>,
     ignore: Option<LitStr>,
+    /// `fds`, `threads`, `children`: which kinds seen outside leakwatch's
+    /// wrappers the test is checked for.
+    fds: Option<bool>,
+    threads: Option<bool>,
+    children: Option<bool>,
 }
 
 pub(crate) fn test(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -156,7 +161,7 @@ fn parse_args(args: TokenStream, input: &ItemFn) -> syn::Result<Config> {
                         )
                     }
                     "flavor" | "worker_threads" | "start_paused" | "unhandled_panic" | "name"
-                    | "crate" | "grace" | "ignore" => {
+                    | "crate" | "grace" | "ignore" | "fds" | "threads" | "children" => {
                         format!("`{name}` needs a value: `{name} = ..`")
                     }
                     _ => format!("unknown key `{name}`: expected one of {KEYS}"),
@@ -280,6 +285,23 @@ fn parse_args(args: TokenStream, input: &ItemFn) -> syn::Result<Config> {
                     .map_err(|err| syn::Error::new(span, err))?;
                 config.ignore = Some(rules);
             }
+            "fds" | "threads" | "children" => {
+                let slot = match key.as_str() {
+                    "fds" => &mut config.fds,
+                    "threads" => &mut config.threads,
+                    _ => &mut config.children,
+                };
+                if slot.is_some() {
+                    return Err(repeated());
+                }
+                let Lit::Bool(b) = lit else {
+                    return Err(syn::Error::new(
+                        span,
+                        format!("`{key}` takes `true` or `false`, such as `{key} = false`"),
+                    ));
+                };
+                *slot = Some(b.value);
+            }
             _ => {
                 return Err(syn::Error::new_spanned(
                     &nv.path,
@@ -375,6 +397,15 @@ fn expand(input: &ItemFn, config: &Config) -> TokenStream {
         Some(rules) => quote!(::core::option::Option::Some(#rules)),
         None => quote!(::core::option::Option::None),
     };
+    let detect = |on: Option<bool>| match on {
+        Some(on) => quote!(::core::option::Option::Some(#on)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (fds, threads, children) = (
+        detect(config.fds),
+        detect(config.threads),
+        detect(config.children),
+    );
     // libtest passes a `#[should_panic]` test on any panic, so such a test
     // must fail its leaks without one: it has runners of its own.
     let should_panic = attrs.iter().any(is_should_panic);
@@ -383,6 +414,9 @@ fn expand(input: &ItemFn, config: &Config) -> TokenStream {
             name: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#ident)),
             grace: #grace,
             ignore: #ignore,
+            fds: #fds,
+            threads: #threads,
+            children: #children,
         }
     };
     // What the body returned, when it is an `Err`: reported beside a leak.
@@ -539,6 +573,28 @@ mod tests {
         );
         assert!(
             out.contains("Duration :: new (1u64 , 500000000u32)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn detectors_switched_off_are_passed_on_and_the_rest_left_to_the_environment() {
+        let out = expand(
+            quote!(fds = false, children = true),
+            quote!(
+                fn t() {}
+            ),
+        );
+        assert!(
+            out.contains("fds : :: core :: option :: Option :: Some (false)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("threads : :: core :: option :: Option :: None"),
+            "{out}"
+        );
+        assert!(
+            out.contains("children : :: core :: option :: Option :: Some (true)"),
             "{out}"
         );
     }

@@ -3,12 +3,16 @@
 use std::panic::Location;
 
 use crate::Scope;
+use crate::detect::{self, Detect};
 
 /// Runs `f` in a fresh [`Scope`] and panics with the report if anything it
 /// opened (or any thread it started through leakwatch opened, or any such
 /// thread itself) is still open when it returns. Items still open are given
 /// [`grace()`](crate::grace) (`LEAKWATCH_GRACE`, default 300 ms) to close;
-/// a clean check returns at once.
+/// a clean check returns at once. On glibc Linux that includes the
+/// descriptors, threads and child processes that code outside leakwatch's
+/// wrappers (std, tokio, a database driver) created in the scope
+/// (`LEAKWATCH_DETECT` switches kinds off).
 ///
 /// Use it inside any test, or around a block of a program under test. The
 /// value `f` returns is still alive at the check: return plain data, not the
@@ -35,10 +39,24 @@ use crate::Scope;
 #[track_caller]
 pub fn check<R>(f: impl FnOnce() -> R) -> R {
     let site = Location::caller();
+    let detect = match Detect::from_env() {
+        Ok(detect) => detect,
+        Err(err) => fail(format!("leakwatch: error: {err}"), site),
+    };
+    let name = "leakwatch::check";
     let scope = Scope::new(format!("check at {site}"));
+    let watch = detect::begin(name, scope.id(), detect);
     let out = scope.run(f);
-    if let Err(report) = scope.check_within(crate::grace()) {
-        fail(report.to_string(), site);
+    let result = scope.check_within(crate::grace());
+    let note = watch.end();
+    if let Err(report) = result {
+        let mut message = report.to_string();
+        if let Some(note) = note {
+            message.push_str(&note);
+        }
+        fail(message, site);
+    } else if let Some(note) = note {
+        eprintln!("{note}");
     }
     out
 }

@@ -69,6 +69,7 @@
 #[path = "macro_support.rs"]
 pub mod __macro_support;
 mod check;
+mod detect;
 mod exhausted;
 pub mod fs;
 pub mod net;
@@ -176,6 +177,10 @@ pub mod messages {}
 /// * `grace = "1s"`: how long items still open at the end may take to close
 ///   (default [`grace()`](crate::grace), `LEAKWATCH_GRACE`);
 /// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules;
+/// * `fds = false`, `threads = false`, `children = false`: leave out of
+///   this test's check the descriptors, threads or child processes that
+///   code outside leakwatch's wrappers creates (seen on glibc Linux, on by
+///   default; `LEAKWATCH_DETECT=-fd,-thread,-child` for every test);
 /// * `crate = "path"`: the path to leakwatch, when it is renamed in
 ///   `Cargo.toml` (`lw = { package = "leakwatch", .. }` and
 ///   `#[lw::test(crate = "lw")]`). It names leakwatch, not tokio: the

@@ -17,6 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::check::fail;
+use crate::detect::{self, Detect};
 use crate::{Ignore, Report, Scope};
 
 /// The test being run, as the attribute describes it.
@@ -28,6 +29,12 @@ pub struct Test {
     pub grace: Option<Duration>,
     /// `ignore = ".."`, already checked by the attribute.
     pub ignore: Option<&'static str>,
+    /// `fds = ..`; `None` for `LEAKWATCH_DETECT`'s.
+    pub fds: Option<bool>,
+    /// `threads = ..`; `None` for `LEAKWATCH_DETECT`'s.
+    pub threads: Option<bool>,
+    /// `children = ..`; `None` for `LEAKWATCH_DETECT`'s.
+    pub children: Option<bool>,
 }
 
 impl Test {
@@ -43,6 +50,36 @@ impl Test {
 
     fn grace(&self) -> Duration {
         self.grace.unwrap_or_else(crate::grace)
+    }
+
+    /// What the test attributes: `LEAKWATCH_DETECT` with the test's own
+    /// arguments over it. A bad `LEAKWATCH_DETECT` fails the test at `at`.
+    fn detect(&self, at: &'static Location<'static>) -> Detect {
+        match Detect::from_env() {
+            Ok(detect) => detect.with(self.fds, self.threads, self.children),
+            Err(err) => fail(format!("leakwatch: error: {err}"), at),
+        }
+    }
+
+    /// Starts watching the test's `scope`.
+    fn watch(&self, scope: &Scope, at: &'static Location<'static>) -> detect::Watch {
+        detect::begin(self.name, scope.id(), self.detect(at))
+    }
+}
+
+/// The leak report, if any, with what could not be attributed after it;
+/// only the latter is printed here (the test passes with it).
+fn with_note(leaks: Option<String>, note: Option<String>) -> Option<String> {
+    match (leaks, note) {
+        (Some(mut leaks), Some(note)) => {
+            leaks.push_str(&note);
+            Some(leaks)
+        }
+        (None, Some(note)) => {
+            eprintln!("{note}");
+            None
+        }
+        (leaks, None) => leaks,
     }
 }
 
@@ -105,16 +142,19 @@ pub fn run_test<R>(
 ) -> R {
     let at = Location::caller();
     let scope = test.scope();
+    let watch = test.watch(&scope, at);
     let out = scope.run(body);
-    let leaks = check(&scope, test.grace());
+    let leaks = with_note(check(&scope, test.grace()), watch.end());
     conclude(test.name, out, leaks, error_of, at)
 }
 
 /// Runs a synchronous `#[should_panic]` test body in its own scope.
+#[track_caller]
 pub fn run_should_panic_test(test: Test, body: impl FnOnce()) {
     let scope = test.scope();
+    let watch = test.watch(&scope, Location::caller());
     let out = run_body(true, || scope.run(body));
-    let leaks = check(&scope, test.grace());
+    let leaks = with_note(check(&scope, test.grace()), watch.end());
     conclude_should_panic(test.name, out, leaks);
 }
 
@@ -172,7 +212,7 @@ mod tokio_test {
 
     use tokio::runtime::{Builder, Handle, LocalOptions, LocalRuntime, Runtime, RuntimeMetrics};
 
-    use super::{Test, conclude, conclude_should_panic, run_body};
+    use super::{Test, conclude, conclude_should_panic, run_body, with_note};
     use crate::ScopeGuard;
     use crate::integration::Backoff;
 
@@ -361,20 +401,21 @@ mod tokio_test {
         error_of: impl FnOnce(&F::Output) -> Option<String>,
     ) -> F::Output {
         let at = Location::caller();
-        let (out, leaks) = run_async(test, flavor, configure, body, false);
+        let (out, leaks) = run_async(test, flavor, configure, body, false, at);
         let out = out.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
         conclude(test.name, out, leaks, error_of, at)
     }
 
     /// Runs an async `#[should_panic]` test body on a runtime of its own, in
     /// its own scope.
+    #[track_caller]
     pub fn run_async_should_panic_test(
         test: Test,
         flavor: Flavor,
         configure: impl FnOnce(&mut Builder),
         body: impl Future<Output = ()>,
     ) {
-        let (out, leaks) = run_async(test, flavor, configure, body, true);
+        let (out, leaks) = run_async(test, flavor, configure, body, true, Location::caller());
         conclude_should_panic(test.name, out, leaks);
     }
 
@@ -386,10 +427,12 @@ mod tokio_test {
         configure: impl FnOnce(&mut Builder),
         body: F,
         should_panic: bool,
+        at: &'static Location<'static>,
     ) -> (thread::Result<F::Output>, Option<String>) {
         let name = test.name;
         let grace = test.grace();
         let scope = test.scope();
+        let watch = test.watch(&scope, at);
         let id = scope.id();
         let mut builder = match flavor {
             Flavor::CurrentThread | Flavor::Local => Builder::new_current_thread(),
@@ -402,8 +445,16 @@ mod tokio_test {
         crate::tokio::hooks::install(&mut builder);
         builder
             .enable_all()
-            .on_thread_start(move || WORKER_SCOPE.set(Some(id.enter())))
-            .on_thread_stop(|| WORKER_SCOPE.set(None));
+            // The runtime's threads are its own, alive until it shuts down
+            // after the check; what they open in the test's scope is not.
+            .on_thread_start(move || {
+                crate::detect::RuntimeThread::start();
+                WORKER_SCOPE.set(Some(id.enter()));
+            })
+            .on_thread_stop(|| {
+                WORKER_SCOPE.set(None);
+                crate::detect::RuntimeThread::stop();
+            });
         let runtime = match flavor {
             Flavor::Local => builder
                 .build_local(LocalOptions::default())
@@ -438,7 +489,7 @@ mod tokio_test {
             (Ok(()), Some(untracked)) => Some(untracked_message(name, grace, untracked)),
             (Ok(()), None) => None,
         };
-        (out, leaks)
+        (out, with_note(leaks, watch.end()))
     }
 }
 

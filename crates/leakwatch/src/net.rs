@@ -119,9 +119,27 @@ impl Tracked<std::net::TcpStream> {
     }
 }
 
+/// A tag for `socket`, holding its descriptor: a layer that sees libc's
+/// calls (`leakwatch-interpose`) then reports the socket once, as this.
+#[cfg(unix)]
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+fn tag_for(
+    kind: &'static str,
+    socket: &impl std::os::fd::AsFd,
+    detail: impl std::fmt::Display,
+) -> crate::Tag {
+    crate::Tag::for_fd_with_detail(kind, socket.as_fd(), detail)
+}
+
+#[cfg(not(unix))]
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+fn tag_for<S>(kind: &'static str, _socket: &S, detail: impl std::fmt::Display) -> crate::Tag {
+    crate::Tag::with_detail(kind, detail)
+}
+
 #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
 fn track_stream(stream: std::net::TcpStream) -> TcpStream {
-    let tag = crate::Tag::with_detail("tcp", Ends(&stream));
+    let tag = tag_for("tcp", &stream, Ends(&stream));
     Tracked::from_parts(stream, tag)
 }
 
@@ -136,8 +154,9 @@ impl Tracked<std::net::TcpListener> {
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         let listener = std::net::TcpListener::bind(addr).map_err(crate::exhausted::note)?;
-        let tag = crate::Tag::with_detail(
+        let tag = tag_for(
             "tcp-listener",
+            &listener,
             format_args!("listening on {}", Addr(listener.local_addr())),
         );
         Ok(Tracked::from_parts(listener, tag))
@@ -204,7 +223,12 @@ impl Iterator for Incoming<'_> {
 
     fn next(&mut self) -> Option<io::Result<TcpStream>> {
         Some(self.listener.accept().map(|(stream, _)| {
-            #[cfg(any(debug_assertions, feature = "production"))]
+            #[cfg(all(unix, any(debug_assertions, feature = "production")))]
+            let tag = {
+                use std::os::fd::AsFd;
+                crate::Tag::for_fd_with_detail_at("tcp", stream.as_fd(), Ends(&stream), self.site)
+            };
+            #[cfg(all(not(unix), any(debug_assertions, feature = "production")))]
             let tag = crate::Tag::with_detail_at("tcp", Ends(&stream), self.site);
             #[cfg(not(any(debug_assertions, feature = "production")))]
             let tag = crate::Tag::new("tcp");
@@ -228,8 +252,9 @@ impl Tracked<std::net::UdpSocket> {
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let socket = std::net::UdpSocket::bind(addr).map_err(crate::exhausted::note)?;
-        let tag = crate::Tag::with_detail(
+        let tag = tag_for(
             "udp",
+            &socket,
             format_args!("bound to {}", Addr(socket.local_addr())),
         );
         Ok(Tracked::from_parts(socket, tag))

@@ -134,7 +134,8 @@ impl Builder {
             Some(name) => Tag::with_detail(KIND, format_args!("'{name}'")),
             None => Tag::with_detail(KIND, "unnamed"),
         };
-        self.inner.spawn(tracked(running, f))
+        // Tracked here, so not also as a thread seen by libc.
+        crate::detect::unrecorded(|| self.inner.spawn(tracked(running, f)))
     }
 }
 
@@ -198,8 +199,8 @@ impl<'scope> ThreadScope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.inner
-            .spawn(tracked(Tag::with_detail(KIND, "scoped"), f))
+        let body = tracked(Tag::with_detail(KIND, "scoped"), f);
+        crate::detect::unrecorded(|| self.inner.spawn(body))
     }
 }
 

@@ -42,4 +42,13 @@ fn ignore_rule_unknown() {}
 #[leakwatch::test(ignore = "kind:task, task")]
 fn ignore_rule_without_a_prefix() {}
 
+#[leakwatch::test(fds = "no")]
+fn fds_not_a_bool() {}
+
+#[leakwatch::test(threads = 0)]
+fn threads_not_a_bool() {}
+
+#[leakwatch::test(children)]
+fn children_without_a_value() {}
+
 fn main() {}

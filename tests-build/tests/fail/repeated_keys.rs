@@ -18,4 +18,7 @@ async fn start_paused_twice() {}
 #[leakwatch::test(crate = "leakwatch", crate = "leakwatch")]
 fn crate_twice() {}
 
+#[leakwatch::test(fds = false, fds = true)]
+fn fds_twice() {}
+
 fn main() {}

@@ -1,11 +1,10 @@
 //! Grouping items that share a problem, a kind and an open site.
 
 use std::collections::HashMap;
-use std::panic::Location;
 use std::time::Duration;
 
 use super::Finding;
-use crate::snapshot::Item;
+use crate::snapshot::{Item, Site};
 use crate::stack::{Stack, UserCall};
 
 /// How many distinct details and threads a group lists before "and N more".
@@ -27,7 +26,7 @@ pub(super) const SHOWN: usize = 3;
 pub struct Group {
     problem: Finding,
     kind: &'static str,
-    site: &'static Location<'static>,
+    site: Site,
     count: usize,
     oldest: Duration,
     details: Vec<String>,
@@ -80,8 +79,8 @@ impl Group {
     /// println!("{}:{}", group.site().file(), group.site().line());
     /// # }
     /// ```
-    pub fn site(&self) -> &'static Location<'static> {
-        self.site
+    pub fn site(&self) -> &Site {
+        &self.site
     }
 
     /// How many items.
@@ -202,27 +201,17 @@ impl Group {
     }
 }
 
-type Key = (
-    Finding,
-    &'static str,
-    &'static str,
-    u32,
-    u32,
-    Option<UserCall>,
-);
+type Key = (Finding, &'static str, Site, Option<UserCall>);
 
 /// Groups `items`, most items first, then oldest first.
 pub(super) fn group(items: &[Item]) -> Vec<Group> {
     let mut by_key: HashMap<Key, Vec<&Item>> = HashMap::new();
     for item in items {
-        let site = item.site();
         by_key
             .entry((
                 item.finding(),
                 item.kind(),
-                site.file(),
-                site.line(),
-                site.column(),
+                item.site().clone(),
                 user_call(item),
             ))
             .or_default()
@@ -230,16 +219,10 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
     }
     let mut groups: Vec<Group> = by_key
         .into_iter()
-        .map(|(key, items)| build(items, key.5))
+        .map(|(key, items)| build(items, key.3))
         .collect();
     groups.sort_by(|a, b| {
-        (b.count, b.oldest, a.problem, a.site.file(), a.site.line()).cmp(&(
-            a.count,
-            a.oldest,
-            b.problem,
-            b.site.file(),
-            b.site.line(),
-        ))
+        (b.count, b.oldest, a.problem, &a.site).cmp(&(a.count, a.oldest, b.problem, &b.site))
     });
     groups
 }
@@ -247,7 +230,7 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
 /// The user's call that led a dependency to open `item`, from the stack
 /// captured for it (symbolized once per distinct address).
 fn user_call(item: &Item) -> Option<UserCall> {
-    if !crate::stack::in_dependency(item.site()) {
+    if !item.location().is_some_and(crate::stack::in_dependency) {
         return None;
     }
     item.stack().and_then(Stack::user_call)
@@ -280,7 +263,7 @@ fn build(mut items: Vec<&Item>, via: Option<UserCall>) -> Group {
     Group {
         problem: first.finding(),
         kind: first.kind(),
-        site: first.site(),
+        site: first.site().clone(),
         count: items.len(),
         oldest: first.age(),
         details,

@@ -18,7 +18,7 @@ struct JsonReport<'a> {
 struct JsonGroup<'a> {
     problem: &'static str,
     kind: &'static str,
-    file: &'static str,
+    file: &'a str,
     line: u32,
     column: u32,
     count: usize,

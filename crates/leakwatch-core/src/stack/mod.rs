@@ -214,6 +214,30 @@ impl Stack {
         }))
     }
 
+    /// A stack of raw return addresses (innermost first) captured by other
+    /// means, such as a layer that records creations leakwatch's wrappers
+    /// do not see; `full` as for [`Stack::is_full`].
+    ///
+    /// ```
+    /// let stack = leakwatch_core::Stack::from_addresses(&[0x1000, 0x2000], true);
+    /// assert_eq!(stack.addresses(), [0x1000, 0x2000]);
+    /// ```
+    pub fn from_addresses(addresses: &[usize], full: bool) -> Stack {
+        let mut ips = [0; MAX_FRAMES];
+        let deep = if addresses.len() <= MAX_FRAMES {
+            ips[..addresses.len()].copy_from_slice(addresses);
+            None
+        } else {
+            Some(Box::from(addresses))
+        };
+        Stack {
+            len: addresses.len(),
+            ips,
+            full,
+            deep,
+        }
+    }
+
     /// The raw return addresses, innermost first, as captured.
     ///
     /// ```

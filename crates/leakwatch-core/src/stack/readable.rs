@@ -14,6 +14,7 @@ const NOISE: &[&str] = &[
     "alloc::",
     "leakwatch::",
     "leakwatch_core::",
+    "leakwatch_interpose::",
     "backtrace::",
     "pin_project_lite::",
 ];

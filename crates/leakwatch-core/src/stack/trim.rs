@@ -8,6 +8,8 @@ const OURS: &[&str] = &[
     "<leakwatch_core::",
     "leakwatch::",
     "<leakwatch::",
+    "leakwatch_interpose::",
+    "<leakwatch_interpose::",
     "backtrace::",
     "<backtrace::",
 ];
@@ -35,15 +37,31 @@ pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
         .iter()
         .position(|f| !is_ours(&f.function) && !is_glue(&f.function) && !is_spawn_path(&f.function))
         .unwrap_or(frames.len());
-    if let Some(root) = frames[start..]
+    // A stack captured where a thread is created (an interposed
+    // `pthread_create`) starts in std's spawn path, a runtime root of the
+    // threads it starts: roots are looked for below the language's frames.
+    let below = start
+        + frames[start..]
+            .iter()
+            .position(|f| !is_language(&f.function))
+            .unwrap_or(frames.len() - start);
+    if let Some(root) = frames[below..]
         .iter()
         .position(|f| RUNTIME_ROOTS.iter().any(|r| f.function.starts_with(r)))
     {
-        frames.truncate(start + root);
+        frames.truncate(below + root);
     }
     frames.drain(..start);
     frames.retain(|f| !is_ours(&f.function) && !is_glue(&f.function));
     frames
+}
+
+/// std's, core's and alloc's frames.
+fn is_language(function: &str) -> bool {
+    let function = function.trim_start_matches('<');
+    ["std::", "core::", "alloc::"]
+        .iter()
+        .any(|p| function.starts_with(p))
 }
 
 /// tokio's frames between a spawn and its hook.
@@ -98,6 +116,33 @@ mod tests {
             .map(|f| f.function)
             .collect();
         assert_eq!(names, ["myapp::db::connect", "myapp::main"]);
+    }
+
+    #[test]
+    fn a_stack_taken_where_a_thread_is_created_keeps_the_spawning_line() {
+        let frames = vec![
+            frame("leakwatch_interpose::active::capture"),
+            frame("std::sys::pal::unix::thread::Thread::new"),
+            frame("std::thread::Builder::spawn_unchecked_"),
+            frame("std::thread::spawn"),
+            frame("app::tests::starts_a_worker"),
+            frame("core::ops::function::FnOnce::call_once"),
+            frame("test::__rust_begin_short_backtrace"),
+            frame("test::run_test"),
+        ];
+        let names: Vec<_> = user_frames(frames)
+            .into_iter()
+            .map(|f| f.function)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "std::sys::pal::unix::thread::Thread::new",
+                "std::thread::Builder::spawn_unchecked_",
+                "std::thread::spawn",
+                "app::tests::starts_a_worker"
+            ]
+        );
     }
 
     #[test]

@@ -109,6 +109,8 @@ thread_local! {
     static BUSY: Cell<bool> = const { Cell::new(false) };
     /// This thread's kernel id, 0 until first needed.
     static TID: Cell<i32> = const { Cell::new(0) };
+    /// Set while this thread runs [`crate::unrecorded`]'s closure.
+    static UNRECORDED: Cell<bool> = const { Cell::new(false) };
     /// This thread's slot in `THREADS`, if it was started through a hook.
     static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
@@ -215,6 +217,18 @@ pub(crate) fn recording() -> bool {
         && leakwatch_core::level() != Level::Off
 }
 
+pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+    /// Restores the previous setting, also when `f` unwinds.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = UNRECORDED.try_with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNRECORDED.with(|u| u.replace(true)));
+    f()
+}
+
 pub(crate) fn set_stacks(stacks: Stacks) {
     STACKS.store(stacks as u8, Ordering::Relaxed);
 }
@@ -234,7 +248,7 @@ impl Busy {
     /// already (or past its thread-locals' end).
     #[inline]
     fn enter() -> Option<Busy> {
-        if !recording() {
+        if !recording() || UNRECORDED.try_with(Cell::get).unwrap_or(true) {
             return None;
         }
         let was = BUSY.try_with(|b| b.replace(true)).ok()?;

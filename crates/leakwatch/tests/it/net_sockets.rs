@@ -66,16 +66,18 @@ fn listener_and_accepted_stream_are_tracked_separately() {
 #[test]
 fn streams_from_incoming_are_reported_at_the_line_that_made_the_iterator() {
     let scope = Scope::new("incoming");
+    let listener = scope.run(|| TcpListener::bind("127.0.0.1:0").unwrap());
+    // The clients are the test's own, opened outside the scope.
+    let clients: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap())
+        .collect();
     let (line, kept) = scope.run(|| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let clients: Vec<_> = (0..2)
-            .map(|_| std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap())
-            .collect();
         // Through an adapter: the site is still this line, not core's.
         let (incoming, line) = (listener.incoming().take(2), line!());
         let accepted: Vec<TcpStream> = incoming.map(Result::unwrap).collect();
-        (line, (listener, clients, accepted))
+        (line, accepted)
     });
+    let kept = (listener, clients, kept);
     let (listener, clients, accepted) = kept;
     drop(listener);
     let report = leaks(&scope);

@@ -38,6 +38,7 @@ pub fn run(module: &str, name: &str, env: &[(&str, &str)]) -> Run {
         ])
         .env_remove("LEAKWATCH")
         .env_remove("LEAKWATCH_GRACE")
+        .env_remove("LEAKWATCH_DETECT")
         .env("RUST_BACKTRACE", "1");
     for (key, value) in env {
         command.env(key, value);

@@ -1,0 +1,645 @@
+//! Descriptors, threads and child processes that code outside leakwatch's
+//! wrappers creates, joined to every check.
+//!
+//! On glibc Linux `leakwatch-interpose` records each descriptor, thread and
+//! child with the scope current when it was created. This module registers
+//! the source through which a check asks for what its scope family still
+//! has open ([`leakwatch_core::external`]), describes each (a file's path,
+//! a socket's addresses, a thread's name, a child's pid and command line)
+//! and names its line: the first frame of the user's code on the stack
+//! recorded at creation, at `LEAKWATCH=stacks` (at `sites` no stack is
+//! taken, so the report says the line is unknown and how to get it).
+//!
+//! Each kind can be switched off for the process (`LEAKWATCH_DETECT=-fd`)
+//! or for one test (`#[leakwatch::test(fds = false)]`). Where a kind is
+//! off, or not seen on this platform, a test cannot be blamed for it; the
+//! end of the test then says how many more descriptors or threads the
+//! process had than when the test began, and which tests ran meanwhile,
+//! without failing any of them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use leakwatch_core::ScopeId;
+
+/// The environment variable that switches kinds off for the process.
+pub(crate) const ENV: &str = "LEAKWATCH_DETECT";
+
+/// Which kinds a check attributes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detect {
+    /// Descriptors.
+    pub fds: bool,
+    /// Threads.
+    pub threads: bool,
+    /// Child processes.
+    pub children: bool,
+}
+
+impl Default for Detect {
+    fn default() -> Detect {
+        Detect::ALL
+    }
+}
+
+/// A `LEAKWATCH_DETECT` value that is not valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectError {
+    value: String,
+    part: String,
+}
+
+impl fmt::Display for DetectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{ENV}=`{}` is not valid: `{}` is not a kind; expected a comma-separated list of \
+             `fd`, `thread` and `child`, each with `-` to switch it off (`-fd`) or `+` to switch \
+             it on, or `all` or `none`",
+            self.value, self.part
+        )
+    }
+}
+
+impl std::error::Error for DetectError {}
+
+impl Detect {
+    /// Every kind on: the default.
+    pub const ALL: Detect = Detect {
+        fds: true,
+        threads: true,
+        children: true,
+    };
+
+    /// Parses a `LEAKWATCH_DETECT` value: applied in order to every kind
+    /// on, so `none,+fd` is descriptors only.
+    pub fn parse(value: &str) -> Result<Detect, DetectError> {
+        let mut detect = Detect::ALL;
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (on, kind) = match part.as_bytes()[0] {
+                b'-' => (false, &part[1..]),
+                b'+' => (true, &part[1..]),
+                _ => (true, part),
+            };
+            match kind.trim() {
+                "fd" | "fds" => detect.fds = on,
+                "thread" | "threads" => detect.threads = on,
+                "child" | "children" => detect.children = on,
+                "all" if part == kind => detect = Detect::ALL,
+                "none" if part == kind => {
+                    detect = Detect {
+                        fds: false,
+                        threads: false,
+                        children: false,
+                    }
+                }
+                _ => {
+                    return Err(DetectError {
+                        value: value.to_owned(),
+                        part: part.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(detect)
+    }
+
+    /// The process's setting, from `LEAKWATCH_DETECT` (read once).
+    pub fn from_env() -> Result<Detect, DetectError> {
+        static ONCE: OnceLock<Result<Detect, DetectError>> = OnceLock::new();
+        ONCE.get_or_init(|| match std::env::var(ENV) {
+            Ok(value) => Detect::parse(&value),
+            Err(_) => Ok(Detect::ALL),
+        })
+        .clone()
+    }
+
+    /// This setting with a test's own `fds`, `threads` and `children`
+    /// arguments, which win over the environment's.
+    pub fn with(self, fds: Option<bool>, threads: Option<bool>, children: Option<bool>) -> Detect {
+        Detect {
+            fds: fds.unwrap_or(self.fds),
+            threads: threads.unwrap_or(self.threads),
+            children: children.unwrap_or(self.children),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Settings of scopes checked with something switched off; the others
+/// use the environment's.
+static SETTINGS: Mutex<Option<HashMap<ScopeId, Detect>>> = Mutex::new(None);
+
+fn setting(scope: ScopeId) -> Detect {
+    lock(&SETTINGS)
+        .as_ref()
+        .and_then(|settings| settings.get(&scope).copied())
+        .unwrap_or_else(|| Detect::from_env().unwrap_or(Detect::ALL))
+}
+
+/// A test in progress: its scope's setting, and what it needs at its end
+/// to say what could not be attributed.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    name: &'static str,
+    scope: ScopeId,
+    detect: Detect,
+    run: u64,
+    before: Option<Totals>,
+}
+
+/// Starts watching the test `name` in `scope` with `detect`.
+pub(crate) fn begin(name: &'static str, scope: ScopeId, detect: Detect) -> Watch {
+    if !leakwatch_core::COMPILED_IN {
+        // Tracking is compiled out: nothing is attributed, and nothing
+        // needs saying.
+        return Watch {
+            name,
+            scope,
+            detect,
+            run: 0,
+            before: None,
+        };
+    }
+    install();
+    if detect != Detect::ALL {
+        lock(&SETTINGS)
+            .get_or_insert_with(HashMap::new)
+            .insert(scope, detect);
+    }
+    let run = running::begin(name);
+    let before = (!exact(detect)).then(Totals::now).flatten();
+    Watch {
+        name,
+        scope,
+        detect,
+        run,
+        before,
+    }
+}
+
+impl Watch {
+    /// Ends the watch: what the process gained meanwhile that no test can
+    /// be blamed for, if anything, as a note for the test's output.
+    pub(crate) fn end(self) -> Option<String> {
+        if let Some(settings) = lock(&SETTINGS).as_mut() {
+            settings.remove(&self.scope);
+        }
+        let others = if self.run == 0 {
+            Vec::new()
+        } else {
+            running::end(self.run)
+        };
+        let before = self.before?;
+        let after = Totals::now()?;
+        let mut gained = Vec::new();
+        if !(self.detect.fds && seen()) && after.fds > before.fds {
+            gained.push(counted(after.fds - before.fds, "descriptor"));
+        }
+        if !(self.detect.threads && seen()) && after.threads > before.threads {
+            gained.push(counted(after.threads - before.threads, "thread"));
+        }
+        if gained.is_empty() {
+            return None;
+        }
+        let why = if seen() {
+            format!("switched off ({ENV} or the test's `fds`/`threads` argument)")
+        } else {
+            unseen_reason().to_owned()
+        };
+        let others = if others.is_empty() {
+            "no other test ran meanwhile".to_owned()
+        } else {
+            format!(
+                "tests running meanwhile: {}",
+                others
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        Some(format!(
+            "leakwatch: cannot attribute: the process has {} more open than when `{}` began, \
+             but attribution is {why}; {others}; no test is blamed for them",
+            gained.join(" and "),
+            self.name,
+        ))
+    }
+}
+
+/// `1 descriptor`, `2 threads`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Whether every kind `detect` asks for is attributed exactly here.
+fn exact(detect: Detect) -> bool {
+    seen() && detect == Detect::ALL
+}
+
+/// Descriptors and threads the process has: the fallback's count where
+/// attribution is off.
+#[derive(Clone, Copy, Debug)]
+struct Totals {
+    fds: usize,
+    threads: usize,
+}
+
+impl Totals {
+    #[cfg(target_os = "linux")]
+    fn now() -> Option<Totals> {
+        let count = |dir: &str| std::fs::read_dir(dir).ok().map(Iterator::count);
+        // Reading `/proc/self/fd` holds a descriptor of its own.
+        let fds = count("/proc/self/fd")?.saturating_sub(1);
+        let threads = count("/proc/self/task")?;
+        Some(Totals { fds, threads })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn now() -> Option<Totals> {
+        None
+    }
+}
+
+/// The tests in progress, and those that ended while another ran.
+mod running {
+    use super::{AtomicU64, Mutex, Ordering, lock};
+
+    struct Run {
+        id: u64,
+        name: &'static str,
+        started: u64,
+        ended: Option<u64>,
+    }
+
+    static RUNS: Mutex<Vec<Run>> = Mutex::new(Vec::new());
+    static CLOCK: AtomicU64 = AtomicU64::new(1);
+
+    fn tick() -> u64 {
+        CLOCK.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(super) fn begin(name: &'static str) -> u64 {
+        let id = tick();
+        lock(&RUNS).push(Run {
+            id,
+            name,
+            started: id,
+            ended: None,
+        });
+        id
+    }
+
+    /// Ends run `id`: the names of the other runs that overlapped it.
+    pub(super) fn end(id: u64) -> Vec<&'static str> {
+        let now = tick();
+        let mut runs = lock(&RUNS);
+        let Some(mine) = runs.iter_mut().find(|r| r.id == id) else {
+            return Vec::new();
+        };
+        mine.ended = Some(now);
+        let started = mine.started;
+        let mut others: Vec<&'static str> = runs
+            .iter()
+            .filter(|r| r.id != id && r.ended.is_none_or(|end| end > started))
+            .map(|r| r.name)
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        // A run that ended before every run still going began can overlap
+        // no later one.
+        let oldest = runs
+            .iter()
+            .filter(|r| r.ended.is_none())
+            .map(|r| r.started)
+            .min()
+            .unwrap_or(u64::MAX);
+        runs.retain(|r| r.ended.is_none_or(|end| end > oldest));
+        others
+    }
+}
+
+#[cfg(feature = "tokio")]
+pub(crate) use imp::RuntimeThread;
+pub(crate) use imp::{install, unrecorded};
+use imp::{seen, unseen_reason};
+
+#[cfg(target_os = "linux")]
+mod imp {
+    //! The source, over `leakwatch-interpose`.
+
+    use std::collections::HashSet;
+    use std::sync::{Mutex, Once};
+
+    use leakwatch_core::{Item, ScopeId, Site, Stack, external};
+    pub(crate) use leakwatch_interpose::unrecorded;
+    use leakwatch_interpose::{
+        Census, Created, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
+        describe_thread, open_in,
+    };
+
+    use super::{lock, setting};
+
+    const NAME: &str = "leakwatch-interpose";
+
+    /// Registers the source when the executable is loaded, so that every
+    /// check sees it, `Scope::check` included, before any test has run.
+    // SAFETY: `.init_array` holds `extern "C" fn()` pointers that the
+    // dynamic loader calls once, before `main`, on the main thread; this
+    // entry is one such function, which neither unwinds (`install` takes
+    // a lock no other thread can hold yet and allocates) nor needs
+    // anything `main` sets up.
+    #[cfg(target_env = "gnu")]
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
+
+    #[cfg(target_env = "gnu")]
+    extern "C" fn install_at_load() {
+        if seen() {
+            external::register(NAME, source);
+            // The first item recorded starts leakwatch's clock thread: here,
+            // outside every scope, rather than in whichever test records
+            // first, which would otherwise be charged with it until the
+            // thread has begun running and can be named.
+            drop(leakwatch_core::Tag::new("leakwatch-start"));
+        }
+    }
+
+    /// Registers the source once, and says once if nothing can be seen.
+    pub(crate) fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            if seen() {
+                if !external::is_registered(NAME) {
+                    external::register(NAME, source);
+                }
+            } else {
+                eprintln!(
+                    "leakwatch: {}: descriptors, threads and child processes opened outside \
+                     leakwatch's wrappers are not checked",
+                    unseen_reason()
+                );
+            }
+        });
+    }
+
+    pub(super) fn seen() -> bool {
+        leakwatch_interpose::support() == Support::Active
+    }
+
+    pub(super) fn unseen_reason() -> &'static str {
+        match leakwatch_interpose::support() {
+            Support::Active => "active",
+            Support::Unavailable(why) => why,
+        }
+    }
+
+    /// Kernel ids of a test runtime's threads: the runtime's, alive until
+    /// it shuts down after the check.
+    static TRACKED_THREADS: Mutex<Option<HashSet<i32>>> = Mutex::new(None);
+
+    fn gettid() -> i32 {
+        // SAFETY: `gettid` has no preconditions.
+        unsafe { libc::gettid() }
+    }
+
+    fn mark(tid: i32) {
+        lock(&TRACKED_THREADS)
+            .get_or_insert_with(HashSet::new)
+            .insert(tid);
+    }
+
+    fn unmark(tid: i32) {
+        if let Some(set) = lock(&TRACKED_THREADS).as_mut() {
+            set.remove(&tid);
+        }
+    }
+
+    /// A test runtime's threads: marked from its start hook to its stop
+    /// hook.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    #[derive(Debug)]
+    pub(crate) struct RuntimeThread;
+
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    impl RuntimeThread {
+        pub(crate) fn start() {
+            mark(gettid());
+        }
+
+        pub(crate) fn stop() {
+            unmark(gettid());
+        }
+    }
+
+    /// What the family of scopes `family[0]` has open, as items.
+    fn source(family: &[ScopeId]) -> Vec<Item> {
+        let Some(&checked) = family.first() else {
+            return Vec::new();
+        };
+        if counts_in(family).total() == 0 {
+            return Vec::new();
+        }
+        let detect = setting(checked);
+        let mut open = open_in(family);
+        // A thread just started may not have begun running, and so has no
+        // id or name yet: give it a few milliseconds (this is a failing
+        // check's path only) so the report can name it.
+        for _ in 0..20 {
+            if !detect.threads || open.threads.iter().all(|t| t.tid.is_some()) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            open = open_in(family);
+        }
+        let mut items = Vec::new();
+        if detect.fds && !open.fds.is_empty() {
+            let fds: Vec<i32> = open.fds.iter().map(|f| f.fd).collect();
+            let census = Census::of(&fds);
+            items.extend(open.fds.iter().map(|fd| fd_item(fd, census.as_ref())));
+        }
+        if detect.threads {
+            let tracked = lock(&TRACKED_THREADS).clone().unwrap_or_default();
+            items.extend(
+                open.threads
+                    .iter()
+                    .filter(|t| !t.tid.is_some_and(|tid| tracked.contains(&tid)))
+                    .filter_map(thread_item),
+            );
+        }
+        if detect.children {
+            items.extend(open.children.iter().map(child_item));
+        }
+        items
+    }
+
+    fn fd_item(fd: &OpenFd, census: Result<&Census, &leakwatch_interpose::DescribeError>) -> Item {
+        let detail = match census {
+            Ok(census) => match census.get(fd.fd) {
+                Some(kind) => format!("{kind} (fd {})", fd.fd),
+                None => format!("fd {} (closed while being described)", fd.fd),
+            },
+            Err(err) => format!("fd {} ({err})", fd.fd),
+        };
+        item("fd", &fd.created).with_detail(detail).with_fd(fd.fd)
+    }
+
+    /// The item for `thread`; `None` for leakwatch's own background
+    /// threads (`leakwatch-clock`), started by whichever scope first
+    /// needed them and never any scope's leak.
+    fn thread_item(thread: &OpenThread) -> Option<Item> {
+        if thread.created.opener().is_some_and(|f| {
+            ["leakwatch_core::", "leakwatch::"]
+                .iter()
+                .any(|p| f.trim_start_matches('<').starts_with(p))
+        }) {
+            return None;
+        }
+        let detail = match thread.tid.map(describe_thread) {
+            Some(Ok(d)) if d.name.starts_with("leakwatch-") => return None,
+            Some(Ok(d)) => format!("'{}' (tid {})", d.name, d.tid),
+            Some(Err(err)) => format!("tid {} ({err})", thread.tid.unwrap_or_default()),
+            None => "not yet running".to_owned(),
+        };
+        Some(item("thread", &thread.created).with_detail(detail))
+    }
+
+    fn child_item(child: &OpenChild) -> Item {
+        let detail = match describe_child(child.pid) {
+            Ok(d) => format!("pid {} {}: {}", d.pid, d.state, d.command.join(" ")),
+            Err(err) => format!("pid {} ({err})", child.pid),
+        };
+        item("child", &child.created).with_detail(detail)
+    }
+
+    /// An item created as `created` says: its line from the stack, else
+    /// a site that says how to get it.
+    fn item(kind: &'static str, created: &Created) -> Item {
+        let stack = created.caller_stack();
+        let stack = (!stack.is_empty()).then(|| Stack::from_addresses(stack, true));
+        let site = stack
+            .as_ref()
+            .and_then(Stack::user_call)
+            .map(|call| {
+                Site::new(
+                    call.file().to_owned(),
+                    call.line(),
+                    call.column().unwrap_or(0),
+                )
+            })
+            .unwrap_or_else(|| {
+                Site::unknown(format!(
+                    "an unknown line ({}; run with LEAKWATCH=stacks for it)",
+                    created.call
+                ))
+            });
+        let thread = match describe_thread(created.thread) {
+            Ok(d) => format!("'{}'", d.name),
+            Err(_) => format!("#{}", created.thread),
+        };
+        let item = Item::external(kind, site, created.scope)
+            .with_age(created.at.elapsed())
+            .with_thread(thread);
+        match stack {
+            Some(stack) => item.with_stack(stack),
+            None => item,
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    //! No interposition: nothing to register, said once.
+
+    use std::sync::Once;
+
+    pub(crate) fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            eprintln!(
+                "leakwatch: {}: descriptors, threads and child processes opened outside \
+                 leakwatch's wrappers are not checked",
+                unseen_reason()
+            );
+        });
+    }
+
+    pub(super) fn seen() -> bool {
+        false
+    }
+
+    pub(super) fn unseen_reason() -> &'static str {
+        "descriptors, threads and children created outside leakwatch's wrappers are seen only \
+         on glibc Linux (x86_64, aarch64)"
+    }
+
+    pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    #[allow(dead_code)]
+    #[derive(Debug)]
+    pub(crate) struct RuntimeThread;
+
+    #[allow(dead_code)]
+    impl RuntimeThread {
+        pub(crate) fn start() {}
+
+        pub(crate) fn stop() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kinds_in_order_and_names_a_bad_one() {
+        assert_eq!(Detect::parse("").unwrap(), Detect::ALL);
+        assert_eq!(
+            Detect::parse("-fd").unwrap(),
+            Detect {
+                fds: false,
+                ..Detect::ALL
+            }
+        );
+        assert_eq!(
+            Detect::parse("none, +thread").unwrap(),
+            Detect {
+                fds: false,
+                threads: true,
+                children: false
+            }
+        );
+        assert_eq!(Detect::parse("-child,all").unwrap(), Detect::ALL);
+        for bad in ["-sockets", "fd,+", "-none", "heap"] {
+            let err = Detect::parse(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("LEAKWATCH_DETECT=`{bad}` is not valid: `")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_names_the_runs_that_overlapped_it() {
+        let a = running::begin("a");
+        let b = running::begin("b");
+        assert!(running::end(b).contains(&"a"));
+        let c = running::begin("c");
+        let others = running::end(a);
+        assert!(others.contains(&"b") && others.contains(&"c"), "{others:?}");
+        assert!(!running::end(c).contains(&"b"));
+    }
+}
