@@ -332,7 +332,7 @@ impl Item {
 
     /// An item seen outside the registry, such as a descriptor, thread or
     /// child process that code not using leakwatch's wrappers created, for
-    /// an [external source](crate::external) to return. It is still open
+    /// an external source (see `leakwatch_core::external`) to return. It is still open
     /// (`Finding::StillOpen`); the `with_*` methods add what is known.
     ///
     /// ```
