@@ -8,11 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ReadError, ReadErrorKind};
-
-/// The JSON format version [`Capture::to_json`] writes and
-/// [`Capture::from_json`] reads.
-pub(crate) const FORMAT: u64 = 1;
+use crate::error::{FORMAT, ReadError, ReadErrorKind};
 
 /// Every item that was live at one moment, with symbolized stacks.
 ///

@@ -1,5 +1,8 @@
 //! Errors reading a capture back.
 
+/// The JSON format version `Capture::to_json` writes and
+/// `Capture::from_json` reads (kept here, where a reader's error names it).
+pub(crate) const FORMAT: u64 = 1;
 use std::fmt;
 
 /// A capture that could not be read, naming what was wrong with it.
@@ -55,7 +58,7 @@ impl fmt::Display for ReadError {
             ReadErrorKind::UnsupportedVersion(v) => write!(
                 f,
                 "leakwatch capture format {v} is not supported (this build reads format {})",
-                crate::capture::FORMAT
+                FORMAT
             ),
             ReadErrorKind::NotAProfile(why) => write!(f, "not a pprof profile: {why}"),
         }
