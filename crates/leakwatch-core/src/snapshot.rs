@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scope_id::ScopeId;
@@ -46,10 +47,13 @@ pub struct Item {
     location: Option<&'static Location<'static>>,
     detail: Option<String>,
     age: Duration,
-    thread: String,
+    /// Shared by the items a thread opened: a snapshot names each thread
+    /// once.
+    thread: Arc<str>,
     scope: ScopeId,
     problem: Finding,
-    stack: Option<Stack>,
+    /// Shared with the record: a snapshot does not copy stacks.
+    stack: Option<Arc<Stack>>,
     id: Option<u64>,
     /// Names the item among those open at once, across snapshots.
     key: u64,
@@ -215,6 +219,39 @@ impl fmt::Display for Finding {
     }
 }
 
+/// The items, moved out of the snapshot.
+///
+/// ```
+/// let tag = leakwatch_core::Tag::new("socket");
+/// let kinds: Vec<&str> = leakwatch_core::Snapshot::all().into_iter().map(|i| i.kind()).collect();
+/// # drop((tag, kinds));
+/// ```
+impl IntoIterator for Snapshot {
+    type Item = Item;
+    type IntoIter = std::vec::IntoIter<Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+/// The items, borrowed.
+///
+/// ```
+/// let snapshot = leakwatch_core::Snapshot::all();
+/// for item in &snapshot {
+///     println!("{}", item.kind());
+/// }
+/// ```
+impl<'a> IntoIterator for &'a Snapshot {
+    type Item = &'a Item;
+    type IntoIter = std::slice::Iter<'a, Item>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
 impl Snapshot {
     /// The items, in no particular order.
     ///
@@ -355,7 +392,7 @@ impl Item {
             location: None,
             detail: None,
             age: Duration::ZERO,
-            thread: String::new(),
+            thread: Arc::from(""),
             scope,
             problem: Finding::StillOpen,
             stack: None,
@@ -398,7 +435,7 @@ impl Item {
     /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE).with_thread("#4242");
     /// assert_eq!(item.thread(), "#4242");
     /// ```
-    pub fn with_thread(mut self, thread: impl Into<String>) -> Item {
+    pub fn with_thread(mut self, thread: impl Into<Arc<str>>) -> Item {
         self.thread = thread.into();
         self
     }
@@ -411,8 +448,8 @@ impl Item {
     ///     .with_stack(Stack::from_addresses(&[], true));
     /// assert!(item.stack().is_some());
     /// ```
-    pub fn with_stack(mut self, stack: Stack) -> Item {
-        self.stack = Some(stack);
+    pub fn with_stack(mut self, stack: impl Into<Arc<Stack>>) -> Item {
+        self.stack = Some(stack.into());
         self
     }
 
@@ -566,27 +603,73 @@ impl Item {
     /// # }
     /// ```
     pub fn stack(&self) -> Option<&Stack> {
-        self.stack.as_ref()
+        self.stack.as_deref()
+    }
+
+    /// The thread that opened it ([`thread`](Item::thread)), shared with
+    /// the other items of this snapshot that it opened.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// let thread: std::sync::Arc<str> = item.shared_thread();
+    /// assert_eq!(&*thread, item.thread());
+    /// # }
+    /// ```
+    pub fn shared_thread(&self) -> Arc<str> {
+        Arc::clone(&self.thread)
+    }
+
+    /// The stack at open ([`stack`](Item::stack)), shared rather than
+    /// copied.
+    ///
+    /// ```
+    /// # let scope = leakwatch_core::Scope::new("s");
+    /// # let tag = scope.run(|| leakwatch_core::Tag::new("file"));
+    /// # for item in scope.snapshot().items() {
+    /// assert_eq!(item.shared_stack().as_deref(), item.stack());
+    /// # }
+    /// ```
+    pub fn shared_stack(&self) -> Option<Arc<Stack>> {
+        self.stack.clone()
+    }
+
+    /// The detail ([`detail`](Item::detail)), moved out of the item rather
+    /// than copied: for turning a snapshot into another form.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// let tag = scope.run(|| leakwatch_core::Tag::with_detail("file", "a.txt"));
+    /// for item in scope.snapshot() {
+    /// #   if !leakwatch_core::COMPILED_IN { break; }
+    ///     assert_eq!(item.into_detail().as_deref(), Some("a.txt"));
+    /// }
+    /// # drop(tag);
+    /// ```
+    pub fn into_detail(self) -> Option<String> {
+        self.detail
     }
 }
 
 cfg_on! {
     mod imp {
         use std::collections::HashSet;
+        use std::sync::Arc;
         use std::time::Duration;
 
         use super::{Item, Snapshot};
         use super::Finding;
         use crate::clock;
-        use crate::registry::{self, Record, scopes};
+        use crate::registry::{self, Number, Record, scopes};
         use crate::scope_id::ScopeId;
 
         pub(super) fn collect(mut keep: impl FnMut(ScopeId) -> bool) -> Snapshot {
-            let now = clock::now_nanos();
+            let mut build = Builder::new();
             let mut items = Vec::new();
             registry::for_each_live(|r| {
                 if keep(r.scope) {
-                    items.push(item(r, now, Finding::StillOpen));
+                    items.push(build.item(r, Finding::StillOpen));
                 }
             });
             Snapshot { items }
@@ -624,10 +707,10 @@ cfg_on! {
                 }
             }
             if registry::unclosed::any(|s| family.contains(&s)) {
-                let now = clock::now_nanos();
+                let mut build = Builder::new();
                 registry::unclosed::for_each(
                     |s| family.contains(&s),
-                    |r| snapshot.items.push(item(r, now, Finding::DroppedWithoutClose)),
+                    |r| snapshot.items.push(build.item(r, Finding::DroppedWithoutClose)),
                 );
             }
             snapshot
@@ -653,41 +736,86 @@ cfg_on! {
             Some(path)
         }
 
-        fn item(r: &Record, now: u64, problem: Finding) -> Item {
-            Item {
-                kind: r.kind,
-                site: r.site.into(),
-                location: Some(r.site),
-                fd: r.fd(),
-                detail: describe(r),
-                id: r.id(),
-                age: Duration::from_nanos(now.saturating_sub(r.opened)),
-                thread: registry::thread_label(r.thread),
-                scope: r.scope,
-                problem,
-                stack: r.stack().cloned(),
-                key: key(r),
+        /// Builds the items of one snapshot: its time, and each thread's
+        /// label made once and shared.
+        struct Builder {
+            now: u64,
+            threads: Vec<(u32, Arc<str>)>,
+        }
+
+        impl Builder {
+            fn new() -> Builder {
+                Builder {
+                    now: clock::now_nanos(),
+                    threads: Vec::new(),
+                }
+            }
+
+            fn item(&mut self, r: &Record, problem: Finding) -> Item {
+                Item {
+                    kind: r.kind,
+                    site: r.site.into(),
+                    location: Some(r.site),
+                    fd: r.fd(),
+                    detail: describe(r),
+                    id: r.id(),
+                    age: Duration::from_nanos(self.now.saturating_sub(r.opened)),
+                    thread: self.thread(r.thread),
+                    scope: r.scope,
+                    problem,
+                    stack: r.stack.clone(),
+                    key: key(r),
+                }
+            }
+
+            /// A snapshot meets few threads, most items in runs of the
+            /// same one: the last label found is looked at first.
+            fn thread(&mut self, number: u32) -> Arc<str> {
+                if let Some(found) = self.threads.iter().rposition(|(n, _)| *n == number) {
+                    let last = self.threads.len() - 1;
+                    self.threads.swap(found, last);
+                    return Arc::clone(&self.threads[last].1);
+                }
+                let label: Arc<str> = registry::thread_label(number).into();
+                self.threads.push((number, Arc::clone(&label)));
+                label
             }
         }
 
         /// What names a record among those open at once: where, when and
-        /// by which thread it was opened, and its number.
+        /// by which thread it was opened, and its number. Never 0 (which
+        /// [`Item::key`] reads as "not from the registry").
         fn key(r: &Record) -> u64 {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::hash::DefaultHasher::new();
-            (std::ptr::from_ref(r.site).addr(), r.opened, r.thread, r.kind, r.number)
-                .hash(&mut hasher);
-            hasher.finish()
+            let number = match r.number {
+                Some(Number::Id(n)) => n,
+                Some(Number::Fd(fd)) => !fd,
+                None => 0,
+            };
+            let words = [
+                std::ptr::from_ref(r.site).addr() as u64,
+                r.opened,
+                u64::from(r.thread),
+                r.kind.as_ptr().addr() as u64,
+                number,
+            ];
+            // A multiply-xorshift mix of each word in turn (the step of
+            // splitmix64): cheap, and a change in any word changes the key.
+            let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+            for w in words {
+                h = (h ^ w).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                h ^= h >> 31;
+            }
+            h | 1
         }
 
         pub(super) fn held_past(threshold: impl Fn(&str) -> Option<Duration>) -> Snapshot {
-            let now = clock::now_nanos();
+            let mut build = Builder::new();
             let mut items = Vec::new();
             registry::for_each_live(|r| {
                 if let Some(threshold) = threshold(r.kind)
-                    && Duration::from_nanos(now.saturating_sub(r.opened)) >= threshold
+                    && Duration::from_nanos(build.now.saturating_sub(r.opened)) >= threshold
                 {
-                    items.push(item(r, now, Finding::StillOpen));
+                    items.push(build.item(r, Finding::StillOpen));
                 }
             });
             Snapshot { items }

@@ -2,7 +2,7 @@
 
 /// The JSON format version `Capture::to_json` writes and
 /// `Capture::from_json` reads (kept here, where a reader's error names it).
-pub(crate) const FORMAT: u64 = 1;
+pub(crate) const FORMAT: u64 = 2;
 use std::fmt;
 
 /// A capture that could not be read, naming what was wrong with it.

@@ -28,7 +28,7 @@
 //! # Forms
 //!
 //! - [`Capture::to_json`] / [`Capture::from_json`]: a versioned JSON
-//!   document (`{"leakwatch": 1, ...}`).
+//!   document (`{"leakwatch": 2, ...}`).
 //! - [`pprof::encode`]: `profile.proto`, gzipped, with sample types
 //!   `items/count` and `age/nanoseconds`, read by `go tool pprof`, Pyroscope
 //!   and Parca.

@@ -233,17 +233,23 @@ pub fn profile(capture: &Capture) -> proto::Profile {
     let key_thread = b.string("thread");
     let key_detail = b.string("detail");
     let leakwatch = b.string("leakwatch");
-    let mut scopes: HashMap<u64, i64> = HashMap::new();
-    let mut samples = Vec::with_capacity(capture.entries().len());
-    for entry in capture.entries() {
+    let mut scopes: foldhash::HashMap<u64, i64> = foldhash::HashMap::default();
+    let (mut last_kind, mut last_thread) = (None, None);
+    let entries = capture.entries();
+    b.reserve(entries.len());
+    let mut samples = Vec::with_capacity(entries.len());
+    for entry in entries {
         let location_id = b.locations(entry);
         let scope = *scopes
             .entry(entry.scope())
             .or_insert_with(|| b.owned_string(entry.scope().to_string()));
         let mut label = Vec::with_capacity(4);
-        label.push(label_of(key_kind, b.string(entry.kind())));
+        label.push(label_of(key_kind, b.repeated(entry.kind(), &mut last_kind)));
         label.push(label_of(key_scope, scope));
-        label.push(label_of(key_thread, b.string(entry.thread())));
+        label.push(label_of(
+            key_thread,
+            b.repeated(entry.thread(), &mut last_thread),
+        ));
         if let Some(detail) = entry.detail() {
             label.push(label_of(key_detail, b.string(detail)));
         }
@@ -301,20 +307,27 @@ fn label_of(key: i64, str: i64) -> proto::Label {
 #[derive(Default)]
 struct Builder<'a> {
     strings: Vec<String>,
-    string_ids: HashMap<&'a str, i64>,
+    string_ids: foldhash::HashMap<&'a str, i64>,
     /// Strings made here (site names, scope numbers), by value.
-    owned_ids: HashMap<String, i64>,
+    owned_ids: foldhash::HashMap<String, i64>,
     function: Vec<proto::Function>,
-    function_ids: HashMap<(i64, i64), u64>,
+    function_ids: foldhash::HashMap<(i64, i64), u64>,
     location: Vec<proto::Location>,
-    location_ids: HashMap<(u64, i64), u64>,
+    location_ids: foldhash::HashMap<(u64, i64), u64>,
     /// The locations of each distinct stack (by the address of its shared
     /// frames) and of each site without a stack.
-    stacks: HashMap<(usize, usize), Vec<u64>>,
-    sites: HashMap<&'a Site, u64>,
+    stacks: foldhash::HashMap<(usize, usize), Vec<u64>>,
+    sites: foldhash::HashMap<&'a Site, u64>,
 }
 
 impl<'a> Builder<'a> {
+    /// Room for the strings of `entries` entries: most have a detail of
+    /// their own.
+    fn reserve(&mut self, entries: usize) {
+        self.strings.reserve(entries);
+        self.string_ids.reserve(entries);
+    }
+
     fn next_string(&mut self, s: String) -> i64 {
         let id = i64::try_from(self.strings.len()).expect("fewer than 2^63 strings");
         self.strings.push(s);
@@ -322,11 +335,24 @@ impl<'a> Builder<'a> {
     }
 
     fn string(&mut self, s: &'a str) -> i64 {
-        if let Some(&id) = self.string_ids.get(s) {
+        let next = i64::try_from(self.strings.len()).expect("fewer than 2^63 strings");
+        let id = *self.string_ids.entry(s).or_insert(next);
+        if id == next {
+            self.strings.push(s.to_owned());
+        }
+        id
+    }
+
+    /// [`string`](Self::string) for a string most entries share (a kind,
+    /// a thread label): the last one's id is reused without hashing.
+    fn repeated(&mut self, s: &'a str, last: &mut Option<(&'a str, i64)>) -> i64 {
+        if let Some((seen, id)) = *last
+            && std::ptr::eq(seen, s)
+        {
             return id;
         }
-        let id = self.next_string(s.to_owned());
-        self.string_ids.insert(s, id);
+        let id = self.string(s);
+        *last = Some((s, id));
         id
     }
 

@@ -186,14 +186,14 @@ fn bad_json_is_refused_naming_what_is_wrong() {
         err.to_string(),
         "not a leakwatch capture: missing field `leakwatch` at line 1 column 13"
     );
-    let err = Capture::from_json(r#"{"leakwatch": 2, "items": []}"#).unwrap_err();
-    assert!(matches!(err.kind(), ReadErrorKind::UnsupportedVersion(2)));
+    let err = Capture::from_json(r#"{"leakwatch": 3, "items": []}"#).unwrap_err();
+    assert!(matches!(err.kind(), ReadErrorKind::UnsupportedVersion(3)));
     assert!(
-        err.to_string().contains("format 2 is not supported"),
+        err.to_string().contains("format 3 is not supported"),
         "{err}"
     );
     let err =
-        Capture::from_json(r#"{"leakwatch": 1, "taken_unix_nanos": 0, "items": [{"kind": 3}]}"#)
+        Capture::from_json(r#"{"leakwatch": 2, "taken_unix_nanos": 0, "items": [{"kind": 3}]}"#)
             .unwrap_err();
     assert!(
         err.to_string()

@@ -23,7 +23,7 @@
 //! id used again finds the new item's scope.
 
 use std::panic::Location;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::map::Map;
 use super::ring::{Ring, Seen};
@@ -41,7 +41,7 @@ pub(crate) struct Entry {
     opened: u64,
     scope: ScopeId,
     thread: u32,
-    stack: Option<Box<Stack>>,
+    stack: Option<Arc<Stack>>,
 }
 
 /// Slots per chunk of the wide part: 64 KiB of them.
@@ -118,7 +118,7 @@ impl IdTable {
         id: u64,
         site: &'static Location<'static>,
         scope: ScopeId,
-        stack: Option<Box<Stack>>,
+        stack: Option<Arc<Stack>>,
     ) {
         let (shard, thread) = thread::current();
         shard.note_id_open();
@@ -223,7 +223,7 @@ impl IdTable {
         opened: u64,
         thread: u32,
         scope: ScopeId,
-        stack: Option<Box<Stack>>,
+        stack: Option<Arc<Stack>>,
     ) -> Record {
         Record {
             kind: self.kind,
@@ -307,7 +307,7 @@ mod tests {
         assert!(addresses.is_some(), "a stacks build captures");
         table.insert(9, Location::caller(), scope(), stack);
         let mut stacks = Vec::new();
-        table.for_each(&mut |r| stacks.push(r.stack().map(|s| s.addresses().to_vec())));
+        table.for_each(&mut |r| stacks.push(r.stack.as_ref().map(|s| s.addresses().to_vec())));
         assert_eq!(stacks, [addresses]);
         assert!(table.remove(9));
     }

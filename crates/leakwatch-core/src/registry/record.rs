@@ -1,6 +1,7 @@
 //! What the registry keeps for one open item.
 
 use std::panic::Location;
+use std::sync::Arc;
 
 use super::ring::Seen;
 use crate::scope_id::ScopeId;
@@ -28,7 +29,7 @@ pub(crate) struct Record {
     pub(crate) detail: Option<Box<str>>,
     /// Raw frames, at `LEAKWATCH=stacks`; boxed (a thin pointer) so that
     /// records without one stay small and cheap to move.
-    pub(crate) stack: Option<Box<Stack>>,
+    pub(crate) stack: Option<Arc<Stack>>,
 }
 
 /// A number naming an item.
@@ -76,9 +77,5 @@ impl Record {
 
     pub(crate) fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
-    }
-
-    pub(crate) fn stack(&self) -> Option<&Stack> {
-        self.stack.as_deref()
     }
 }

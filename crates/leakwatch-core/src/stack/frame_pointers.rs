@@ -13,6 +13,7 @@
 
 use std::cell::Cell;
 use std::mem::{MaybeUninit, size_of};
+use std::sync::Arc;
 
 #[cfg(test)]
 use super::{MAX_FRAMES, Stack};
@@ -44,7 +45,7 @@ pub(crate) fn fill(ips: &mut [usize]) -> usize {
 /// The calling thread's stack, innermost first, up to [`MAX_FRAMES`].
 #[cfg(test)]
 #[inline(never)]
-fn capture() -> Option<Box<Stack>> {
+fn capture() -> Option<Arc<Stack>> {
     Stack::boxed::<MAX_FRAMES>(true, fill)
 }
 
@@ -223,11 +224,11 @@ mod tests {
     #[test]
     fn real_walk_finds_the_callers() {
         #[inline(never)]
-        fn two() -> Option<Box<Stack>> {
+        fn two() -> Option<Arc<Stack>> {
             std::hint::black_box(capture())
         }
         #[inline(never)]
-        fn one() -> Option<Box<Stack>> {
+        fn one() -> Option<Arc<Stack>> {
             std::hint::black_box(two())
         }
         let stack = one().expect("frames");
