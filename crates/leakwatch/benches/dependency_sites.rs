@@ -37,7 +37,6 @@ fn dependency_sites(c: &mut Criterion) {
     use std::cell::Cell;
     use std::hint::black_box;
     use std::panic::Location;
-    use std::sync::OnceLock;
     use std::time::Instant;
 
     use http_body_util::Empty;
@@ -47,21 +46,6 @@ fn dependency_sites(c: &mut Criterion) {
     use hyper_util::rt::TokioExecutor;
     use leakwatch::integration::Origin;
     use leakwatch::{Level, Scope, Tag};
-
-    /// hyper-util's spawn line, as tokio's spawn hook is told it.
-    fn hyper_site() -> &'static Location<'static> {
-        static SITE: OnceLock<&'static Location<'static>> = OnceLock::new();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .on_task_spawn(|meta| {
-                let _ = SITE.set(meta.spawned_at());
-            })
-            .build()
-            .unwrap();
-        runtime.block_on(async { TokioExecutor::new().execute(async {}) });
-        SITE.get()
-            .copied()
-            .expect("the hook saw hyper-util's spawn")
-    }
 
     /// Runs `plain` and `twin` alternately, `BLOCK` at a time, `iters` of
     /// each in all; returns their times.
@@ -121,7 +105,7 @@ fn dependency_sites(c: &mut Criterion) {
 
     leakwatch::set_level(Level::Sites);
     let scope = Scope::new("bench");
-    let dependency = hyper_site();
+    let dependency = hyper_server::hyper_util_spawn_site();
     let users = Location::caller();
     let mut group = c.benchmark_group("dependency sites");
 

@@ -245,26 +245,9 @@ fn items_are_grouped_by_the_users_line() {
     );
 }
 
-/// hyper-util's spawn line, as a runtime's spawn hook is told it: a real
-/// `Location` in a dependency's sources, for `Tag`s made at it.
-fn hyper_util_site() -> &'static std::panic::Location<'static> {
-    use hyper::rt::Executor;
-    static SITE: OnceLock<&'static std::panic::Location<'static>> = OnceLock::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .on_task_spawn(|meta| {
-            let _ = SITE.set(meta.spawned_at());
-        })
-        .build()
-        .unwrap();
-    runtime.block_on(async { TokioExecutor::new().execute(async {}) });
-    SITE.get()
-        .copied()
-        .expect("the hook saw hyper-util's spawn")
-}
-
 #[test]
 fn a_tag_made_at_a_dependencys_line_names_the_tests_call() {
-    let site = hyper_util_site();
+    let site = hyper_server::hyper_util_spawn_site();
     let scope = Scope::new("library tags");
     // What a library's own `Tag` records: a line of the library's sources.
     let (tag, line) = scope.run(|| {

@@ -85,6 +85,14 @@ fn is_glue(function: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The functions of the frames `user_frames` keeps of `functions`.
+    fn kept(functions: &[&str]) -> Vec<String> {
+        user_frames(functions.iter().map(|f| frame(f)).collect())
+            .into_iter()
+            .map(|f| f.function)
+            .collect()
+    }
+
     fn frame(function: &str) -> Frame {
         Frame {
             function: function.into(),
@@ -96,46 +104,39 @@ mod tests {
 
     #[test]
     fn keeps_only_the_users_frames() {
-        let frames = vec![
-            frame("backtrace::backtrace::trace"),
-            frame("leakwatch_core::stack::capture::capture"),
-            frame("leakwatch_core::tag::Tag::new"),
-            frame("leakwatch::fs::File::open"),
-            frame("myapp::db::connect"),
-            frame("core::ops::function::FnOnce::call_once"),
-            frame("leakwatch_core::scope::Scope::run"),
-            frame("myapp::main"),
-            frame("<fn() as core::ops::function::FnOnce<()>>::call_once"),
-            frame("core::ops::function::FnOnce::call_once"),
-            frame("std::sys::backtrace::__rust_begin_short_backtrace"),
-            frame("std::rt::lang_start::{{closure}}"),
-            frame("main"),
-        ];
-        let names: Vec<_> = user_frames(frames)
-            .into_iter()
-            .map(|f| f.function)
-            .collect();
-        assert_eq!(names, ["myapp::db::connect", "myapp::main"]);
+        assert_eq!(
+            kept(&[
+                "backtrace::backtrace::trace",
+                "leakwatch_core::stack::capture::capture",
+                "leakwatch_core::tag::Tag::new",
+                "leakwatch::fs::File::open",
+                "myapp::db::connect",
+                "core::ops::function::FnOnce::call_once",
+                "leakwatch_core::scope::Scope::run",
+                "myapp::main",
+                "<fn() as core::ops::function::FnOnce<()>>::call_once",
+                "core::ops::function::FnOnce::call_once",
+                "std::sys::backtrace::__rust_begin_short_backtrace",
+                "std::rt::lang_start::{{closure}}",
+                "main",
+            ]),
+            ["myapp::db::connect", "myapp::main"]
+        );
     }
 
     #[test]
     fn a_stack_taken_where_a_thread_is_created_keeps_the_spawning_line() {
-        let frames = vec![
-            frame("leakwatch_interpose::active::capture"),
-            frame("std::sys::pal::unix::thread::Thread::new"),
-            frame("std::thread::Builder::spawn_unchecked_"),
-            frame("std::thread::spawn"),
-            frame("app::tests::starts_a_worker"),
-            frame("core::ops::function::FnOnce::call_once"),
-            frame("test::__rust_begin_short_backtrace"),
-            frame("test::run_test"),
-        ];
-        let names: Vec<_> = user_frames(frames)
-            .into_iter()
-            .map(|f| f.function)
-            .collect();
         assert_eq!(
-            names,
+            kept(&[
+                "leakwatch_interpose::active::capture",
+                "std::sys::pal::unix::thread::Thread::new",
+                "std::thread::Builder::spawn_unchecked_",
+                "std::thread::spawn",
+                "app::tests::starts_a_worker",
+                "core::ops::function::FnOnce::call_once",
+                "test::__rust_begin_short_backtrace",
+                "test::run_test",
+            ]),
             [
                 "std::sys::pal::unix::thread::Thread::new",
                 "std::thread::Builder::spawn_unchecked_",
@@ -147,22 +148,17 @@ mod tests {
 
     #[test]
     fn skips_the_spawn_path_above_a_hooked_task_before_looking_for_roots() {
-        let frames = vec![
-            frame("leakwatch::tokio::hooks::spawned"),
-            frame("tokio::runtime::task_hooks::TaskHooks::spawn"),
-            frame("tokio::runtime::task::list::OwnedTasks<S>::bind"),
-            frame("tokio::task::spawn::spawn"),
-            frame("hyper_util::rt::tokio::TokioExecutor::execute"),
-            frame("app::fetch::{{closure}}"),
-            frame("tokio::runtime::task::raw::poll"),
-            frame("app::never_shown"),
-        ];
-        let names: Vec<_> = user_frames(frames)
-            .into_iter()
-            .map(|f| f.function)
-            .collect();
         assert_eq!(
-            names,
+            kept(&[
+                "leakwatch::tokio::hooks::spawned",
+                "tokio::runtime::task_hooks::TaskHooks::spawn",
+                "tokio::runtime::task::list::OwnedTasks<S>::bind",
+                "tokio::task::spawn::spawn",
+                "hyper_util::rt::tokio::TokioExecutor::execute",
+                "app::fetch::{{closure}}",
+                "tokio::runtime::task::raw::poll",
+                "app::never_shown",
+            ]),
             [
                 "hyper_util::rt::tokio::TokioExecutor::execute",
                 "app::fetch::{{closure}}"

@@ -35,3 +35,23 @@ pub fn start() -> SocketAddr {
     });
     addr
 }
+
+/// hyper-util's spawn line, as a runtime's spawn hook is told it: a real
+/// `Location` in a dependency's sources, for `Tag`s made at it.
+#[cfg(tokio_unstable)]
+pub fn hyper_util_spawn_site() -> &'static std::panic::Location<'static> {
+    use hyper::rt::Executor;
+    use std::sync::OnceLock;
+
+    static SITE: OnceLock<&'static std::panic::Location<'static>> = OnceLock::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .on_task_spawn(|meta| {
+            let _ = SITE.set(meta.spawned_at());
+        })
+        .build()
+        .unwrap();
+    runtime.block_on(async { hyper_util::rt::TokioExecutor::new().execute(async {}) });
+    SITE.get()
+        .copied()
+        .expect("the hook saw hyper-util's spawn")
+}
