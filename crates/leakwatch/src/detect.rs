@@ -22,7 +22,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use leakwatch_core::ScopeId;
+use leakwatch_core::{Scope, ScopeId};
 
 /// The environment variable that switches kinds off for the process.
 pub(crate) const ENV: &str = "LEAKWATCH_DETECT";
@@ -329,6 +329,49 @@ mod running {
     }
 }
 
+/// Runs `round` as a leak hunt in `scope` (the test's): `warmup` rounds,
+/// then `measured` rounds, each measured as `leakwatch_interpose::hunt`
+/// measures them. The last round's value, and the failure report when the
+/// hunt found a leak; a clean hunt's summary is printed to the test's
+/// output. A round whose value is `failed` (an `Err` the test returned)
+/// ends the hunt, unjudged: the test fails with that error.
+pub(crate) fn hunt<R>(
+    name: &str,
+    scope: &Scope,
+    warmup: usize,
+    measured: usize,
+    mut round: impl FnMut() -> R,
+    failed: impl Fn(&R) -> bool,
+) -> (R, Option<String>) {
+    let mut last = None;
+    let mut stopped = false;
+    let (report, leaked) = imp::hunt_in(scope, warmup, measured, &mut || {
+        if !stopped {
+            let out = round();
+            stopped = failed(&out);
+            last = Some(out);
+        }
+    });
+    // At least the 2 measured rounds ran: the attribute requires them.
+    let out = last.expect("leakwatch: a hunt runs at least 2 rounds");
+    if stopped {
+        return (out, None);
+    }
+    if !leaked {
+        eprintln!("leakwatch: `{name}`: {report}");
+        return (out, None);
+    }
+    let mut text = format!(
+        "LEAK leakwatch: `{name}` leaks by repetition (hunt = \"{warmup}:{measured}\"): a count \
+         grew in every measured round, or descriptors changed"
+    );
+    for line in report.lines() {
+        text.push_str("\nLEAK ");
+        text.push_str(line);
+    }
+    (out, Some(text))
+}
+
 #[cfg(feature = "tokio")]
 pub(crate) use imp::RuntimeThread;
 pub(crate) use imp::{install, unrecorded};
@@ -341,7 +384,7 @@ mod imp {
     use std::collections::HashSet;
     use std::sync::{Mutex, Once};
 
-    use leakwatch_core::{Item, ScopeId, Site, Stack, external};
+    use leakwatch_core::{Item, Scope, ScopeId, Site, Stack, external};
     pub(crate) use leakwatch_interpose::unrecorded;
     use leakwatch_interpose::{
         Census, Created, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
@@ -402,6 +445,22 @@ mod imp {
         match leakwatch_interpose::support() {
             Support::Active => "active",
             Support::Unavailable(why) => why,
+        }
+    }
+
+    /// A hunt of `body` in `scope`: its report, and whether it leaked.
+    pub(super) fn hunt_in(
+        scope: &Scope,
+        warmup: usize,
+        measured: usize,
+        body: &mut dyn FnMut(),
+    ) -> (String, bool) {
+        match leakwatch_interpose::Rounds::new(warmup, measured) {
+            Ok(rounds) => {
+                let hunt = rounds.hunt_in(scope, body);
+                (hunt.to_string(), !hunt.is_clean())
+            }
+            Err(err) => (err.to_string(), true),
         }
     }
 
@@ -586,6 +645,26 @@ mod imp {
 
     pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
         f()
+    }
+
+    /// The rounds run, unmeasured: leak hunting measures with
+    /// `leakwatch-interpose`, a Linux dependency.
+    pub(super) fn hunt_in(
+        scope: &leakwatch_core::Scope,
+        warmup: usize,
+        measured: usize,
+        body: &mut dyn FnMut(),
+    ) -> (String, bool) {
+        for _ in 0..warmup + measured {
+            scope.run(&mut *body);
+        }
+        (
+            format!(
+                "not measured: leak hunting is available on Linux only; the body ran {} rounds",
+                warmup + measured
+            ),
+            false,
+        )
     }
 
     #[allow(dead_code)]
