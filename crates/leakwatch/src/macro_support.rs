@@ -191,7 +191,7 @@ fn check(scope: &Scope, grace: Duration) -> Option<String> {
     scope
         .check_within(grace)
         .err()
-        .map(|r: Report| r.to_string())
+        .map(|r: Report| detect::with_heap(r.to_string(), scope))
 }
 
 /// What a test body returned, for [`ErrorOf`] and [`NotAnError`]: the
@@ -547,7 +547,7 @@ mod tokio_test {
             .flatten();
         runtime.shutdown_background();
         let leaks = match (result, untracked) {
-            (Err(report), _) => Some(report.to_string()),
+            (Err(report), _) => Some(crate::detect::with_heap(report.to_string(), &scope)),
             (Ok(()), Some(untracked)) => Some(untracked_message(name, grace, untracked)),
             (Ok(()), None) => None,
         };
