@@ -625,10 +625,20 @@ mod imp {
                 )
             })
             .unwrap_or_else(|| {
-                Site::unknown(format!(
-                    "an unknown line ({}; run with LEAKWATCH=stacks for it)",
-                    created.call
-                ))
+                Site::unknown(match &stack {
+                    // Only library and runtime frames were recorded: the
+                    // stack printed below says where, as far as it goes.
+                    Some(stack) => format!(
+                        "an unknown line ({}; no frame of your code among the {} innermost \
+                         recorded)",
+                        created.call,
+                        stack.addresses().len()
+                    ),
+                    None => format!(
+                        "an unknown line ({}; run with LEAKWATCH=stacks for it)",
+                        created.call
+                    ),
+                })
             });
         let thread = match describe_thread(created.thread) {
             Ok(d) => format!("'{}'", d.name),
