@@ -314,7 +314,9 @@ struct Origin {
     creator: i32,
     call: Call,
     len: usize,
-    stack: [usize; FRAMES],
+    /// `None` when no stack is taken: the common case, which then never
+    /// writes the array (zeroing `FRAMES` words on every creation would).
+    stack: Option<[usize; FRAMES]>,
 }
 
 impl Origin {
@@ -322,11 +324,11 @@ impl Origin {
     #[inline(always)]
     fn here(call: Call) -> Origin {
         let scope = ScopeId::current();
-        let mut stack = [0; FRAMES];
-        let len = if want_stack(scope) {
-            capture(&mut stack)
+        let (len, stack) = if want_stack(scope) {
+            let mut stack = [0; FRAMES];
+            (capture(&mut stack), Some(stack))
         } else {
-            0
+            (0, None)
         };
         Origin {
             scope,
@@ -345,8 +347,10 @@ impl Origin {
         g.set(SUBJECT, subject);
         g.set(CALL, self.call as u64);
         g.set(LEN, self.len as u64);
-        for (i, &ip) in self.stack[..self.len].iter().enumerate() {
-            g.set(STACK + i, ip as u64);
+        if let Some(stack) = &self.stack {
+            for (i, &ip) in stack[..self.len].iter().enumerate() {
+                g.set(STACK + i, ip as u64);
+            }
         }
         g.set(STATE, state);
     }
