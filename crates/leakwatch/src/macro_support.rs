@@ -160,7 +160,7 @@ pub fn run_should_panic_test(test: Test, body: impl FnOnce()) {
 
 /// Runs a synchronous test body as a leak hunt (`hunt = "3:5"`) in its own
 /// scope: warm-up rounds, then measured rounds, judged by
-/// [`detect::hunt`]; then the scope is checked as every test's is.
+/// `detect::hunt`; then the scope is checked as every test's is.
 #[track_caller]
 pub fn run_hunt_test<R>(
     test: Test,
