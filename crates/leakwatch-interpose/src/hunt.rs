@@ -150,6 +150,7 @@ impl Rounds {
                 Support::Unavailable(why) => Some(why),
             },
             heap_counted,
+            unjudged: Vec::new(),
         }
     }
 }
@@ -301,6 +302,8 @@ pub struct Hunt {
     deltas: Vec<Sample>,
     unseen: Option<&'static str>,
     heap_counted: bool,
+    /// Measures left out of the judgement ([`Hunt::ignoring`]).
+    unjudged: Vec<Measure>,
 }
 
 impl Hunt {
@@ -323,11 +326,30 @@ impl Hunt {
     /// assert!(!hunt.leaked(leakwatch_interpose::Measure::Fds));
     /// ```
     pub fn leaked(&self, measure: Measure) -> bool {
+        if self.unjudged.contains(&measure) {
+            return false;
+        }
         let deltas = self.deltas(measure);
         match measure {
             Measure::Fds => deltas.iter().any(|&d| d != 0),
             _ => deltas.iter().all(|&d| d > 0),
         }
+    }
+
+    /// This hunt with `measures` left out of its judgement: for a check
+    /// that was told not to look at a kind (a test's `fds = false`). Their
+    /// deltas are still recorded.
+    ///
+    /// ```
+    /// use leakwatch_interpose::Measure;
+    ///
+    /// let hunt = leakwatch_interpose::hunt(0, 2, || {}).unwrap();
+    /// let hunt = hunt.ignoring(&[Measure::Fds, Measure::Threads]);
+    /// assert!(!hunt.leaked(Measure::Fds));
+    /// ```
+    pub fn ignoring(mut self, measures: &[Measure]) -> Hunt {
+        self.unjudged.extend_from_slice(measures);
+        self
     }
 
     /// The measures that leaked.

@@ -338,6 +338,7 @@ mod running {
 pub(crate) fn hunt<R>(
     name: &str,
     scope: &Scope,
+    detect: Detect,
     warmup: usize,
     measured: usize,
     mut round: impl FnMut() -> R,
@@ -345,7 +346,7 @@ pub(crate) fn hunt<R>(
 ) -> (R, Option<String>) {
     let mut last = None;
     let mut stopped = false;
-    let (report, leaked) = imp::hunt_in(scope, warmup, measured, &mut || {
+    let (report, leaked) = imp::hunt_in(scope, detect, warmup, measured, &mut || {
         if !stopped {
             let out = round();
             stopped = failed(&out);
@@ -470,15 +471,24 @@ mod imp {
     }
 
     /// A hunt of `body` in `scope`: its report, and whether it leaked.
+    /// Kinds `detect` switches off are measured but not judged.
     pub(super) fn hunt_in(
         scope: &Scope,
+        detect: super::Detect,
         warmup: usize,
         measured: usize,
         body: &mut dyn FnMut(),
     ) -> (String, bool) {
+        use leakwatch_interpose::Measure;
         match leakwatch_interpose::Rounds::new(warmup, measured) {
             Ok(rounds) => {
-                let hunt = rounds.hunt_in(scope, body);
+                let off = [
+                    (!detect.fds).then_some(Measure::Fds),
+                    (!detect.threads).then_some(Measure::Threads),
+                    (!detect.children).then_some(Measure::Children),
+                ];
+                let off: Vec<Measure> = off.into_iter().flatten().collect();
+                let hunt = rounds.hunt_in(scope, body).ignoring(&off);
                 (hunt.to_string(), !hunt.is_clean())
             }
             Err(err) => (err.to_string(), true),
@@ -693,6 +703,7 @@ mod imp {
     /// `leakwatch-interpose`, a Linux dependency.
     pub(super) fn hunt_in(
         scope: &leakwatch_core::Scope,
+        _detect: super::Detect,
         warmup: usize,
         measured: usize,
         body: &mut dyn FnMut(),

@@ -202,7 +202,9 @@ pub mod messages {}
 /// with the counting allocator installed (`leakwatch_interpose::Counting`,
 /// Linux), heap blocks and bytes. A count that grows in **every** measured
 /// round is a leak; descriptors that change at all are a leak; anything
-/// else passes. The ordinary check then runs as for every test.
+/// else passes. A kind switched off for the test (`fds = false`) is
+/// measured but not judged. The ordinary check then runs as for every
+/// test.
 ///
 /// ```
 /// # #[cfg(target_os = "linux")]

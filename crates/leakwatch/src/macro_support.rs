@@ -171,8 +171,9 @@ pub fn run_hunt_test<R>(
 ) -> R {
     let at = Location::caller();
     let scope = test.scope();
+    let detect = test.detect(at);
     let watch = test.watch(&scope, at);
-    let (out, hunted) = detect::hunt(test.name, &scope, warmup, measured, body, |out| {
+    let (out, hunted) = detect::hunt(test.name, &scope, detect, warmup, measured, body, |out| {
         error_of(out).is_some()
     });
     let leaks = with_note(both(hunted, check(&scope, test.grace())), watch.end());
@@ -452,9 +453,10 @@ mod tokio_test {
         error_of: impl Fn(&F::Output) -> Option<String>,
     ) -> F::Output {
         let at = Location::caller();
+        let detect = test.detect(at);
         let run = |runtime: &TestRuntime, scope: &Scope| {
             let round = || runtime.block_on(body());
-            crate::detect::hunt(test.name, scope, warmup, measured, round, |out| {
+            crate::detect::hunt(test.name, scope, detect, warmup, measured, round, |out| {
                 error_of(out).is_some()
             })
         };

@@ -140,6 +140,13 @@ fn descriptors_kept_every_call_fail_the_hunt_and_then_the_check() {
 const HEAP_INFO: &str = "LEAK leakwatch: info: 1 heap block (32 bytes) allocated in this \
                          scope is still live; heap alive at the end is not by itself a leak";
 
+/// A kind switched off for the test is measured but not judged, by the
+/// hunt as by the check.
+#[leakwatch::test(hunt = "1:3", fds = false)]
+fn descriptors_switched_off_are_not_judged_by_the_hunt() {
+    library::keep_open();
+}
+
 #[leakwatch::test(hunt = "2:3")]
 #[ignore = "fails on purpose: run by a parent test in a child process"]
 fn returns_an_error_in_a_round() -> Result<(), String> {
