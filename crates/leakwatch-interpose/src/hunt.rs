@@ -29,7 +29,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use leakwatch_core::Scope;
+use leakwatch_core::{Scope, Snapshot};
 
 use crate::{Support, counts_in, heap_in, support};
 
@@ -114,16 +114,30 @@ impl Rounds {
     /// let rounds = leakwatch_interpose::Rounds::new(1, 3).unwrap();
     /// assert!(rounds.hunt(|| drop(vec![0u8; 64])).is_clean());
     /// ```
-    pub fn hunt(self, mut body: impl FnMut()) -> Hunt {
-        let scope = Scope::new("hunt");
+    pub fn hunt(self, body: impl FnMut()) -> Hunt {
+        self.hunt_in(&Scope::new("hunt"), body)
+    }
+
+    /// Runs `body` for these rounds in `scope`, measuring what `scope`
+    /// itself holds: for a caller whose other work (a runtime's workers,
+    /// threads it started) already runs in that scope, such as a test's.
+    /// Only the rounds' changes are judged, so what `scope` held before
+    /// the first round is never counted.
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("test");
+    /// let rounds = leakwatch_interpose::Rounds::new(0, 2).unwrap();
+    /// assert!(rounds.hunt_in(&scope, || {}).is_clean());
+    /// ```
+    pub fn hunt_in(self, scope: &Scope, mut body: impl FnMut()) -> Hunt {
         for _ in 0..self.warmup {
             scope.run(&mut body);
         }
         let mut deltas = Vec::with_capacity(self.measured);
-        let mut before = Sample::of(&scope);
+        let mut before = Sample::of(scope);
         for _ in 0..self.measured {
             scope.run(&mut body);
-            let after = Sample::of(&scope);
+            let after = Sample::of(scope);
             deltas.push(after.minus(&before));
             before = after;
         }
@@ -136,6 +150,7 @@ impl Rounds {
                 Support::Unavailable(why) => Some(why),
             },
             heap_counted,
+            unjudged: Vec::new(),
         }
     }
 }
@@ -248,7 +263,13 @@ impl Sample {
         let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
         let m = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
         Sample([
-            n(scope.snapshot().len()),
+            // The registry's own items only: a scope's snapshot also holds
+            // the descriptors, threads and children counted below.
+            n(Snapshot::all()
+                .items()
+                .iter()
+                .filter(|item| item.scope() == scope.id())
+                .count()),
             n(scope.open_count("task")),
             n(open.threads),
             n(open.fds),
@@ -281,6 +302,8 @@ pub struct Hunt {
     deltas: Vec<Sample>,
     unseen: Option<&'static str>,
     heap_counted: bool,
+    /// Measures left out of the judgement ([`Hunt::ignoring`]).
+    unjudged: Vec<Measure>,
 }
 
 impl Hunt {
@@ -303,11 +326,30 @@ impl Hunt {
     /// assert!(!hunt.leaked(leakwatch_interpose::Measure::Fds));
     /// ```
     pub fn leaked(&self, measure: Measure) -> bool {
+        if self.unjudged.contains(&measure) {
+            return false;
+        }
         let deltas = self.deltas(measure);
         match measure {
             Measure::Fds => deltas.iter().any(|&d| d != 0),
             _ => deltas.iter().all(|&d| d > 0),
         }
+    }
+
+    /// This hunt with `measures` left out of its judgement: for a check
+    /// that was told not to look at a kind (a test's `fds = false`). Their
+    /// deltas are still recorded.
+    ///
+    /// ```
+    /// use leakwatch_interpose::Measure;
+    ///
+    /// let hunt = leakwatch_interpose::hunt(0, 2, || {}).unwrap();
+    /// let hunt = hunt.ignoring(&[Measure::Fds, Measure::Threads]);
+    /// assert!(!hunt.leaked(Measure::Fds));
+    /// ```
+    pub fn ignoring(mut self, measures: &[Measure]) -> Hunt {
+        self.unjudged.extend_from_slice(measures);
+        self
     }
 
     /// The measures that leaked.

@@ -1,7 +1,7 @@
 //! Parsing `#[leakwatch::test(...)]` and writing the test function.
 //!
 //! The arguments are `#[tokio::test]`'s, with tokio's meaning, plus
-//! leakwatch's `grace`, `ignore`, `fds`, `threads` and `children`. On bad input the item is still emitted,
+//! leakwatch's `grace`, `ignore`, `fds`, `threads`, `children` and `hunt`. On bad input the item is still emitted,
 //! expanded as with no arguments, next to one spanned error: the user sees the
 //! mistake and nothing that follows from it.
 
@@ -15,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::{AttrStyle, Attribute, Expr, ExprLit, ItemFn, Lit, LitStr, Meta, Path, Token};
 
 /// Every key the attribute takes, for the "unknown key" message.
-const KEYS: &str = "`flavor`, `worker_threads`, `start_paused`, `unhandled_panic`, `name`, `crate`, `grace`, `ignore`, `fds`, `threads`, `children`";
+const KEYS: &str = "`flavor`, `worker_threads`, `start_paused`, `unhandled_panic`, `name`, `crate`, `grace`, `ignore`, `fds`, `threads`, `children`, `hunt`";
 
 /// The runtime an `async fn` test runs on, as `#[tokio::test]` names it.
 #[derive(Clone, Copy, PartialEq)]
@@ -63,6 +63,8 @@ struct Config {
     fds: Option<bool>,
     threads: Option<bool>,
     children: Option<bool>,
+    /// `hunt = "warmup:measured"`, with the span of its value.
+    hunt: Option<(usize, usize, Span)>,
 }
 
 pub(crate) fn test(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -161,7 +163,7 @@ fn parse_args(args: TokenStream, input: &ItemFn) -> syn::Result<Config> {
                         )
                     }
                     "flavor" | "worker_threads" | "start_paused" | "unhandled_panic" | "name"
-                    | "crate" | "grace" | "ignore" | "fds" | "threads" | "children" => {
+                    | "crate" | "grace" | "ignore" | "fds" | "threads" | "children" | "hunt" => {
                         format!("`{name}` needs a value: `{name} = ..`")
                     }
                     _ => format!("unknown key `{name}`: expected one of {KEYS}"),
@@ -302,6 +304,22 @@ fn parse_args(args: TokenStream, input: &ItemFn) -> syn::Result<Config> {
                 };
                 *slot = Some(b.value);
             }
+            "hunt" => {
+                if config.hunt.is_some() {
+                    return Err(repeated());
+                }
+                let rounds = string(lit, &key)?;
+                let (warmup, measured) =
+                    parse_hunt(&rounds.value()).map_err(|msg| syn::Error::new(span, msg))?;
+                if input.attrs.iter().any(is_should_panic) {
+                    return Err(syn::Error::new(
+                        span,
+                        "`hunt` runs the body in rounds and judges what each left behind, which a \
+                         #[should_panic] test never finishes: hunt in a test that returns",
+                    ));
+                }
+                config.hunt = Some((warmup, measured, span));
+            }
             _ => {
                 return Err(syn::Error::new_spanned(
                     &nv.path,
@@ -357,6 +375,32 @@ fn check_runtime(config: &Config, input: &ItemFn) -> syn::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `"warmup:measured"`: two whole numbers, at least 2 measured rounds (one
+/// cannot tell a leak from a one-off), as `leakwatch_interpose::Rounds`
+/// takes them.
+fn parse_hunt(value: &str) -> Result<(usize, usize), String> {
+    const FORM: &str = "expected \"WARMUP:MEASURED\" rounds, such as `hunt = \"3:5\"`";
+    let Some((warmup, measured)) = value.split_once(':') else {
+        return Err(format!("`hunt = \"{value}\"` is not valid: {FORM}"));
+    };
+    let count = |part: &str, what: &str| {
+        part.trim().parse::<usize>().map_err(|_| {
+            format!(
+                "`hunt = \"{value}\"` is not valid: the {what} count `{part}` is not a whole \
+                 number; {FORM}"
+            )
+        })
+    };
+    let (warmup, measured) = (count(warmup, "warm-up")?, count(measured, "measured")?);
+    if measured < 2 {
+        return Err(format!(
+            "`hunt = \"{value}\"` is not valid: it needs at least 2 measured rounds to tell \
+             growth from a one-off, such as `hunt = \"3:5\"`"
+        ));
+    }
+    Ok((warmup, measured))
 }
 
 fn string(lit: &Lit, key: &str) -> syn::Result<LitStr> {
@@ -463,21 +507,42 @@ fn expand(input: &ItemFn, config: &Config) -> TokenStream {
         } else {
             quote!(|builder: &mut #tokio::runtime::Builder| { #knobs })
         };
-        let run = if should_panic {
-            quote_spanned!(at=> run_async_should_panic_test)
-        } else {
-            quote_spanned!(at=> run_async_test)
-        };
-        quote_spanned! {at=>
-            #krate::__async_test! {
-                #support::#run(
-                    #test,
-                    #support::Flavor::#flavor,
-                    #configure,
-                    async move #block
-                    #error_of
-                )
+        if let Some((warmup, measured, _)) = config.hunt {
+            // A future per round, on the one runtime.
+            quote_spanned! {at=>
+                #krate::__async_test! {
+                    #support::run_async_hunt_test(
+                        #test,
+                        #warmup,
+                        #measured,
+                        #support::Flavor::#flavor,
+                        #configure,
+                        move || async move #block
+                        #error_of
+                    )
+                }
             }
+        } else {
+            let run = if should_panic {
+                quote_spanned!(at=> run_async_should_panic_test)
+            } else {
+                quote_spanned!(at=> run_async_test)
+            };
+            quote_spanned! {at=>
+                #krate::__async_test! {
+                    #support::#run(
+                        #test,
+                        #support::Flavor::#flavor,
+                        #configure,
+                        async move #block
+                        #error_of
+                    )
+                }
+            }
+        }
+    } else if let Some((warmup, measured, _)) = config.hunt {
+        quote_spanned! {at=>
+            #support::run_hunt_test(#test, #warmup, #measured, move || #block #error_of)
         }
     } else {
         let run = if should_panic {
@@ -597,6 +662,43 @@ mod tests {
             out.contains("children : :: core :: option :: Option :: Some (true)"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn hunt_runs_the_body_in_rounds_sync_or_async() {
+        let out = expand(
+            quote!(hunt = "3:5"),
+            quote!(
+                fn t() {}
+            ),
+        );
+        assert!(
+            out.contains("run_hunt_test (:: leakwatch :: __macro_support :: Test"),
+            "{out}"
+        );
+        assert!(out.contains("3usize , 5usize , move ||"), "{out}");
+        let out = expand(
+            quote!(hunt = "0:2", flavor = "multi_thread"),
+            quote!(
+                async fn t() {}
+            ),
+        );
+        assert!(out.contains("run_async_hunt_test"), "{out}");
+        assert!(out.contains("move || async move"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn hunt_rounds_are_checked_at_compile_time() {
+        assert_eq!(parse_hunt("3:5"), Ok((3, 5)));
+        assert_eq!(parse_hunt(" 0 : 2 "), Ok((0, 2)));
+        for bad in ["3", "a:5", "3:b", "3:0", "3:1", "-1:5", "3:5:7", ""] {
+            let err = parse_hunt(bad).unwrap_err();
+            assert!(
+                err.starts_with(&format!("`hunt = \"{bad}\"` is not valid: ")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

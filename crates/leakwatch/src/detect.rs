@@ -22,7 +22,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use leakwatch_core::ScopeId;
+use leakwatch_core::{Scope, ScopeId};
 
 /// The environment variable that switches kinds off for the process.
 pub(crate) const ENV: &str = "LEAKWATCH_DETECT";
@@ -329,6 +329,71 @@ mod running {
     }
 }
 
+/// Runs `round` as a leak hunt in `scope` (the test's): `warmup` rounds,
+/// then `measured` rounds, each measured as `leakwatch_interpose::hunt`
+/// measures them. The last round's value, and the failure report when the
+/// hunt found a leak; a clean hunt's summary is printed to the test's
+/// output. A round whose value is `failed` (an `Err` the test returned)
+/// ends the hunt, unjudged: the test fails with that error.
+pub(crate) fn hunt<R>(
+    name: &str,
+    scope: &Scope,
+    detect: Detect,
+    warmup: usize,
+    measured: usize,
+    mut round: impl FnMut() -> R,
+    failed: impl Fn(&R) -> bool,
+) -> (R, Option<String>) {
+    let mut last = None;
+    let mut stopped = false;
+    let (report, leaked) = imp::hunt_in(scope, detect, warmup, measured, &mut || {
+        if !stopped {
+            let out = round();
+            stopped = failed(&out);
+            last = Some(out);
+        }
+    });
+    // At least the 2 measured rounds ran: the attribute requires them.
+    let out = last.expect("leakwatch: a hunt runs at least 2 rounds");
+    if stopped {
+        return (out, None);
+    }
+    if !leaked {
+        eprintln!("leakwatch: `{name}`: {report}");
+        return (out, None);
+    }
+    let mut text = format!(
+        "LEAK leakwatch: `{name}` leaks by repetition (hunt = \"{warmup}:{measured}\"): a count \
+         grew in every measured round, or descriptors changed"
+    );
+    for line in report.lines() {
+        text.push_str("\nLEAK ");
+        text.push_str(line);
+    }
+    (out, Some(text))
+}
+
+/// `report` (a failing check's) with one line of information after it:
+/// the heap still live that was allocated in `scope`, when the counting
+/// allocator is installed and there is some. Heap alive at the end of a
+/// test is not by itself a leak (a cache, a value kept on purpose), so the
+/// line says so; only a hunt judges heap.
+pub(crate) fn with_heap(mut report: String, scope: &Scope) -> String {
+    if let Some((blocks, bytes)) = imp::heap_in(scope.id()).filter(|&(blocks, _)| blocks > 0) {
+        let (noun, verb) = if blocks == 1 {
+            ("heap block", "is")
+        } else {
+            ("heap blocks", "are")
+        };
+        report.push_str(&format!(
+            "\nLEAK leakwatch: info: {blocks} {noun} ({bytes} bytes) allocated in this scope {verb} \
+             still live; heap alive at the end is not by itself a leak (a cache, a value kept on \
+             purpose): #[leakwatch::test(hunt = \"3:5\")] judges heap by repetition"
+        ));
+    }
+    report
+}
+
 #[cfg(feature = "tokio")]
 pub(crate) use imp::RuntimeThread;
 pub(crate) use imp::{install, unrecorded};
@@ -341,7 +406,7 @@ mod imp {
     use std::collections::HashSet;
     use std::sync::{Mutex, Once};
 
-    use leakwatch_core::{Item, ScopeId, Site, Stack, external};
+    use leakwatch_core::{Item, Scope, ScopeId, Site, Stack, external};
     pub(crate) use leakwatch_interpose::unrecorded;
     use leakwatch_interpose::{
         Census, Created, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
@@ -403,6 +468,37 @@ mod imp {
             Support::Active => "active",
             Support::Unavailable(why) => why,
         }
+    }
+
+    /// A hunt of `body` in `scope`: its report, and whether it leaked.
+    /// Kinds `detect` switches off are measured but not judged.
+    pub(super) fn hunt_in(
+        scope: &Scope,
+        detect: super::Detect,
+        warmup: usize,
+        measured: usize,
+        body: &mut dyn FnMut(),
+    ) -> (String, bool) {
+        use leakwatch_interpose::Measure;
+        match leakwatch_interpose::Rounds::new(warmup, measured) {
+            Ok(rounds) => {
+                let off = [
+                    (!detect.fds).then_some(Measure::Fds),
+                    (!detect.threads).then_some(Measure::Threads),
+                    (!detect.children).then_some(Measure::Children),
+                ];
+                let off: Vec<Measure> = off.into_iter().flatten().collect();
+                let hunt = rounds.hunt_in(scope, body).ignoring(&off);
+                (hunt.to_string(), !hunt.is_clean())
+            }
+            Err(err) => (err.to_string(), true),
+        }
+    }
+
+    /// Live heap blocks and bytes charged to `scope`, with the counting
+    /// allocator installed.
+    pub(super) fn heap_in(scope: ScopeId) -> Option<(u64, u64)> {
+        leakwatch_interpose::heap_in(&[scope]).map(|heap| (heap.blocks, heap.bytes))
     }
 
     /// Kernel ids of a test runtime's threads: the runtime's, alive until
@@ -539,10 +635,20 @@ mod imp {
                 )
             })
             .unwrap_or_else(|| {
-                Site::unknown(format!(
-                    "an unknown line ({}; run with LEAKWATCH=stacks for it)",
-                    created.call
-                ))
+                Site::unknown(match &stack {
+                    // Only library and runtime frames were recorded: the
+                    // stack printed below says where, as far as it goes.
+                    Some(stack) => format!(
+                        "an unknown line ({}; no frame of your code among the {} innermost \
+                         recorded)",
+                        created.call,
+                        stack.addresses().len()
+                    ),
+                    None => format!(
+                        "an unknown line ({}; run with LEAKWATCH=stacks for it)",
+                        created.call
+                    ),
+                })
             });
         let thread = match describe_thread(created.thread) {
             Ok(d) => format!("'{}'", d.name),
@@ -586,6 +692,32 @@ mod imp {
 
     pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
         f()
+    }
+
+    /// No counting allocator here: it is `leakwatch-interpose`'s.
+    pub(super) fn heap_in(_scope: leakwatch_core::ScopeId) -> Option<(u64, u64)> {
+        None
+    }
+
+    /// The rounds run, unmeasured: leak hunting measures with
+    /// `leakwatch-interpose`, a Linux dependency.
+    pub(super) fn hunt_in(
+        scope: &leakwatch_core::Scope,
+        _detect: super::Detect,
+        warmup: usize,
+        measured: usize,
+        body: &mut dyn FnMut(),
+    ) -> (String, bool) {
+        for _ in 0..warmup + measured {
+            scope.run(&mut *body);
+        }
+        (
+            format!(
+                "not measured: leak hunting is available on Linux only; the body ran {} rounds",
+                warmup + measured
+            ),
+            false,
+        )
     }
 
     #[allow(dead_code)]

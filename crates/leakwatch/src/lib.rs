@@ -181,6 +181,7 @@ pub mod messages {}
 ///   this test's check the descriptors, threads or child processes that
 ///   code outside leakwatch's wrappers creates (seen on glibc Linux, on by
 ///   default; `LEAKWATCH_DETECT=-fd,-thread,-child` for every test);
+/// * `hunt = "3:5"`: hunt for leaks by repetition (see below);
 /// * `crate = "path"`: the path to leakwatch, when it is renamed in
 ///   `Cargo.toml` (`lw = { package = "leakwatch", .. }` and
 ///   `#[lw::test(crate = "lw")]`). It names leakwatch, not tokio: the
@@ -189,6 +190,50 @@ pub mod messages {}
 /// `grace` and `ignore` are checked when the test compiles. A key given twice,
 /// an unknown key or a bad value is a compile error pointing at it, and the
 /// test is still emitted, so that error is the only one.
+///
+/// # Leak hunting: `hunt = "warmup:measured"`
+///
+/// A leak that one run cannot tell from a cache filled once shows when the
+/// same code runs again and again, as CPython's `regrtest -R` runs it. With
+/// `hunt = "3:5"` the body runs 3 warm-up rounds, then 5 measured rounds,
+/// all in the test's scope (an `async fn`'s runtime is built once, and each
+/// round runs a new future of the body on it). Each measured round records
+/// the change in tracked items, tasks, threads, descriptors, children and,
+/// with the counting allocator installed (`leakwatch_interpose::Counting`,
+/// Linux), heap blocks and bytes. A count that grows in **every** measured
+/// round is a leak; descriptors that change at all are a leak; anything
+/// else passes. A kind switched off for the test (`fds = false`) is
+/// measured but not judged. The ordinary check then runs as for every
+/// test.
+///
+/// ```
+/// # #[cfg(target_os = "linux")]
+/// # mod hunted {
+/// use std::sync::OnceLock;
+///
+/// static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
+///
+/// // Filled in the first warm-up round only: passes.
+/// #[leakwatch::test(hunt = "3:5")]
+/// fn table_is_built_once() {
+///     assert_eq!(TABLE.get_or_init(|| (0..100).collect())[7], 7);
+/// }
+/// # }
+/// ```
+///
+/// A body that keeps something on every call fails with the deltas:
+///
+/// ```text
+/// LEAK leakwatch: `cache::remembers` leaks by repetition (hunt = "3:5"): a count grew in every measured round, or descriptors changed
+/// LEAK leak hunt: 5 measured rounds (after 3 warm-up)
+/// LEAK   heap blocks grew [1, 1, 1, 1, 1] (+70 bytes a round)
+/// ```
+///
+/// A round whose body returns `Err` ends the hunt, and the test fails with
+/// that error. A malformed value (`"3"`, `"a:5"`, `"3:0"`: at least 2
+/// measured rounds) is a compile error, as is `hunt` on a
+/// `#[should_panic]` test. Where descriptors and threads are not seen
+/// (off Linux), the rounds run and the test says they were not measured.
 ///
 /// # How a test fails
 ///

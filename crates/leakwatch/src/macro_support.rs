@@ -158,11 +158,41 @@ pub fn run_should_panic_test(test: Test, body: impl FnOnce()) {
     conclude_should_panic(test.name, out, leaks);
 }
 
+/// Runs a synchronous test body as a leak hunt (`hunt = "3:5"`) in its own
+/// scope: warm-up rounds, then measured rounds, judged by
+/// `detect::hunt`; then the scope is checked as every test's is.
+#[track_caller]
+pub fn run_hunt_test<R>(
+    test: Test,
+    warmup: usize,
+    measured: usize,
+    body: impl FnMut() -> R,
+    error_of: impl Fn(&R) -> Option<String>,
+) -> R {
+    let at = Location::caller();
+    let scope = test.scope();
+    let detect = test.detect(at);
+    let watch = test.watch(&scope, at);
+    let (out, hunted) = detect::hunt(test.name, &scope, detect, warmup, measured, body, |out| {
+        error_of(out).is_some()
+    });
+    let leaks = with_note(both(hunted, check(&scope, test.grace())), watch.end());
+    conclude(test.name, out, leaks, error_of, at)
+}
+
+/// A hunt's report and the check's after it, whichever there are.
+fn both(hunted: Option<String>, leaks: Option<String>) -> Option<String> {
+    match (hunted, leaks) {
+        (Some(hunted), Some(leaks)) => Some(format!("{hunted}\n{leaks}")),
+        (hunted, leaks) => hunted.or(leaks),
+    }
+}
+
 fn check(scope: &Scope, grace: Duration) -> Option<String> {
     scope
         .check_within(grace)
         .err()
-        .map(|r: Report| r.to_string())
+        .map(|r: Report| detect::with_heap(r.to_string(), scope))
 }
 
 /// What a test body returned, for [`ErrorOf`] and [`NotAnError`]: the
@@ -196,7 +226,9 @@ impl<T> NotAnError for &Outcome<'_, T> {
 }
 
 #[cfg(feature = "tokio")]
-pub use self::tokio_test::{Flavor, run_async_should_panic_test, run_async_test};
+pub use self::tokio_test::{
+    Flavor, run_async_hunt_test, run_async_should_panic_test, run_async_test,
+};
 /// The tokio that builds the test's runtime, for the attribute's runtime
 /// settings (`start_paused`, `unhandled_panic`, ...).
 #[cfg(feature = "tokio")]
@@ -207,14 +239,13 @@ mod tokio_test {
     use std::cell::RefCell;
     use std::future::Future;
     use std::panic::Location;
-    use std::thread;
     use std::time::{Duration, Instant};
 
     use tokio::runtime::{Builder, Handle, LocalOptions, LocalRuntime, Runtime, RuntimeMetrics};
 
     use super::{Test, conclude, conclude_should_panic, run_body, with_note};
-    use crate::ScopeGuard;
     use crate::integration::Backoff;
+    use crate::{Scope, ScopeGuard};
 
     /// The runtime flavour of an async test, as `#[tokio::test]` names it.
     #[derive(Clone, Copy, Debug)]
@@ -401,8 +432,35 @@ mod tokio_test {
         error_of: impl FnOnce(&F::Output) -> Option<String>,
     ) -> F::Output {
         let at = Location::caller();
-        let (out, leaks) = run_async(test, flavor, configure, body, false, at);
-        let out = out.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+        let run =
+            |runtime: &TestRuntime, scope: &Scope| (scope.run(|| runtime.block_on(body)), None);
+        let (out, leaks) = run_async(test, flavor, configure, run, at);
+        conclude(test.name, out, leaks, error_of, at)
+    }
+
+    /// Runs an async test body as a leak hunt (`hunt = "3:5"`) on a
+    /// runtime of its own, built once: each round runs a new future of
+    /// the body on it, in the test's scope. Then the scope is checked as
+    /// every test's is.
+    #[track_caller]
+    pub fn run_async_hunt_test<F: Future>(
+        test: Test,
+        warmup: usize,
+        measured: usize,
+        flavor: Flavor,
+        configure: impl FnOnce(&mut Builder),
+        mut body: impl FnMut() -> F,
+        error_of: impl Fn(&F::Output) -> Option<String>,
+    ) -> F::Output {
+        let at = Location::caller();
+        let detect = test.detect(at);
+        let run = |runtime: &TestRuntime, scope: &Scope| {
+            let round = || runtime.block_on(body());
+            crate::detect::hunt(test.name, scope, detect, warmup, measured, round, |out| {
+                error_of(out).is_some()
+            })
+        };
+        let (out, leaks) = run_async(test, flavor, configure, run, at);
         conclude(test.name, out, leaks, error_of, at)
     }
 
@@ -415,20 +473,26 @@ mod tokio_test {
         configure: impl FnOnce(&mut Builder),
         body: impl Future<Output = ()>,
     ) {
-        let (out, leaks) = run_async(test, flavor, configure, body, true, Location::caller());
+        let run = |runtime: &TestRuntime, scope: &Scope| {
+            (
+                run_body(true, || scope.run(|| runtime.block_on(body))),
+                None,
+            )
+        };
+        let (out, leaks) = run_async(test, flavor, configure, run, Location::caller());
         conclude_should_panic(test.name, out, leaks);
     }
 
-    /// Runs `body` (catching its panic when `should_panic`) and checks its
-    /// scope; the leak message, if any.
-    fn run_async<F: Future>(
+    /// Builds the test's runtime, runs the body on it with `run` (which
+    /// returns what the body gave and a hunt's report, if any) and checks
+    /// its scope; the leak message, if any.
+    fn run_async<O>(
         test: Test,
         flavor: Flavor,
         configure: impl FnOnce(&mut Builder),
-        body: F,
-        should_panic: bool,
+        run: impl FnOnce(&TestRuntime, &Scope) -> (O, Option<String>),
         at: &'static Location<'static>,
-    ) -> (thread::Result<F::Output>, Option<String>) {
+    ) -> (O, Option<String>) {
         let name = test.name;
         let grace = test.grace();
         let scope = test.scope();
@@ -462,7 +526,7 @@ mod tokio_test {
             Flavor::CurrentThread | Flavor::MultiThread => builder.build().map(TestRuntime::Shared),
         }
         .expect("leakwatch: failed to build the test's tokio runtime");
-        let out = run_body(should_panic, || scope.run(|| runtime.block_on(body)));
+        let (out, hunted) = run(&runtime, &scope);
         // The runtime is still alive here: tasks it runs keep their items and
         // are given the grace to finish, the runtime driven while we wait.
         let wait = |pause| runtime.drive_for(pause);
@@ -485,11 +549,11 @@ mod tokio_test {
             .flatten();
         runtime.shutdown_background();
         let leaks = match (result, untracked) {
-            (Err(report), _) => Some(report.to_string()),
+            (Err(report), _) => Some(crate::detect::with_heap(report.to_string(), &scope)),
             (Ok(()), Some(untracked)) => Some(untracked_message(name, grace, untracked)),
             (Ok(()), None) => None,
         };
-        (out, with_note(leaks, watch.end()))
+        (out, with_note(super::both(hunted, leaks), watch.end()))
     }
 }
 

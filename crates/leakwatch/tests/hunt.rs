@@ -1,0 +1,229 @@
+//! `#[leakwatch::test(hunt = "warmup:measured")]`: the body runs in rounds,
+//! and a count that grows in every measured round (or descriptors that
+//! change at all) fails the test with the per-round deltas, sync or async.
+//!
+//! This binary installs the counting allocator, so heap is measured. The
+//! leaky tests fail on purpose: they are `#[ignore]`d and run in a child
+//! process by a parent test here.
+
+#![cfg(all(
+    feature = "macros",
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64"),
+    debug_assertions
+))]
+
+mod support;
+
+use std::alloc::System;
+
+use leakwatch_interpose::Counting;
+
+use crate::support::child;
+
+#[global_allocator]
+static ALLOCATOR: Counting<System> = Counting::new(System);
+
+const THIS_FILE: &str = "crates/leakwatch/tests/hunt.rs";
+
+/// A library-style module that knows nothing of leakwatch: a cache that
+/// keeps something on every call, and a table filled on the first.
+mod library {
+    use std::fs::File;
+    use std::sync::{Mutex, OnceLock};
+
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    static FILES: Mutex<Vec<File>> = Mutex::new(Vec::new());
+    static TABLE: OnceLock<Vec<u64>> = OnceLock::new();
+
+    /// Remembers one more 64-byte string on every call: one heap block a
+    /// call (the vector's growth moves its own block, adding none).
+    pub fn remember() {
+        SEEN.lock().unwrap().push("x".repeat(64));
+    }
+
+    /// Keeps one more open file on every call.
+    pub fn keep_open() {
+        let file = File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+        FILES.lock().unwrap().push(file);
+    }
+
+    /// Fills a table on the first call only, and allocates and frees a
+    /// scratch buffer on every call.
+    pub fn lookup(i: usize) -> u64 {
+        let table = TABLE.get_or_init(|| (0..1000).collect());
+        let scratch: Vec<u64> = table.iter().take(i + 1).copied().collect();
+        scratch.iter().sum()
+    }
+}
+
+#[leakwatch::test(hunt = "3:5")]
+#[ignore = "fails on purpose: run by a parent test in a child process"]
+fn cache_growing_every_call() {
+    library::remember();
+}
+
+#[test]
+fn a_cache_that_grows_every_call_fails_its_hunt_with_the_deltas() {
+    let out = child::fails_with(
+        module_path!(),
+        THIS_FILE,
+        "cache_growing_every_call",
+        "LEAK leakwatch: `hunt::cache_growing_every_call` leaks by repetition (hunt = \"3:5\")",
+    );
+    assert!(
+        out.contains("LEAK leak hunt: 5 measured rounds (after 3 warm-up)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("LEAK   heap blocks grew [1, 1, 1, 1, 1] (+"),
+        "{out}"
+    );
+    // Blocks are what a leak adds; nothing else leaked.
+    assert!(!out.contains("fds leaked"), "{out}");
+    assert!(!out.contains("note: heap not measured"), "{out}");
+    // The ordinary check after the rounds found nothing open: only the
+    // hunt's lines are the report.
+    assert!(!out.contains("still open"), "{out}");
+}
+
+#[leakwatch::test(hunt = "3:5")]
+fn a_table_filled_in_warm_up_passes_its_hunt() {
+    assert_eq!(library::lookup(3), 6);
+}
+
+#[leakwatch::test(hunt = "0:3")]
+#[ignore = "fails on purpose: run by a parent test in a child process"]
+fn table_filled_in_the_first_measured_round() {
+    assert_eq!(library::lookup(3), 6);
+}
+
+/// Without a warm-up round, the table's one-off growth falls in the first
+/// measured round only: not every round, so not a leak either.
+#[test]
+fn a_one_off_growth_in_a_measured_round_is_not_a_leak() {
+    let run = child::run(
+        module_path!(),
+        "table_filled_in_the_first_measured_round",
+        &[],
+    );
+    assert!(run.passed, "{}", run.output);
+}
+
+#[leakwatch::test(hunt = "2:3", grace = "20ms")]
+#[ignore = "fails on purpose: run by a parent test in a child process"]
+fn file_kept_every_call() {
+    library::keep_open();
+}
+
+#[test]
+fn descriptors_kept_every_call_fail_the_hunt_and_then_the_check() {
+    let out = child::fails_with(
+        module_path!(),
+        THIS_FILE,
+        "file_kept_every_call",
+        "LEAK   fds leaked [1, 1, 1]",
+    );
+    // Descriptors are counted once, not again as tracked items.
+    assert!(!out.contains("tracked items leaked"), "{out}");
+    // The ordinary check still applies after the rounds: every file the
+    // rounds kept is open.
+    assert!(out.contains("LEAK   5 fds still open"), "{out}");
+    // With the counting allocator, the report ends with the heap still
+    // live in the test's scope, as information: the cache's vector.
+    assert!(out.contains(HEAP_INFO), "{out}");
+}
+
+/// The information line a failing report of a test here ends with: the
+/// vector of the five files kept (capacity 8, 4 bytes a `File`).
+const HEAP_INFO: &str = "LEAK leakwatch: info: 1 heap block (32 bytes) allocated in this \
+                         scope is still live; heap alive at the end is not by itself a leak";
+
+/// A kind switched off for the test is measured but not judged, by the
+/// hunt as by the check.
+#[leakwatch::test(hunt = "1:3", fds = false)]
+fn descriptors_switched_off_are_not_judged_by_the_hunt() {
+    library::keep_open();
+}
+
+#[leakwatch::test(hunt = "2:3")]
+#[ignore = "fails on purpose: run by a parent test in a child process"]
+fn returns_an_error_in_a_round() -> Result<(), String> {
+    library::remember();
+    Err("the service is down".to_owned())
+}
+
+/// A round that returns an error ends the hunt: the test fails with that
+/// error, as any test does, and the hunt is not judged on rounds that
+/// did not run.
+#[test]
+fn a_round_that_returns_an_error_ends_the_hunt_with_it() {
+    let run = child::run(module_path!(), "returns_an_error_in_a_round", &[]);
+    assert!(!run.passed, "{}", run.output);
+    assert!(
+        run.output.contains("Error: \"the service is down\""),
+        "{}",
+        run.output
+    );
+    assert!(
+        !run.output.contains("leaks by repetition"),
+        "{}",
+        run.output
+    );
+}
+
+#[cfg(feature = "tokio")]
+mod async_hunt {
+    use super::{THIS_FILE, child, library};
+
+    #[leakwatch::test(hunt = "3:5")]
+    #[ignore = "fails on purpose: run by a parent test in a child process"]
+    async fn cache_growing_every_call() {
+        tokio::task::yield_now().await;
+        library::remember();
+    }
+
+    #[test]
+    fn an_async_cache_that_grows_every_call_fails_its_hunt() {
+        let out = child::fails_with(
+            module_path!(),
+            THIS_FILE,
+            "cache_growing_every_call",
+            "LEAK   heap blocks grew [1, 1, 1, 1, 1] (+",
+        );
+        assert!(
+            out.contains("`hunt::async_hunt::cache_growing_every_call` leaks by repetition"),
+            "{out}"
+        );
+    }
+
+    /// The rounds run on one multi-thread runtime; the task each spawns
+    /// ends within its round.
+    #[leakwatch::test(hunt = "1:3", flavor = "multi_thread", worker_threads = 2)]
+    async fn a_table_filled_in_warm_up_passes_its_hunt_on_a_multi_thread_runtime() {
+        let n = leakwatch::tokio::spawn(async { library::lookup(4) })
+            .await
+            .unwrap();
+        assert_eq!(n, 10);
+    }
+
+    #[leakwatch::test(hunt = "2:3", grace = "20ms")]
+    #[ignore = "fails on purpose: run by a parent test in a child process"]
+    async fn file_kept_every_call() {
+        library::keep_open();
+    }
+
+    #[test]
+    fn async_descriptors_kept_every_call_fail_the_hunt() {
+        let out = child::fails_with(
+            module_path!(),
+            THIS_FILE,
+            "file_kept_every_call",
+            "LEAK   fds leaked [1, 1, 1]",
+        );
+        assert!(!out.contains("tracked items leaked"), "{out}");
+        assert!(out.contains("LEAK   5 fds still open"), "{out}");
+        assert!(out.contains(super::HEAP_INFO), "{out}");
+    }
+}
