@@ -378,7 +378,7 @@ fn check_runtime(config: &Config, input: &ItemFn) -> syn::Result<()> {
 }
 
 /// `"warmup:measured"`: two whole numbers, at least 2 measured rounds (one
-/// cannot tell a leak from a one-off), as `leakwatch_interpose::Rounds`
+/// cannot tell a leak from a one-off), as `leakwatch::hunting::Rounds`
 /// takes them.
 fn parse_hunt(value: &str) -> Result<(usize, usize), String> {
     const FORM: &str = "expected \"WARMUP:MEASURED\" rounds, such as `hunt = \"3:5\"`";

@@ -156,7 +156,8 @@ fn hooks(c: &mut Criterion) {
                 group.bench_function(name, |b| b.iter(|| run(runtime, load)));
             }
         }
-        // Against no hooks: tokio's own cost of calling hooks, then
+        // Against no hooks: tokio's own cost of calling hooks (for tasks
+        // spawned by a test body and by a task), then
         // leakwatch's for short tasks (spawned by a test body or by a task,
         // polled once or four times, as tasks that wait for something are)
         // and with 100k alive.
@@ -171,8 +172,11 @@ fn hooks(c: &mut Criterion) {
             polls: 4,
             ..by_task
         };
+        // The floor of the loads spawned by a task as well: there tokio
+        // calls the hooks from a worker while the other may steal.
+        let empty_by_task = (&runtimes[1], by_task);
         let pairs = [short, by_task, polled, polled_by_task, all_alive].map(|load| (hooked, load));
-        for ((hooks, runtime), load) in std::iter::once(empty).chain(pairs) {
+        for ((hooks, runtime), load) in [empty, empty_by_task].into_iter().chain(pairs) {
             let name = format!(
                 "{}, {hooks} / no hooks, paired (1 ms = same speed)",
                 load.name()

@@ -68,10 +68,12 @@
 #[doc(hidden)]
 #[path = "macro_support.rs"]
 pub mod __macro_support;
+pub mod alloc;
 mod check;
 mod detect;
 mod exhausted;
 pub mod fs;
+pub mod hunting;
 pub mod net;
 pub mod thread;
 #[cfg(feature = "tokio")]
@@ -82,6 +84,7 @@ pub mod watchdog;
 
 pub use check::check;
 pub use leakwatch_core::{Ignore, Level, Report, Scope, ScopeGuard, Tag, grace, level, set_level};
+pub use leakwatch_interpose::hunt;
 
 pub mod integration {
     //! What integrations need: code that tracks resources on others'
@@ -199,8 +202,8 @@ pub mod messages {}
 /// all in the test's scope (an `async fn`'s runtime is built once, and each
 /// round runs a new future of the body on it). Each measured round records
 /// the change in tracked items, tasks, threads, descriptors, children and,
-/// with the counting allocator installed (`leakwatch_interpose::Counting`,
-/// Linux), heap blocks and bytes. A count that grows in **every** measured
+/// with the counting allocator installed ([`alloc::Counting`]), heap
+/// blocks and bytes. A count that grows in **every** measured
 /// round is a leak; descriptors that change at all are a leak; anything
 /// else passes. A kind switched off for the test (`fds = false`) is
 /// measured but not judged. The ordinary check then runs as for every

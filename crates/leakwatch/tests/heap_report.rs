@@ -14,7 +14,7 @@ use std::alloc::System;
 use std::fs::File;
 use std::panic::{self, AssertUnwindSafe};
 
-use leakwatch_interpose::Counting;
+use leakwatch::alloc::Counting;
 
 #[global_allocator]
 static ALLOCATOR: Counting<System> = Counting::new(System);

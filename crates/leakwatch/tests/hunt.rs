@@ -18,7 +18,7 @@ mod support;
 
 use std::alloc::System;
 
-use leakwatch_interpose::Counting;
+use leakwatch::alloc::Counting;
 
 use crate::support::child;
 
