@@ -128,7 +128,11 @@ async fn bench(plan: Plan) -> Result<(), String> {
             let s = run(&base, &plan, Level::Sites).await?;
             (run(&base, &plan, Level::Off).await?, s)
         };
-        let first = if round.is_multiple_of(2) { "off" } else { "sites" };
+        let first = if round.is_multiple_of(2) {
+            "off"
+        } else {
+            "sites"
+        };
         println!(
             "{round:>5}  {first:<5}  {o:>11.0}  {s:>13.0}   {:>8.4}",
             s / o
