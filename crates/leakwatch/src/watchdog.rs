@@ -26,7 +26,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -268,9 +268,11 @@ fn watch(thresholds: &Thresholds, period: Duration, stop: &AtomicBool, on_held: 
     let mut warned: HashMap<u64, (String, String, Duration)> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         let held = Snapshot::held_past(|kind| thresholds.of(kind));
-        let mut seen = Vec::with_capacity(held.len());
+        // A set: with thousands of items held, looking each warned-about one
+        // up in a list would cost their count squared at every look.
+        let mut seen = HashSet::with_capacity(held.len());
         for item in held.items() {
-            seen.push(item.key());
+            seen.insert(item.key());
             match warned.get_mut(&item.key()) {
                 Some(entry) => entry.2 = item.age(),
                 None => {
