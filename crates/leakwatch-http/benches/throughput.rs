@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p leakwatch-http --bench throughput --features production \
-//!     [-- --rounds 10 --requests 40000 --concurrency 8]
+//!     [-- --rounds 200 --requests 5000 --concurrency 8]
 //! ```
 //!
 //! One process, one server: each round runs the same fixed number of
@@ -13,8 +13,11 @@
 //! while the service runs, in alternating order (off first in even rounds,
 //! sites first in odd ones) so that drift on a shared machine falls on both
 //! alike. It prints each run's requests/s, each level's median, and the
-//! median of the rounds' sites/off ratios, the figure to hold against the
-//! target (within 3%). Run it on a quiet machine.
+//! median of the rounds' sites/off ratios with its 95% interval, the figure
+//! to hold against the target (within 3%). Many short rounds rather than a
+//! few long ones: one run's throughput on a shared machine varies by tens
+//! of percent, and the interval narrows with the square root of the number
+//! of rounds. Run it on a quiet machine.
 
 #[path = "../examples/service/app.rs"]
 mod app;
@@ -38,8 +41,8 @@ impl Plan {
     /// `--bench` cargo passes.
     fn from_args(args: impl IntoIterator<Item = String>) -> Result<Plan, String> {
         let mut plan = Plan {
-            rounds: 10,
-            requests: 40_000,
+            rounds: 200,
+            requests: 5_000,
             concurrency: 8,
         };
         let mut args = args.into_iter();
@@ -80,6 +83,16 @@ async fn run(base: &str, plan: &Plan, level: Level) -> Result<f64, String> {
     let start = Instant::now();
     app::load(base, plan.requests, plan.concurrency).await?;
     Ok(plan.requests as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A distribution-free 95% interval for the median of `values`: the order
+/// statistics `k` in from each end, with `k` from the binomial's normal
+/// approximation (meaningful from about ten values).
+fn median_interval(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let n = values.len() as f64;
+    let k = ((n - 1.96 * n.sqrt()) / 2.0).floor().max(0.0) as usize;
+    (values[k], values[values.len() - 1 - k])
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -142,11 +155,14 @@ async fn bench(plan: Plan) -> Result<(), String> {
         ratios.push(s / o);
     }
     leakwatch_core::set_level(Level::Sites);
+    let (low, high) = median_interval(ratios.clone());
     let (off, sites, ratio) = (median(off), median(sites), median(ratios));
     println!(
         "median: off {off:.0} req/s, sites {sites:.0} req/s; sites/off {ratio:.4} \
-         ({:+.2}%), ratio of medians {:.4}",
+         ({:+.2}%, 95% interval {:+.2}% to {:+.2}%), ratio of medians {:.4}",
         (ratio - 1.0) * 100.0,
+        (low - 1.0) * 100.0,
+        (high - 1.0) * 100.0,
         sites / off
     );
     Ok(())
