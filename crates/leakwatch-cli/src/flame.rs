@@ -17,6 +17,9 @@ pub fn run(source: &str, output: &Path, timeout: Duration) -> Result<(), String>
     options.title = "leakwatch: live items".to_owned();
     options.subtitle = Some(source.to_owned());
     options.count_name = "items".to_owned();
+    // Colors from the function's name, so a frame keeps its color from one
+    // capture's graph to the next.
+    options.hash = true;
     let file = std::fs::File::create(output)
         .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     inferno::flamegraph::from_lines(

@@ -2,6 +2,7 @@
 //! leaking site.
 
 #[path = "../examples/service/app.rs"]
+#[allow(dead_code)] // the watchdog's wiring is tested in `watchdog_metrics.rs`
 mod app;
 
 use std::collections::HashMap;
@@ -47,7 +48,7 @@ async fn every_route_points_at_the_leaking_site() {
     if !leakwatch_core::COMPILED_IN {
         return;
     }
-    let base = start(app::app()).await;
+    let base = start(app::app(leakwatch_export::metrics::LeakMetrics::new())).await;
     app::load(&base, 1000, 4).await.expect("the load runs");
     let site = leak_site();
 

@@ -10,6 +10,11 @@
 //! stack; when it is no longer open, one `INFO` event says how long it was
 //! held (to within a look).
 //!
+//! [`start_with`] also hands each warned-about item to a callback, once,
+//! right after its warning: the place to count long-held items into the
+//! service's metrics (`leakwatch_export::metrics::LeakMetrics::record_long_held`)
+//! or an alerting hook, without parsing log lines.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), leakwatch::watchdog::ThresholdError> {
 //! // LEAKWATCH_HELD=db-conn=30s,tcp=5m, or in code:
@@ -21,7 +26,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -217,6 +222,28 @@ impl Drop for Watchdog {
 /// drop(watchdog);
 /// ```
 pub fn start(thresholds: Thresholds) -> Watchdog {
+    start_with(thresholds, |_| {})
+}
+
+/// Starts the watchdog's thread for `thresholds`, calling `on_held` once for
+/// each item held past its kind's threshold, on the watchdog's thread,
+/// right after that item's warning. `on_held` should return quickly: the
+/// next look waits for it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// let long_held = Arc::new(AtomicU64::new(0));
+/// let counter = long_held.clone();
+/// let watchdog = leakwatch::watchdog::start_with("db-conn=30s".parse().unwrap(), move |item| {
+///     // With `leakwatch-export`: `metrics.record_long_held(item.kind())`.
+///     assert_eq!(item.kind(), "db-conn");
+///     counter.fetch_add(1, Ordering::Relaxed);
+/// });
+/// # drop(watchdog);
+/// ```
+pub fn start_with(thresholds: Thresholds, on_held: impl Fn(&Item) + Send + 'static) -> Watchdog {
     let stop = Arc::new(AtomicBool::new(false));
     let Some(shortest) = thresholds.shortest() else {
         return Watchdog { stop, thread: None };
@@ -226,7 +253,7 @@ pub fn start(thresholds: Thresholds) -> Watchdog {
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("leakwatch-watchdog".into())
-            .spawn(move || watch(&thresholds, period, &stop))
+            .spawn(move || watch(&thresholds, period, &stop, &on_held))
             .expect("leakwatch: cannot start the watchdog thread")
     };
     Watchdog {
@@ -236,18 +263,21 @@ pub fn start(thresholds: Thresholds) -> Watchdog {
 }
 
 /// Looks every `period` until told to stop.
-fn watch(thresholds: &Thresholds, period: Duration, stop: &AtomicBool) {
+fn watch(thresholds: &Thresholds, period: Duration, stop: &AtomicBool, on_held: &dyn Fn(&Item)) {
     // Items warned about, by key, with their kind, site and last age.
     let mut warned: HashMap<u64, (String, String, Duration)> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         let held = Snapshot::held_past(|kind| thresholds.of(kind));
-        let mut seen = Vec::with_capacity(held.len());
+        // A set: with thousands of items held, looking each warned-about one
+        // up in a list would cost their count squared at every look.
+        let mut seen = HashSet::with_capacity(held.len());
         for item in held.items() {
-            seen.push(item.key());
+            seen.insert(item.key());
             match warned.get_mut(&item.key()) {
                 Some(entry) => entry.2 = item.age(),
                 None => {
                     warn(item);
+                    on_held(item);
                     warned.insert(
                         item.key(),
                         (item.kind().to_owned(), item.site().to_string(), item.age()),

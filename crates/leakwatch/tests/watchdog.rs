@@ -1,6 +1,7 @@
 //! The long-held watchdog: one warning per item held past its kind's
 //! threshold, one note when such an item is released, nothing for items
-//! released in time or of kinds not watched. Its own binary: the watchdog's
+//! released in time or of kinds not watched; the callback of `start_with`
+//! sees exactly the items warned about. Its own binary: the watchdog's
 //! events go to the process's `tracing` subscriber.
 
 use std::io::Write;
@@ -70,7 +71,15 @@ fn items_held_past_their_threshold_are_warned_about_once_and_released_noted() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .init();
-    let dog = watchdog::start("db-conn=150ms".parse().unwrap());
+    // What the callback saw: each item's detail, in order.
+    let observed = Arc::new(Mutex::new(Vec::new()));
+    let dog = watchdog::start_with("db-conn=150ms".parse().unwrap(), {
+        let observed = observed.clone();
+        move |item| {
+            let detail = item.detail().unwrap_or("-").to_owned();
+            observed.lock().unwrap().push(detail);
+        }
+    });
 
     let (held, line) = (Tag::with_detail("db-conn", "conn #7"), line!());
     let quick = Tag::with_detail("db-conn", "conn #8");
@@ -91,6 +100,8 @@ fn items_held_past_their_threshold_are_warned_about_once_and_released_noted() {
     // Held on for several more looks: still one warning.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(log.text().matches("held for").count(), 1, "{}", log.text());
+    // The callback saw the warned-about item, once, and nothing else.
+    assert_eq!(*observed.lock().unwrap(), ["conn #7"]);
 
     drop(held);
     let released = log.wait_for(|t| t.contains("released after"));

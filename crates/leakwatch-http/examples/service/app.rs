@@ -1,6 +1,7 @@
 //! A checkout service whose order handler leaks one pooled connection in a
-//! hundred, with leakwatch's routes mounted beside its own, and a bounded
-//! load generator to drive it.
+//! hundred, with leakwatch's routes mounted beside its own, the long-held
+//! watchdog counting into the served metrics, and a bounded load generator
+//! to drive it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,9 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use leakwatch::watchdog::{Thresholds, Watchdog};
 use leakwatch_core::Tag;
+use leakwatch_export::metrics::LeakMetrics;
 
 /// A stand-in for a database pool: each checked-out connection is tracked
 /// until it is dropped (returned).
@@ -57,12 +60,26 @@ async fn order(State(service): State<Arc<Service>>) -> &'static str {
     "ok\n"
 }
 
-/// The service's routes with leakwatch's mounted beside them.
-pub fn app() -> Router {
+/// The service's routes with leakwatch's mounted beside them, serving
+/// `metrics` at `/debug/leaks/metrics`.
+pub fn app(metrics: LeakMetrics) -> Router {
     Router::new()
         .route("/order", get(order))
         .with_state(Arc::new(Service::default()))
-        .merge(leakwatch_http::Endpoint::new("checkout").router())
+        .merge(
+            leakwatch_http::Endpoint::new("checkout")
+                .metrics(metrics)
+                .router(),
+        )
+}
+
+/// The long-held watchdog for `thresholds`, counting each item it warns
+/// about into `metrics` (`leakwatch_long_held_total{kind}`).
+pub fn watchdog(thresholds: Thresholds, metrics: &LeakMetrics) -> Watchdog {
+    let metrics = metrics.clone();
+    leakwatch::watchdog::start_with(thresholds, move |item| {
+        metrics.record_long_held(item.kind());
+    })
 }
 
 /// Sends `requests` `GET /order` to `base` (`http://127.0.0.1:PORT`), on

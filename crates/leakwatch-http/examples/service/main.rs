@@ -8,10 +8,17 @@
 //! Sends REQUESTS orders (default 1000) over loopback, prints the report
 //! and the addresses to read; with `--hold` it then keeps serving for that
 //! many seconds, for `curl`, `go tool pprof` and `leakwatch top`.
+//!
+//! The long-held watchdog runs with `LEAKWATCH_HELD` (`db-conn=1s` when it
+//! is not set): its warnings go to stderr and count into
+//! `leakwatch_long_held_total` at `/debug/leaks/metrics`.
 
 mod app;
 
 use std::process::ExitCode;
+
+use leakwatch::watchdog::Thresholds;
+use leakwatch_export::metrics::LeakMetrics;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +35,22 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let thresholds = match std::env::var_os("LEAKWATCH_HELD") {
+        None => "db-conn=1s".parse(),
+        Some(_) => Thresholds::from_env(),
+    };
+    let thresholds = match thresholds {
+        Ok(thresholds) => thresholds,
+        Err(e) => {
+            eprintln!("service: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let metrics = LeakMetrics::new();
+    let _watchdog = app::watchdog(thresholds, &metrics);
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
         Ok(listener) => listener,
         Err(e) => {
@@ -38,7 +61,7 @@ async fn main() -> ExitCode {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
-    let server = tokio::spawn(async move { axum::serve(listener, app::app()).await });
+    let server = tokio::spawn(async move { axum::serve(listener, app::app(metrics)).await });
     let base = format!("http://{addr}");
     if let Err(e) = app::load(&base, requests, 8).await {
         eprintln!("service: load: {e}");

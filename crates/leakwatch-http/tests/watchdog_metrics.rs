@@ -1,0 +1,134 @@
+//! The example service under load with its long-held watchdog: the
+//! watchdog warns about exactly the leaked connections, at the leaking
+//! site, and `/debug/leaks/metrics` counts exactly the warnings. Its own
+//! binary: the watchdog's events go to the process's `tracing` subscriber,
+//! and the registry holds only this service's connections.
+
+#[path = "../examples/service/app.rs"]
+mod app;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use leakwatch_export::metrics::LeakMetrics;
+
+/// Everything the process's subscriber wrote.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    /// The warnings written so far, one line each.
+    fn warnings(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("past its threshold"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// `service/app.rs:LINE:`, where the handler checks out the connection
+/// its retry path forgets.
+fn leak_site() -> String {
+    let source = include_str!("../examples/service/app.rs");
+    let line = source
+        .lines()
+        .position(|l| l.contains("let conn = service.pool.checkout();"))
+        .expect("the handler's checkout")
+        + 1;
+    format!("service/app.rs:{line}:")
+}
+
+async fn get_text(url: &str) -> String {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let response = client
+        .get(url.parse().unwrap())
+        .await
+        .expect("the server answers");
+    assert!(response.status().is_success(), "GET {url}");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+/// The value of the sample `name` in Prometheus text, if present.
+fn sample(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_exactly_the_connections_the_watchdog_warned_about() {
+    if !leakwatch_core::COMPILED_IN {
+        return;
+    }
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let metrics = LeakMetrics::new();
+    // Long enough that no connection a handler returns at once is ever
+    // past it on a loaded machine; the leaked ones stay open for good.
+    let _watchdog = app::watchdog("db-conn=500ms".parse().unwrap(), &metrics);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let routes = app::app(metrics.clone());
+    tokio::spawn(async move { axum::serve(listener, routes).await });
+
+    // Nothing held past the threshold yet: the counter has no sample.
+    let before = get_text(&format!("{base}/debug/leaks/metrics")).await;
+    assert_eq!(
+        sample(&before, r#"leakwatch_long_held_total{kind="db-conn"}"#),
+        None,
+        "{before}"
+    );
+
+    app::load(&base, 1000, 4).await.expect("the load runs");
+
+    // One in a hundred of 1000 orders leaks: wait (up to 30 s, for a loaded
+    // machine) for ten warnings, then a few more looks for any extra.
+    let start = Instant::now();
+    while log.warnings().len() < 10 && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let warnings = log.warnings();
+    assert_eq!(warnings.len(), 10, "{warnings:#?}");
+    let site = leak_site();
+    for warning in &warnings {
+        assert!(
+            warning.contains("db-conn held for") && warning.contains(&site),
+            "{warning} does not name {site}"
+        );
+    }
+
+    let text = get_text(&format!("{base}/debug/leaks/metrics")).await;
+    assert_eq!(
+        sample(&text, r#"leakwatch_long_held_total{kind="db-conn"}"#),
+        Some(warnings.len() as u64),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"leakwatch_live_items{kind="db-conn"}"#),
+        Some(10),
+        "{text}"
+    );
+}
