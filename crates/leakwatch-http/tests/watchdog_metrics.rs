@@ -1,6 +1,8 @@
 //! The example service under load with its long-held watchdog: the
 //! watchdog warns about exactly the leaked connections, at the leaking
-//! site, and `/debug/leaks/metrics` counts exactly the warnings. Its own
+//! site, and about the one a slow report holds past the threshold, which
+//! it then notes released; `/debug/leaks/metrics` counts exactly the
+//! warnings. Its own
 //! binary: the watchdog's events go to the process's `tracing` subscriber,
 //! and the registry holds only this service's connections.
 
@@ -33,26 +35,43 @@ impl Write for Log {
 }
 
 impl Log {
-    /// The warnings written so far, one line each.
-    fn warnings(&self) -> Vec<String> {
+    /// The lines written so far that contain `level` and `text`.
+    fn lines(&self, level: &str, text: &str) -> Vec<String> {
         String::from_utf8_lossy(&self.0.lock().unwrap())
             .lines()
-            .filter(|l| l.contains("WARN") && l.contains("past its threshold"))
+            .filter(|l| l.contains(level) && l.contains(text))
             .map(str::to_owned)
             .collect()
     }
+
+    /// The warnings written so far, one line each.
+    fn warnings(&self) -> Vec<String> {
+        self.lines("WARN", "past its threshold")
+    }
+
+    /// The release notes written so far.
+    fn releases(&self) -> Vec<String> {
+        self.lines("INFO", "released after")
+    }
 }
 
-/// `service/app.rs:LINE:`, where the handler checks out the connection
-/// its retry path forgets.
-fn leak_site() -> String {
+/// `service/app.rs:LINE:` of the `nth` checkout: the order handler's (0),
+/// whose connection its retry path forgets, or the report's (1).
+fn checkout_site(nth: usize) -> String {
     let source = include_str!("../examples/service/app.rs");
     let line = source
         .lines()
-        .position(|l| l.contains("let conn = service.pool.checkout();"))
-        .expect("the handler's checkout")
+        .enumerate()
+        .filter(|(_, l)| l.contains("let conn = service.pool.checkout();"))
+        .nth(nth)
+        .expect("the handlers' checkouts")
+        .0
         + 1;
     format!("service/app.rs:{line}:")
+}
+
+async fn get_text_owned(url: String) -> String {
+    get_text(&url).await
 }
 
 async fn get_text(url: &str) -> String {
@@ -101,24 +120,37 @@ async fn metrics_count_exactly_the_connections_the_watchdog_warned_about() {
         "{before}"
     );
 
+    // A slow report holds one connection past the threshold while the
+    // orders run, and returns it.
+    let report = tokio::spawn(get_text_owned(format!("{base}/report?hold_ms=1500")));
     app::load(&base, 1000, 4).await.expect("the load runs");
+    assert_eq!(report.await.unwrap(), "report\n");
 
-    // One in a hundred of 1000 orders leaks: wait (up to 30 s, for a loaded
-    // machine) for ten warnings, then a few more looks for any extra.
+    // One in a hundred of 1000 orders leaks, and the report was held: wait
+    // (up to 30 s, for a loaded machine) for eleven warnings and the
+    // report's release, then a few more looks for any extra.
     let start = Instant::now();
-    while log.warnings().len() < 10 && start.elapsed() < Duration::from_secs(30) {
+    while (log.warnings().len() < 11 || log.releases().is_empty())
+        && start.elapsed() < Duration::from_secs(30)
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     let warnings = log.warnings();
-    assert_eq!(warnings.len(), 10, "{warnings:#?}");
-    let site = leak_site();
-    for warning in &warnings {
-        assert!(
-            warning.contains("db-conn held for") && warning.contains(&site),
-            "{warning} does not name {site}"
-        );
-    }
+    assert_eq!(warnings.len(), 11, "{warnings:#?}");
+    let (leak, slow) = (checkout_site(0), checkout_site(1));
+    let at = |site: &str| warnings.iter().filter(|w| w.contains(site)).count();
+    assert!(
+        warnings.iter().all(|w| w.contains("db-conn held for")),
+        "{warnings:#?}"
+    );
+    assert_eq!((at(&leak), at(&slow)), (10, 1), "{warnings:#?}");
+    let releases = log.releases();
+    assert_eq!(releases.len(), 1, "{releases:#?}");
+    assert!(
+        releases[0].contains(&slow),
+        "{releases:#?} does not name {slow}"
+    );
 
     let text = get_text(&format!("{base}/debug/leaks/metrics")).await;
     assert_eq!(

@@ -1,13 +1,15 @@
 //! A checkout service whose order handler leaks one pooled connection in a
-//! hundred, with leakwatch's routes mounted beside its own, the long-held
+//! hundred (and whose report handler holds one a while, then returns it), with leakwatch's routes mounted beside its own, the long-held
 //! watchdog counting into the served metrics, and a bounded load generator
 //! to drive it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
@@ -60,11 +62,34 @@ async fn order(State(service): State<Arc<Service>>) -> &'static str {
     "ok\n"
 }
 
+/// A month-end report: holds its connection for `?hold_ms=` (default
+/// 1,500) and then returns it. Not a leak, but long enough for the
+/// watchdog to warn, and then to note its release.
+async fn report(
+    State(service): State<Arc<Service>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<&'static str, (StatusCode, String)> {
+    let hold_ms = match query.get("hold_ms") {
+        None => 1_500,
+        Some(ms) => ms.parse().map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("hold_ms={ms:?} is not a number of milliseconds: {e}\n"),
+            )
+        })?,
+    };
+    let conn = service.pool.checkout();
+    tokio::time::sleep(std::time::Duration::from_millis(hold_ms)).await;
+    drop(conn);
+    Ok("report\n")
+}
+
 /// The service's routes with leakwatch's mounted beside them, serving
 /// `metrics` at `/debug/leaks/metrics`.
 pub fn app(metrics: LeakMetrics) -> Router {
     Router::new()
         .route("/order", get(order))
+        .route("/report", get(report))
         .with_state(Arc::new(Service::default()))
         .merge(
             leakwatch_http::Endpoint::new("checkout")
