@@ -2,15 +2,15 @@
 //! watchdog warns about exactly the leaked connections, at the leaking
 //! site, and about the one a slow report holds past the threshold, which
 //! it then notes released; `/debug/leaks/metrics` counts exactly the
-//! warnings. Its own
-//! binary: the watchdog's events go to the process's `tracing` subscriber,
-//! and the registry holds only this service's connections.
+//! warnings. Its own binary: the watchdog's events go to the process's
+//! `tracing` subscriber, and the registry holds only this service's
+//! connections.
 
 #[path = "../examples/service/app.rs"]
 mod app;
+#[path = "../../leakwatch/tests/support/log.rs"]
+mod log;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Empty};
@@ -18,41 +18,16 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use leakwatch_export::metrics::LeakMetrics;
+use log::Log;
 
-/// Everything the process's subscriber wrote.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// The watchdog's warnings in `log`, one line each.
+fn warnings(log: &Log) -> Vec<String> {
+    log.lines("WARN", "past its threshold")
 }
 
-impl Log {
-    /// The lines written so far that contain `level` and `text`.
-    fn lines(&self, level: &str, text: &str) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter(|l| l.contains(level) && l.contains(text))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// The warnings written so far, one line each.
-    fn warnings(&self) -> Vec<String> {
-        self.lines("WARN", "past its threshold")
-    }
-
-    /// The release notes written so far.
-    fn releases(&self) -> Vec<String> {
-        self.lines("INFO", "released after")
-    }
+/// The watchdog's notes of items released after a warning.
+fn releases(log: &Log) -> Vec<String> {
+    log.lines("INFO", "released after")
 }
 
 /// `service/app.rs:LINE:` of the `nth` checkout: the order handler's (0),
@@ -130,13 +105,13 @@ async fn metrics_count_exactly_the_connections_the_watchdog_warned_about() {
     // (up to 30 s, for a loaded machine) for eleven warnings and the
     // report's release, then a few more looks for any extra.
     let start = Instant::now();
-    while (log.warnings().len() < 11 || log.releases().is_empty())
+    while (warnings(&log).len() < 11 || releases(&log).is_empty())
         && start.elapsed() < Duration::from_secs(30)
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let warnings = log.warnings();
+    let warnings = warnings(&log);
     assert_eq!(warnings.len(), 11, "{warnings:#?}");
     let (leak, slow) = (checkout_site(0), checkout_site(1));
     let at = |site: &str| warnings.iter().filter(|w| w.contains(site)).count();
@@ -145,7 +120,7 @@ async fn metrics_count_exactly_the_connections_the_watchdog_warned_about() {
         "{warnings:#?}"
     );
     assert_eq!((at(&leak), at(&slow)), (10, 1), "{warnings:#?}");
-    let releases = log.releases();
+    let releases = releases(&log);
     assert_eq!(releases.len(), 1, "{releases:#?}");
     assert!(
         releases[0].contains(&slow),

@@ -4,45 +4,15 @@
 //! sees exactly the items warned about. Its own binary: the watchdog's
 //! events go to the process's `tracing` subscriber.
 
-use std::io::Write;
+#[path = "support/log.rs"]
+mod log;
+
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use leakwatch::Tag;
 use leakwatch::watchdog::{self, Thresholds};
-
-/// Everything the process's subscriber wrote.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// Waits (up to 30 s, for a loaded machine) until `done` holds of the log.
-    fn wait_for(&self, done: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let text = self.text();
-            if done(&text) || start.elapsed() > Duration::from_secs(30) {
-                return text;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+use log::Log;
 
 #[test]
 fn bad_thresholds_are_refused_naming_them() {
