@@ -55,14 +55,13 @@ mod trim;
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
 
 pub use readable::{FrameLine, UserCall};
 
 /// The calling thread's stack, or `None` in a build without `stacks`.
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
 #[inline]
-pub(crate) fn capture() -> Option<Arc<Stack>> {
+pub(crate) fn capture() -> Option<std::sync::Arc<Stack>> {
     capture_to::<MAX_FRAMES>(true)
 }
 
@@ -70,7 +69,7 @@ pub(crate) fn capture() -> Option<Arc<Stack>> {
 /// `LEAKWATCH=stacks`), or `None` in a build without `stacks`.
 #[cfg(any(debug_assertions, feature = "production"))]
 #[inline(always)]
-fn capture_to<const N: usize>(full: bool) -> Option<Arc<Stack>> {
+fn capture_to<const N: usize>(full: bool) -> Option<std::sync::Arc<Stack>> {
     #[cfg(all(feature = "stacks", leakwatch_frame_pointers))]
     return Stack::boxed::<N>(full, frame_pointers::fill);
     #[cfg(all(feature = "stacks", not(leakwatch_frame_pointers)))]
@@ -105,7 +104,7 @@ pub(crate) fn wanted(site: &'static Location<'static>, level: crate::Level) -> b
 pub(crate) fn capture_for(
     site: &'static Location<'static>,
     level: crate::Level,
-) -> Option<Arc<Stack>> {
+) -> Option<std::sync::Arc<Stack>> {
     if !wanted(site, level) {
         return None;
     }
@@ -115,7 +114,10 @@ pub(crate) fn capture_for(
 /// Out of line: only items that record a stack come here.
 #[cfg(any(debug_assertions, feature = "production"))]
 #[inline(never)]
-fn capture_wanted(site: &'static Location<'static>, level: crate::Level) -> Option<Arc<Stack>> {
+fn capture_wanted(
+    site: &'static Location<'static>,
+    level: crate::Level,
+) -> Option<std::sync::Arc<Stack>> {
     let full = level == crate::Level::Stacks;
     if origin::is_dependency(site) {
         capture_to::<DEEP_FRAMES>(full)
@@ -194,7 +196,7 @@ impl Stack {
     fn boxed<const N: usize>(
         full: bool,
         fill: impl FnOnce(&mut [usize]) -> usize,
-    ) -> Option<Arc<Stack>> {
+    ) -> Option<std::sync::Arc<Stack>> {
         let mut all = [0; N];
         let len = fill(&mut all);
         if len == 0 {
@@ -207,7 +209,7 @@ impl Stack {
         } else {
             Some(Box::from(&all[..len]))
         };
-        Some(Arc::new(Stack {
+        Some(std::sync::Arc::new(Stack {
             len,
             ips,
             full,
@@ -381,7 +383,7 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn open_here() -> Option<Arc<Stack>> {
+    fn open_here() -> Option<std::sync::Arc<Stack>> {
         capture()
     }
 
