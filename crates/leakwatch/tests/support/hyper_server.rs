@@ -1,5 +1,7 @@
 //! A hyper server on 127.0.0.1 for tests and benches of real clients.
 
+#![allow(dead_code)]
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
