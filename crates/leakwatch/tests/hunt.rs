@@ -20,7 +20,7 @@ use std::alloc::System;
 
 use leakwatch::alloc::Counting;
 
-use crate::support::child;
+use crate::support::{child, messages};
 
 #[global_allocator]
 static ALLOCATOR: Counting<System> = Counting::new(System);
@@ -125,6 +125,9 @@ fn descriptors_kept_every_call_fail_the_hunt_and_then_the_check() {
         "file_kept_every_call",
         "LEAK   fds leaked [1, 1, 1]",
     );
+    // As `docs/messages.md` shows it.
+    messages::assert_shown("hunt-leak", &out);
+    messages::assert_shown("heap-info", &out);
     // Descriptors are counted once, not again as tracked items.
     assert!(!out.contains("tracked items leaked"), "{out}");
     // The ordinary check still applies after the rounds: every file the

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod messages;
 #[cfg(feature = "tokio")]
 pub mod tasks;
 
