@@ -2,24 +2,16 @@
 //! 127.0.0.1, and inputs it must refuse with one line.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use leakwatch_core::Tag;
 use leakwatch_export::{Capture, Filter};
 
-fn leakwatch() -> Command {
-    Command::cargo_bin("leakwatch").expect("the binary is built")
-}
+use support::{flame, leakwatch, scratch};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("leakwatch-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+mod support;
 
 /// `http://127.0.0.1:PORT` of leakwatch's routes, serving this process.
 fn endpoint() -> &'static str {
@@ -140,20 +132,7 @@ fn flame_draws_the_sites_of_a_capture() {
             .to_json(),
     )
     .unwrap();
-    let svg = scratch("leaks.svg");
-    let out = leakwatch()
-        .args(["flame"])
-        .arg(&json)
-        .arg("-o")
-        .arg(&svg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let drawn = std::fs::read_to_string(&svg).unwrap();
+    let drawn = flame(json.to_str().unwrap(), &scratch("leaks.svg"));
     assert!(
         drawn.starts_with("<?xml"),
         "{}",

@@ -15,11 +15,9 @@
 #[path = "../../leakwatch-http/examples/service/app.rs"]
 #[allow(dead_code)] // the watchdog's wiring is tested in leakwatch-http
 mod app;
+mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use assert_cmd::cargo::CommandCargoExt as _;
 
 /// The README's picture.
 fn docs_svg() -> PathBuf {
@@ -56,21 +54,8 @@ fn the_flame_graph_of_the_example_service_shows_the_leaking_handler() {
         base
     });
 
-    let dir = std::env::temp_dir().join(format!("leakwatch-service-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let svg = dir.join("flame.svg");
-    let out = Command::cargo_bin("leakwatch")
-        .unwrap()
-        .args(["flame", base.as_str(), "-o"])
-        .arg(&svg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let drawn = std::fs::read_to_string(&svg).unwrap();
+    let svg = support::scratch("flame.svg");
+    let drawn = support::flame(&base, &svg);
     let shown = frames(&drawn);
 
     // One in a hundred of 1000 orders leaks its connection: all ten come
@@ -101,5 +86,5 @@ fn the_flame_graph_of_the_example_service_shows_the_leaking_handler() {
         "docs/flame.svg no longer shows the example service's frames; redraw it with \
          LEAKWATCH_BLESS=1 cargo test -p leakwatch-cli --test service"
     );
-    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&svg).ok();
 }

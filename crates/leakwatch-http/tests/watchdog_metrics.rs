@@ -71,12 +71,7 @@ async fn metrics_count_exactly_the_connections_the_watchdog_warned_about() {
     if !leakwatch_core::COMPILED_IN {
         return;
     }
-    let log = Log::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let log = Log::installed();
 
     let metrics = LeakMetrics::new();
     // Long enough that no connection a handler returns at once is ever

@@ -35,12 +35,7 @@ fn items_held_past_their_threshold_are_warned_about_once_and_released_noted() {
     if !leakwatch::integration::COMPILED_IN {
         return;
     }
-    let log = Log::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let log = Log::installed();
     // What the callback saw: each item's detail, in order.
     let observed = Arc::new(Mutex::new(Vec::new()));
     let dog = watchdog::start_with("db-conn=150ms".parse().unwrap(), {

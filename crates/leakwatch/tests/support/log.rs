@@ -23,6 +23,18 @@ impl Write for Log {
 }
 
 impl Log {
+    /// A log that the process's `tracing` subscriber, installed now,
+    /// writes to (without colours). Once per test binary.
+    pub fn installed() -> Log {
+        let log = Log::default();
+        let writer = log.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        log
+    }
+
     /// All of it.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
