@@ -208,15 +208,9 @@ cfg_on! {
             site: &'static Location<'static>,
             scope: ScopeId,
         ) -> bool {
-            let level = config::level();
-            if level == Level::Off {
+            let Some(level) = config::level_for_open() else {
                 return false;
-            }
-            if let Level::Sampled(one_in) = level
-                && config::sampled_out(one_in)
-            {
-                return false;
-            }
+            };
             let stack = stack::capture_for(site, level);
             inner.table.insert(id, site, scope, stack);
             true

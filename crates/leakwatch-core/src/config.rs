@@ -235,10 +235,22 @@ thread_local! {
 }
 
 #[cfg(any(debug_assertions, feature = "production"))]
+/// The level an item opening now is recorded at: `None` at `off`, and for
+/// all but one in `n` at `Sampled(n)`.
+#[inline]
+pub(crate) fn level_for_open() -> Option<Level> {
+    match level() {
+        Level::Off => None,
+        Level::Sampled(one_in) if sampled_out(one_in) => None,
+        level => Some(level),
+    }
+}
+
+#[cfg(any(debug_assertions, feature = "production"))]
 /// At `Sampled(n)`, whether the item opening now is left out: true for all
 /// but one in `n`, at random (each item independently).
 #[inline]
-pub(crate) fn sampled_out(one_in: NonZeroU32) -> bool {
+fn sampled_out(one_in: NonZeroU32) -> bool {
     let mut x = SAMPLER.get();
     if x == 0 {
         // std's per-process random keys, which differ for each hasher made.

@@ -417,15 +417,7 @@ cfg_on! {
             must_close: bool,
             site: &'static Location<'static>,
         ) -> Inner {
-            let level = config::level();
-            if level == Level::Off {
-                return None;
-            }
-            if let Level::Sampled(one_in) = level
-                && config::sampled_out(one_in)
-            {
-                return None;
-            }
+            let level = config::level_for_open()?;
             if detail.is_none() && !must_close && !stack::wanted(site, level) {
                 // Every argument known at the call site (`Tag::new`,
                 // `Tag::for_fd`) and no stack (which needs a map's record):
@@ -443,15 +435,7 @@ cfg_on! {
 
         #[inline]
         pub(super) fn recorded(kind: &'static str, origin: Origin) -> Inner {
-            let level = config::level();
-            if level == Level::Off {
-                return None;
-            }
-            if let Level::Sampled(one_in) = level
-                && config::sampled_out(one_in)
-            {
-                return None;
-            }
+            let level = config::level_for_open()?;
             let number = origin.id.map(Number::Id);
             Some(record(kind, None, number, false, level, origin.site, origin.scope))
         }
@@ -465,13 +449,13 @@ cfg_on! {
         /// by field and read back in wider loads, a store-forwarding stall.
         #[inline(never)]
         fn record_plain(kind: &'static str, site: &'static Location<'static>) -> Handle {
-            registry::insert_plain(kind, site, ScopeId::current())
+            registry::insert_plain(kind, site, ScopeId::current(), None)
         }
 
         /// [`record_plain`] for an item named by a descriptor.
         #[inline(never)]
         fn record_fd(kind: &'static str, site: &'static Location<'static>, fd: u64) -> Handle {
-            registry::insert_fd(kind, site, ScopeId::current(), fd)
+            registry::insert_plain(kind, site, ScopeId::current(), Some(fd))
         }
 
         /// Records any item (out of line, so callers stay small).
@@ -549,7 +533,7 @@ cfg_on! {
         /// Removes a record on drop; a must-close one becomes a finding.
         #[inline(never)]
         fn forget(handle: Handle) {
-            if let Some(record) = registry::release(handle) {
+            if let Some(record) = registry::remove(handle) {
                 registry::unclosed::push(record);
             }
         }

@@ -1,26 +1,20 @@
 //! Records kept by id, for items that cannot carry a handle.
 //!
 //! tokio's task hooks see a task only as its id, at spawn and at its end,
-//! and have nowhere to keep a [`Tag`](crate::Tag). A table here keeps such
-//! items' records by id instead, registered so that snapshots see them as
-//! they see the shards' records; their opens and closes are counted per
-//! scope like any other item's.
+//! and have nowhere to keep a [`Tag`](crate::Tag); a table keeps such
+//! items by id instead. Every task of a runtime is opened and closed here,
+//! and looked up by whatever it opens or spawns, so each costs a few
+//! nanoseconds. A table has three parts, each taking what the one before
+//! could not: a lock-free [`ring`](super::ring), where short-lived items
+//! (nearly all) live; a wide part, rings too, of [`CHUNKS`] chunks of
+//! [`CHUNK`] slots allocated as ids first fall in them, for bursts (100,000
+//! tasks spawned before any is awaited: a locked map there costs a runtime
+//! half its speed); and a locked [`map`](super::map) for items whose slots
+//! are both taken, and items with a stack.
 //!
-//! Every task of a runtime is opened and closed here, and looked up by
-//! whatever it opens or spawns, so those must cost a few nanoseconds. A
-//! table has three parts, each taking what the one before could not: a
-//! lock-free [`ring`](super::ring) with a slot per id modulo its size, where
-//! short-lived items (nearly all of them) live; a wide part, rings too, of
-//! [`CHUNKS`] chunks of [`CHUNK`] slots allocated as ids first fall in them,
-//! for the many items alive at once in a burst (a test spawning 100,000
-//! tasks before awaiting them: a locked map there costs a runtime half its
-//! speed); and a locked [`map`](super::map) for items whose slots are both
-//! taken, and items with a stack.
-//!
-//! Ids are unique among open items, but may be used again once their item
-//! closed (tokio allows it): every part drops an id's record when it
-//! closes, and nothing keeps an id's scope beyond that, so a lookup of an
-//! id used again finds the new item's scope.
+//! Ids may be used again once their item closed (tokio allows it): every
+//! part drops an id's record when it closes, so a lookup of an id used
+//! again finds the new item's scope.
 
 use std::panic::Location;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -31,18 +25,6 @@ use super::{Number, Record, counts, thread};
 use crate::clock;
 use crate::scope_id::ScopeId;
 use crate::stack::Stack;
-
-/// What a table keeps of an item its ring has no slot for: a `Record`
-/// without what every item of a table shares (its kind) or what its key
-/// tells (its id).
-#[derive(Debug)]
-pub(crate) struct Entry {
-    site: &'static Location<'static>,
-    opened: u64,
-    scope: ScopeId,
-    thread: u32,
-    stack: Option<Arc<Stack>>,
-}
 
 /// Slots per chunk of the wide part: 64 KiB of them.
 const CHUNK: usize = 1_024;
@@ -56,7 +38,7 @@ pub(crate) struct IdTable {
     ring: Ring,
     /// Chunk `n` holds the ids whose `id / CHUNK % CHUNKS` is `n`.
     wide: [OnceLock<Box<Ring<CHUNK>>>; CHUNKS],
-    map: Map<Entry>,
+    map: Map<Record>,
 }
 
 /// Every table in use, for snapshots.
@@ -104,7 +86,7 @@ impl IdTable {
         for chunk in self.wide.iter().filter_map(OnceLock::get) {
             chunk.clear(|scope| counts::close(scope, closer));
         }
-        self.map.clear(|entry| counts::close(entry.scope, closer));
+        self.map.clear(|record| counts::close(record.scope, closer));
         POOL.lock().unwrap_or_else(PoisonError::into_inner).push(self);
     }
 
@@ -138,7 +120,20 @@ impl IdTable {
                 return;
             }
         }
-        self.insert_in_map(id, Entry { site, opened, scope, thread, stack });
+        self.insert_in_map(
+            id,
+            Record {
+                kind: self.kind,
+                site,
+                opened,
+                thread,
+                scope,
+                must_close: false,
+                number: Some(Number::Id(id)),
+                detail: None,
+                stack,
+            },
+        );
     }
 
     /// The chunk of the wide part that holds `id`'s slot, if allocated.
@@ -159,9 +154,9 @@ impl IdTable {
 
     /// The map's part of [`insert`](Self::insert), out of line.
     #[inline(never)]
-    fn insert_in_map(&self, id: u64, entry: Entry) {
-        let thread = entry.thread;
-        if let Some(old) = self.map.insert(id, entry) {
+    fn insert_in_map(&self, id: u64, record: Record) {
+        let thread = record.thread;
+        if let Some(old) = self.map.insert(id, record) {
             counts::close(old.scope, thread);
         }
     }
@@ -177,7 +172,7 @@ impl IdTable {
     fn scope_in_map(&self, id: u64) -> Option<ScopeId> {
         self.chunk(id)
             .and_then(|chunk| chunk.scope(id))
-            .or_else(|| self.map.with(id, |entry| entry.scope))
+            .or_else(|| self.map.with(id, |record| record.scope))
     }
 
     /// Closes a record of item `id`; false if the table has none.
@@ -197,45 +192,23 @@ impl IdTable {
     fn remove_in_map(&self, id: u64) -> Option<ScopeId> {
         self.chunk(id)
             .and_then(|chunk| chunk.remove(id))
-            .or_else(|| self.map.remove(id).map(|entry| entry.scope))
+            .or_else(|| self.map.remove(id).map(|record| record.scope))
     }
 
-    /// Calls `f` with every item's record. Records are made for the call (a
-    /// stack, if any, is copied): snapshots are rare.
+    /// Calls `f` with every item's record.
     pub(crate) fn for_each(&self, f: &mut impl FnMut(&Record)) {
         let mut seen = |seen: &Seen| {
-            f(&self.record(seen.id, seen.site, seen.opened, seen.thread, seen.scope, None));
+            f(&Record {
+                kind: self.kind,
+                number: Some(Number::Id(seen.id)),
+                ..Record::from_ring(seen)
+            });
         };
         self.ring.for_each(&mut seen);
         for chunk in self.wide.iter().filter_map(OnceLock::get) {
             chunk.for_each(&mut seen);
         }
-        self.map.for_each(&mut |id, entry| {
-            let stack = entry.stack.clone();
-            f(&self.record(id, entry.site, entry.opened, entry.thread, entry.scope, stack));
-        });
-    }
-
-    fn record(
-        &self,
-        id: u64,
-        site: &'static Location<'static>,
-        opened: u64,
-        thread: u32,
-        scope: ScopeId,
-        stack: Option<Arc<Stack>>,
-    ) -> Record {
-        Record {
-            kind: self.kind,
-            site,
-            opened,
-            thread,
-            scope,
-            must_close: false,
-            number: Some(Number::Id(id)),
-            detail: None,
-            stack,
-        }
+        self.map.for_each(f);
     }
 }
 
@@ -287,7 +260,7 @@ mod tests {
         assert_eq!(ids(&table), [5, 5, wide, in_map]);
         assert_eq!(table.ring.scope(wide), None);
         assert_eq!(table.chunk(wide).and_then(|c| c.scope(wide)), Some(b));
-        assert_eq!(table.map.with(in_map, |e| e.scope), Some(b));
+        assert_eq!(table.map.with(in_map, |r| r.scope), Some(b));
 
         for id in [5, 5, wide, in_map] {
             assert!(table.remove(id), "item {id}");

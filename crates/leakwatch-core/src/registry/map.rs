@@ -91,14 +91,12 @@ impl<V> Map<V> {
     }
 
     /// Calls `f` with every entry, shard by shard, under each shard's lock.
-    pub(super) fn for_each(&self, f: &mut impl FnMut(u64, &V)) {
+    pub(super) fn for_each(&self, f: &mut impl FnMut(&V)) {
         for shard in &self.shards {
             if shard.live.load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            for (&key, value) in shard.map.lock().iter() {
-                f(key, value);
-            }
+            shard.map.lock().values().for_each(&mut *f);
         }
     }
 }
@@ -138,9 +136,9 @@ mod tests {
         assert_eq!(map.with(7, |v| *v), Some("c"));
         assert_eq!(map.with(8, |v| *v), None);
         let mut all = Vec::new();
-        map.for_each(&mut |k, v| all.push((k, *v)));
+        map.for_each(&mut |v| all.push(*v));
         all.sort_unstable();
-        assert_eq!(all, [(7, "c"), (39, "b")]);
+        assert_eq!(all, ["b", "c"]);
         assert_eq!(map.remove(7), Some("c"));
         assert_eq!(map.remove(7), None);
         let mut cleared = Vec::new();

@@ -1,18 +1,14 @@
 //! The registry of live items, and the counts that tell a check whether a
 //! scope is quiet.
 //!
-//! Every thread that opens a tracked item gets a [`Shard`] of its own,
-//! whose [`own`] ring takes its plain items (a kind and a site, perhaps a
-//! descriptor: most of them), where only that thread opens and nothing is
-//! locked. The rest (a detail, a stack, a must-close duty), and plain items
-//! whose ring slot is taken, go to the shard's slab, behind a lock that only
-//! that thread takes on open. Items known only by an id (tasks seen by
-//! tokio's hooks) are kept in [`ids`] tables, a ring and a [`map`] each.
+//! Each thread that opens a tracked item gets a [`Shard`]: an [`own`] ring
+//! for its plain items (a kind, a site, perhaps a descriptor: most items),
+//! unlocked, and a slab behind a lock for the rest (a detail, a stack, a
+//! must-close duty) and for plain items whose slot is taken. Items known
+//! only by an id (tasks seen by tokio's hooks) live in [`ids`] tables.
 //! Snapshots walk all of them; checks of clean scopes read only [`counts`].
-//!
-//! Must-close items dropped without `close` leave the slab and become
-//! findings of their scope, kept in [`unclosed`] until the scope checks them.
-//! The [`scopes`] table knows each scope's family.
+//! Must-close items dropped without `close` wait in [`unclosed`] for their
+//! scope's check; the [`scopes`] table knows each scope's family.
 //!
 //! # Counting
 //!
@@ -145,32 +141,21 @@ fn insert_in_slab(shard: &'static Shard, number: u32, make: impl FnOnce(u32) -> 
     }
 }
 
-/// Records a plain item (a kind and a site, in `scope`) as open: in the
-/// calling thread's ring, or in its slab if the ring cannot take it.
+/// Records a plain item (a kind and a site, in `scope`, perhaps named by
+/// descriptor `fd`, whose path a snapshot reads) as open: in the calling
+/// thread's ring, or in its slab if the ring cannot take it.
 #[inline(always)]
-pub(crate) fn insert_plain(kind: &'static str, site: &'static Location<'static>, scope: ScopeId) -> Handle {
-    insert_numbered(kind, site, scope, None)
-}
-
-/// [`insert_plain`] for an item named by descriptor `fd`, whose path a
-/// snapshot reads.
-#[inline(always)]
-pub(crate) fn insert_fd(kind: &'static str, site: &'static Location<'static>, scope: ScopeId, fd: u64) -> Handle {
-    insert_numbered(kind, site, scope, Some(Number::Fd(fd)))
-}
-
-#[inline(always)]
-fn insert_numbered(
+pub(crate) fn insert_plain(
     kind: &'static str,
     site: &'static Location<'static>,
     scope: ScopeId,
-    number: Option<Number>,
+    fd: Option<u64>,
 ) -> Handle {
     let (shard, thread) = thread::current();
     let scope = counts::open(scope, thread);
     let opened = clock::recent_nanos();
     let seen = Seen {
-        number,
+        number: fd.map(Number::Fd),
         ..Seen::plain(kind, site, scope, opened, thread)
     };
     if let Some(own) = &shard.own
@@ -226,7 +211,9 @@ pub(crate) fn set_id(handle: &Handle, id: u64) {
         Some((own, key)) => {
             own.set_number(key, id);
         }
-        None => handle.shard.set_id(handle.index(), id),
+        None => {
+            handle.shard.set_id(handle.index(), None, id);
+        }
     }
 }
 
@@ -235,48 +222,31 @@ pub(crate) fn set_id(handle: &Handle, id: u64) {
 #[inline]
 pub(crate) fn set_id_late(late: &LateHandle, id: u64) -> bool {
     let handle = &late.0;
-    if let Some((own, key)) = handle.ring() {
-        return own.set_number(key, id);
+    match handle.ring() {
+        Some((own, key)) => own.set_number(key, id),
+        None => handle.shard.set_id(handle.index(), Some((handle.key >> 32) as u32), id),
     }
-    let (index, stamp) = (handle.key as u32, (handle.key >> 32) as u32);
-    handle.shard.set_id_if_unchanged(index, stamp, id)
 }
 
-/// Removes an item, returning what was recorded for it if it was in the
-/// slab.
+/// Removes an item, returning its record if it was must-close (to become
+/// a finding if it was dropped rather than closed).
 #[inline]
 pub(crate) fn remove(handle: Handle) -> Option<Record> {
-    match handle.ring() {
-        Some((own, key)) => {
-            counts::close(own.remove(key), thread::number());
-            None
-        }
-        None => {
-            let record = handle.shard.remove(handle.index());
-            counts::close(record.scope, thread::number());
-            Some(record)
-        }
-    }
-}
-
-/// Removes an item on drop, returning its record only if it was must-close.
-#[inline]
-pub(crate) fn release(handle: Handle) -> Option<Record> {
     match handle.ring() {
         // Must-close items are never in a ring.
         Some((own, key)) => {
             counts::close(own.remove(key), thread::number());
             None
         }
-        None => release_from_slab(handle),
+        None => remove_from_slab(handle),
     }
 }
 
-/// [`release`] for an item in a slab, out of line: a must-close record
-/// is moved out, which the ring's path must not pay for.
+/// [`remove`] for an item in a slab, out of line, so the ring's path
+/// keeps its registers.
 #[inline(never)]
-fn release_from_slab(handle: Handle) -> Option<Record> {
-    let (scope, record) = handle.shard.release(handle.index());
+fn remove_from_slab(handle: Handle) -> Option<Record> {
+    let (scope, record) = handle.shard.remove(handle.index());
     counts::close(scope, thread::number());
     record
 }

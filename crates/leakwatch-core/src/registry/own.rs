@@ -1,13 +1,6 @@
-//! A thread's own ring: where its plain items live, with no lock.
-//!
-//! Most items are plain: a kind and a site, perhaps a descriptor, no
-//! detail, no stack, nothing to close explicitly (every `Tag::new`, every
-//! `leakwatch::fs::File`). Each thread's [`Shard`](super::Shard) keeps those
-//! in a [`Ring`] that only the thread opens in, keyed by a count of its
-//! opens, so opening one is a few plain stores and closing it, from any
-//! thread, two; the shard's lock is taken only by items the ring cannot
-//! take (a detail, a stack, a must-close, or a slot still held by an older
-//! item). A ring takes 16 KiB, allocated with its shard.
+//! A thread's own ring: where its plain items (every `Tag::new`, every
+//! `leakwatch::fs::File`) live, with no lock. Only the thread opens in it,
+//! keyed by a count of its opens; any thread closes. 16 KiB per thread.
 
 use super::ring::{Ring, Seen};
 use crate::scope_id::ScopeId;

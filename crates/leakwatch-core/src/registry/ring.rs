@@ -3,19 +3,11 @@
 //! Short-lived items (a server's tasks, a hundred alive at a time; the
 //! files and sockets a request opens) have keys close together, so nearly
 //! every one finds its slot free: opening it is a few plain stores (and a
-//! compare-exchange where several threads open in one ring), looking it up
-//! a few plain loads, closing it two plain stores. No lock is taken and
-//! nothing is allocated. A key whose slot is taken goes elsewhere (the
-//! caller's choice).
-//!
-//! Two kinds of rings use this. An id table's rings (see
-//! [`ids`](super::ids)) are keyed by task id, and any thread opens in them.
-//! A thread's [`Shard`](super::Shard) has a ring of its own, keyed by a count
-//! of the thread's opens, where only that thread opens: every plain `Tag` (a
-//! kind, a site, perhaps a descriptor) lives there.
-//!
-//! Who may write which field of a slot, and how readers stay consistent, is
-//! stated once in the registry's docs, "# Rings" (`registry/mod.rs`).
+//! compare-exchange where several threads open in one ring), closing it two.
+//! A key whose slot is taken goes elsewhere (the caller's choice). Id tables
+//! key their rings by task id, a thread's [`own`](super::own) ring by a count
+//! of its opens. Who may write which field of a slot, and how readers stay
+//! consistent: the registry's docs, "# Rings".
 
 use std::panic::Location;
 
@@ -148,6 +140,13 @@ impl<const N: usize> Ring<N> {
         &self.slots[(key % N as u64) as usize]
     }
 
+    /// The slot of `key`, if it holds that live item now.
+    #[inline]
+    fn holding(&self, key: u64) -> Option<&Slot> {
+        let slot = self.slot(key);
+        (key < TOO_BIG && slot.state.load(Ordering::Acquire) == key + 1).then_some(slot)
+    }
+
     /// Records item `seen.id` in its slot if the slot is free; false if it
     /// is not (or the key is too big for a slot), for the caller to put
     /// elsewhere. Any thread may call this.
@@ -201,35 +200,24 @@ impl<const N: usize> Ring<N> {
         if key >= NUMBERED_KEYS {
             return false;
         }
-        let slot = self.slot(key);
         let live = key + 1;
-        if slot.state.load(Ordering::Acquire) != live {
-            return false;
-        }
-        slot.set_number(live, live, number, 0)
+        self.holding(key)
+            .is_some_and(|slot| slot.set_number(live, live, number, 0))
     }
 
     /// The scope of item `key`, if its slot holds it.
     #[inline]
     pub(in crate::registry) fn scope(&self, key: u64) -> Option<ScopeId> {
-        let slot = self.slot(key);
-        let live = key.wrapping_add(1);
-        if key >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
-            return None;
-        }
+        let slot = self.holding(key)?;
         let scope = slot.scope.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
-        (slot.state.load(Ordering::Relaxed) == live).then_some(ScopeId::from_raw(scope))
+        (slot.state.load(Ordering::Relaxed) == key + 1).then_some(ScopeId::from_raw(scope))
     }
 
     /// Removes item `key` if its slot holds it, returning its scope.
     #[inline]
     pub(in crate::registry) fn remove(&self, key: u64) -> Option<ScopeId> {
-        let slot = self.slot(key);
-        let live = key.wrapping_add(1);
-        if key >= TOO_BIG || slot.state.load(Ordering::Acquire) != live {
-            return None;
-        }
+        let slot = self.holding(key)?;
         let scope = ScopeId::from_raw(slot.scope.load(Ordering::Relaxed));
         // Only the closer of this very key changes a slot that holds it
         // (keys are unique while open, an opener claims only a free slot,

@@ -33,32 +33,20 @@ fn records_stay_small() {
 }
 
 #[test]
-fn slab_reuses_freed_slots() {
-    let shard = Shard::new();
-    let (a, _) = shard.insert(0, |_| record("a"));
-    let (b, _) = shard.insert(0, |_| record("b"));
-    assert_eq!(shard.remove(a).kind, "a");
-    let (c, _) = shard.insert(0, |_| record("c"));
-    assert_eq!(c, a, "the freed slot is taken first");
-    assert_eq!(live(&shard), 2);
-    assert_eq!(shard.remove(b).kind, "b");
-    assert_eq!(shard.remove(c).kind, "c");
-    assert_eq!(live(&shard), 0);
-}
-
-#[test]
-fn release_keeps_only_must_close_records() {
+fn a_slab_reuses_freed_slots_and_gives_back_only_must_close_records() {
     let shard = Shard::new();
     let (plain, _) = shard.insert(0, |_| record("plain"));
-    let mut must = record("must");
-    must.must_close = true;
-    let (must, _) = shard.insert(0, |_| must);
-    assert!(shard.release(plain).1.is_none());
-    assert_eq!(shard.release(must).1.map(|r| r.kind), Some("must"));
+    let (must, _) = shard.insert(0, |_| Record {
+        must_close: true,
+        ..record("must")
+    });
+    assert_eq!(live(&shard), 2);
+    assert!(shard.remove(plain).1.is_none());
+    let (again, _) = shard.insert(0, |_| record("again"));
+    assert_eq!(again, plain, "the freed slot is taken first");
+    assert_eq!(shard.remove(must).1.map(|r| r.kind), Some("must"));
+    assert!(shard.remove(again).1.is_none());
     assert_eq!(live(&shard), 0);
-    // Both slots are free again.
-    assert_eq!(shard.insert(0, |_| record("again")).0, must);
-    assert_eq!(shard.insert(0, |_| record("again")).0, plain);
 }
 
 #[test]
@@ -76,20 +64,20 @@ fn a_late_id_goes_only_to_its_own_record() {
     let shard = Shard::new();
     // Still open: the id is set.
     let (a, stamp) = shard.insert(0, |_| record("task"));
-    assert!(shard.set_id_if_unchanged(a, stamp, 7));
+    assert!(shard.set_id(a, Some(stamp), 7));
     assert_eq!(task_id(&shard), Some(7));
     shard.remove(a);
     // Dropped before the id came: nothing is set.
     let (b, stamp) = shard.insert(0, |_| record("task"));
     shard.remove(b);
-    assert!(!shard.set_id_if_unchanged(b, stamp, 8));
+    assert!(!shard.set_id(b, Some(stamp), 8));
     // Dropped, and its slot reused by another item: that item keeps its
     // own (lack of) id.
     let (c, stamp) = shard.insert(0, |_| record("other"));
     shard.remove(c);
     let (d, _) = shard.insert(0, |_| record("task"));
     assert_eq!(c, d, "the slot was reused");
-    assert!(!shard.set_id_if_unchanged(c, stamp, 9));
+    assert!(!shard.set_id(c, Some(stamp), 9));
     assert_eq!(task_id(&shard), None);
 }
 
@@ -106,7 +94,7 @@ fn items_dropped_on_another_thread_leave_their_shard() {
     let handle = insert(ScopeId::NONE, |_, _| record(kind));
     let shard = handle.shard;
     assert_eq!(count(shard), 1);
-    std::thread::spawn(move || drop(remove(handle))).join().unwrap();
+    std::thread::spawn(move || assert!(remove(handle).is_none())).join().unwrap();
     assert_eq!(count(shard), 0);
 }
 
@@ -119,7 +107,7 @@ fn exited_threads_hand_their_shard_to_new_threads() {
     let mut seen = 0;
     for_each_live(|r| seen += usize::from(r.kind == "outlives-thread"));
     assert_eq!(seen, 1);
-    drop(remove(handle));
+    assert!(remove(handle).is_none());
     let mut seen = 0;
     for_each_live(|r| seen += usize::from(r.kind == "outlives-thread"));
     assert_eq!(seen, 0);
@@ -141,7 +129,7 @@ fn counts_stay_exact_under_concurrent_inserts_and_removes() {
                         if i % 10 == 0 {
                             kept.push(h);
                         } else {
-                            drop(remove(h));
+                            assert!(remove(h).is_none());
                         }
                     }
                     kept
@@ -155,7 +143,7 @@ fn counts_stay_exact_under_concurrent_inserts_and_removes() {
     assert_eq!(live, THREADS * ROUNDS / 10);
     // Remove them all from one thread: cross-thread removal.
     for h in kept.into_iter().flatten() {
-        drop(remove(h));
+        assert!(remove(h).is_none());
     }
     let mut live = 0;
     for_each_live(|r| live += usize::from(r.kind == "stress-registry"));
@@ -190,7 +178,7 @@ fn live_ids(kind: &str) -> Vec<Option<u64>> {
 #[test]
 fn plain_items_go_to_their_threads_ring_and_take_ids() {
     let (kind, scope) = ("plain-in-ring", scopes::create(ScopeId::NONE));
-    let handle = insert_plain(kind, Location::caller(), scope);
+    let handle = insert_plain(kind, Location::caller(), scope, None);
     assert!(handle.ring().is_some(), "a thread's plain item is in its ring");
     assert_eq!((live_ids(kind), quiet(&[scope])), (vec![None], false));
     set_id(&handle, 41);
@@ -208,7 +196,7 @@ fn plain_items_go_to_their_threads_ring_and_take_ids() {
 #[test]
 fn a_tracked_descriptor_is_a_plain_item_with_its_number() {
     let (kind, scope) = ("fd-in-ring", scopes::create(ScopeId::NONE));
-    let handle = insert_fd(kind, Location::caller(), scope, 7);
+    let handle = insert_plain(kind, Location::caller(), scope, Some(7));
     assert!(handle.ring().is_some(), "a descriptor's item is in its thread's ring");
     let mut fds = Vec::new();
     for_each_live(|r| {
@@ -217,7 +205,7 @@ fn a_tracked_descriptor_is_a_plain_item_with_its_number() {
         }
     });
     assert_eq!(fds, [(Some(7), None, scope)]);
-    assert!(release(handle).is_none());
+    assert!(remove(handle).is_none());
     assert!(quiet(&[scope]));
 }
 
@@ -225,7 +213,7 @@ fn a_tracked_descriptor_is_a_plain_item_with_its_number() {
 fn an_item_of_a_dropped_and_balanced_scope_goes_to_no_scope() {
     let scope = scopes::create(ScopeId::NONE);
     scopes::drop_scope(scope);
-    let handle = insert_plain("after-its-scope", Location::caller(), scope);
+    let handle = insert_plain("after-its-scope", Location::caller(), scope, None);
     let mut scopes_seen = Vec::new();
     for_each_live(|r| {
         if r.kind == "after-its-scope" {
@@ -233,14 +221,14 @@ fn an_item_of_a_dropped_and_balanced_scope_goes_to_no_scope() {
         }
     });
     assert_eq!(scopes_seen, [ScopeId::NONE]);
-    assert!(release(handle).is_none());
+    assert!(remove(handle).is_none());
 }
 
 #[test]
 fn plain_items_outlive_their_thread_in_its_ring() {
     let (kind, scope) = ("plain-outlives-thread", scopes::create(ScopeId::NONE));
     let site = Location::caller();
-    let handle = std::thread::spawn(move || insert_plain(kind, site, scope))
+    let handle = std::thread::spawn(move || insert_plain(kind, site, scope, None))
         .join()
         .unwrap();
     assert!(handle.ring().is_some());
@@ -249,8 +237,8 @@ fn plain_items_outlive_their_thread_in_its_ring() {
     for _ in 0..2 {
         std::thread::spawn(move || {
             for _ in 0..1_000 {
-                let churn = insert_plain("plain-churn", site, scope);
-                assert!(release(churn).is_none());
+                let churn = insert_plain("plain-churn", site, scope, None);
+                assert!(remove(churn).is_none());
             }
         })
         .join()
@@ -258,7 +246,7 @@ fn plain_items_outlive_their_thread_in_its_ring() {
     }
     assert_eq!((live_ids(kind).len(), quiet(&[scope])), (1, false));
     // Closed from yet another thread.
-    std::thread::spawn(move || assert!(release(handle).is_none()))
+    std::thread::spawn(move || assert!(remove(handle).is_none()))
         .join()
         .unwrap();
     assert_eq!((live_ids(kind).len(), quiet(&[scope])), (0, true));
