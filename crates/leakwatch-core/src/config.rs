@@ -74,6 +74,7 @@ impl Level {
         }
     }
 
+    #[inline]
     fn from_u8(v: u8) -> Level {
         match v {
             1 => Level::Off,
