@@ -438,7 +438,7 @@ pub unsafe extern "C" fn pthread_create(
         *THREAD_SCOPES[i]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = origin.scope;
-        let g = THREADS[i].lock();
+        let g = super::tally::lock(&THREADS[i]);
         origin.write(&g, 0, LIVE);
         g.set(START, (start as *const ()).expose_provenance() as u64);
         g.set(ARG, arg.expose_provenance() as u64);
@@ -481,7 +481,7 @@ extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
     };
     let arg = std::ptr::with_exposed_provenance_mut::<c_void>(words[ARG] as usize);
     if let Some(_busy) = Busy::tables() {
-        let g = THREADS[i].lock();
+        let g = super::tally::lock(&THREADS[i]);
         g.set(SUBJECT, my_tid() as u32 as u64);
         g.set(STATE, RUNNING);
     }

@@ -38,6 +38,7 @@
 mod hooks;
 pub(crate) mod real;
 mod slot;
+mod tally;
 
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -49,6 +50,7 @@ use leakwatch_core::{Level, ScopeId};
 use crate::record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread};
 use crate::{Stacks, Support};
 use slot::{Guard, Slot};
+use tally::lock;
 
 /// Frames kept per record: enough to reach the user's frame under an
 /// async client's stack (hyper-util's pooled client opens its socket 35
@@ -409,7 +411,7 @@ fn fd_insert(fd: libc::c_int, origin: &Origin) {
         MISSED.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    origin.write(&slot.lock(), i as u64, LIVE);
+    origin.write(&lock(slot), i as u64, LIVE);
     FD_HIGH.fetch_max(i + 1, Ordering::Relaxed);
 }
 
@@ -423,7 +425,7 @@ fn fd_closing(fd: libc::c_int) {
         && slot.peek(STATE) != FREE
         && let Some(_busy) = Busy::tables()
     {
-        slot.lock().set(STATE, FREE);
+        lock(slot).set(STATE, FREE);
     }
 }
 
@@ -438,7 +440,7 @@ fn fd_is_open(fd: i32) -> bool {
 /// Forgets a record read as `words` if the slot still holds it.
 fn forget_if_unchanged(slot: &Slot<W>, words: &[u64; W]) {
     let Some(_busy) = Busy::tables() else { return };
-    let g = slot.lock();
+    let g = lock(slot);
     if g.get(STATE) == words[STATE] && g.get(NANOS) == words[NANOS] {
         g.set(STATE, FREE);
     }
@@ -454,7 +456,7 @@ fn claim(table: &'static [Slot<W>], hint: &AtomicUsize) -> Option<usize> {
         if table[i].peek(STATE) != FREE {
             continue;
         }
-        let g = table[i].lock();
+        let g = lock(&table[i]);
         if g.get(STATE) == FREE {
             g.set(STATE, LIVE);
             drop(g);
@@ -470,7 +472,7 @@ static THREAD_HINT: AtomicUsize = AtomicUsize::new(0);
 static CHILD_HINT: AtomicUsize = AtomicUsize::new(0);
 
 fn free(table: &[Slot<W>], i: usize) {
-    table[i].lock().set(STATE, FREE);
+    lock(&table[i]).set(STATE, FREE);
 }
 
 // ---- children ----
@@ -481,7 +483,7 @@ fn child_started(pid: libc::pid_t, origin: &Origin) {
     }
     let Some(_busy) = Busy::tables() else { return };
     if let Some(i) = claim(&CHILDREN, &CHILD_HINT) {
-        origin.write(&CHILDREN[i].lock(), pid as u64, LIVE);
+        origin.write(&lock(&CHILDREN[i]), pid as u64, LIVE);
     }
 }
 
@@ -493,7 +495,7 @@ fn child_reaped(pid: libc::pid_t) {
     let Some(_busy) = Busy::tables() else { return };
     for slot in &CHILDREN {
         if slot.peek(STATE) == LIVE && slot.peek(SUBJECT) == pid as u64 {
-            let g = slot.lock();
+            let g = lock(slot);
             if g.get(STATE) == LIVE && g.get(SUBJECT) == pid as u64 {
                 g.set(STATE, FREE);
                 return;
@@ -513,6 +515,9 @@ fn child_exists(pid: i32) -> bool {
 /// Calls `each` with every live record of `table` whose scope is one of
 /// `scopes`, and that scope.
 fn scan(table: &[Slot<W>], scopes: &[ScopeId], mut each: impl FnMut(&Slot<W>, [u64; W], ScopeId)) {
+    if tally::none_of(scopes) {
+        return;
+    }
     for slot in table {
         if slot.peek(STATE) == FREE {
             continue;
