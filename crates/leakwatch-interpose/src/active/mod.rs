@@ -458,6 +458,9 @@ fn claim(table: &'static [Slot<W>], hint: &AtomicUsize) -> Option<usize> {
         }
         let g = lock(&table[i]);
         if g.get(STATE) == FREE {
+            // Claimed in no scope until its creator writes the record: a
+            // query for the previous record's scope must not find it.
+            g.set(SCOPE, ScopeId::NONE.as_u64());
             g.set(STATE, LIVE);
             drop(g);
             hint.store(i + 1, Ordering::Relaxed);

@@ -51,3 +51,27 @@ fn calls_made_inside_a_hook_are_not_recorded() {
     assert_eq!(open_in(&[scope.id()]).fds.len(), 1);
     drop(kept);
 }
+
+/// A slot claimed for a new thread or child belongs to no scope until its
+/// creator writes the record: a query for the scope of the slot's previous
+/// record, made in between, finds nothing.
+#[test]
+fn a_claimed_slot_is_no_earlier_scopes() {
+    static TABLE: [Slot<W>; 2] = [const { Slot::new() }; 2];
+    static HINT: AtomicUsize = AtomicUsize::new(0);
+    let earlier = leakwatch_core::Scope::new("earlier");
+    {
+        let g = lock(&TABLE[0]);
+        g.set(SCOPE, earlier.id().as_u64());
+        g.set(STATE, LIVE);
+    }
+    let mut found = 0;
+    scan(&TABLE, &[earlier.id()], |_, _, _| found += 1);
+    assert_eq!(found, 1);
+    free(&TABLE, 0);
+    assert_eq!(claim(&TABLE, &HINT), Some(0));
+    let mut found = 0;
+    scan(&TABLE, &[earlier.id()], |_, _, _| found += 1);
+    assert_eq!(found, 0, "the claimed slot is not the earlier record");
+    free(&TABLE, 0);
+}
