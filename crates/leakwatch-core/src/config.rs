@@ -291,6 +291,28 @@ pub fn level() -> Level {
     }
 }
 
+/// The level in force if it is known already ([`set_level`] called, or
+/// `LEAKWATCH` read by [`level`] or by creating a [`Scope`](crate::Scope)),
+/// without reading the environment: for code that may run while std holds
+/// its environment lock (a `fork` or `posix_spawn` hook), where reading it
+/// could wait on that lock forever. `Some(Level::Off)` when tracking is
+/// compiled out.
+///
+/// ```
+/// let _scope = leakwatch_core::Scope::new("s");
+/// assert_eq!(leakwatch_core::level_if_known(), Some(leakwatch_core::level()));
+/// ```
+#[inline]
+pub fn level_if_known() -> Option<Level> {
+    if !crate::COMPILED_IN {
+        return Some(Level::Off);
+    }
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => None,
+        v => Some(Level::from_u8(v)),
+    }
+}
+
 /// Overrides `LEAKWATCH` for the whole process, for programs and benchmarks
 /// that choose the level in code. Items already open keep what they recorded.
 ///

@@ -55,6 +55,28 @@ static SOURCES: Mutex<Vec<(&'static str, Source)>> = Mutex::new(Vec::new());
 /// Whether any source is registered: checks with none take no lock.
 static ANY: AtomicBool = AtomicBool::new(false);
 
+/// Sources linked in rather than registered: a crate in the executable
+/// adds one with `#[distributed_slice(leakwatch_core::external::LINKED)]`
+/// (the [`linkme`] crate), and every check consults it from the first,
+/// `Scope::check` included, with no code run before `main` to register it.
+///
+/// ```
+/// use leakwatch_core::external::{LINKED, Source};
+/// use leakwatch_core::{Item, ScopeId};
+/// use linkme::distributed_slice;
+///
+/// fn nothing(_: &[ScopeId]) -> Vec<Item> {
+///     Vec::new()
+/// }
+///
+/// #[distributed_slice(LINKED)]
+/// static NOTHING: (&str, Source) = ("nothing", nothing);
+///
+/// assert!(leakwatch_core::external::is_registered("nothing"));
+/// ```
+#[linkme::distributed_slice]
+pub static LINKED: [(&'static str, Source)];
+
 /// Registers `source` under `name`, so that every check consults it;
 /// registering a name again replaces its source. Returns whether `name` was
 /// new.
@@ -105,27 +127,32 @@ pub fn unregister(name: &str) -> bool {
 /// assert!(!leakwatch_core::external::is_registered("never registered"));
 /// ```
 pub fn is_registered(name: &str) -> bool {
-    ANY.load(Ordering::Acquire)
-        && SOURCES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|(n, _)| *n == name)
+    LINKED.iter().any(|(n, _)| *n == name)
+        || ANY.load(Ordering::Acquire)
+            && SOURCES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|(n, _)| *n == name)
 }
 
 /// `snapshot` of scope `id`'s family, with what each source has open in
 /// that family added.
 pub(crate) fn join(mut snapshot: Snapshot, id: ScopeId) -> Snapshot {
-    if !ANY.load(Ordering::Acquire) {
+    if LINKED.is_empty() && !ANY.load(Ordering::Acquire) {
         return snapshot;
     }
     // Copied out: a source may take a while, and may itself register.
-    let sources: Vec<Source> = SOURCES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|&(_, source)| source)
-        .collect();
+    let mut sources: Vec<Source> = LINKED.iter().map(|&(_, source)| source).collect();
+    if ANY.load(Ordering::Acquire) {
+        sources.extend(
+            SOURCES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|&(_, source)| source),
+        );
+    }
     let family = imp::family(id);
     if family.is_empty() {
         return snapshot;

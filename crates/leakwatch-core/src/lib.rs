@@ -91,7 +91,7 @@ cfg_on! {
 }
 
 // Tracking and checking.
-pub use config::{Level, grace, level, set_level};
+pub use config::{Level, grace, level, level_if_known, set_level};
 pub use ignore::Ignore;
 pub use report::Report;
 pub use scope::{Scope, ScopeGuard};

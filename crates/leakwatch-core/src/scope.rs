@@ -126,6 +126,10 @@ impl Scope {
     /// ```
     pub fn new(name: impl Into<String>) -> Scope {
         let name: Arc<str> = name.into().into();
+        // Decided before anything can be created in the scope, so that
+        // hooks running where the environment cannot be read (see
+        // `level_if_known`) know it.
+        let _ = crate::level();
         let id = imp::create(ScopeId::current());
         Scope {
             id,

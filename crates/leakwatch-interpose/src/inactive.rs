@@ -8,6 +8,10 @@ use crate::{Stacks, Support};
 
 const WHY: &str = if cfg!(not(any(debug_assertions, feature = "production"))) {
     "tracking is compiled out of this build (no debug_assertions, no `production` feature)"
+} else if cfg!(not(feature = "interpose")) {
+    "leakwatch is built without its `interpose` feature, so libc's functions are not interposed"
+} else if cfg!(target_feature = "crt-static") {
+    "libc is linked statically (`+crt-static`), where its functions cannot be interposed"
 } else {
     "descriptors, threads and children created outside leakwatch's wrappers are seen only on glibc Linux (x86_64, aarch64)"
 };

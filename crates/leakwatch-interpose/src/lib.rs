@@ -88,8 +88,12 @@
 //!
 //! # When it is on
 //!
-//! On glibc Linux, x86_64 or aarch64, in builds with `debug_assertions`
-//! (`cargo test`) or the `production` feature, and while
+//! With the `interpose` feature (a default one), on glibc Linux, x86_64 or
+//! aarch64, dynamically linked (not `+crt-static`), in builds with
+//! `debug_assertions` (`cargo test`) or the `production` feature, with no
+//! sanitizer runtime in the process (whose interceptors own the same
+//! functions: the hooks then pass every call to them and record nothing),
+//! and while
 //! `leakwatch_core::level()` is not `Off` and [`set_recording`] has not
 //! turned it off. Elsewhere the crate builds, records nothing, and
 //! [`support`] says why, so a check can say it cannot see unwrapped
@@ -103,21 +107,35 @@ mod describe;
 mod hunt;
 mod record;
 
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    any(debug_assertions, feature = "production")
-))]
-mod active;
-#[cfg(not(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    any(debug_assertions, feature = "production")
-)))]
-#[path = "inactive.rs"]
-mod active;
+/// Items compiled where libc's functions are interposed: `leakwatch_hooks`
+/// (set by the build script: the `interpose` feature, glibc Linux on x86_64
+/// or aarch64, no `+crt-static`) in a build with tracking compiled in.
+macro_rules! cfg_hooks {
+    ($($item:item)*) => {
+        $(
+            #[cfg(all(leakwatch_hooks, any(debug_assertions, feature = "production")))]
+            $item
+        )*
+    };
+}
+
+/// Items compiled where [`cfg_hooks!`]'s are not.
+macro_rules! cfg_not_hooks {
+    ($($item:item)*) => {
+        $(
+            #[cfg(not(all(leakwatch_hooks, any(debug_assertions, feature = "production"))))]
+            $item
+        )*
+    };
+}
+
+cfg_hooks! {
+    mod active;
+}
+cfg_not_hooks! {
+    #[path = "inactive.rs"]
+    mod active;
+}
 
 use leakwatch_core::ScopeId;
 

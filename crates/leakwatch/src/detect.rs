@@ -417,39 +417,16 @@ mod imp {
 
     const NAME: &str = "leakwatch-interpose";
 
-    /// Registers the source when the executable is loaded, so that every
-    /// check sees it, `Scope::check` included, before any test has run.
-    // SAFETY: `.init_array` holds `extern "C" fn()` pointers that the
-    // dynamic loader calls once, before `main`, on the main thread; this
-    // entry is one such function, which neither unwinds (`install` takes
-    // a lock no other thread can hold yet and allocates) nor needs
-    // anything `main` sets up.
-    #[cfg(target_env = "gnu")]
-    #[used]
-    #[unsafe(link_section = ".init_array")]
-    static INSTALL_AT_LOAD: extern "C" fn() = install_at_load;
+    /// The source, linked in: every check sees it, `Scope::check`
+    /// included, from the first, with nothing run before `main`.
+    #[linkme::distributed_slice(external::LINKED)]
+    static INTERPOSED: (&str, external::Source) = (NAME, source);
 
-    #[cfg(target_env = "gnu")]
-    extern "C" fn install_at_load() {
-        if seen() {
-            external::register(NAME, source);
-            // The first item recorded starts leakwatch's clock thread: here,
-            // outside every scope, rather than in whichever test records
-            // first, which would otherwise be charged with it until the
-            // thread has begun running and can be named.
-            drop(leakwatch_core::Tag::new("leakwatch-start"));
-        }
-    }
-
-    /// Registers the source once, and says once if nothing can be seen.
+    /// Says once if nothing can be seen.
     pub(crate) fn install() {
         static ONCE: Once = Once::new();
         ONCE.call_once(|| {
-            if seen() {
-                if !external::is_registered(NAME) {
-                    external::register(NAME, source);
-                }
-            } else {
+            if !seen() {
                 eprintln!(
                     "leakwatch: {}: descriptors, threads and child processes opened outside \
                      leakwatch's wrappers are not checked",

@@ -110,7 +110,9 @@ pub mod integration {
     //! * **Settings**: [`COMPILED_IN`] says whether tracking is compiled in;
     //!   [`parse_grace`] reads a grace as `LEAKWATCH_GRACE` does, with
     //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Backoff`]
-    //!   waits as checks do.
+    //!   waits as checks do; [`support`] says whether descriptors, threads
+    //!   and children created outside the wrappers are seen here, or why
+    //!   not ([`Support`]).
     //!
     //! [`Tag::with_origin`]: crate::Tag::with_origin
     //! [`Tag::id_setter`]: crate::Tag::id_setter
@@ -132,6 +134,7 @@ pub mod integration {
         Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Finding, Frame, Group, IdSetter, IdTable,
         Item, Origin, ScopeId, Snapshot, Stack, parse_grace,
     };
+    pub use leakwatch_interpose::{Support, support};
 }
 
 #[doc = include_str!("../docs/messages.md")]

@@ -116,6 +116,10 @@ impl Ticker {
     /// Starts the thread; `None` if the system refuses one (then
     /// [`recent_nanos`] reads the clock each time, which is only slower).
     fn spawn(&'static self, activity: fn() -> u64) -> Option<Thread> {
+        // Started in no scope: whichever scope first needs the clock does
+        // not own it, and a layer that records threads by scope (libc
+        // interposition) charges it to none.
+        let _outside = crate::ScopeId::NONE.enter();
         thread::Builder::new()
             .name("leakwatch-clock".into())
             .spawn(move || self.tick(activity))

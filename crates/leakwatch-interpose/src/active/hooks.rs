@@ -27,14 +27,14 @@
 use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 use libc::{
-    id_t, idtype_t, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, pthread_attr_t,
+    DIR, FILE, id_t, idtype_t, mode_t, pid_t, posix_spawn_file_actions_t, posix_spawnattr_t, pthread_attr_t,
     pthread_t, rusage, siginfo_t, sigset_t, sockaddr, socklen_t,
 };
 
 use super::{
     ARG, Busy, Call, FORKED_CHILD, LIVE, MY_SLOT, Origin, RUNNING, START, STATE, SUBJECT,
-    THREAD_HINT, THREAD_SCOPES, THREADS, child_reaped, child_started, claim, fd_closing, fd_opened,
-    free, my_tid,
+    THREAD_HINT, THREAD_SCOPES, THREADS, child_reaped, child_started, claim, fd_closing, fd_is_open,
+    fd_opened, fd_range_closing, fd_replaced, free, my_tid,
 };
 
 type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
@@ -76,6 +76,19 @@ pub(crate) mod real {
         waitpid: unsafe extern "C" fn(pid_t, *mut c_int, c_int) -> pid_t;
         wait4: unsafe extern "C" fn(pid_t, *mut c_int, c_int, *mut rusage) -> pid_t;
         waitid: unsafe extern "C" fn(idtype_t, id_t, *mut siginfo_t, c_int) -> c_int;
+        opendir: unsafe extern "C" fn(*const c_char) -> *mut DIR;
+        closedir: unsafe extern "C" fn(*mut DIR) -> c_int;
+        fopen: unsafe extern "C" fn(*const c_char, *const c_char) -> *mut FILE;
+        fopen64: unsafe extern "C" fn(*const c_char, *const c_char) -> *mut FILE;
+        tmpfile: unsafe extern "C" fn() -> *mut FILE;
+        tmpfile64: unsafe extern "C" fn() -> *mut FILE;
+        fclose: unsafe extern "C" fn(*mut FILE) -> c_int;
+        creat: unsafe extern "C" fn(*const c_char, mode_t) -> c_int;
+        creat64: unsafe extern "C" fn(*const c_char, mode_t) -> c_int;
+        @optional
+        close_range: unsafe extern "C" fn(c_uint, c_uint, c_int) -> c_int;
+        closefrom: unsafe extern "C" fn(c_int);
+        pidfd_open: unsafe extern "C" fn(pid_t, c_uint) -> c_int;
     }
 }
 
@@ -257,30 +270,49 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     opened(unsafe { real::dup()(fd) }, Call::Dup)
 }
 
-/// `int dup2(int, int)`; a `newfd` that was open is replaced.
+/// Records what `dup2`/`dup3` made of `new`: a new item only if `new` was
+/// not open before (`was_open`). Onto an open descriptor (a redirect of
+/// stdout and its restore) the number lives on: whoever opened it still
+/// holds it, and its record, if any, takes the new file's identity.
+#[inline]
+fn duplicated(fd: c_int, was_open: bool, call: Call) -> c_int {
+    if fd < 0 {
+        fd
+    } else if was_open {
+        // SAFETY: `__errno_location` returns this thread's errno slot.
+        let errno = unsafe { *libc::__errno_location() };
+        fd_replaced(fd);
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = errno };
+        fd
+    } else {
+        opened(fd, call)
+    }
+}
+
+/// `int dup2(int, int)`; see [`duplicated`].
 ///
 /// # Safety
 /// As for libc's `dup2`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    // Onto itself, `dup2` changes nothing.
+    let was_open = old == new || fd_is_open(new);
     // SAFETY: forwards the caller's arguments unchanged.
     let fd = unsafe { real::dup2()(old, new) };
-    // Onto itself, `dup2` changes nothing: the record stays the opener's.
-    if old == new {
-        fd
-    } else {
-        opened(fd, Call::Dup2)
-    }
+    duplicated(fd, was_open, Call::Dup2)
 }
 
-/// `int dup3(int, int, int)`.
+/// `int dup3(int, int, int)`; see [`duplicated`].
 ///
 /// # Safety
 /// As for libc's `dup3`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    let was_open = fd_is_open(new);
     // SAFETY: forwards the caller's arguments unchanged.
-    opened(unsafe { real::dup3()(old, new, flags) }, Call::Dup3)
+    let fd = unsafe { real::dup3()(old, new, flags) };
+    duplicated(fd, was_open, Call::Dup3)
 }
 
 /// Records what `F_DUPFD`/`F_DUPFD_CLOEXEC` created.
@@ -420,6 +452,184 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     unsafe { real::close()(fd) }
 }
 
+/// `int close_range(unsigned first, unsigned last, int flags)`: forgets
+/// the records in the range first, unless it only marks them close-on-exec.
+///
+/// # Safety
+/// As for libc's `close_range`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    let Some(real) = real::close_range() else {
+        // SAFETY: `__errno_location` returns this thread's errno slot.
+        unsafe { *libc::__errno_location() = libc::ENOSYS };
+        return -1;
+    };
+    if flags & (libc::CLOSE_RANGE_CLOEXEC as c_int) == 0 && first <= last {
+        fd_range_closing(first, last);
+    }
+    // SAFETY: forwards the caller's arguments unchanged.
+    unsafe { real(first, last, flags) }
+}
+
+/// `void closefrom(int lowfd)`: forgets every record from `lowfd` on first.
+///
+/// # Safety
+/// As for libc's `closefrom`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn closefrom(low: c_int) {
+    if low >= 0 {
+        fd_range_closing(low as c_uint, c_uint::MAX);
+    }
+    match real::closefrom() {
+        // SAFETY: forwards the caller's argument unchanged.
+        Some(real) => unsafe { real(low) },
+        // No such function in this libc: close them one by one, as it would.
+        None => {
+            let high = super::FD_HIGH.load(std::sync::atomic::Ordering::Relaxed);
+            for fd in low.max(0)..high as c_int {
+                // SAFETY: closing a descriptor number is what the caller asked.
+                unsafe { real::close()(fd) };
+            }
+        }
+    }
+}
+
+/// `int pidfd_open(pid_t, unsigned)`, tokio's child reaper.
+///
+/// # Safety
+/// As for libc's `pidfd_open`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pidfd_open(pid: pid_t, flags: c_uint) -> c_int {
+    let Some(real) = real::pidfd_open() else {
+        // SAFETY: `__errno_location` returns this thread's errno slot.
+        unsafe { *libc::__errno_location() = libc::ENOSYS };
+        return -1;
+    };
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(unsafe { real(pid, flags) }, Call::PidfdOpen)
+}
+
+/// `int creat(const char *, mode_t)`, which libc implements without
+/// calling the interposed `open`.
+///
+/// # Safety
+/// As for libc's `creat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn creat(path: *const c_char, mode: mode_t) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(unsafe { real::creat()(path, mode) }, Call::Creat)
+}
+
+/// `int creat64(const char *, mode_t)`.
+///
+/// # Safety
+/// As for libc's `creat64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn creat64(path: *const c_char, mode: mode_t) -> c_int {
+    // SAFETY: forwards the caller's arguments unchanged.
+    opened(unsafe { real::creat64()(path, mode) }, Call::Creat64)
+}
+
+/// Records the descriptor under a directory stream libc just opened.
+fn dir_opened(dir: *mut DIR, call: Call) -> *mut DIR {
+    if !dir.is_null() {
+        // SAFETY: `dir` is a stream libc just returned, open.
+        opened(unsafe { libc::dirfd(dir) }, call);
+    }
+    dir
+}
+
+/// `DIR *opendir(const char *)`, std's `read_dir`: libc opens the
+/// descriptor itself, unseen by the interposed `open`.
+///
+/// # Safety
+/// As for libc's `opendir`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut DIR {
+    // SAFETY: forwards the caller's argument unchanged.
+    dir_opened(unsafe { real::opendir()(path) }, Call::Opendir)
+}
+
+/// `int closedir(DIR *)`: forgets the stream's descriptor (opened by
+/// `opendir`, or by the caller for `fdopendir`, as std's `remove_dir_all`
+/// does), which libc closes without calling the interposed `close`.
+///
+/// # Safety
+/// As for libc's `closedir`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn closedir(dir: *mut DIR) -> c_int {
+    if !dir.is_null() {
+        // SAFETY: the caller passes an open stream, as `closedir` requires.
+        fd_closing(unsafe { libc::dirfd(dir) });
+    }
+    // SAFETY: forwards the caller's argument unchanged.
+    unsafe { real::closedir()(dir) }
+}
+
+/// Records the descriptor under a stream libc just opened.
+fn file_opened(file: *mut FILE, call: Call) -> *mut FILE {
+    if !file.is_null() {
+        // SAFETY: `file` is a stream libc just returned, open.
+        opened(unsafe { libc::fileno(file) }, call);
+    }
+    file
+}
+
+/// `FILE *fopen(const char *, const char *)`.
+///
+/// # Safety
+/// As for libc's `fopen`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut FILE {
+    // SAFETY: forwards the caller's arguments unchanged.
+    file_opened(unsafe { real::fopen()(path, mode) }, Call::Fopen)
+}
+
+/// `FILE *fopen64(const char *, const char *)`.
+///
+/// # Safety
+/// As for libc's `fopen64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fopen64(path: *const c_char, mode: *const c_char) -> *mut FILE {
+    // SAFETY: forwards the caller's arguments unchanged.
+    file_opened(unsafe { real::fopen64()(path, mode) }, Call::Fopen64)
+}
+
+/// `FILE *tmpfile(void)`.
+///
+/// # Safety
+/// As for libc's `tmpfile`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tmpfile() -> *mut FILE {
+    // SAFETY: no arguments.
+    file_opened(unsafe { real::tmpfile()() }, Call::Tmpfile)
+}
+
+/// `FILE *tmpfile64(void)`.
+///
+/// # Safety
+/// As for libc's `tmpfile64`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tmpfile64() -> *mut FILE {
+    // SAFETY: no arguments.
+    file_opened(unsafe { real::tmpfile64()() }, Call::Tmpfile)
+}
+
+/// `int fclose(FILE *)`: forgets the stream's descriptor (from `fopen`,
+/// or the caller's for `fdopen`), which libc closes itself.
+///
+/// # Safety
+/// As for libc's `fclose`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fclose(file: *mut FILE) -> c_int {
+    if !file.is_null() {
+        // SAFETY: the caller passes an open stream, as `fclose` requires.
+        fd_closing(unsafe { libc::fileno(file) });
+    }
+    // SAFETY: forwards the caller's argument unchanged.
+    unsafe { real::fclose()(file) }
+}
+
 /// `pthread_create`: runs the thread through [`trampoline`], which records
 /// its id, makes its creator's scope current in it, and sees it finish.
 ///
@@ -432,6 +642,9 @@ pub unsafe extern "C" fn pthread_create(
     start: StartRoutine,
     arg: *mut c_void,
 ) -> c_int {
+    // Before the process has a second thread, whose locks a forked child
+    // could inherit held.
+    real::resolve_all();
     let claimed = Busy::enter().and_then(|_busy| {
         let origin = Origin::here(Call::PthreadCreate);
         let i = claim(&THREADS, &THREAD_HINT)?;
@@ -524,19 +737,47 @@ pub unsafe extern "C" fn pthread_exit(value: *mut c_void) -> ! {
 
 /// `fork`: the parent records the child; the child stops recording.
 ///
+/// The forking thread is marked busy through the real call. glibc runs the
+/// atfork handlers inside it, in the parent before and after, and in the
+/// child before `fork` returns there; a hooked call they make passes
+/// straight through, so the child never waits on a table lock that a
+/// thread of the parent, gone in the child, held. Every real function is
+/// looked up before, so none is first looked up in the child.
+///
 /// # Safety
 /// As for libc's `fork`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fork() -> pid_t {
+    real::resolve_all();
     let origin = Busy::enter().map(|_busy| Origin::here(Call::Fork));
+    let busy = Busy::tables();
     // SAFETY: no arguments.
     let pid = unsafe { real::fork()() };
     if pid == 0 {
         FORKED_CHILD.store(true, std::sync::atomic::Ordering::Relaxed);
-    } else if let Some(origin) = origin {
+    }
+    drop(busy);
+    if pid > 0
+        && let Some(origin) = origin
+    {
         child_started(pid, &origin);
     }
     pid
+}
+
+/// `vfork`, made a `fork`. A vfork child shares the parent's memory until
+/// it execs or exits, and whatever it closes or duplicates there (as a
+/// child does before `exec`) would write the parent's tables; it cannot be
+/// told apart from the parent's thread it runs on. A `fork` child has
+/// memory of its own, and `vfork`'s contract (call only `_exit` or an
+/// `exec`) is one a fork child keeps too.
+///
+/// # Safety
+/// As for libc's `vfork`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vfork() -> pid_t {
+    // SAFETY: `fork` has no preconditions beyond `vfork`'s.
+    unsafe { fork() }
 }
 
 /// `posix_spawn`.

@@ -71,7 +71,11 @@ const LEN: usize = 6;
 /// A thread's start routine and its argument, until the thread takes them.
 const START: usize = 7;
 const ARG: usize = 8;
-const STACK: usize = 9;
+/// A descriptor's device and inode when it was recorded (both 0 if unknown):
+/// a number that names another file now was closed where no hook saw it.
+const DEV: usize = 9;
+const INO: usize = 10;
+const STACK: usize = 11;
 const W: usize = STACK + FRAMES;
 
 // States.
@@ -121,25 +125,6 @@ thread_local! {
     static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-/// Reads `LEAKWATCH` (through `leakwatch_core::level`) when the executable
-/// is loaded, while one thread runs and no lock is held, so that no hook
-/// is the first to read it: std calls `posix_spawnp` and `fork` holding its
-/// environment lock, which reading the variable there would take again.
-// SAFETY: `.init_array` holds `extern "C" fn()` pointers that the dynamic
-// loader calls once, before `main`, on the main thread; this entry is one
-// such function, which neither unwinds nor needs anything `main` sets up.
-#[used]
-#[unsafe(link_section = ".init_array")]
-static READ_LEVEL_AT_LOAD: extern "C" fn() = read_level_at_load;
-
-extern "C" fn read_level_at_load() {
-    let _ = leakwatch_core::level();
-    LEVEL_READ_AT_LOAD.store(true, Ordering::Relaxed);
-}
-
-/// Set by [`read_level_at_load`], for [`crate::support`]'s tests.
-pub(crate) static LEVEL_READ_AT_LOAD: AtomicBool = AtomicBool::new(false);
-
 /// Which libc function created an item; the `u8` is kept in `CALL`.
 #[derive(Clone, Copy, Debug)]
 #[repr(u8)]
@@ -166,13 +151,20 @@ pub(crate) enum Call {
     MemfdCreate,
     InotifyInit,
     InotifyInit1,
+    Opendir,
+    Fopen,
+    Fopen64,
+    Tmpfile,
+    Creat,
+    Creat64,
+    PidfdOpen,
     PthreadCreate,
     Fork,
     PosixSpawn,
     PosixSpawnp,
 }
 
-const CALL_NAMES: [&str; 26] = [
+const CALL_NAMES: [&str; 33] = [
     "open",
     "open64",
     "openat",
@@ -195,6 +187,13 @@ const CALL_NAMES: [&str; 26] = [
     "memfd_create",
     "inotify_init",
     "inotify_init1",
+    "opendir",
+    "fopen",
+    "fopen64",
+    "tmpfile",
+    "creat",
+    "creat64",
+    "pidfd_open",
     "pthread_create",
     "fork",
     "posix_spawn",
@@ -218,9 +217,13 @@ pub(crate) fn set_recording(on: bool) {
 }
 
 pub(crate) fn recording() -> bool {
+    // The level is never read from the environment here: std calls
+    // `posix_spawnp` and `fork` holding its environment lock. Until it is
+    // known (creating a scope decides it) nothing is in a scope, so
+    // nothing recorded could be reported.
     RECORDING.load(Ordering::Relaxed)
         && !FORKED_CHILD.load(Ordering::Relaxed)
-        && leakwatch_core::level() != Level::Off
+        && leakwatch_core::level_if_known().is_some_and(|level| level != Level::Off)
 }
 
 pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
@@ -369,7 +372,7 @@ fn want_stack(scope: ScopeId) -> bool {
         // The unwinder costs 2.5-4 µs for 16 frames (it stops at the stack's
         // end, so a deeper stack costs more, up to `FRAMES`): as much again as
         // opening a file, and 13% of starting and joining a thread.
-        _ => leakwatch_core::level() == Level::Stacks,
+        _ => leakwatch_core::level_if_known() == Some(Level::Stacks),
     }
 }
 
@@ -411,8 +414,61 @@ fn fd_insert(fd: libc::c_int, origin: &Origin) {
         MISSED.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    origin.write(&lock(slot), i as u64, LIVE);
+    // Only an item in a scope can be reported, so only it pays the `fstat`.
+    let (dev, ino) = if origin.scope == ScopeId::NONE {
+        (0, 0)
+    } else {
+        fd_identity(fd).unwrap_or((0, 0))
+    };
+    let g = lock(slot);
+    g.set(DEV, dev);
+    g.set(INO, ino);
+    origin.write(&g, i as u64, LIVE);
+    drop(g);
     FD_HIGH.fetch_max(i + 1, Ordering::Relaxed);
+}
+
+/// The device and inode `fd` names, `None` if it is not open.
+fn fd_identity(fd: libc::c_int) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `fstat` writes a whole `stat` at a valid pointer or fails.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: `fstat` returned 0, so it initialised `st`.
+    let st = unsafe { st.assume_init() };
+    Some((st.st_dev, st.st_ino))
+}
+
+/// `fd`, just made to name another open file (`dup2` onto it): its record,
+/// if any, keeps its origin and takes the new file's identity.
+fn fd_replaced(fd: libc::c_int) {
+    let Some(slot) = FDS.get(fd as usize) else {
+        return;
+    };
+    if slot.peek(STATE) == FREE || slot.peek(DEV) == 0 && slot.peek(INO) == 0 {
+        return;
+    }
+    let Some(_busy) = Busy::tables() else { return };
+    let (dev, ino) = fd_identity(fd).unwrap_or((0, 0));
+    let g = lock(slot);
+    if g.get(STATE) != FREE && g.get(SUBJECT) == fd as u64 {
+        g.set(DEV, dev);
+        g.set(INO, ino);
+    }
+}
+
+/// Forgets every record from `first` to `last` (inclusive), about to be
+/// closed together (`close_range`, `closefrom`).
+fn fd_range_closing(first: libc::c_uint, last: libc::c_uint) {
+    if FORKED_CHILD.load(Ordering::Relaxed) {
+        return;
+    }
+    let high = FD_HIGH.load(Ordering::Relaxed).min(FD_SLOTS);
+    let last = (last as usize).saturating_add(1).min(high);
+    for fd in (first as usize)..last {
+        fd_closing(fd as libc::c_int);
+    }
 }
 
 /// Forgets `fd`, about to be closed.
@@ -427,6 +483,16 @@ fn fd_closing(fd: libc::c_int) {
     {
         lock(slot).set(STATE, FREE);
     }
+}
+
+/// Whether the record read as `words` still describes its descriptor: the
+/// number is open and names the same file (when the record knows which).
+fn fd_still_open(words: &[u64; W]) -> bool {
+    let fd = words[SUBJECT] as i32;
+    if words[DEV] == 0 && words[INO] == 0 {
+        return fd_is_open(fd);
+    }
+    fd_identity(fd) == Some((words[DEV], words[INO]))
 }
 
 /// Whether `fd` is open in this process now.
@@ -546,7 +612,7 @@ fn fd_table() -> &'static [Slot<W>] {
 /// `each` for every fd record of `scopes` still open, forgetting stale ones.
 fn scan_fds(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
     scan(fd_table(), scopes, |slot, words, scope| {
-        if fd_is_open(words[SUBJECT] as i32) {
+        if fd_still_open(&words) {
             each(words, scope);
         } else {
             forget_if_unchanged(slot, &words);

@@ -26,6 +26,17 @@ impl Real {
     /// `malloc`'s lock is held, so looking up here cannot deadlock.
     #[inline]
     pub(crate) fn get(&self) -> *mut c_void {
+        let addr = self.get_if_any();
+        if addr.is_null() {
+            missing(self.name);
+        }
+        addr
+    }
+
+    /// As [`Real::get`], but null where this libc lacks the function
+    /// (`close_range` before glibc 2.34, `pidfd_open` before 2.36).
+    #[inline]
+    pub(crate) fn get_if_any(&self) -> *mut c_void {
         let addr = self.addr.load(Ordering::Relaxed);
         if !addr.is_null() {
             return addr;
@@ -34,9 +45,6 @@ impl Real {
         // linked into an executable or shared object, and `self.name` is a
         // NUL-terminated string that outlives the call.
         let found = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
-        if found.is_null() {
-            missing(self.name);
-        }
         self.addr.store(found, Ordering::Relaxed);
         found
     }
@@ -55,25 +63,54 @@ fn missing(name: &CStr) -> ! {
 }
 
 /// Declares the real function `$name` with the C type `$ty`, and a
-/// function of the same name returning it.
+/// function of the same name returning it; those after `@optional` return
+/// `None` where this libc lacks them. `resolve_all` looks every one up.
 macro_rules! real {
-    ($($name:ident: $ty:ty;)*) => {
+    ($($name:ident: $ty:ty;)* @optional $($opt:ident: $opt_ty:ty;)*) => {
         $(
             #[inline]
             pub(crate) fn $name() -> $ty {
-                static REAL: $crate::active::real::Real = $crate::active::real::Real::new(
-                    match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
-                        Ok(name) => name,
-                        Err(_) => panic!("a symbol name with a NUL"),
-                    },
-                );
-                let addr = REAL.get();
+                let addr = $crate::active::real::real!(@static $name).get();
                 // SAFETY: `addr` is libc's definition of the symbol of this
                 // name, non-null (`Real::get` aborts otherwise), and `$ty`
                 // is its C signature as glibc declares it.
                 unsafe { std::mem::transmute::<*mut std::ffi::c_void, $ty>(addr) }
             }
         )*
+        $(
+            #[inline]
+            pub(crate) fn $opt() -> Option<$opt_ty> {
+                let addr = $crate::active::real::real!(@static $opt).get_if_any();
+                if addr.is_null() {
+                    return None;
+                }
+                // SAFETY: `addr` is libc's definition of the symbol of this
+                // name, non-null, and `$opt_ty` is its C signature as glibc
+                // declares it.
+                Some(unsafe { std::mem::transmute::<*mut std::ffi::c_void, $opt_ty>(addr) })
+            }
+        )*
+
+        /// Looks up every real function now, so that none is looked up
+        /// for the first time in a forked child, where `dlsym` may wait on
+        /// a loader lock that a thread of the parent held.
+        pub(crate) fn resolve_all() {
+            static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !DONE.load(std::sync::atomic::Ordering::Relaxed) {
+                $(let _ = $name();)*
+                $(let _ = $opt();)*
+                DONE.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     };
+    (@static $name:ident) => {{
+        static REAL: $crate::active::real::Real = $crate::active::real::Real::new(
+            match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+                Ok(name) => name,
+                Err(_) => panic!("a symbol name with a NUL"),
+            },
+        );
+        &REAL
+    }};
 }
 pub(crate) use real;

@@ -8,13 +8,71 @@ fn every_call_has_a_name() {
     assert_eq!(call_name(999), "?");
 }
 
-/// The level was read when the test binary was loaded, before `main`, so
-/// no hook is the first to read it.
+/// Creating a scope decides the level, so hooks, which never read the
+/// environment, record from then on.
 #[test]
-fn the_level_is_read_at_load() {
-    assert!(LEVEL_READ_AT_LOAD.load(Ordering::Relaxed));
+fn a_scope_makes_the_level_known_to_the_hooks() {
+    let _scope = leakwatch_core::Scope::new("level");
+    assert!(leakwatch_core::level_if_known().is_some());
     assert!(recording());
 }
+
+/// A child's atfork handler that calls a hooked function while a thread of
+/// the parent held the slot it would write (here the forking thread itself
+/// holds it) passes straight through rather than wait for ever.
+#[test]
+fn an_atfork_handler_in_the_child_never_waits_on_the_parents_locks() {
+    use std::sync::Once;
+
+    /// The number the handler duplicates onto: used by nothing else.
+    const TARGET: i32 = 1000;
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    extern "C" fn in_child() {
+        if ARMED.load(Ordering::Relaxed) {
+            // SAFETY: duplicates stdin onto a number this test owns.
+            unsafe { libc::dup2(0, TARGET) };
+        }
+    }
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registers a child handler that is async-signal-safe
+        // (`dup2` only, and only while armed).
+        assert_eq!(unsafe { libc::pthread_atfork(None, None, Some(in_child)) }, 0);
+    });
+
+    let _scope = leakwatch_core::Scope::new("fork");
+    let held = lock(&FDS[TARGET as usize]);
+    ARMED.store(true, Ordering::Relaxed);
+    // SAFETY: the child only runs the handler above and `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    ARMED.store(false, Ordering::Relaxed);
+    drop(held);
+    assert!(pid > 0, "fork failed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child without blocking.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            break;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: kills and reaps our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the forked child hung in its atfork handler");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+}
+
 
 /// A `close` that finds its thread busy (as in a signal handler that
 /// interrupted a hook) leaves the record, and the next query, finding the
