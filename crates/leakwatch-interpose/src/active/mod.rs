@@ -207,6 +207,11 @@ fn call_name(code: u64) -> &'static str {
 pub(crate) fn support() -> Support {
     if FORKED_CHILD.load(Ordering::Relaxed) {
         Support::Unavailable("a forked child records nothing until it execs")
+    } else if real::sanitizer() {
+        Support::Unavailable(
+            "a sanitizer runtime is in the process: its interceptors own libc's functions, so \
+             leakwatch passes every call to them and records nothing",
+        )
     } else {
         Support::Active
     }
@@ -223,6 +228,7 @@ pub(crate) fn recording() -> bool {
     // nothing recorded could be reported.
     RECORDING.load(Ordering::Relaxed)
         && !FORKED_CHILD.load(Ordering::Relaxed)
+        && !real::sanitizer()
         && leakwatch_core::level_if_known().is_some_and(|level| level != Level::Off)
 }
 

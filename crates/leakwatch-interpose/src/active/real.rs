@@ -1,18 +1,49 @@
 //! The real libc functions behind the interposed ones.
+//!
+//! # Sanitizers
+//!
+//! A sanitizer runtime (ASan, TSan, MSan, LSan) intercepts the same libc
+//! functions, by weak definitions that this crate's strong ones would
+//! silently replace. Where one is in the process, each hook calls the
+//! runtime's interceptor (`__interceptor_open64`) instead of libc, and
+//! records nothing: the sanitizer keeps its view of the process, and
+//! [`crate::support`] says why leakwatch has none.
 
 use std::ffi::{CStr, c_void};
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 /// One real function, looked up on first use.
 pub(crate) struct Real {
     name: &'static CStr,
+    /// A sanitizer's interceptor of the same function.
+    interceptor: &'static CStr,
     addr: AtomicPtr<c_void>,
 }
 
+/// Whether a sanitizer runtime is in the process: 0 not looked yet, 1 no,
+/// 2 yes.
+static SANITIZER: AtomicU8 = AtomicU8::new(0);
+
+/// Whether a sanitizer runtime is in the process (every sanitizer's
+/// common runtime defines `__sanitizer_print_stack_trace`).
+pub(crate) fn sanitizer() -> bool {
+    match SANITIZER.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: `RTLD_DEFAULT` searches the global scope; the name is
+            // NUL-terminated and static.
+            let found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__sanitizer_print_stack_trace".as_ptr()) };
+            SANITIZER.store(if found.is_null() { 1 } else { 2 }, Ordering::Relaxed);
+            !found.is_null()
+        }
+        v => v == 2,
+    }
+}
+
 impl Real {
-    pub(crate) const fn new(name: &'static CStr) -> Real {
+    pub(crate) const fn new(name: &'static CStr, interceptor: &'static CStr) -> Real {
         Real {
             name,
+            interceptor,
             addr: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
@@ -41,10 +72,18 @@ impl Real {
         if !addr.is_null() {
             return addr;
         }
-        // SAFETY: `RTLD_NEXT` is a valid pseudo-handle for `dlsym` in code
-        // linked into an executable or shared object, and `self.name` is a
-        // NUL-terminated string that outlives the call.
-        let found = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        let mut found = std::ptr::null_mut();
+        if sanitizer() {
+            // SAFETY: `RTLD_DEFAULT` is the global scope's pseudo-handle,
+            // and the name is a NUL-terminated string that outlives the call.
+            found = unsafe { libc::dlsym(libc::RTLD_DEFAULT, self.interceptor.as_ptr()) };
+        }
+        if found.is_null() {
+            // SAFETY: `RTLD_NEXT` is a valid pseudo-handle for `dlsym` in
+            // code linked into an executable or shared object, and the
+            // name is a NUL-terminated string that outlives the call.
+            found = unsafe { libc::dlsym(libc::RTLD_NEXT, self.name.as_ptr()) };
+        }
         self.addr.store(found, Ordering::Relaxed);
         found
     }
@@ -106,6 +145,12 @@ macro_rules! real {
     (@static $name:ident) => {{
         static REAL: $crate::active::real::Real = $crate::active::real::Real::new(
             match std::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+                Ok(name) => name,
+                Err(_) => panic!("a symbol name with a NUL"),
+            },
+            match std::ffi::CStr::from_bytes_with_nul(
+                concat!("__interceptor_", stringify!($name), "\0").as_bytes(),
+            ) {
                 Ok(name) => name,
                 Err(_) => panic!("a symbol name with a NUL"),
             },
