@@ -231,11 +231,12 @@ pub fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Stacks {
-    /// At `LEAKWATCH=stacks` (the default). Capturing 16 frames with the
-    /// unwinder costs 2.5-4 µs: as much again as opening a file, and 13%
-    /// of starting and joining a thread. Up to 64 innermost frames are
-    /// kept, enough to reach the user's frame below an async client
-    /// library's poll layers; a deeper stack costs more to capture.
+    /// The default: at `LEAKWATCH=sites` in test builds (without the
+    /// `production` feature), so a report names the user's line and a
+    /// static's initializer is told apart, and at `LEAKWATCH=stacks` in
+    /// every build. Up to 64 innermost frames are kept, enough to reach
+    /// the user's frame below an async client library's poll layers; what
+    /// a capture costs is in BENCHMARKS.md.
     #[default]
     AtLevel,
     /// Always, for items created inside a scope.

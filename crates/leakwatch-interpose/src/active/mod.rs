@@ -38,6 +38,7 @@
 mod hooks;
 pub(crate) mod real;
 mod slot;
+mod statics;
 mod tally;
 
 use std::cell::Cell;
@@ -334,10 +335,15 @@ impl Origin {
     /// Gathered inside a hook (the caller holds a [`Busy`]).
     #[inline(always)]
     fn here(call: Call) -> Origin {
-        let scope = ScopeId::current();
+        let mut scope = ScopeId::current();
         let (len, stack) = if want_stack(scope) {
             let mut stack = [0; FRAMES];
-            (capture(&mut stack), Some(stack))
+            let len = capture(&mut stack);
+            if statics::in_initializer(&stack[..len]) {
+                // A static's, so the process's (see `statics`).
+                scope = ScopeId::NONE;
+            }
+            (len, Some(stack))
         } else {
             (0, None)
         };
@@ -375,10 +381,14 @@ fn want_stack(scope: ScopeId) -> bool {
     match STACKS.load(Ordering::Relaxed) {
         x if x == Stacks::Always as u8 => true,
         x if x == Stacks::Never as u8 => false,
-        // The unwinder costs 2.5-4 µs for 16 frames (it stops at the stack's
-        // end, so a deeper stack costs more, up to `FRAMES`): as much again as
-        // opening a file, and 13% of starting and joining a thread.
-        _ => leakwatch_core::level_if_known() == Some(Level::Stacks),
+        // In test builds every item in a scope takes its stack, so that a
+        // report names the user's line and a static's initializer is told
+        // apart; production builds take it at `LEAKWATCH=stacks` only.
+        _ => match leakwatch_core::level_if_known() {
+            Some(Level::Stacks) => true,
+            Some(Level::Sites) => cfg!(not(feature = "production")),
+            _ => false,
+        },
     }
 }
 
