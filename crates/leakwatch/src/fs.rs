@@ -49,7 +49,7 @@ impl Tracked<std::fs::File> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn open(path: impl AsRef<Path>) -> io::Result<File> {
+    pub fn open<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new().read(true).open(path)
     }
 
@@ -63,11 +63,30 @@ impl Tracked<std::fs::File> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn create(path: impl AsRef<Path>) -> io::Result<File> {
+    pub fn create<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .open(path)
+    }
+
+    /// Creates `path` for reading and writing, failing if it exists, like
+    /// [`std::fs::File::create_new`].
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("leakwatch-create-new-{}.txt", std::process::id()));
+    /// let file = leakwatch::fs::File::create_new(&path)?;
+    /// assert!(leakwatch::fs::File::create_new(&path).is_err(), "it exists now");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn create_new<P: AsRef<Path>>(path: P) -> io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
             .open(path)
     }
 
@@ -186,7 +205,7 @@ impl OpenOptions {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+    pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let path = path.as_ref();
         let file = self.0.open(path).map_err(crate::exhausted::note)?;
         Ok(track(file, path))
@@ -214,6 +233,31 @@ fn track(file: std::fs::File, path: &Path) -> File {
 impl Default for OpenOptions {
     fn default() -> OpenOptions {
         OpenOptions::new()
+    }
+}
+
+/// Unix's `mode` and `custom_flags`, as on [`std::fs::OpenOptions`].
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use std::os::unix::fs::OpenOptionsExt;
+///
+/// let path = std::env::temp_dir().join(format!("leakwatch-mode-doc-{}", std::process::id()));
+/// let file = leakwatch::fs::OpenOptions::new().write(true).create(true).mode(0o600).open(&path)?;
+/// # std::fs::remove_file(&path)?;
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+impl std::os::unix::fs::OpenOptionsExt for OpenOptions {
+    fn mode(&mut self, mode: u32) -> &mut OpenOptions {
+        self.0.mode(mode);
+        self
+    }
+
+    fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
+        self.0.custom_flags(flags);
+        self
     }
 }
 

@@ -23,6 +23,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 use crate::Tracked;
 
@@ -87,8 +88,26 @@ impl Tracked<std::net::TcpStream> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+    pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let stream = std::net::TcpStream::connect(addr).map_err(crate::exhausted::note)?;
+        Ok(track_stream(stream))
+    }
+
+    /// Connects to `addr` within `timeout`, like
+    /// [`std::net::TcpStream::connect_timeout`], tracked from the caller's
+    /// line.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = leakwatch::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+        let stream =
+            std::net::TcpStream::connect_timeout(addr, timeout).map_err(crate::exhausted::note)?;
         Ok(track_stream(stream))
     }
 
@@ -152,14 +171,23 @@ impl Tracked<std::net::TcpListener> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         let listener = std::net::TcpListener::bind(addr).map_err(crate::exhausted::note)?;
-        let tag = tag_for(
-            "tcp-listener",
-            &listener,
-            format_args!("listening on {}", Addr(listener.local_addr())),
-        );
-        Ok(Tracked::from_parts(listener, tag))
+        Ok(track_listener(listener))
+    }
+
+    /// A second handle to the same listener, tracked on its own from the
+    /// caller's line, like [`std::net::TcpListener::try_clone`].
+    ///
+    /// ```
+    /// let a = leakwatch::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let b: leakwatch::net::TcpListener = a.try_clone()?;
+    /// assert_eq!(a.local_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn try_clone(&self) -> io::Result<TcpListener> {
+        Ok(track_listener((**self).try_clone()?))
     }
 
     /// Accepts a connection; the stream is tracked from the caller's line.
@@ -250,13 +278,42 @@ impl Tracked<std::net::UdpSocket> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let socket = std::net::UdpSocket::bind(addr).map_err(crate::exhausted::note)?;
-        let tag = tag_for(
-            "udp",
-            &socket,
-            format_args!("bound to {}", Addr(socket.local_addr())),
-        );
-        Ok(Tracked::from_parts(socket, tag))
+        Ok(track_udp(socket))
     }
+
+    /// A second handle to the same socket, tracked on its own from the
+    /// caller's line, like [`std::net::UdpSocket::try_clone`].
+    ///
+    /// ```
+    /// let a = leakwatch::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// let b: leakwatch::net::UdpSocket = a.try_clone()?;
+    /// assert_eq!(a.local_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn try_clone(&self) -> io::Result<UdpSocket> {
+        Ok(track_udp((**self).try_clone()?))
+    }
+}
+
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+fn track_listener(listener: std::net::TcpListener) -> TcpListener {
+    let tag = tag_for(
+        "tcp-listener",
+        &listener,
+        format_args!("listening on {}", Addr(listener.local_addr())),
+    );
+    Tracked::from_parts(listener, tag)
+}
+
+#[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+fn track_udp(socket: std::net::UdpSocket) -> UdpSocket {
+    let tag = tag_for(
+        "udp",
+        &socket,
+        format_args!("bound to {}", Addr(socket.local_addr())),
+    );
+    Tracked::from_parts(socket, tag)
 }

@@ -28,6 +28,8 @@
 use std::io;
 use std::thread::{JoinHandle, ScopedJoinHandle};
 
+use ref_cast::{RefCastCustom, ref_cast_custom};
+
 use crate::Tag;
 use crate::integration::ScopeId;
 
@@ -62,7 +64,7 @@ where
 ///
 /// ```
 /// let handle = leakwatch::thread::Builder::new()
-///     .name("loader")
+///     .name("loader".to_owned())
 ///     .spawn(|| std::thread::current().name().map(str::to_owned))?;
 /// assert_eq!(handle.join().unwrap().as_deref(), Some("loader"));
 /// # Ok::<(), std::io::Error>(())
@@ -86,15 +88,15 @@ impl Builder {
         }
     }
 
-    /// Names the thread; reports show the name. It takes what
-    /// `leakwatch::tokio::Builder::name` takes.
+    /// Names the thread, as [`std::thread::Builder::name`]; reports show
+    /// the name. It takes a `String`, as std's does, so `"io".into()`
+    /// infers its type.
     ///
     /// ```
-    /// let builder = leakwatch::thread::Builder::new().name("io");
+    /// let builder = leakwatch::thread::Builder::new().name("io".into());
     /// let numbered = leakwatch::thread::Builder::new().name(format!("io-{}", 2));
     /// ```
-    pub fn name(self, name: impl Into<String>) -> Builder {
-        let name = name.into();
+    pub fn name(self, name: String) -> Builder {
         Builder {
             inner: self.inner.name(name.clone()),
             name: Some(name),
@@ -130,12 +132,53 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let running = match &self.name {
-            Some(name) => Tag::with_detail(KIND, format_args!("'{name}'")),
-            None => Tag::with_detail(KIND, "unnamed"),
-        };
+        let running = self.running();
         // Tracked here, so not also as a thread seen by libc.
         crate::detect::unrecorded(|| self.inner.spawn(tracked(running, f)))
+    }
+
+    /// Spawns a scoped thread in the current scope, as
+    /// [`std::thread::Builder::spawn_scoped`]: the thread is an item of
+    /// kind `"thread"` until `f` returns, with its name as the detail.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error when it cannot create a thread.
+    ///
+    /// ```
+    /// let mut rows = vec![1, 2];
+    /// leakwatch::thread::scope(|s| {
+    ///     let handle = leakwatch::thread::Builder::new()
+    ///         .name("appender".into())
+    ///         .spawn_scoped(s, || rows.push(3))?;
+    ///     handle.join().unwrap();
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// assert_eq!(rows, [1, 2, 3]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope ThreadScope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let body = tracked(self.running(), f);
+        let inner = self.inner;
+        crate::detect::unrecorded(|| inner.spawn_scoped(&scope.inner, body))
+    }
+
+    /// The item a thread spawned from the caller's line is while it runs.
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    fn running(&self) -> Tag {
+        match &self.name {
+            Some(name) => Tag::with_detail(KIND, format_args!("'{name}'")),
+            None => Tag::with_detail(KIND, "unnamed"),
+        }
     }
 }
 
@@ -157,26 +200,33 @@ impl Builder {
 /// ```
 pub fn scope<'env, F, T>(f: F) -> T
 where
-    F: for<'scope> FnOnce(&ThreadScope<'scope, 'env>) -> T,
+    F: for<'scope> FnOnce(&'scope ThreadScope<'scope, 'env>) -> T,
 {
-    std::thread::scope(|inner| f(&ThreadScope { inner }))
+    std::thread::scope(|inner| f(ThreadScope::from_std(inner)))
 }
 
 /// Spawns scoped threads in the current scope: [`std::thread::Scope`] with
-/// tracking. Made by [`scope`].
+/// tracking. Made by [`scope`], which lends it for `'scope` as std lends
+/// its `Scope`, so a scoped thread can spawn more through it.
 ///
 /// ```
 /// leakwatch::thread::scope(|s| {
 ///     let handle = s.spawn(|| 1 + 1);
 ///     assert_eq!(handle.join().unwrap(), 2);
+///     s.spawn(|| s.spawn(|| "from a scoped thread"));
 /// });
 /// ```
-#[derive(Debug)]
+#[derive(Debug, RefCastCustom)]
+#[repr(transparent)]
 pub struct ThreadScope<'scope, 'env: 'scope> {
-    inner: &'scope std::thread::Scope<'scope, 'env>,
+    inner: std::thread::Scope<'scope, 'env>,
 }
 
-impl<'scope> ThreadScope<'scope, '_> {
+impl<'scope, 'env> ThreadScope<'scope, 'env> {
+    /// std's scope as leakwatch's, borrowed for as long.
+    #[ref_cast_custom]
+    fn from_std(inner: &'scope std::thread::Scope<'scope, 'env>) -> &'scope Self;
+
     /// Spawns a scoped thread that starts in the current scope and is an
     /// item of kind `"thread"` until `f` returns, like
     /// [`std::thread::Scope::spawn`].
@@ -194,7 +244,7 @@ impl<'scope> ThreadScope<'scope, '_> {
     /// assert_eq!(total, 42);
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn spawn<F, T>(&self, f: F) -> ScopedJoinHandle<'scope, T>
+    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,

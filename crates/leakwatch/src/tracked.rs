@@ -216,6 +216,16 @@ impl<T: Seek> Seek for Tracked<T> {
     }
 }
 
+impl<'a, T> Seek for &'a Tracked<T>
+where
+    &'a T: Seek,
+{
+    #[inline]
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        (&self.value).seek(pos)
+    }
+}
+
 impl<T: BufRead> BufRead for Tracked<T> {
     #[inline]
     fn fill_buf(&mut self) -> io::Result<&[u8]> {

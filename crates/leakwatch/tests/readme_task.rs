@@ -10,7 +10,8 @@ async fn consumer_stops_when_the_channel_closes() {
     let consumer = async move { while let Some(_job) = rx.recv().await {} };
     leakwatch::tokio::Builder::new()
         .name("consumer")
-        .spawn(consumer);
+        .spawn(consumer)
+        .unwrap();
     tx.send(1).await.unwrap();
     // `tx` is never dropped, so the consumer never ends.
     std::mem::forget(tx);

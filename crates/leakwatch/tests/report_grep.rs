@@ -123,7 +123,8 @@ async fn leaks_a_task() {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
     leakwatch::tokio::Builder::new()
         .name("stuck")
-        .spawn(async move { while rx.recv().await.is_some() {} });
+        .spawn(async move { while rx.recv().await.is_some() {} })
+        .unwrap();
     std::mem::forget(tx);
 }
 

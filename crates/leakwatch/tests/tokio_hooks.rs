@@ -122,7 +122,8 @@ fn tasks_spawned_through_leakwatch_are_recorded_once_with_their_name() {
         drop(
             leakwatch::tokio::Builder::new()
                 .name("named")
-                .spawn(std::future::pending::<()>()),
+                .spawn(std::future::pending::<()>())
+                .unwrap(),
         );
         let mut set = leakwatch::tokio::JoinSet::new();
         set.spawn(std::future::pending::<()>());

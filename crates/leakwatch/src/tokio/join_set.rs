@@ -1,5 +1,6 @@
 //! A `JoinSet` whose tasks are tracked and scoped.
 
+use std::fmt;
 use std::future::Future;
 use std::task::{Context, Poll};
 
@@ -34,12 +35,11 @@ use super::task::{BLOCKING_KIND, Blocking, Builder, KIND, spawn_blocking_scoped,
 /// let set = leakwatch::tokio::JoinSet::<()>::new();
 /// let _: &tokio::task::JoinSet<()> = &set; // error: no `Deref` to tokio's set
 /// ```
-#[derive(Debug)]
 pub struct JoinSet<T> {
     inner: ::tokio::task::JoinSet<T>,
 }
 
-impl<T: 'static> JoinSet<T> {
+impl<T> JoinSet<T> {
     /// An empty set.
     ///
     /// ```
@@ -52,6 +52,26 @@ impl<T: 'static> JoinSet<T> {
         }
     }
 
+    /// How many tasks are in the set, finished ones not yet joined included.
+    ///
+    /// ```
+    /// assert_eq!(leakwatch::tokio::JoinSet::<()>::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether the set has no tasks.
+    ///
+    /// ```
+    /// assert!(leakwatch::tokio::JoinSet::<()>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+impl<T: 'static> JoinSet<T> {
     /// Spawns a tracked task into the set.
     ///
     /// # Panics
@@ -186,24 +206,6 @@ impl<T: 'static> JoinSet<T> {
 }
 
 impl<T: 'static> JoinSet<T> {
-    /// How many tasks are in the set, finished ones not yet joined included.
-    ///
-    /// ```
-    /// assert_eq!(leakwatch::tokio::JoinSet::<()>::new().len(), 0);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    /// Whether the set has no tasks.
-    ///
-    /// ```
-    /// assert!(leakwatch::tokio::JoinSet::<()>::new().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
     /// Waits for a task of the set to finish and returns its output, `None`
     /// when the set is empty, as [`tokio::task::JoinSet::join_next`].
     ///
@@ -349,8 +351,63 @@ impl<T: 'static> JoinSet<T> {
     }
 }
 
-impl<T: 'static> Default for JoinSet<T> {
+impl<T> fmt::Debug for JoinSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinSet").field("len", &self.len()).finish()
+    }
+}
+
+impl<T> Default for JoinSet<T> {
     fn default() -> JoinSet<T> {
         JoinSet::new()
+    }
+}
+
+/// A set of tracked tasks, one per future, as tokio's `JoinSet` collects:
+/// each task's site is the `collect` inside std, and reports add the line
+/// in your code that led there (feature `stacks`).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let set: leakwatch::tokio::JoinSet<_> = (0..3).map(|i| async move { i }).collect();
+/// assert_eq!(set.join_all().await.iter().sum::<i32>(), 3);
+/// # });
+/// ```
+impl<T, F> FromIterator<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> JoinSet<T> {
+        let mut set = JoinSet::new();
+        set.extend(iter);
+        set
+    }
+}
+
+/// Spawns a tracked task per future into the set, as tokio's `JoinSet`
+/// extends, each opened at the caller's line.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let mut set = leakwatch::tokio::JoinSet::new();
+/// set.extend((0..3).map(|i| async move { i }));
+/// assert_eq!(set.len(), 3);
+/// # });
+/// ```
+impl<T, F> Extend<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for task in iter {
+            // In the body, not a closure, so the caller's line is the site.
+            let tag = Builder::new().tag(KIND);
+            let spawn = |task| self.inner.spawn(task);
+            spawn_scoped(task, tag, spawn, AbortHandle::id);
+        }
     }
 }

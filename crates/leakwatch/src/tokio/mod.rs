@@ -18,12 +18,13 @@
 //! let _in = scope.enter();
 //! let monitor = leakwatch::tokio::Builder::new()
 //!     .name("monitor")
-//!     .spawn(async move { stopped.await.ok() });
+//!     .spawn(async move { stopped.await.ok() })?;
 //! assert!(scope.check_now().is_err() || !leakwatch::integration::COMPILED_IN, "the monitor is still running");
 //! stop.send(()).unwrap();
 //! monitor.await.unwrap();
 //! assert!(scope.check_now().is_ok());
-//! # });
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
 //! ```
 //!
 //! Tasks spawned with plain `tokio::spawn` are not tracked and start in no

@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use ::tokio::task::JoinHandle;
+use ::tokio::runtime::Handle;
+use ::tokio::task::{JoinHandle, LocalSet};
 
 use crate::Tag;
 use crate::integration::ScopeId;
@@ -178,7 +180,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Builder::new().spawn(future)
+    spawn_scoped(
+        future,
+        Builder::new().tag(KIND),
+        ::tokio::spawn,
+        JoinHandle::id,
+    )
 }
 
 /// Runs `f` on tokio's blocking pool, tracked and in the current scope,
@@ -200,7 +207,8 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    Builder::new().spawn_blocking(f)
+    let spawn = |f: Blocking<F>| ::tokio::task::spawn_blocking(|| f.run());
+    spawn_blocking_scoped(f, Builder::new().tag(BLOCKING_KIND), spawn, JoinHandle::id)
 }
 
 /// Spawns a tracked `!Send` task on the current [`LocalSet`](::tokio::task::LocalSet),
@@ -238,41 +246,43 @@ fn named_tag(kind: &'static str, name: &str) -> Tag {
     Tag::with_detail(kind, format_args!("'{name}'"))
 }
 
-/// Spawns tasks with a name, shown as the detail in reports.
+/// Spawns tasks with a name, shown as the detail in reports: tokio's
+/// [`task::Builder`](https://docs.rs/tokio/1/tokio/task/struct.Builder.html)
+/// (which needs `--cfg tokio_unstable`) with tracking, taking and returning
+/// what tokio's takes and returns.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let handle = leakwatch::tokio::Builder::new().name("ticker").spawn(async {});
+/// let handle = leakwatch::tokio::Builder::new().name("ticker").spawn(async {})?;
 /// handle.await.unwrap();
-/// # });
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Builder {
-    name: Option<String>,
+pub struct Builder<'a> {
+    name: Option<&'a str>,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     /// A builder for an unnamed task.
     ///
     /// ```
     /// let builder = leakwatch::tokio::Builder::new();
     /// ```
-    pub fn new() -> Builder {
+    pub fn new() -> Builder<'a> {
         Builder { name: None }
     }
 
-    /// Names the task; reports show the name. It takes what
-    /// [`leakwatch::thread::Builder::name`](crate::thread::Builder::name)
-    /// takes.
+    /// Names the task; reports show the name. It takes a `&str` borrowed
+    /// for the builder's life, as tokio's `Builder::name` does.
     ///
     /// ```
     /// let builder = leakwatch::tokio::Builder::new().name("consumer");
-    /// let numbered = leakwatch::tokio::Builder::new().name(format!("consumer-{}", 2));
+    /// let name = format!("consumer-{}", 2);
+    /// let numbered = leakwatch::tokio::Builder::new().name(&name);
     /// ```
-    pub fn name(self, name: impl Into<String>) -> Builder {
-        Builder {
-            name: Some(name.into()),
-        }
+    pub fn name(&self, name: &'a str) -> Builder<'a> {
+        Builder { name: Some(name) }
     }
 
     /// The tag for a task of `kind` spawned from the caller's line.
@@ -281,13 +291,18 @@ impl Builder {
     pub(crate) fn tag(&self, kind: &'static str) -> Tag {
         // An unnamed task has no detail: a detail costs an allocation per
         // spawn, a third of what tracking adds to a spawn.
-        match &self.name {
+        match self.name {
             Some(name) => named_tag(kind, name),
             None => Tag::new(kind),
         }
     }
 
-    /// Spawns the task, like [`tokio::spawn`].
+    /// Spawns the task on the current runtime, like [`tokio::spawn`].
+    ///
+    /// # Errors
+    ///
+    /// None today: tokio's builder returns `io::Result` to leave room for
+    /// spawns that fail, and this one returns what tokio's returns.
     ///
     /// # Panics
     ///
@@ -295,20 +310,117 @@ impl Builder {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// leakwatch::tokio::Builder::new().name("once").spawn(async {}).await.unwrap();
-    /// # });
+    /// leakwatch::tokio::Builder::new().name("once").spawn(async {})?.await.unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    pub fn spawn<Fut>(self, future: Fut) -> io::Result<JoinHandle<Fut::Output>>
     where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
     {
-        spawn_scoped(future, self.tag(KIND), ::tokio::spawn, JoinHandle::id)
+        Ok(spawn_scoped(
+            future,
+            self.tag(KIND),
+            ::tokio::spawn,
+            JoinHandle::id,
+        ))
     }
 
-    /// Runs `f` on the blocking pool, like
+    /// Spawns the task on the runtime `handle` refers to, like tokio's
+    /// `Builder::spawn_on`.
+    ///
+    /// # Errors
+    ///
+    /// None today, as [`Builder::spawn`].
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let task = leakwatch::tokio::Builder::new().name("on").spawn_on(async { 1 }, rt.handle())?;
+    /// assert_eq!(rt.block_on(task).unwrap(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn_on<Fut>(self, future: Fut, handle: &Handle) -> io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let spawn = |future| handle.spawn(future);
+        Ok(spawn_scoped(future, self.tag(KIND), spawn, JoinHandle::id))
+    }
+
+    /// Spawns a `!Send` task on the current [`LocalSet`], like
+    /// [`spawn_local`].
+    ///
+    /// # Errors
+    ///
+    /// None today, as [`Builder::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a `LocalSet`.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// tokio::task::LocalSet::new().block_on(&rt, async {
+    ///     let shared = std::rc::Rc::new(5); // not Send
+    ///     let task = leakwatch::tokio::Builder::new().name("local").spawn_local(async move { *shared })?;
+    ///     assert_eq!(task.await.unwrap(), 5);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn_local<Fut>(self, future: Fut) -> io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        let tag = self.tag(KIND);
+        Ok(spawn_scoped(
+            future,
+            tag,
+            ::tokio::task::spawn_local,
+            JoinHandle::id,
+        ))
+    }
+
+    /// Spawns a `!Send` task on `local_set`, like tokio's
+    /// `Builder::spawn_local_on`.
+    ///
+    /// # Errors
+    ///
+    /// None today, as [`Builder::spawn`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let local = tokio::task::LocalSet::new();
+    /// let task = leakwatch::tokio::Builder::new().spawn_local_on(async { 6 }, &local)?;
+    /// assert_eq!(local.block_on(&rt, task).unwrap(), 6);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn_local_on<Fut>(
+        self,
+        future: Fut,
+        local_set: &LocalSet,
+    ) -> io::Result<JoinHandle<Fut::Output>>
+    where
+        Fut: Future + 'static,
+        Fut::Output: 'static,
+    {
+        let spawn = |future| local_set.spawn_local(future);
+        Ok(spawn_scoped(future, self.tag(KIND), spawn, JoinHandle::id))
+    }
+
+    /// Runs `function` on the blocking pool, like
     /// [`tokio::task::spawn_blocking`].
+    ///
+    /// # Errors
+    ///
+    /// None today, as [`Builder::spawn`].
     ///
     /// # Panics
     ///
@@ -316,17 +428,58 @@ impl Builder {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let handle = leakwatch::tokio::Builder::new().name("hash").spawn_blocking(|| 1);
+    /// let handle = leakwatch::tokio::Builder::new().name("hash").spawn_blocking(|| 1)?;
     /// assert_eq!(handle.await.unwrap(), 1);
-    /// # });
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
     /// ```
     #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
-    pub fn spawn_blocking<F, R>(self, f: F) -> JoinHandle<R>
+    pub fn spawn_blocking<Function, Output>(
+        self,
+        function: Function,
+    ) -> io::Result<JoinHandle<Output>>
     where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
+        Function: FnOnce() -> Output + Send + 'static,
+        Output: Send + 'static,
     {
-        let spawn = |f: Blocking<F>| ::tokio::task::spawn_blocking(|| f.run());
-        spawn_blocking_scoped(f, self.tag(BLOCKING_KIND), spawn, JoinHandle::id)
+        let spawn = |f: Blocking<Function>| ::tokio::task::spawn_blocking(|| f.run());
+        Ok(spawn_blocking_scoped(
+            function,
+            self.tag(BLOCKING_KIND),
+            spawn,
+            JoinHandle::id,
+        ))
+    }
+
+    /// Runs `function` on the blocking pool of the runtime `handle` refers
+    /// to, like tokio's `Builder::spawn_blocking_on`.
+    ///
+    /// # Errors
+    ///
+    /// None today, as [`Builder::spawn`].
+    ///
+    /// ```
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let task = leakwatch::tokio::Builder::new().spawn_blocking_on(|| 7, rt.handle())?;
+    /// assert_eq!(rt.block_on(task).unwrap(), 7);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg_attr(any(debug_assertions, feature = "production"), track_caller)]
+    pub fn spawn_blocking_on<Function, Output>(
+        self,
+        function: Function,
+        handle: &Handle,
+    ) -> io::Result<JoinHandle<Output>>
+    where
+        Function: FnOnce() -> Output + Send + 'static,
+        Output: Send + 'static,
+    {
+        let spawn = |f: Blocking<Function>| handle.spawn_blocking(|| f.run());
+        Ok(spawn_blocking_scoped(
+            function,
+            self.tag(BLOCKING_KIND),
+            spawn,
+            JoinHandle::id,
+        ))
     }
 }

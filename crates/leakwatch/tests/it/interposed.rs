@@ -223,7 +223,7 @@ fn wrapped_items_are_reported_once_and_earlier_ones_never() {
         let file =
             leakwatch::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
         let thread = leakwatch::thread::Builder::new()
-            .name("wrapped-worker")
+            .name("wrapped-worker".into())
             .spawn(move || blocked.recv())
             .unwrap();
         (file, thread)

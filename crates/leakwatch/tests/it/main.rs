@@ -10,6 +10,7 @@
 mod support;
 
 mod attribute;
+mod drop_in;
 mod fs_file;
 mod messages;
 // Where libc calls are interposed: glibc Linux, x86_64 or aarch64, with

@@ -8,7 +8,7 @@ fn grandchild_threads_belong_to_the_scope() {
     let (tag, line) = scope.run(|| {
         leakwatch::thread::spawn(|| {
             leakwatch::thread::Builder::new()
-                .name("grandchild")
+                .name("grandchild".into())
                 .spawn(|| (Tag::with_detail("socket", "from a grandchild"), line!()))
                 .unwrap()
                 .join()
@@ -54,7 +54,7 @@ fn items_opened_by_a_running_named_thread_name_it() {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let handle = scope.run(|| {
         leakwatch::thread::Builder::new()
-            .name("uploader")
+            .name("uploader".into())
             .spawn(move || {
                 let tag = Tag::new("http-body");
                 tx.send(()).unwrap();

@@ -14,7 +14,7 @@ fn thread_blocked_forever_is_reported_with_its_name_and_site() {
     let scope = Scope::new("stuck");
     let (release, blocked) = mpsc::channel::<()>();
     let (handle, line) = scope.run(|| {
-        let builder = leakwatch::thread::Builder::new().name("stuck-worker");
+        let builder = leakwatch::thread::Builder::new().name("stuck-worker".into());
         // A consumer waiting on a channel that nobody closes (until below).
         let (handle, line) = (builder.spawn(move || blocked.recv()).unwrap(), line!());
         (handle, line)
@@ -93,7 +93,7 @@ fn a_test_leaving_a_thread_running_fails() {
 
 #[leakwatch::test(grace = "20ms", ignore = "name:metrics-flusher")]
 fn ignored_background_thread_passes() {
-    let builder = leakwatch::thread::Builder::new().name("metrics-flusher");
+    let builder = leakwatch::thread::Builder::new().name("metrics-flusher".into());
     // Known background work, left running on purpose.
     builder
         .spawn(|| std::thread::sleep(Duration::from_secs(600)))

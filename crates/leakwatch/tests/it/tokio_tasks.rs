@@ -15,8 +15,8 @@ use leakwatch::{Scope, Tracked};
 fn task_that_never_ends_is_reported_with_its_name_and_site() {
     let (result, line) = check_async(SHORT, async {
         let builder = leakwatch::tokio::Builder::new().name("poller");
-        let (handle, line) = (builder.spawn(std::future::pending::<()>()), line!());
-        (line, handle.id())
+        let (spawned, line) = (builder.spawn(std::future::pending::<()>()), line!());
+        (line, spawned.unwrap().id())
     });
     let (line, id) = line;
     let report = result.unwrap_err();
@@ -180,14 +180,14 @@ fn scopes_on_a_shared_runtime_see_only_their_own_tasks() {
                     let name = format!("child-of-{i}");
                     leakwatch::tokio::spawn(async move {
                         // Library code spawning on our behalf: a grandchild.
-                        let grandchild =
-                            leakwatch::tokio::Builder::new()
-                                .name(&name)
-                                .spawn(async move {
-                                    if i % 2 == 0 {
-                                        std::future::pending::<()>().await;
-                                    }
-                                });
+                        let grandchild = leakwatch::tokio::Builder::new()
+                            .name(&name)
+                            .spawn(async move {
+                                if i % 2 == 0 {
+                                    std::future::pending::<()>().await;
+                                }
+                            })
+                            .unwrap();
                         drop(grandchild);
                     });
                 });
@@ -238,12 +238,14 @@ async fn ignore_rules_leave_out_only_what_they_match() {
     drop(
         leakwatch::tokio::Builder::new()
             .name("reaper")
-            .spawn(never()),
+            .spawn(never())
+            .unwrap(),
     );
     drop(
         leakwatch::tokio::Builder::new()
             .name("worker")
-            .spawn(never()),
+            .spawn(never())
+            .unwrap(),
     );
 }
 
