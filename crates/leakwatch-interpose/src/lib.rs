@@ -231,8 +231,8 @@ pub fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Stacks {
-    /// The default: at `LEAKWATCH=sites` in test builds (without the
-    /// `production` feature), so a report names the user's line and a
+    /// The default: at `LEAKWATCH=sites` in test builds (debug
+    /// assertions on), so a report names the user's line and a
     /// static's initializer is told apart, and at `LEAKWATCH=stacks` in
     /// every build. Up to 64 innermost frames are kept, enough to reach
     /// the user's frame below an async client library's poll layers; what

@@ -600,7 +600,10 @@ mod imp {
     /// a site that says how to get it.
     fn item(kind: &'static str, created: &Created) -> Item {
         let stack = created.caller_stack();
-        let stack = (!stack.is_empty()).then(|| Stack::from_addresses(stack, true));
+        // Taken at `LEAKWATCH=stacks` to be printed, and in test builds at
+        // the default level only to name the user's line.
+        let full = leakwatch_core::level() == leakwatch_core::Level::Stacks;
+        let stack = (!stack.is_empty()).then(|| Stack::from_addresses(stack, full));
         let site = stack
             .as_ref()
             .and_then(Stack::user_call)

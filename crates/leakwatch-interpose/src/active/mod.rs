@@ -381,12 +381,12 @@ fn want_stack(scope: ScopeId) -> bool {
     match STACKS.load(Ordering::Relaxed) {
         x if x == Stacks::Always as u8 => true,
         x if x == Stacks::Never as u8 => false,
-        // In test builds every item in a scope takes its stack, so that a
-        // report names the user's line and a static's initializer is told
-        // apart; production builds take it at `LEAKWATCH=stacks` only.
+        // In test (debug) builds every item in a scope takes its stack, so
+        // that a report names the user's line and a static's initializer is
+        // told apart; release builds take it at `LEAKWATCH=stacks` only.
         _ => match leakwatch_core::level_if_known() {
             Some(Level::Stacks) => true,
-            Some(Level::Sites) => cfg!(not(feature = "production")),
+            Some(Level::Sites) => cfg!(debug_assertions),
             _ => false,
         },
     }
