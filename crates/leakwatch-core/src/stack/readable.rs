@@ -338,12 +338,14 @@ pub(super) fn user_call(frames: &[Frame]) -> Option<UserCall> {
     None
 }
 
-/// A function name as a person calls it: `<T as Future>::poll` as `T`,
-/// without the `{{closure}}`s an `async fn`'s body is named by.
+/// A function name as a person calls it: `<T as Future>::poll` (or
+/// `<T as Future>`, as tokio's task dumps name a poll) as `T`, without the
+/// `{{closure}}`s an `async fn`'s body is named by.
 fn callable(function: &str) -> String {
     let mut name = function;
     if let Some(inner) = name.strip_prefix('<')
-        && let Some((ty, _)) = inner.split_once(" as core::future::future::Future>::poll")
+        && let Some((ty, method)) = inner.split_once(" as core::future::future::Future>")
+        && (method.is_empty() || method == "::poll")
     {
         name = ty;
     }
@@ -552,5 +554,20 @@ mod tests {
             "bb8::api::Builder<M>::build"
         );
         assert_eq!(callable("a::b"), "a::b");
+        // tokio's task dumps leave the method out.
+        assert_eq!(
+            callable(
+                "<futures_util::future::future::map::Map<Fut,F> as core::future::future::Future>"
+            ),
+            "futures_util::future::future::map::Map<Fut,F>"
+        );
+        assert_eq!(
+            callable("<F as futures_core::future::TryFuture>::try_poll"),
+            "<F as futures_core::future::TryFuture>::try_poll"
+        );
+        assert_eq!(
+            callable("<a::B as core::future::future::Future>::poll_x"),
+            "<a::B as core::future::future::Future>::poll_x"
+        );
     }
 }
