@@ -101,8 +101,10 @@ impl<V> Map<V> {
         loop {
             let mut bigger = Table::with_capacity_and_hasher((wanted + 1) * 2, BuildHasherDefault::new());
             let mut map = shard.map.lock();
-            if map.len() < bigger.capacity() {
-                if map.len() >= map.capacity() && !map.contains_key(&key) {
+            // Room made, or freed, by another thread meanwhile.
+            let fits = map.len() < map.capacity() || map.contains_key(&key);
+            if fits || map.len() < bigger.capacity() {
+                if !fits {
                     // `bigger` has room for every entry and one more, so
                     // neither the moves nor the insert allocate.
                     for (k, v) in map.drain() {
@@ -255,5 +257,32 @@ mod tests {
         map.clear(|_| cleared += 1);
         assert_eq!(cleared, keys.len());
         assert_eq!(map.with(3, |v| *v), None);
+    }
+
+    #[test]
+    fn threads_growing_one_table_at_once_lose_no_entry() {
+        let map: Map<u64> = Map::new();
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let map = &map;
+                s.spawn(move || {
+                    for k in 0..300u64 {
+                        let key = 5 + 32 * (t + 4 * k);
+                        assert_eq!(map.insert(key, key), None);
+                        if k % 3 == 0 {
+                            assert_eq!(map.remove(key), Some(key));
+                        }
+                    }
+                });
+            }
+        });
+        let mut all = Vec::new();
+        map.for_each(&mut |v| all.push(*v));
+        all.sort_unstable();
+        let mut expected: Vec<u64> = (0..4u64)
+            .flat_map(|t| (0..300u64).filter(|k| k % 3 != 0).map(move |k| 5 + 32 * (t + 4 * k)))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(all, expected);
     }
 }
