@@ -130,6 +130,9 @@ impl IdTable {
                 scope,
                 must_close: false,
                 number: Some(Number::Id(id)),
+                // No detail: the map clones records under its lock, which
+                // must not allocate (see `map`'s "# Nothing allocates under
+                // a shard's lock").
                 detail: None,
                 stack,
             },

@@ -7,8 +7,9 @@ use super::ring::Seen;
 use crate::scope_id::ScopeId;
 use crate::stack::Stack;
 
-/// One open item, as recorded when it was opened.
-#[derive(Debug)]
+/// One open item, as recorded when it was opened. A clone allocates only
+/// for a detail (a stack is shared).
+#[derive(Clone, Debug)]
 pub(crate) struct Record {
     /// What kind of thing it is: `"file"`, `"tcp"`, a user's `"db-conn"`.
     pub(crate) kind: &'static str,

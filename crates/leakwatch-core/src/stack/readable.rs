@@ -1,5 +1,6 @@
 //! Stacks and await chains as a person reads them: the user's frames
-//! standing out, each run of one dependency's frames one line.
+//! standing out, each run of one dependency's frames one line, named by
+//! the run's innermost function (what the code there waits on or calls).
 
 use std::fmt;
 
@@ -65,20 +66,26 @@ fn crate_of_function(function: &str) -> String {
 ///
 /// let frames = vec![
 ///     Frame {
-///         function: "app::fetch::{{closure}}".into(),
-///         file: Some("src/fetch.rs".into()),
-///         line: Some(12),
-///         column: Some(40),
-///     },
-///     Frame {
 ///         function: "hyper::client::conn::http1::SendRequest<B>::send_request".into(),
 ///         file: Some("/home/ada/.cargo/registry/src/i/hyper-1.12.0/src/client/conn/http1.rs".into()),
 ///         line: Some(190),
 ///         column: Some(9),
 ///     },
+///     Frame {
+///         function: "app::fetch::{{closure}}".into(),
+///         file: Some("src/fetch.rs".into()),
+///         line: Some(12),
+///         column: Some(40),
+///     },
 /// ];
 /// let lines: Vec<String> = FrameLine::collapse(frames).iter().map(ToString::to_string).collect();
-/// assert_eq!(lines, ["→ app::fetch::{{closure}} at src/fetch.rs:12:40", "… 1 frame in hyper 1.x"]);
+/// assert_eq!(
+///     lines,
+///     [
+///         "hyper::client::conn::http1::SendRequest<B>::send_request … 1 frame in hyper 1.x",
+///         "→ app::fetch::{{closure}} at src/fetch.rs:12:40",
+///     ]
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "json", derive(serde::Serialize))]
@@ -91,47 +98,112 @@ pub enum FrameLine {
         name: String,
         /// How many frames.
         count: usize,
+        /// The run's innermost function, as it is called (an `async fn`
+        /// without its `{{closure}}`, a future without its `poll`): what
+        /// the frames outside it wait on or call.
+        innermost: String,
     },
 }
 
 impl FrameLine {
-    /// `frames` (in their order) with leakwatch's, std's and closure-call
-    /// frames left out, the user's own frames kept one per line (paths
-    /// relative to the workspace root) and each run of frames of one
-    /// dependency collapsed to one line.
+    /// `frames`, innermost first (as a [`Stack`](crate::Stack) has them),
+    /// with leakwatch's, std's and closure-call frames left out, the user's
+    /// own frames kept one per line (paths relative to the workspace root)
+    /// and each run of frames of one dependency collapsed to one line named
+    /// by its first frame's function.
     ///
     /// ```
     /// assert!(leakwatch_core::FrameLine::collapse(Vec::new()).is_empty());
     /// ```
     pub fn collapse(frames: impl IntoIterator<Item = Frame>) -> Vec<FrameLine> {
-        let mut out: Vec<FrameLine> = Vec::new();
-        for frame in frames {
-            match whose(&frame) {
-                Whose::Noise => {}
-                Whose::Users => {
-                    let frame = relative(frame);
-                    if out.last() != Some(&FrameLine::Users(frame.clone())) {
-                        out.push(FrameLine::Users(frame));
+        collapse(frames, Order::InnermostFirst)
+    }
+
+    /// [`collapse`](Self::collapse) for `frames` outermost first, as tokio
+    /// prints a task's await chain: each run of one dependency's frames is
+    /// named by its last frame's function.
+    ///
+    /// ```
+    /// use leakwatch_core::{Frame, FrameLine};
+    ///
+    /// let frame = |function: &str| Frame {
+    ///     function: function.into(),
+    ///     file: Some("/h/.cargo/registry/src/i/redis-0.26.1/src/aio/multiplexed_connection.rs".into()),
+    ///     line: Some(400),
+    ///     column: Some(9),
+    /// };
+    /// let chain = [
+    ///     frame("redis::client::Client::get_multiplexed_async_connection::{{closure}}"),
+    ///     frame("redis::aio::MultiplexedConnection::new_with_config::{{closure}}"),
+    ///     frame("redis::aio::MultiplexedConnection::new::{{closure}}"),
+    /// ];
+    /// let lines = FrameLine::collapse_chain(chain);
+    /// assert_eq!(
+    ///     lines[0].to_string(),
+    ///     "redis::aio::MultiplexedConnection::new … 3 frames in redis 0.26.x"
+    /// );
+    /// ```
+    pub fn collapse_chain(frames: impl IntoIterator<Item = Frame>) -> Vec<FrameLine> {
+        collapse(frames, Order::OutermostFirst)
+    }
+}
+
+/// The order of the frames given to [`collapse`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// A stack's: a run's innermost frame is its first.
+    InnermostFirst,
+    /// An await chain's: a run's innermost frame is its last.
+    OutermostFirst,
+}
+
+fn collapse(frames: impl IntoIterator<Item = Frame>, order: Order) -> Vec<FrameLine> {
+    let mut out: Vec<FrameLine> = Vec::new();
+    for frame in frames {
+        match whose(&frame) {
+            Whose::Noise => {}
+            Whose::Users => {
+                let frame = relative(frame);
+                if out.last() != Some(&FrameLine::Users(frame.clone())) {
+                    out.push(FrameLine::Users(frame));
+                }
+            }
+            Whose::Dependency(name) => match out.last_mut() {
+                Some(FrameLine::Dependency {
+                    name: last,
+                    count,
+                    innermost,
+                }) if *last == name => {
+                    *count += 1;
+                    if order == Order::OutermostFirst {
+                        *innermost = callable(&frame.function);
                     }
                 }
-                Whose::Dependency(name) => match out.last_mut() {
-                    Some(FrameLine::Dependency { name: last, count }) if *last == name => {
-                        *count += 1;
-                    }
-                    _ => out.push(FrameLine::Dependency { name, count: 1 }),
-                },
-            }
+                _ => out.push(FrameLine::Dependency {
+                    name,
+                    count: 1,
+                    innermost: callable(&frame.function),
+                }),
+            },
         }
-        out
     }
+    out
 }
 
 impl fmt::Display for FrameLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameLine::Users(frame) => write!(f, "→ {frame}"),
-            FrameLine::Dependency { name, count: 1 } => write!(f, "… 1 frame in {name}"),
-            FrameLine::Dependency { name, count } => write!(f, "… {count} frames in {name}"),
+            FrameLine::Dependency {
+                name,
+                count: 1,
+                innermost,
+            } => write!(f, "{innermost} … 1 frame in {name}"),
+            FrameLine::Dependency {
+                name,
+                count,
+                innermost,
+            } => write!(f, "{innermost} … {count} frames in {name}"),
         }
     }
 }
@@ -266,12 +338,14 @@ pub(super) fn user_call(frames: &[Frame]) -> Option<UserCall> {
     None
 }
 
-/// A function name as a person calls it: `<T as Future>::poll` as `T`,
-/// without the `{{closure}}`s an `async fn`'s body is named by.
+/// A function name as a person calls it: `<T as Future>::poll` (or
+/// `<T as Future>`, as tokio's task dumps name a poll) as `T`, without the
+/// `{{closure}}`s an `async fn`'s body is named by.
 fn callable(function: &str) -> String {
     let mut name = function;
     if let Some(inner) = name.strip_prefix('<')
-        && let Some((ty, _)) = inner.split_once(" as core::future::future::Future>::poll")
+        && let Some((ty, method)) = inner.split_once(" as core::future::future::Future>")
+        && (method.is_empty() || method == "::poll")
     {
         name = ty;
     }
@@ -305,7 +379,12 @@ mod tests {
     fn collapses_runs_of_one_dependency_and_marks_the_users_frames() {
         let user = user_file();
         let mut frames = vec![frame("std::thread::local::LocalKey<T>::with", None, 1)];
-        frames.extend((0..14).map(|i| {
+        frames.push(frame(
+            "hyper::proto::h1::io::Buffered::poll_read_from_io",
+            Some(HYPER),
+            1,
+        ));
+        frames.extend((0..13).map(|i| {
             frame(
                 "hyper::proto::h1::dispatch::Dispatcher::poll",
                 Some(HYPER),
@@ -334,10 +413,104 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "… 14 frames in hyper 1.x",
-                "… 3 frames in hyper-util 0.1.x",
+                "hyper::proto::h1::io::Buffered::poll_read_from_io … 14 frames in hyper 1.x",
+                "hyper_util::client::legacy::Client::send_request … 3 frames in hyper-util 0.1.x",
                 "→ client::fetch::{{closure}} at crates/leakwatch-core/tests/client.rs:12:9",
-                "… 1 frame in futures-util",
+                "futures_util::future::Map::poll … 1 frame in futures-util",
+            ]
+        );
+    }
+
+    const REDIS: &str = "/h/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/redis-0.26.1/src/aio/multiplexed_connection.rs";
+
+    /// A chain whose every frame is redis's, outermost first, as tokio
+    /// prints it.
+    fn redis_chain() -> Vec<Frame> {
+        vec![
+            frame(
+                "redis::client::Client::get_multiplexed_async_connection::{{closure}}",
+                Some(REDIS),
+                210,
+            ),
+            frame(
+                "<core::pin::Pin<P> as core::future::future::Future>::poll",
+                None,
+                3,
+            ),
+            frame(
+                "redis::aio::MultiplexedConnection::new_with_config::{{closure}}",
+                Some(REDIS),
+                420,
+            ),
+            frame(
+                "<redis::aio::MultiplexedConnection::new::{{closure}} as core::future::future::Future>::poll",
+                Some(REDIS),
+                400,
+            ),
+        ]
+    }
+
+    fn printed(lines: &[FrameLine]) -> Vec<String> {
+        lines.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_run_of_one_librarys_frames_names_its_innermost_function() {
+        assert_eq!(
+            printed(&FrameLine::collapse_chain(redis_chain())),
+            ["redis::aio::MultiplexedConnection::new … 3 frames in redis 0.26.x"]
+        );
+        // The same frames as a stack has them, innermost first.
+        let mut stack = redis_chain();
+        stack.reverse();
+        let lines = FrameLine::collapse(stack);
+        assert_eq!(
+            printed(&lines),
+            ["redis::aio::MultiplexedConnection::new … 3 frames in redis 0.26.x"]
+        );
+        assert_eq!(
+            lines,
+            [FrameLine::Dependency {
+                name: "redis 0.26.x".into(),
+                count: 3,
+                innermost: "redis::aio::MultiplexedConnection::new".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn around_the_users_frames_each_run_names_its_own_innermost_function() {
+        let user = user_file();
+        let mut chain = vec![frame("app::cache::warm::{{closure}}", Some(&user), 30)];
+        chain.extend(redis_chain());
+        chain.push(frame("app::cache::on_reply", Some(&user), 44));
+        chain.push(frame(
+            "tokio::sync::mpsc::bounded::Receiver<T>::recv::{{closure}}",
+            Some("/h/.cargo/registry/src/i/tokio-1.48.0/src/sync/mpsc/bounded.rs"),
+            415,
+        ));
+        chain.push(frame(
+            "tokio::sync::mpsc::chan::Rx<T,S>::recv",
+            Some("/h/.cargo/registry/src/i/tokio-1.48.0/src/sync/mpsc/chan.rs"),
+            290,
+        ));
+        assert_eq!(
+            printed(&FrameLine::collapse_chain(chain.clone())),
+            [
+                "→ app::cache::warm::{{closure}} at crates/leakwatch-core/tests/client.rs:30:9",
+                "redis::aio::MultiplexedConnection::new … 3 frames in redis 0.26.x",
+                "→ app::cache::on_reply at crates/leakwatch-core/tests/client.rs:44:9",
+                "tokio::sync::mpsc::chan::Rx<T,S>::recv … 2 frames in tokio 1.x",
+            ]
+        );
+        chain.reverse();
+        assert_eq!(
+            printed(&FrameLine::collapse(chain)),
+            [
+                "tokio::sync::mpsc::chan::Rx<T,S>::recv … 2 frames in tokio 1.x",
+                "→ app::cache::on_reply at crates/leakwatch-core/tests/client.rs:44:9",
+                "redis::aio::MultiplexedConnection::new … 3 frames in redis 0.26.x",
+                "→ app::cache::warm::{{closure}} at crates/leakwatch-core/tests/client.rs:30:9",
             ]
         );
     }
@@ -381,5 +554,20 @@ mod tests {
             "bb8::api::Builder<M>::build"
         );
         assert_eq!(callable("a::b"), "a::b");
+        // tokio's task dumps leave the method out.
+        assert_eq!(
+            callable(
+                "<futures_util::future::future::map::Map<Fut,F> as core::future::future::Future>"
+            ),
+            "futures_util::future::future::map::Map<Fut,F>"
+        );
+        assert_eq!(
+            callable("<F as futures_core::future::TryFuture>::try_poll"),
+            "<F as futures_core::future::TryFuture>::try_poll"
+        );
+        assert_eq!(
+            callable("<a::B as core::future::future::Future>::poll_x"),
+            "<a::B as core::future::future::Future>::poll_x"
+        );
     }
 }

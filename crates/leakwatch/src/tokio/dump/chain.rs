@@ -11,15 +11,15 @@
 //! The user's frames stay, one per line and marked, with paths relative to
 //! the workspace root; each run of one dependency's frames (hyper's,
 //! futures-util's, tokio's own leaf futures) becomes one line naming the
-//! crate and the count; std's and leakwatch's go (see
-//! [`FrameLine::collapse`]).
+//! run's innermost function (what it waits on), the count and the crate;
+//! std's and leakwatch's go (see [`FrameLine::collapse_chain`]).
 
 use leakwatch_core::{Frame, FrameLine};
 
 /// `trace` as one line per user's frame or run of a dependency's frames;
 /// empty when the trace has no frames.
 pub(crate) fn readable(trace: &str) -> String {
-    let lines = FrameLine::collapse(trace.lines().filter_map(parse));
+    let lines = FrameLine::collapse_chain(trace.lines().filter_map(parse));
     let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
     lines.join("\n")
 }
@@ -75,7 +75,7 @@ mod tests {
         assert_eq!(
             readable(&trace),
             "→ readme_task::consumer::{{closure}} at crates/leakwatch/tests/readme_task.rs:10:52\n\
-             … 2 frames in tokio 1.x\n\
+             tokio::sync::mpsc::chan::Rx<T,S>::recv … 2 frames in tokio 1.x\n\
              → app::db::wait_for_row::{{closure}} at crates/leakwatch/src/db.rs:33:14"
         );
     }
@@ -161,12 +161,12 @@ mod tests {
             "\
 → app::sync::run::{{closure}} at crates/leakwatch/src/sync.rs:41:18
 → app::sync::fetch_page::{{closure}} at crates/leakwatch/src/sync.rs:88:10
-… 4 frames in reqwest 0.12.x
-… 6 frames in futures-util 0.3.x
-… 3 frames in hyper-util 0.1.x
-… 8 frames in hyper 1.x
+reqwest::async_impl::ResponseFuture::poll … 4 frames in reqwest 0.12.x
+futures_util::future::future::map::Map<Fut,F> … 6 frames in futures-util 0.3.x
+hyper_util::client::legacy::client::Client<C,B>::send_request … 3 frames in hyper-util 0.1.x
+hyper::proto::h1::dispatch::Dispatcher<D,Bs,I,T>::poll_catch … 8 frames in hyper 1.x
 → app::body::Streamed::poll_frame at crates/leakwatch/src/body.rs:17:5
-… 2 frames in tokio 1.x"
+tokio::runtime::io::registration::Registration::poll_ready … 2 frames in tokio 1.x"
         );
     }
 
@@ -180,7 +180,7 @@ mod tests {
     fn frames_without_a_place_are_named_by_their_crate() {
         assert_eq!(
             readable("╼ hyper::proto::h1::dispatch::poll\n"),
-            "… 1 frame in hyper"
+            "hyper::proto::h1::dispatch::poll … 1 frame in hyper"
         );
     }
 }
