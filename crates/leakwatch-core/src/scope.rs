@@ -129,7 +129,7 @@ impl Scope {
         // Decided before anything can be created in the scope, so that
         // hooks running where the environment cannot be read (see
         // `level_if_known`) know it.
-        let _ = crate::level();
+        let _ = crate::config::level();
         let id = imp::create(ScopeId::current());
         Scope {
             id,

@@ -588,6 +588,34 @@ mod imp {
         Some(item("thread", &thread.created).with_detail(detail))
     }
 
+    /// The line that called into the language's runtime to create an
+    /// item: the user's own, or a library's when one did, which a report
+    /// prints with the user's call that led there (`opened at
+    /// socket2-0.6.1/src/socket.rs:89:23 via tests/client.rs:12:40`).
+    /// `None` when neither has a line (no user frame was recorded).
+    fn opening_site(stack: &Stack) -> Option<Site> {
+        let user = stack.user_call()?;
+        let opener = stack.frames().into_iter().find(|f| {
+            let bare = f.function.trim_start_matches('<');
+            !["std::", "core::", "alloc::"]
+                .iter()
+                .any(|p| bare.starts_with(p))
+                && f.line.is_some()
+        });
+        Some(match opener {
+            Some(frame) if frame.is_dependency() => Site::new(
+                frame.file.unwrap_or_default(),
+                frame.line.unwrap_or(0),
+                frame.column.unwrap_or(0),
+            ),
+            _ => Site::new(
+                user.file().to_owned(),
+                user.line(),
+                user.column().unwrap_or(0),
+            ),
+        })
+    }
+
     fn child_item(child: &OpenChild) -> Item {
         let detail = match describe_child(child.pid) {
             Ok(d) => format!("pid {} {}: {}", d.pid, d.state, d.command.join(" ")),
@@ -604,32 +632,22 @@ mod imp {
         // the default level only to name the user's line.
         let full = leakwatch_core::level() == leakwatch_core::Level::Stacks;
         let stack = (!stack.is_empty()).then(|| Stack::from_addresses(stack, full));
-        let site = stack
-            .as_ref()
-            .and_then(Stack::user_call)
-            .map(|call| {
-                Site::new(
-                    call.file().to_owned(),
-                    call.line(),
-                    call.column().unwrap_or(0),
-                )
-            })
-            .unwrap_or_else(|| {
-                Site::unknown(match &stack {
-                    // Only library and runtime frames were recorded: the
-                    // stack printed below says where, as far as it goes.
-                    Some(stack) => format!(
-                        "an unknown line ({}; no frame of your code among the {} innermost \
+        let site = stack.as_ref().and_then(opening_site).unwrap_or_else(|| {
+            Site::unknown(match &stack {
+                // Only library and runtime frames were recorded: the
+                // stack printed below says where, as far as it goes.
+                Some(stack) => format!(
+                    "an unknown line ({}; no frame of your code among the {} innermost \
                          recorded)",
-                        created.call,
-                        stack.addresses().len()
-                    ),
-                    None => format!(
-                        "an unknown line ({}; run with LEAKWATCH=stacks for it)",
-                        created.call
-                    ),
-                })
-            });
+                    created.call,
+                    stack.addresses().len()
+                ),
+                None => format!(
+                    "an unknown line ({}; run with LEAKWATCH=stacks for it)",
+                    created.call
+                ),
+            })
+        });
         let thread = match describe_thread(created.thread) {
             Ok(d) => format!("'{}'", d.name),
             Err(_) => format!("#{}", created.thread),

@@ -230,7 +230,12 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
 /// The user's call that led a dependency to open `item`, from the stack
 /// captured for it (symbolized once per distinct address).
 fn user_call(item: &Item) -> Option<UserCall> {
-    if !item.location().is_some_and(crate::stack::in_dependency) {
+    let in_dependency = match item.location() {
+        Some(location) => crate::stack::in_dependency(location),
+        // An item seen from outside names its site by file.
+        None => item.site().is_known() && crate::stack::in_dependency_file(item.site().file()),
+    };
+    if !in_dependency {
         return None;
     }
     item.stack().and_then(Stack::user_call)

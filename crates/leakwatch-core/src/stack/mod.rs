@@ -131,6 +131,11 @@ pub(crate) fn in_dependency(site: &'static Location<'static>) -> bool {
     origin::is_dependency(site)
 }
 
+/// [`in_dependency`] for a file's path.
+pub(crate) fn in_dependency_file(file: &str) -> bool {
+    origin::is_dependency_file(file)
+}
+
 /// `file` as a report prints a site's: a registry crate's from its
 /// `name-version` folder (`hyper-util-0.1.21/src/rt/tokio.rs`), the
 /// workspace's relative to its root.
@@ -356,6 +361,24 @@ pub struct Frame {
     pub line: Option<u32>,
     /// The column in `line`.
     pub column: Option<u32>,
+}
+
+impl Frame {
+    /// Whether the frame's file is a dependency's (a crate from a registry,
+    /// git or a vendor folder, or std's), not the user's workspace's.
+    ///
+    /// ```
+    /// let frame = leakwatch_core::Frame {
+    ///     function: "socket2::socket::Socket::new".into(),
+    ///     file: Some("/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/socket2-0.6.1/src/socket.rs".into()),
+    ///     line: Some(89),
+    ///     column: Some(23),
+    /// };
+    /// assert!(frame.is_dependency());
+    /// ```
+    pub fn is_dependency(&self) -> bool {
+        self.file.as_deref().is_some_and(origin::is_dependency_file)
+    }
 }
 
 impl fmt::Display for Frame {

@@ -385,9 +385,8 @@ fn want_stack(scope: ScopeId) -> bool {
         // that a report names the user's line and a static's initializer is
         // told apart; release builds take it at `LEAKWATCH=stacks` only.
         _ => match leakwatch_core::level_if_known() {
-            Some(Level::Stacks) => true,
             Some(Level::Sites) => cfg!(debug_assertions),
-            _ => false,
+            level => level == Some(Level::Stacks),
         },
     }
 }
