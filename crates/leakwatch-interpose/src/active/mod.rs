@@ -40,6 +40,7 @@ pub(crate) mod real;
 mod slot;
 mod statics;
 mod tally;
+mod unwind;
 
 use std::cell::Cell;
 use std::sync::Mutex;
@@ -394,6 +395,11 @@ fn want_stack(scope: ScopeId) -> bool {
 /// Raw return addresses of the calling thread, innermost first.
 #[inline(never)]
 fn capture(stack: &mut [usize; FRAMES]) -> usize {
+    // framehop over `.eh_frame` with cached rules; libgcc's walk when that
+    // cannot be done now (see `unwind`).
+    if let Some(n) = unwind::capture(stack) {
+        return n;
+    }
     let mut n = 0;
     // SAFETY: `trace_unsynchronized` is unsafe only because some platforms'
     // unwinders (Windows' dbghelp) are not thread-safe; this module is built
