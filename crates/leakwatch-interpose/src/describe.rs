@@ -363,6 +363,75 @@ pub(crate) fn tcp_state(state: &procfs::net::TcpState) -> &'static str {
     }
 }
 
+/// The descriptors the process has open, each with the device and inode it
+/// names: what the end of a test compares with its beginning, to find
+/// descriptors made where no hook sees (raw system calls).
+///
+/// ```
+/// let before = leakwatch_interpose::Descriptors::now().unwrap();
+/// let file = std::fs::File::open("Cargo.toml").unwrap();
+/// let after = leakwatch_interpose::Descriptors::now().unwrap();
+/// assert_eq!(after.opened_since(&before).len(), 1);
+/// # drop(file);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Descriptors {
+    /// Descriptor, device, inode; by descriptor.
+    fds: Vec<(i32, u64, u64)>,
+}
+
+impl Descriptors {
+    /// Those open now. Listed by raw system calls, so listing opens
+    /// nothing a hook records.
+    pub fn now() -> Result<Descriptors, DescribeError> {
+        use rustix::fs::{CWD, Dir, Mode, OFlags};
+
+        const FD_DIR: &str = "/proc/self/fd";
+        let io = |e: rustix::io::Errno| DescribeError::io(FD_DIR.to_owned(), e.into());
+        let dir = rustix::fs::openat(
+            CWD,
+            FD_DIR,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?;
+        let own = std::os::fd::AsRawFd::as_raw_fd(&dir);
+        let mut fds = Vec::new();
+        for entry in &mut Dir::new(dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .ok()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if fd == own {
+                continue;
+            }
+            // SAFETY: `fd` is only looked at; one closed since the listing
+            // fails with EBADF and is left out.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            if let Ok(st) = rustix::fs::fstat(borrowed) {
+                fds.push((fd, st.st_dev, st.st_ino));
+            }
+        }
+        fds.sort_unstable();
+        Ok(Descriptors { fds })
+    }
+
+    /// The descriptors open here that were not open in `before`, or that
+    /// name another file than they did then.
+    pub fn opened_since(&self, before: &Descriptors) -> Vec<i32> {
+        self.fds
+            .iter()
+            .filter(|entry| before.fds.binary_search(entry).is_err())
+            .map(|&(fd, _, _)| fd)
+            .collect()
+    }
+}
+
 /// A thread of this process, by its kernel id.
 ///
 /// ```

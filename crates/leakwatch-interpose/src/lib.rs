@@ -142,8 +142,8 @@ use leakwatch_core::ScopeId;
 pub use alloc::{Counting, Heap, heap_in};
 #[cfg(target_os = "linux")]
 pub use describe::{
-    Census, ChildDescription, ChildState, DescribeError, FdKind, ThreadDescription, describe_child,
-    describe_thread,
+    Census, ChildDescription, ChildState, DescribeError, Descriptors, FdKind, ThreadDescription,
+    describe_child, describe_thread,
 };
 pub use hunt::{Hunt, Measure, Rounds, RoundsError, hunt};
 pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
@@ -189,6 +189,25 @@ pub fn open_in(scopes: &[ScopeId]) -> Open {
 /// ```
 pub fn counts_in(scopes: &[ScopeId]) -> Counts {
     active::counts_in(scopes)
+}
+
+/// Whether a live record, of any scope or none, explains descriptor `fd`:
+/// one was made where a hook saw it, and still names the same file. A
+/// descriptor open with none was made where no hook sees (a raw system
+/// call), or before recording began.
+///
+/// ```
+/// let file = std::fs::File::open("Cargo.toml").unwrap();
+/// # use std::os::fd::AsRawFd;
+/// if leakwatch_interpose::support() == leakwatch_interpose::Support::Active {
+///     let _scope = leakwatch_core::Scope::new("level known");
+///     let again = std::fs::File::open("Cargo.toml").unwrap();
+///     assert!(leakwatch_interpose::is_recorded(again.as_raw_fd()));
+/// }
+/// # drop(file);
+/// ```
+pub fn is_recorded(fd: i32) -> bool {
+    active::is_recorded(fd)
 }
 
 /// Turns recording on or off for the whole process (on by default).

@@ -151,6 +151,9 @@ pub(crate) struct Watch {
     detect: Detect,
     run: u64,
     before: Option<Totals>,
+    /// Where every kind is attributed: the descriptors open when the test
+    /// began, to find at its end those made where no hook sees.
+    unseen: Option<imp::Unseen>,
 }
 
 /// Starts watching the test `name` in `scope` with `detect`.
@@ -164,6 +167,7 @@ pub(crate) fn begin(name: &'static str, scope: ScopeId, detect: Detect) -> Watch
             detect,
             run: 0,
             before: None,
+            unseen: None,
         };
     }
     install();
@@ -174,12 +178,14 @@ pub(crate) fn begin(name: &'static str, scope: ScopeId, detect: Detect) -> Watch
     }
     let run = running::begin(name);
     let before = (!exact(detect)).then(Totals::now).flatten();
+    let unseen = exact(detect).then(imp::Unseen::begin).flatten();
     Watch {
         name,
         scope,
         detect,
         run,
         before,
+        unseen,
     }
 }
 
@@ -195,23 +201,6 @@ impl Watch {
         } else {
             running::end(self.run)
         };
-        let before = self.before?;
-        let after = Totals::now()?;
-        let mut gained = Vec::new();
-        if !(self.detect.fds && seen()) && after.fds > before.fds {
-            gained.push(counted(after.fds - before.fds, "descriptor"));
-        }
-        if !(self.detect.threads && seen()) && after.threads > before.threads {
-            gained.push(counted(after.threads - before.threads, "thread"));
-        }
-        if gained.is_empty() {
-            return None;
-        }
-        let why = if seen() {
-            format!("switched off ({ENV} or the test's `fds`/`threads` argument)")
-        } else {
-            unseen_reason().to_owned()
-        };
         let others = if others.is_empty() {
             "no other test ran meanwhile".to_owned()
         } else {
@@ -224,13 +213,43 @@ impl Watch {
                     .join(", ")
             )
         };
-        Some(format!(
-            "leakwatch: cannot attribute: the process has {} more open than when `{}` began, \
-             but attribution is {why}; {others}; no test is blamed for them",
-            gained.join(" and "),
-            self.name,
-        ))
+        let notes: Vec<String> = [
+            self.unseen
+                .and_then(|unseen| unseen.end(self.name, &others)),
+            self.before
+                .and_then(|before| gained(before, self.detect, self.name, &others)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!notes.is_empty()).then(|| notes.join("\n"))
     }
+}
+
+/// What the process gained since `before` in the kinds `detect` does not
+/// attribute, as a note, if anything.
+fn gained(before: Totals, detect: Detect, name: &str, others: &str) -> Option<String> {
+    let after = Totals::now()?;
+    let mut gained = Vec::new();
+    if !(detect.fds && seen()) && after.fds > before.fds {
+        gained.push(counted(after.fds - before.fds, "descriptor"));
+    }
+    if !(detect.threads && seen()) && after.threads > before.threads {
+        gained.push(counted(after.threads - before.threads, "thread"));
+    }
+    if gained.is_empty() {
+        return None;
+    }
+    let why = if seen() {
+        format!("switched off ({ENV} or the test's `fds`/`threads` argument)")
+    } else {
+        unseen_reason().to_owned()
+    };
+    Some(format!(
+        "leakwatch: cannot attribute: the process has {} more open than when `{name}` began, \
+         but attribution is {why}; {others}; no test is blamed for them",
+        gained.join(" and "),
+    ))
 }
 
 /// `1 descriptor`, `2 threads`.
@@ -444,6 +463,50 @@ mod imp {
         match leakwatch_interpose::support() {
             Support::Active => "active",
             Support::Unavailable(why) => why,
+        }
+    }
+
+    /// The descriptors open when a test began, where every kind is
+    /// attributed.
+    #[derive(Debug)]
+    pub(crate) struct Unseen(leakwatch_interpose::Descriptors);
+
+    impl Unseen {
+        pub(crate) fn begin() -> Option<Unseen> {
+            if !seen() {
+                return None;
+            }
+            leakwatch_interpose::Descriptors::now().ok().map(Unseen)
+        }
+
+        /// Descriptors opened while the test ran that no record explains:
+        /// made by raw system calls, so no test can be charged with them.
+        pub(crate) fn end(self, name: &str, others: &str) -> Option<String> {
+            let now = leakwatch_interpose::Descriptors::now().ok()?;
+            let fds: Vec<i32> = now
+                .opened_since(&self.0)
+                .into_iter()
+                .filter(|&fd| !leakwatch_interpose::is_recorded(fd))
+                .collect();
+            if fds.is_empty() {
+                return None;
+            }
+            let census = Census::of(&fds);
+            let described: Vec<String> = fds
+                .iter()
+                .map(|&fd| match census.as_ref().ok().and_then(|c| c.get(fd)) {
+                    Some(kind) => format!("{kind} (fd {fd})"),
+                    None => format!("fd {fd}"),
+                })
+                .collect();
+            let verb = if fds.len() == 1 { "was" } else { "were" };
+            let count = super::counted(fds.len(), "descriptor");
+            Some(format!(
+                "leakwatch: cannot attribute: {count} opened while `{name}` ran {verb} made where \
+                 no hook sees (a raw system call: rustix's linux_raw backend, io_uring, a pidfd) \
+                 and {verb} still open: {}; {others}; no test is blamed for them",
+                described.join(", ")
+            ))
         }
     }
 
@@ -690,6 +753,20 @@ mod imp {
 
     pub(crate) fn unrecorded<R>(f: impl FnOnce() -> R) -> R {
         f()
+    }
+
+    /// No descriptors are attributed here, so none is told apart.
+    #[derive(Debug)]
+    pub(crate) struct Unseen;
+
+    impl Unseen {
+        pub(crate) fn begin() -> Option<Unseen> {
+            None
+        }
+
+        pub(crate) fn end(self, _name: &str, _others: &str) -> Option<String> {
+            None
+        }
     }
 
     /// No counting allocator here: it is `leakwatch-interpose`'s.

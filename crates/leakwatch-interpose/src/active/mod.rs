@@ -651,6 +651,14 @@ fn scan_children(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
     });
 }
 
+pub(crate) fn is_recorded(fd: i32) -> bool {
+    let Some(slot) = usize::try_from(fd).ok().and_then(|i| FDS.get(i)) else {
+        return false;
+    };
+    let words = slot.read();
+    words[STATE] != FREE && words[SUBJECT] == fd as u64 && fd_still_open(&words)
+}
+
 pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
     let mut counts = Counts::default();
     scan_fds(scopes, |_, _| counts.fds += 1);
