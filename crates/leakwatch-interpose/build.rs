@@ -11,6 +11,10 @@ use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(leakwatch_hooks)");
+    // Set by hand (`RUSTFLAGS="--cfg leakwatch_stacks_at_level_only"`) to
+    // measure what taking every scoped item's stack in test builds costs a
+    // test suite: stacks are then taken at `LEAKWATCH=stacks` only.
+    println!("cargo::rustc-check-cfg=cfg(leakwatch_stacks_at_level_only)");
     println!("cargo::rerun-if-changed=build.rs");
     let var = |name: &str| env::var(name).unwrap_or_default();
     let platform = var("CARGO_CFG_TARGET_OS") == "linux"

@@ -386,7 +386,9 @@ fn want_stack(scope: ScopeId) -> bool {
         // that a report names the user's line and a static's initializer is
         // told apart; release builds take it at `LEAKWATCH=stacks` only.
         _ => match leakwatch_core::level_if_known() {
-            Some(Level::Sites) => cfg!(debug_assertions),
+            Some(Level::Sites) => {
+                cfg!(debug_assertions) && !cfg!(leakwatch_stacks_at_level_only)
+            }
             level => level == Some(Level::Stacks),
         },
     }
