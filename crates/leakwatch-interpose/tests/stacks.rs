@@ -1,22 +1,13 @@
 //! Raw stacks at creation: captured when asked for, naming the caller.
 #![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
 
+mod support;
+use support::names;
+
 use std::os::fd::IntoRawFd;
 
 use leakwatch_core::Scope;
 use leakwatch_interpose::{Stacks, open_in, set_stacks};
-
-fn names(stack: &[usize]) -> Vec<String> {
-    let mut names = Vec::new();
-    for &ip in stack {
-        backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
-            if let Some(name) = symbol.name() {
-                names.push(format!("{name:#}"));
-            }
-        });
-    }
-    names
-}
 
 #[inline(never)]
 fn open_config_here() -> i32 {

@@ -3,6 +3,9 @@
 //! function outwards, through std's `File::open` and the hook.
 #![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
 
+mod support;
+use support::names;
+
 use std::os::fd::IntoRawFd;
 
 use leakwatch_core::Scope;
@@ -29,18 +32,6 @@ fn down(depth: usize, walk: &mut Vec<usize>) -> i32 {
         down(depth - 1, walk)
     };
     std::hint::black_box(fd)
-}
-
-fn names(stack: &[usize]) -> Vec<String> {
-    let mut names = Vec::new();
-    for &ip in stack {
-        backtrace::resolve(ip as *mut std::ffi::c_void, |symbol| {
-            if let Some(name) = symbol.name() {
-                names.push(format!("{name:#}"));
-            }
-        });
-    }
-    names
 }
 
 #[test]
