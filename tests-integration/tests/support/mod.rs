@@ -46,10 +46,10 @@ impl Run {
             let header = line
                 .strip_prefix("---- ")
                 .and_then(|rest| rest.strip_suffix(" stdout ----"));
-            if header.is_some() || line == "failures:" {
-                if let Some((name, text)) = current.take() {
-                    sections.insert(name, text);
-                }
+            if (header.is_some() || line == "failures:")
+                && let Some((name, text)) = current.take()
+            {
+                sections.insert(name, text);
             }
             if let Some(name) = header {
                 current = Some((name.to_owned(), String::new()));
@@ -115,7 +115,8 @@ pub fn line_of(source: &str, marker: &str) -> u32 {
 }
 
 /// The site lines of a report (`LEAK   N KIND still open, ...`), each with
-/// its kind: what a failing check found, one line per site.
+/// its kind in the singular (`fd`, `thread`, `child`, `task`): what a
+/// failing check found, one line per site.
 pub fn sites(report: &str) -> Vec<(&str, &str)> {
     report
         .lines()
@@ -123,26 +124,14 @@ pub fn sites(report: &str) -> Vec<(&str, &str)> {
             let rest = line.strip_prefix("LEAK   ")?;
             let (count, rest) = rest.split_once(' ')?;
             count.parse::<u32>().ok()?;
-            let kind = rest.split(' ').next()?;
+            let kind = match rest.split(' ').next()? {
+                "children" => "child",
+                plural if count != "1" => plural.strip_suffix('s').unwrap_or(plural),
+                kind => kind,
+            };
             Some((kind, line))
         })
         .collect()
-}
-
-/// How many items of `kind` a report lists (the sum of its sites' counts).
-pub fn count_of(report: &str, kind: &str) -> u32 {
-    sites(report)
-        .iter()
-        .filter(|(k, _)| k.strip_suffix('s').unwrap_or(k) == kind || *k == kind)
-        .map(|(_, line)| {
-            line["LEAK   ".len()..]
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse::<u32>()
-                .unwrap()
-        })
-        .sum()
 }
 
 /// Whether this binary is built with `--cfg tokio_unstable`, where tokio's
