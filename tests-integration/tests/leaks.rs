@@ -11,6 +11,7 @@
 mod support;
 
 use std::fs::File;
+use std::process::Stdio;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{LazyLock, Mutex};
 
@@ -125,7 +126,11 @@ fn thread_joined() {
 #[leakwatch::test]
 #[ignore = "fails on purpose: run by a driver test in a child process"]
 fn child_never_waited() {
-    let child = std::process::Command::new("sleep").arg("30").spawn(); // (e) spawn
+    // No output, so the child process's pipes to its driver close when
+    // it exits, without waiting for the `sleep`.
+    let mut sleep = std::process::Command::new("sleep");
+    sleep.arg("30").stdout(Stdio::null()).stderr(Stdio::null());
+    let child = sleep.spawn(); // (e) spawn
     drop(child.unwrap());
 }
 
