@@ -1,0 +1,1 @@
+//! leakwatch against real crates: the tests are under `tests/`.
