@@ -29,21 +29,33 @@
 //!
 //! # What is seen
 //!
-//! Descriptors: `open`, `open64`, `openat`, `openat64`, `socket`,
-//! `socketpair`, `accept`, `accept4`, `pipe`, `pipe2`, `dup`, `dup2`,
-//! `dup3`, `fcntl`/`fcntl64` with `F_DUPFD`/`F_DUPFD_CLOEXEC`,
-//! `epoll_create`, `epoll_create1`, `eventfd`, `timerfd_create`,
-//! `signalfd`, `memfd_create`, `inotify_init`, `inotify_init1`, ended by
-//! `close`. Threads: `pthread_create`, ended when the start routine returns
-//! or calls `pthread_exit`; a new thread runs in its creator's scope, so
-//! what it opens is charged there too. Children: `fork`, `posix_spawn`,
-//! `posix_spawnp`, ended when `wait`, `waitpid`, `wait4` or `waitid` reaps
-//! them.
+//! Descriptors: `open`, `open64`, `openat`, `openat64`, `creat`,
+//! `creat64`, `socket`, `socketpair`, `accept`, `accept4`, `pipe`,
+//! `pipe2`, `dup`, `dup2` and `dup3` (onto a number not open: onto an open
+//! one the descriptor lives on, and keeps its record), `fcntl`/`fcntl64`
+//! with `F_DUPFD`/`F_DUPFD_CLOEXEC`, `epoll_create`, `epoll_create1`,
+//! `eventfd`, `timerfd_create`, `signalfd`, `memfd_create`,
+//! `inotify_init`, `inotify_init1`, `pidfd_open`, and the streams libc
+//! opens for its callers: `opendir`, `fopen`, `fopen64`, `tmpfile`; ended
+//! by `close`, `closedir`, `fclose`, `close_range` and `closefrom`. Each
+//! record of a scope keeps the device and inode its descriptor named, and
+//! a query forgets one whose number is closed or names another file now (a
+//! close no hook saw). Threads: `pthread_create`, ended when the start
+//! routine returns or calls `pthread_exit`; a new thread runs in its
+//! creator's scope, so what it opens is charged there too. Children:
+//! `fork` (and `vfork`, made a `fork`), `posix_spawn`, `posix_spawnp`,
+//! ended when `wait`, `waitpid`, `wait4` or `waitid` reaps them.
 //!
-//! Not seen: calls libc makes to itself (`fopen`, `opendir`, `popen`,
-//! `system`), raw system calls (rustix's `linux_raw` backend), `vfork`
-//! (whose child returns through its caller's frame, which no wrapper may
-//! share), and anything in a child forked without exec.
+//! What a static's initializer (std's `Once`, `OnceLock`, `LazyLock`,
+//! `lazy_static`) creates, and what the threads it starts create later,
+//! is recorded in no scope: it belongs to the process. This is told from
+//! the stack, so it holds where stacks are taken (every scoped creation in
+//! a test build; see [`Stacks`]).
+//!
+//! Not seen: children `popen` and `system` create (libc makes them
+//! itself), raw system calls (rustix's `linux_raw` backend, io_uring:
+//! [`Descriptors`] and [`is_recorded`] tell such descriptors apart), and
+//! anything in a child forked without exec.
 //!
 //! # Descriptions
 //!
