@@ -7,8 +7,9 @@
 //! holding the scope that was current when it was allocated; freeing it
 //! (from any thread) subtracts from that scope. The header is
 //! `max(align, 8)` bytes, so the block stays aligned as its layout asks.
-//! Blocks allocated outside every scope are not counted. Nothing here
-//! allocates or waits for another thread's allocation.
+//! Blocks allocated outside every scope are not counted. The allocation
+//! path allocates nothing, takes no lock and never waits for another
+//! thread; only [`heap_in`] may wait, for a move under way to finish.
 //!
 //! # Counting without contention
 //!
@@ -29,9 +30,9 @@
 //! robin): it adds the word's value to the global table and gives the word
 //! to the new scope. The parts of a count meet in the global table, and a
 //! slot whose count comes back to zero is freed. So a thread never runs
-//! out of words, and the global table holds the scopes with live blocks
-//! plus at most one slot per shard word (256 × 32) whose other parts still
-//! sit in shards. Threads beyond the 256 shards, and a thread's last frees
+//! out of words, and the global table holds the scopes with live blocks,
+//! at most one slot per shard word (256 × 32) whose other parts still sit
+//! in shards, and slots at zero that a claim may free. Threads beyond the 256 shards, and a thread's last frees
 //! after its shard was folded at its end, add to the global table
 //! directly.
 //!
@@ -51,7 +52,7 @@
 //!   *pinned* on the slot (its `pins` raised) and after seeing the slot's
 //!   scope be its own, re-read after pinning.
 //! - A global slot's scope: 0 → scope by compare-exchange (a claim);
-//!   scope → [`RETIRING`] → 0, or back to scope if the slot is pinned or
+//!   scope → `RETIRING` → 0, or back to scope if the slot is pinned or
 //!   not at zero, only inside a move (freeing it).
 //!
 //! A move is bracketed by `MOVES`' begun and done counts: taking a shard
@@ -80,8 +81,10 @@
 //! Why a sum ends: a reader raises `MOVES`' readers first, and while any
 //! reader is summing, moves that can wait do: a thread that would take or
 //! evict a word adds to the global table instead, and a slot at zero stays
-//! claimed. Only moves begun before the reader announced itself, and folds
-//! at threads' ends, can make it sum again.
+//! claimed (until a scope finds no free slot: it frees the slots at zero
+//! among those it may use, then claims one). Only moves begun before the
+//! reader announced itself, folds at threads' ends and those last-resort
+//! frees can make it sum again.
 //!
 //! This crate has no loom build (its state is process statics and thread
 //! locals under a global allocator), so the protocol is checked by stress
@@ -148,16 +151,21 @@ impl Slot {
         });
         self.pins.fetch_sub(1, Ordering::SeqCst);
         if now == Some(0) {
-            self.retire(scope);
+            self.retire(scope, false);
         }
         mine
     }
 
     /// Frees the slot if it is `scope`'s, at zero and pinned by no one;
-    /// put off while a reader sums.
-    fn retire(&self, scope: u64) {
-        let Some(_move) = MOVES.try_begin() else {
-            return;
+    /// put off while a reader sums, unless `now`.
+    fn retire(&self, scope: u64, now: bool) {
+        let _move = if now {
+            MOVES.begin()
+        } else {
+            let Some(m) = MOVES.try_begin() else {
+                return;
+            };
+            m
         };
         if self
             .scope
@@ -189,6 +197,9 @@ static LOST_SCOPES: [AtomicU64; LOST] = [const { AtomicU64::new(0) }; LOST];
 static LOST_MORE: AtomicBool = AtomicBool::new(false);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// Aligned to a cache line, so threads writing neighbouring shards never
+/// share one.
+#[repr(align(64))]
 struct Shard {
     taken: AtomicBool,
     /// The word to evict next; used by the owner only.
@@ -284,11 +295,16 @@ fn global_add(scope: u64, delta: u64) {
         if probes(scope).any(|s| s.scope.load(Ordering::Relaxed) == scope && s.add(scope, delta)) {
             return;
         }
-        let claimed = probes(scope).find(|s| {
-            s.scope.load(Ordering::Relaxed) == 0
-                && s.scope
-                    .compare_exchange(0, scope, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
+        let claimed = claim(scope).or_else(|| {
+            // Slots left at zero, their freeing put off while a reader
+            // summed, are freed now.
+            for s in probes(scope) {
+                let key = s.scope.load(Ordering::Relaxed);
+                if key != 0 && key != RETIRING && s.packed.load(Ordering::Relaxed) == 0 {
+                    s.retire(key, true);
+                }
+            }
+            claim(scope)
         });
         match claimed {
             Some(slot) if slot.add(scope, delta) => return,
@@ -297,6 +313,16 @@ fn global_add(scope: u64, delta: u64) {
             None => return lose(scope),
         }
     }
+}
+
+/// A free slot among `scope`'s, claimed for it.
+fn claim(scope: u64) -> Option<&'static Slot> {
+    probes(scope).find(|s| {
+        s.scope.load(Ordering::Relaxed) == 0
+            && s.scope
+                .compare_exchange(0, scope, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+    })
 }
 
 #[cold]
