@@ -39,7 +39,9 @@
 //! A scope that finds neither its slot nor a free one among the 32 it may
 //! use *loses* its count: it is written to a table of 64 lost scopes, and
 //! [`heap_in`] answers `None` for it (for every scope, once 64 are lost)
-//! rather than a wrong number. Other scopes keep counting.
+//! rather than a wrong number; its slots may stay claimed. Other scopes
+//! keep counting. An eviction never loses a count: a word whose value finds
+//! no room stays, and the new scope's change goes to the global table.
 //!
 //! # Protocol
 //!
@@ -284,16 +286,24 @@ fn probes(scope: u64) -> impl Iterator<Item = &'static Slot> {
     (0..PROBES).map(move |k| &TABLE[(h + k) % SLOTS])
 }
 
-/// Adds `delta` to `scope`'s count in the global table, claiming a slot if
-/// it has none, or records it as lost.
+/// Adds `delta` to `scope`'s count in the global table, or records the
+/// scope as lost if it finds no slot.
 #[inline(never)]
-fn global_add(scope: u64, delta: u64) {
+fn global_charge(scope: u64, delta: u64) {
+    if !global_add(scope, delta) {
+        lose(scope);
+    }
+}
+
+/// Adds `delta` to `scope`'s count in the global table, claiming a slot if
+/// it has none; false if there is none to claim.
+fn global_add(scope: u64, delta: u64) -> bool {
     if delta == 0 {
-        return;
+        return true;
     }
     loop {
         if probes(scope).any(|s| s.scope.load(Ordering::Relaxed) == scope && s.add(scope, delta)) {
-            return;
+            return true;
         }
         let claimed = claim(scope).or_else(|| {
             // Slots left at zero, their freeing put off while a reader
@@ -307,10 +317,10 @@ fn global_add(scope: u64, delta: u64) {
             claim(scope)
         });
         match claimed {
-            Some(slot) if slot.add(scope, delta) => return,
+            Some(slot) if slot.add(scope, delta) => return true,
             // Brought to zero by others and freed since: look again.
             Some(_) => {}
-            None => return lose(scope),
+            None => return false,
         }
     }
 }
@@ -441,7 +451,7 @@ impl Drop for FoldAtExit {
             for w in &shard.words {
                 let packed = w.packed.load(Ordering::Relaxed);
                 if packed != 0 {
-                    global_add(w.scope.load(Ordering::Relaxed), packed);
+                    global_charge(w.scope.load(Ordering::Relaxed), packed);
                 }
                 w.packed.store(0, Ordering::Relaxed);
                 w.scope.store(0, Ordering::Relaxed);
@@ -463,7 +473,8 @@ fn take_shard() -> Option<&'static Shard> {
 
 /// The index of `scope`'s word in `shard` (owned by the caller). A scope
 /// without one is given a free word, or one whose part is zero, or else an
-/// evicted one; `None` while a reader sums and the word would change scope.
+/// evicted one; `None` while a reader sums and the word would change scope,
+/// or when the evicted word's value finds no room in the global table.
 #[inline(never)]
 fn find(shard: &Shard, scope: u64) -> Option<usize> {
     let h = home(scope) % WORDS;
@@ -480,17 +491,24 @@ fn find(shard: &Shard, scope: u64) -> Option<usize> {
         }
     }
     let _move = MOVES.try_begin()?;
-    let i = spare.unwrap_or_else(|| {
-        let i = shard.hand.load(Ordering::Relaxed);
-        shard.hand.store((i + 1) % WORDS, Ordering::Relaxed);
-        let w = &shard.words[i];
-        global_add(
-            w.scope.load(Ordering::Relaxed),
-            w.packed.load(Ordering::Relaxed),
-        );
-        w.packed.store(0, Ordering::Relaxed);
-        i
-    });
+    let i = match spare {
+        Some(i) => i,
+        None => {
+            let i = shard.hand.load(Ordering::Relaxed);
+            let w = &shard.words[i];
+            // A full table keeps the word where it is: the caller adds to
+            // the global table instead, where `scope` may have its slot.
+            if !global_add(
+                w.scope.load(Ordering::Relaxed),
+                w.packed.load(Ordering::Relaxed),
+            ) {
+                return None;
+            }
+            shard.hand.store((i + 1) % WORDS, Ordering::Relaxed);
+            w.packed.store(0, Ordering::Relaxed);
+            i
+        }
+    };
     shard.words[i].scope.store(scope, Ordering::Relaxed);
     Some(i)
 }
@@ -622,7 +640,7 @@ fn charge(scope: u64, delta: u64) {
         return;
     }
     if !add_mine(scope, delta) {
-        global_add(scope, delta);
+        global_charge(scope, delta);
     }
 }
 
