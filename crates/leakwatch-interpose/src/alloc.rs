@@ -66,7 +66,10 @@
 //!
 //! Why a sum kept is exact: outside moves, each part of a count sits in
 //! exactly one place (a word or a slot with that scope), and only its
-//! value changes, so a sum sees each part once, old or new. A part that
+//! value changes, so a sum sees each part once, old or new. (The parts are
+//! read one after another, so a block allocated on one thread and freed on
+//! another while a sum runs may be seen freed and not allocated, or the
+//! reverse: a count is exact once the scope's blocks are not changing.) A part that
 //! moves (eviction, fold), a word or slot that changes scope, is inside a
 //! move, which the sum either saw begun and retried, or did not overlap.
 //! A `Release` store after a move that a sum reads makes the sum's last
@@ -81,7 +84,9 @@
 //! a while; adders use the first they find and readers sum all of them.
 //!
 //! Why a sum ends: a reader raises `MOVES`' readers first, and while any
-//! reader is summing, moves that can wait do: a thread that would take or
+//! reader is summing, moves that can wait do (one that counted itself
+//! begun and then saw the reader takes its count back, having changed
+//! nothing): a thread that would take or
 //! evict a word adds to the global table instead, and a slot at zero stays
 //! claimed (until a scope finds no free slot: it frees the slots at zero
 //! among those it may use, then claims one). Only moves begun before the
@@ -89,10 +94,11 @@
 //! frees can make it sum again.
 //!
 //! This crate has no loom build (its state is process statics and thread
-//! locals under a global allocator), so the protocol is checked by stress
-//! tests in `tests/heap.rs`: threads freeing each other's blocks over more
-//! scopes than their words, with a reader asserting exact counts
-//! throughout.
+//! locals under a global allocator), so the protocol is checked by a
+//! stress test in `tests/heap.rs`: threads free each other's blocks over
+//! more scopes than their words, evicting words of a scope whose count
+//! does not change meanwhile, and a reader asserts that count exactly
+//! (it fails with moves unguarded).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
@@ -250,10 +256,22 @@ impl Moves {
 
     /// Begins a move that can wait: `None` while a reader is summing.
     fn try_begin(&'static self) -> Option<Move> {
-        let m = self.begin();
+        if self.readers.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        self.begun.fetch_add(1, Ordering::SeqCst);
         // SeqCst with the reader's announcement: either the reader's
         // `begun` counts this move, or this sees the reader.
-        (self.readers.load(Ordering::SeqCst) == 0).then_some(m)
+        if self.readers.load(Ordering::SeqCst) != 0 {
+            // Taken back, having changed nothing: a sum that saw it begun
+            // sums again, and one that did not has nothing to miss. A
+            // taken-back move only adds to `begun` while it lasts, so it
+            // cannot hide a real move from a reader's last look.
+            self.begun.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        fence(Ordering::Release);
+        Some(Move(self))
     }
 
     /// `sum()`, run again until no move overlapped it.

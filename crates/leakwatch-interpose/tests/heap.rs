@@ -3,7 +3,7 @@
 #![cfg(any(debug_assertions, feature = "production"))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, mpsc};
 
 use leakwatch_core::{Scope, ScopeId};
@@ -189,22 +189,21 @@ fn counts_stay_exact_over_more_scopes_than_slots_freed_on_another_thread() {
     freer.join().unwrap();
 }
 
-/// Threads in the stress test, and the blocks each may have sent that the
-/// next has not freed yet (its channel's capacity, and one in hand).
+/// Threads in the stress test; the even ones allocate `steady` blocks that
+/// the odd ones free.
 const WORKERS: usize = 4;
-const IN_FLIGHT: u64 = 16 + 1;
-/// Sums the stress test's reader takes while the workers run.
-const READS: usize = 20_000;
+/// Sums of a quiet `steady` the stress test's reader takes.
+const READS: usize = 50_000;
 
 #[test]
 fn a_sum_taken_while_threads_move_their_words_is_exact() {
-    // Every round, each worker allocates a block in a scope of `pool`, the
-    // even ones one in `steady` too, and sends them to the next worker,
-    // which frees them: the even workers' words for `steady` grow to +n
-    // and the odd ones' to −n, and the pool's 64 scopes, twice a shard's
-    // words, make every worker evict words into the global table all the
-    // while. A sum that missed or doubled a moved word would be off by far
-    // more than the blocks in flight.
+    // In cycles: first each even worker allocates 50 blocks in `steady` and
+    // the next (odd) worker frees them, so their words for `steady` grow to
+    // +50·k and −50·k while its count stays 10; then, with `steady` quiet,
+    // every worker churns through the 64 scopes of `pool` (twice a shard's
+    // words), which evicts those words into the global table. A sum taken
+    // while `steady` is quiet must be exactly 10 blocks: one that missed or
+    // doubled a moved word would be off by 50 or more.
     let steady = Scope::new("steady");
     // Ten blocks of `steady` (the Vec holding them is in no scope).
     let base: Vec<Box<[u8; 48]>> = (0..10)
@@ -212,54 +211,86 @@ fn a_sum_taken_while_threads_move_their_words_is_exact() {
         .collect();
     let pool: Vec<Scope> = (0..64).map(|_| Scope::new("pool")).collect();
     let pool_ids: Vec<ScopeId> = pool.iter().map(Scope::id).collect();
+    // Per worker, an inbox of `pool` blocks and one of `steady` blocks.
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..WORKERS)
-        .map(|_| mpsc::sync_channel::<(Option<Box<[u8; 48]>>, Box<[u8]>)>(16))
+        .map(|_| {
+            let (pool_tx, pool_rx) = mpsc::channel::<Box<[u8]>>();
+            let (steady_tx, steady_rx) = mpsc::channel::<Box<[u8; 48]>>();
+            ((pool_tx, steady_tx), (pool_rx, steady_rx))
+        })
         .unzip();
     let done = AtomicBool::new(false);
-    let finished = Barrier::new(WORKERS);
+    // Odd while `steady` is quiet: the workers move it on before and after
+    // each turn of allocating and freeing `steady` blocks.
+    let phase = AtomicU64::new(1);
+    let quit = AtomicBool::new(false);
+    let turn = Barrier::new(WORKERS);
     std::thread::scope(|s| {
         let reader = s.spawn(|| {
             // The workers stop when the reader does, failed or not.
             let _stop = Stop(&done);
-            for _ in 0..READS {
+            let mut quiet = 0;
+            while quiet < READS {
+                let before = phase.load(Ordering::SeqCst);
                 let h = heap(&steady);
-                assert!(
-                    (10..=10 + WORKERS as u64 * IN_FLIGHT).contains(&h.blocks)
-                        && h.bytes == h.blocks * 48,
-                    "a sum of `steady` while words move: {h:?}"
-                );
-                // Moves wait while a sum runs: leave room for them.
-                (0..1_000).for_each(|_| std::hint::spin_loop());
+                if before % 2 == 1 && phase.load(Ordering::SeqCst) == before {
+                    assert_eq!(
+                        (h.blocks, h.bytes),
+                        (10, 480),
+                        "a sum of a quiet `steady` while words move"
+                    );
+                    quiet += 1;
+                }
             }
         });
         let workers: Vec<_> = receivers
             .into_iter()
             .enumerate()
-            .map(|(i, inbox)| {
-                let next = senders[(i + 1) % WORKERS].clone();
-                let (steady, pool, finished, done) = (steady.id(), &pool_ids, &finished, &done);
+            .map(|(i, (pool_inbox, steady_inbox))| {
+                let (pool_next, steady_next) = senders[(i + 1) % WORKERS].clone();
+                let (steady, pool) = (steady.id(), &pool_ids);
+                let (turn, phase, done, quit) = (&turn, &phase, &done, &quit);
+                // Moves `phase` on by one with every worker waiting; false
+                // once the reader is done (decided once, for all).
+                let step = move || {
+                    if turn.wait().is_leader() {
+                        quit.store(done.load(Ordering::SeqCst), Ordering::SeqCst);
+                        phase.fetch_add(1, Ordering::SeqCst);
+                    }
+                    turn.wait();
+                    !quit.load(Ordering::SeqCst)
+                };
                 s.spawn(move || {
-                    for round in (0..).take_while(|_| !done.load(Ordering::Relaxed)) {
-                        let pair = (
-                            (i % 2 == 0).then(|| {
-                                let _in = steady.enter();
-                                Box::new([0u8; 48])
-                            }),
-                            {
+                    while step() {
+                        if i % 2 == 0 {
+                            for _ in 0..50 {
+                                // Sent with the scope left: the channel's
+                                // own blocks are in no scope.
+                                let block = {
+                                    let _in = steady.enter();
+                                    Box::new([0u8; 48])
+                                };
+                                steady_next.send(block).unwrap();
+                            }
+                        } else {
+                            steady_inbox.iter().take(50).for_each(drop);
+                        }
+                        if !step() {
+                            break;
+                        }
+                        for round in 0..100 {
+                            let block = {
                                 let _in = pool[(i * 17 + round) % pool.len()].enter();
                                 vec![0u8; 1 + round % 100].into_boxed_slice()
-                            },
-                        );
-                        // A full channel: freed here instead.
-                        drop(next.try_send(pair));
-                        while let Ok(pair) = inbox.try_recv() {
-                            drop(pair);
+                            };
+                            pool_next.send(block).unwrap();
+                            pool_inbox.try_iter().for_each(drop);
                         }
                     }
-                    finished.wait();
-                    while let Ok(pair) = inbox.try_recv() {
-                        drop(pair);
-                    }
+                    // Every worker left at the same step; the blocks still
+                    // sent are freed once all have stopped sending.
+                    turn.wait();
+                    pool_inbox.try_iter().for_each(drop);
                 })
             })
             .collect();
