@@ -7,29 +7,102 @@
 //! holding the scope that was current when it was allocated; freeing it
 //! (from any thread) subtracts from that scope. The header is
 //! `max(align, 8)` bytes, so the block stays aligned as its layout asks.
+//! Blocks allocated outside every scope are not counted. The allocation
+//! path allocates nothing, takes no lock and never waits for another
+//! thread; only [`heap_in`] may wait, for a move under way to finish.
 //!
 //! # Counting without contention
 //!
 //! A count is one word per scope: live blocks × 2^36 + live bytes, added
 //! with wrapping arithmetic, so a scope may hold up to 268 million blocks
-//! and 64 GiB at once. Each thread adds to its own *shard* of such words,
-//! with a plain load and store (no read-modify-write, no shared cache
-//! line); a block freed on another thread subtracts in that thread's shard.
-//! A scope's count is the wrapping sum of its words in every shard and in
-//! a global table. When a thread ends, its shard is folded into the global
-//! table (atomic adds) and freed for the next thread; readers retry if a
-//! fold ran while they summed. Threads beyond the shards, a shard's
-//! scopes beyond its words, and the end of a thread after its shard is
-//! folded, add to the global table directly. Nothing here allocates.
+//! and 64 GiB at once. Each thread adds to its own *shard* of 32 such
+//! words, with a plain load and store (no read-modify-write, no shared
+//! cache line); a block freed on another thread subtracts in that thread's
+//! shard. A scope's count is the wrapping sum of its words in every shard
+//! and of its slots in a global table of 65,536.
 //!
-//! Blocks allocated outside every scope are not counted. The global table
-//! holds 65,536 scopes; a process that has had more allocating scopes
-//! loses count of the newest, and [`heap_in`] then answers `None` for them
-//! rather than a wrong number.
+//! # Taking words and slots back
+//!
+//! A block allocated on thread A and freed on thread B leaves the scope's
+//! word in A's shard at +x and in B's at −x: the count is zero, yet
+//! neither word is. A word whose own part is zero is given to the next
+//! scope that needs one; when none is, the thread *evicts* a word (round
+//! robin): it adds the word's value to the global table and gives the word
+//! to the new scope. The parts of a count meet in the global table, and a
+//! slot whose count comes back to zero is freed. So a thread never runs
+//! out of words, and the global table holds the scopes with live blocks,
+//! at most one slot per shard word (256 × 32) whose other parts still sit
+//! in shards, and slots at zero that a claim may free. Threads beyond the 256 shards, and a thread's last frees
+//! after its shard was folded at its end, add to the global table
+//! directly.
+//!
+//! A scope that finds neither its slot nor a free one among the 32 it may
+//! use *loses* its count: it is written to a table of 64 lost scopes, and
+//! [`heap_in`] answers `None` for it (for every scope, once 64 are lost)
+//! rather than a wrong number; its slots may stay claimed. Other scopes
+//! keep counting. An eviction never loses a count: a word whose value finds
+//! no room stays, and the new scope's change goes to the global table.
+//!
+//! # Protocol
+//!
+//! Who writes what, stated once for this file:
+//!
+//! - A shard word's value: only the thread that took the shard, with a
+//!   load and a `Release` store. Its scope: only that thread, and only
+//!   inside a *move*.
+//! - A global slot's value: any thread, with an atomic add, only while
+//!   *pinned* on the slot (its `pins` raised) and after seeing the slot's
+//!   scope be its own, re-read after pinning.
+//! - A global slot's scope: 0 → scope by compare-exchange (a claim);
+//!   scope → `RETIRING` → 0, or back to scope if the slot is pinned or
+//!   not at zero, only inside a move (freeing it).
+//!
+//! A move is bracketed by `MOVES`' begun and done counts: taking a shard
+//! word for another scope (and, when evicting, adding its value to the
+//! global table), folding a shard at its thread's end, freeing a global
+//! slot. [`heap_in`] sums the shards and slots of its scopes, and keeps
+//! the sum only if no move ran meanwhile (begun equal to done before it,
+//! begun unchanged after it), a seqlock read; otherwise it sums again.
+//!
+//! Why a sum kept is exact: outside moves, each part of a count sits in
+//! exactly one place (a word or a slot with that scope), and only its
+//! value changes, so a sum sees each part once, old or new. (The parts are
+//! read one after another, so a block allocated on one thread and freed on
+//! another while a sum runs may be seen freed and not allocated, or the
+//! reverse: a count is exact once the scope's blocks are not changing.) A part that
+//! moves (eviction, fold), a word or slot that changes scope, is inside a
+//! move, which the sum either saw begun and retried, or did not overlap.
+//! A `Release` store after a move that a sum reads makes the sum's last
+//! look at begun see that move (the sum's `Acquire` fence pairs with it).
+//!
+//! Why a freed slot loses nothing: a thread adding to a slot raises its
+//! pins, then reads its scope; the freer swaps the scope to `RETIRING`,
+//! then reads the pins and the value (all sequentially consistent). Either
+//! the freer sees the pin, and puts the scope back, or the adder sees
+//! `RETIRING` (or the slot's next scope), and looks for its scope's slot
+//! again, claiming another if it must. A scope may so hold two slots for
+//! a while; adders use the first they find and readers sum all of them.
+//!
+//! Why a sum ends: a reader raises `MOVES`' readers first, and while any
+//! reader is summing, moves that can wait do (one that counted itself
+//! begun and then saw the reader takes its count back, having changed
+//! nothing): a thread that would take or
+//! evict a word adds to the global table instead, and a slot at zero stays
+//! claimed (until a scope finds no free slot: it frees the slots at zero
+//! among those it may use, then claims one). Only moves begun before the
+//! reader announced itself, folds at threads' ends and those last-resort
+//! frees can make it sum again.
+//!
+//! This crate has no loom build (its state is process statics and thread
+//! locals under a global allocator), so the protocol is checked by a
+//! stress test in `tests/heap.rs`: threads free each other's blocks over
+//! more scopes than their words, evicting words of a scope whose count
+//! does not change meanwhile, and a reader asserts that count exactly
+//! (it fails with moves unguarded).
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 
 use leakwatch_core::ScopeId;
 
@@ -40,86 +113,263 @@ const SLOTS: usize = 1 << 16;
 const PROBES: usize = 32;
 const SHARDS: usize = 256;
 const WORDS: usize = 32;
+const LOST: usize = 64;
+/// A global slot's scope while it is being freed. No scope has this id: a
+/// scope's slot index in the registry is below 2^20.
+const RETIRING: u64 = u64::MAX;
 
-/// A scope's word, in a shard or the global table.
-struct Counter {
+/// A scope's word in a shard (see "# Protocol").
+struct Word {
     /// The scope's id, 0 while free.
     scope: AtomicU64,
-    /// Live blocks × 2^36 + live bytes (wrapping; a shard's own part may
-    /// be "negative").
+    /// Live blocks × 2^36 + live bytes, wrapping; the shard's own part, so
+    /// it may be "negative".
     packed: AtomicU64,
 }
 
-impl Counter {
-    const fn new() -> Counter {
-        Counter {
+impl Word {
+    const fn new() -> Word {
+        Word {
             scope: AtomicU64::new(0),
             packed: AtomicU64::new(0),
         }
     }
 }
 
-static COUNTERS: [Counter; SLOTS] = [const { Counter::new() }; SLOTS];
-/// A scope that found no free global slot allocated since.
-static OVERFLOWED: AtomicBool = AtomicBool::new(false);
+/// A scope's slot in the global table (see "# Protocol").
+struct Slot {
+    /// The scope's id, 0 while free, [`RETIRING`] while being freed.
+    scope: AtomicU64,
+    /// As [`Word::packed`].
+    packed: AtomicU64,
+    /// Threads between reading `scope` and adding to `packed`.
+    pins: AtomicU64,
+}
+
+impl Slot {
+    /// Adds `delta` if the slot is still `scope`'s, freeing it if that
+    /// brings it to zero; false if it is not `scope`'s.
+    fn add(&self, scope: u64, delta: u64) -> bool {
+        self.pins.fetch_add(1, Ordering::SeqCst);
+        let mine = self.scope.load(Ordering::SeqCst) == scope;
+        let now = mine.then(|| {
+            self.packed
+                .fetch_add(delta, Ordering::Relaxed)
+                .wrapping_add(delta)
+        });
+        self.pins.fetch_sub(1, Ordering::SeqCst);
+        if now == Some(0) {
+            self.retire(scope, false);
+        }
+        mine
+    }
+
+    /// Frees the slot if it is `scope`'s, at zero and pinned by no one;
+    /// put off while a reader sums, unless `now`.
+    fn retire(&self, scope: u64, now: bool) {
+        let _move = if now {
+            MOVES.begin()
+        } else {
+            let Some(m) = MOVES.try_begin() else {
+                return;
+            };
+            m
+        };
+        if self
+            .scope
+            .compare_exchange(scope, RETIRING, Ordering::SeqCst, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        // Reading no pins (SeqCst, after the swap) means every adder that
+        // saw `scope` has unpinned, its add visible here, and later ones
+        // see `RETIRING`.
+        let idle =
+            self.pins.load(Ordering::SeqCst) == 0 && self.packed.load(Ordering::Relaxed) == 0;
+        self.scope
+            .store(if idle { 0 } else { scope }, Ordering::Release);
+    }
+}
+
+static TABLE: [Slot; SLOTS] = [const {
+    Slot {
+        scope: AtomicU64::new(0),
+        packed: AtomicU64::new(0),
+        pins: AtomicU64::new(0),
+    }
+}; SLOTS];
+/// Scopes that lost their count, 0 where free.
+static LOST_SCOPES: [AtomicU64; LOST] = [const { AtomicU64::new(0) }; LOST];
+/// More scopes lost their count than `LOST_SCOPES` holds.
+static LOST_MORE: AtomicBool = AtomicBool::new(false);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// Aligned to a cache line, so threads writing neighbouring shards never
+/// share one.
+#[repr(align(64))]
 struct Shard {
     taken: AtomicBool,
-    words: [Counter; WORDS],
+    /// The word to evict next; used by the owner only.
+    hand: AtomicUsize,
+    words: [Word; WORDS],
 }
 
 static SHARDS_: [Shard; SHARDS] = [const {
     Shard {
         taken: AtomicBool::new(false),
-        words: [const { Counter::new() }; WORDS],
+        hand: AtomicUsize::new(0),
+        words: [const { Word::new() }; WORDS],
     }
 }; SHARDS];
-/// Folds begun and finished: a reader whose sum saw them differ, or change,
-/// sums again.
-static FOLDS_BEGUN: AtomicU64 = AtomicU64::new(0);
-static FOLDS_DONE: AtomicU64 = AtomicU64::new(0);
+
+/// Moves begun and finished, and readers summing (see "# Protocol").
+struct Moves {
+    begun: AtomicU64,
+    done: AtomicU64,
+    readers: AtomicU64,
+}
+
+static MOVES: Moves = Moves {
+    begun: AtomicU64::new(0),
+    done: AtomicU64::new(0),
+    readers: AtomicU64::new(0),
+};
+
+/// A move under way; finished when dropped.
+struct Move(&'static Moves);
+
+impl Drop for Move {
+    fn drop(&mut self) {
+        self.0.done.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Moves {
+    /// Begins a move that cannot wait.
+    fn begin(&'static self) -> Move {
+        self.begun.fetch_add(1, Ordering::SeqCst);
+        // The move's stores stay after the count a reader checks.
+        fence(Ordering::Release);
+        Move(self)
+    }
+
+    /// Begins a move that can wait: `None` while a reader is summing.
+    fn try_begin(&'static self) -> Option<Move> {
+        if self.readers.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        self.begun.fetch_add(1, Ordering::SeqCst);
+        // SeqCst with the reader's announcement: either the reader's
+        // `begun` counts this move, or this sees the reader.
+        if self.readers.load(Ordering::SeqCst) != 0 {
+            // Taken back, having changed nothing: a sum that saw it begun
+            // sums again, and one that did not has nothing to miss. A
+            // taken-back move only adds to `begun` while it lasts, so it
+            // cannot hide a real move from a reader's last look.
+            self.begun.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        fence(Ordering::Release);
+        Some(Move(self))
+    }
+
+    /// `sum()`, run again until no move overlapped it.
+    fn read<T>(&'static self, mut sum: impl FnMut() -> T) -> T {
+        self.readers.fetch_add(1, Ordering::SeqCst);
+        let value = loop {
+            let begun = self.begun.load(Ordering::SeqCst);
+            let done = self.done.load(Ordering::SeqCst);
+            let value = sum();
+            fence(Ordering::Acquire);
+            if begun == done && self.begun.load(Ordering::Relaxed) == begun {
+                break value;
+            }
+            std::hint::spin_loop();
+        };
+        self.readers.fetch_sub(1, Ordering::SeqCst);
+        value
+    }
+}
 
 #[inline]
 fn home(scope: u64) -> usize {
     (scope.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
 }
 
-/// The global counter of `scope`, claiming a slot on first use.
+/// The slots `scope` may use.
 #[inline]
-fn counter(scope: u64, claim: bool) -> Option<&'static AtomicU64> {
+fn probes(scope: u64) -> impl Iterator<Item = &'static Slot> {
     let h = home(scope);
-    for k in 0..PROBES {
-        let c = &COUNTERS[(h + k) % SLOTS];
-        let key = c.scope.load(Ordering::Acquire);
-        if key == scope {
-            return Some(&c.packed);
-        }
-        if key == 0 {
-            if !claim {
-                return None;
-            }
-            match c
-                .scope
-                .compare_exchange(0, scope, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Some(&c.packed),
-                Err(now) if now == scope => return Some(&c.packed),
-                Err(_) => {}
-            }
-        }
-    }
-    if claim {
-        OVERFLOWED.store(true, Ordering::Relaxed);
-    }
-    None
+    (0..PROBES).map(move |k| &TABLE[(h + k) % SLOTS])
 }
 
+/// Adds `delta` to `scope`'s count in the global table, or records the
+/// scope as lost if it finds no slot.
 #[inline(never)]
-fn global_add(scope: u64, delta: u64) {
-    if let Some(c) = counter(scope, true) {
-        c.fetch_add(delta, Ordering::Relaxed);
+fn global_charge(scope: u64, delta: u64) {
+    if !global_add(scope, delta) {
+        lose(scope);
     }
+}
+
+/// Adds `delta` to `scope`'s count in the global table, claiming a slot if
+/// it has none; false if there is none to claim.
+fn global_add(scope: u64, delta: u64) -> bool {
+    if delta == 0 {
+        return true;
+    }
+    loop {
+        if probes(scope).any(|s| s.scope.load(Ordering::Relaxed) == scope && s.add(scope, delta)) {
+            return true;
+        }
+        let claimed = claim(scope).or_else(|| {
+            // Slots left at zero, their freeing put off while a reader
+            // summed, are freed now.
+            for s in probes(scope) {
+                let key = s.scope.load(Ordering::Relaxed);
+                if key != 0 && key != RETIRING && s.packed.load(Ordering::Relaxed) == 0 {
+                    s.retire(key, true);
+                }
+            }
+            claim(scope)
+        });
+        match claimed {
+            Some(slot) if slot.add(scope, delta) => return true,
+            // Brought to zero by others and freed since: look again.
+            Some(_) => {}
+            None => return false,
+        }
+    }
+}
+
+/// A free slot among `scope`'s, claimed for it.
+fn claim(scope: u64) -> Option<&'static Slot> {
+    probes(scope).find(|s| {
+        s.scope.load(Ordering::Relaxed) == 0
+            && s.scope
+                .compare_exchange(0, scope, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+    })
+}
+
+#[cold]
+fn lose(scope: u64) {
+    for l in &LOST_SCOPES {
+        match l.compare_exchange(0, scope, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return,
+            Err(now) if now == scope => return,
+            Err(_) => {}
+        }
+    }
+    LOST_MORE.store(true, Ordering::SeqCst);
+}
+
+fn lost(scope: u64) -> bool {
+    LOST_MORE.load(Ordering::SeqCst)
+        || LOST_SCOPES
+            .iter()
+            .any(|l| l.load(Ordering::SeqCst) == scope)
 }
 
 // The calling thread's shard. The hot path reads only destructor-free
@@ -132,7 +382,8 @@ thread_local! {
     /// Whether a shard was looked for already.
     static LOOKED: Cell<bool> = const { Cell::new(false) };
     /// The scope counted last and its word in `SHARD`: the fast path.
-    /// Scope 0 is never counted, so the initial entry never matches.
+    /// Scope 0 is never counted, so the initial entry never matches. Only
+    /// this thread changes its words' scopes, so the entry stays right.
     static HOT: Cell<(u64, &'static AtomicU64)> = const { Cell::new((0, &UNUSED)) };
     static FOLD_AT_EXIT: FoldAtExit = const { FoldAtExit };
 }
@@ -141,7 +392,7 @@ thread_local! {
 static UNUSED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds `delta` to `scope`'s word in the calling thread's shard; false if
-/// it has none (or the shard has no word to spare).
+/// it has none (or cannot take a word now).
 #[inline(always)]
 fn add_mine(scope: u64, delta: u64) -> bool {
     let (hot, word) = HOT.get();
@@ -150,7 +401,7 @@ fn add_mine(scope: u64, delta: u64) -> bool {
         // suffice, and readers see either value.
         word.store(
             word.load(Ordering::Relaxed).wrapping_add(delta),
-            Ordering::Relaxed,
+            Ordering::Release,
         );
         return true;
     }
@@ -188,7 +439,7 @@ fn add_mine_slow(scope: u64, delta: u64) -> bool {
     HOT.set((scope, word));
     word.store(
         word.load(Ordering::Relaxed).wrapping_add(delta),
-        Ordering::Relaxed,
+        Ordering::Release,
     );
     true
 }
@@ -213,16 +464,17 @@ impl Drop for FoldAtExit {
         }
         // SAFETY: a non-null `SHARD` points into the static `SHARDS_`.
         let shard = unsafe { &*shard };
-        FOLDS_BEGUN.fetch_add(1, Ordering::SeqCst);
-        for w in &shard.words {
-            let packed = w.packed.load(Ordering::Relaxed);
-            if packed != 0 {
-                global_add(w.scope.load(Ordering::Relaxed), packed);
+        {
+            let _move = MOVES.begin();
+            for w in &shard.words {
+                let packed = w.packed.load(Ordering::Relaxed);
+                if packed != 0 {
+                    global_charge(w.scope.load(Ordering::Relaxed), packed);
+                }
+                w.packed.store(0, Ordering::Relaxed);
+                w.scope.store(0, Ordering::Relaxed);
             }
-            w.packed.store(0, Ordering::Relaxed);
-            w.scope.store(0, Ordering::Relaxed);
         }
-        FOLDS_DONE.fetch_add(1, Ordering::SeqCst);
         shard.taken.store(false, Ordering::Release);
     }
 }
@@ -237,12 +489,14 @@ fn take_shard() -> Option<&'static Shard> {
     })
 }
 
-/// The index of `scope`'s word in `shard` (owned by the caller), giving it
-/// a free word, or one whose count is back to zero, if it has none.
+/// The index of `scope`'s word in `shard` (owned by the caller). A scope
+/// without one is given a free word, or one whose part is zero, or else an
+/// evicted one; `None` while a reader sums and the word would change scope,
+/// or when the evicted word's value finds no room in the global table.
 #[inline(never)]
 fn find(shard: &Shard, scope: u64) -> Option<usize> {
     let h = home(scope) % WORDS;
-    let mut reusable = None;
+    let mut spare = None;
     for k in 0..WORDS {
         let i = (h + k) % WORDS;
         let w = &shard.words[i];
@@ -250,13 +504,29 @@ fn find(shard: &Shard, scope: u64) -> Option<usize> {
         if key == scope {
             return Some(i);
         }
-        if reusable.is_none() && (key == 0 || w.packed.load(Ordering::Relaxed) == 0) {
-            reusable = Some(i);
+        if spare.is_none() && (key == 0 || w.packed.load(Ordering::Relaxed) == 0) {
+            spare = Some(i);
         }
     }
-    let i = reusable?;
-    // A word at zero adds nothing to its old scope's sum, so readers may
-    // see it under either key.
+    let _move = MOVES.try_begin()?;
+    let i = match spare {
+        Some(i) => i,
+        None => {
+            let i = shard.hand.load(Ordering::Relaxed);
+            let w = &shard.words[i];
+            // A full table keeps the word where it is: the caller adds to
+            // the global table instead, where `scope` may have its slot.
+            if !global_add(
+                w.scope.load(Ordering::Relaxed),
+                w.packed.load(Ordering::Relaxed),
+            ) {
+                return None;
+            }
+            shard.hand.store((i + 1) % WORDS, Ordering::Relaxed);
+            w.packed.store(0, Ordering::Relaxed);
+            i
+        }
+    };
     shard.words[i].scope.store(scope, Ordering::Relaxed);
     Some(i)
 }
@@ -290,19 +560,17 @@ pub fn heap_in(scopes: &[ScopeId]) -> Option<Heap> {
     if !INSTALLED.load(Ordering::Relaxed) {
         return None;
     }
-    loop {
-        let begun = FOLDS_BEGUN.load(Ordering::SeqCst);
-        let done = FOLDS_DONE.load(Ordering::SeqCst);
+    let total = MOVES.read(|| {
         let mut total = 0u64;
-        for scope in scopes {
-            let scope = scope.as_u64();
-            match counter(scope, false) {
-                Some(c) => total = total.wrapping_add(c.load(Ordering::Relaxed)),
-                // Never counted globally, or lost its count.
-                None if OVERFLOWED.load(Ordering::Relaxed) => return None,
-                None => {}
+        for scope in scopes.iter().map(|s| s.as_u64()).filter(|&s| s != 0) {
+            // A scope may hold more than one slot (see "# Protocol").
+            for slot in probes(scope) {
+                if slot.scope.load(Ordering::Relaxed) == scope {
+                    total = total.wrapping_add(slot.packed.load(Ordering::Relaxed));
+                }
             }
-            for shard in &SHARDS_ {
+            // A free shard's words are all free (its fold cleared them).
+            for shard in SHARDS_.iter().filter(|s| s.taken.load(Ordering::Acquire)) {
                 for w in &shard.words {
                     if w.scope.load(Ordering::Relaxed) == scope {
                         total = total.wrapping_add(w.packed.load(Ordering::Relaxed));
@@ -310,14 +578,15 @@ pub fn heap_in(scopes: &[ScopeId]) -> Option<Heap> {
                 }
             }
         }
-        if begun == done && FOLDS_BEGUN.load(Ordering::SeqCst) == begun {
-            return Some(Heap {
-                blocks: total >> 36,
-                bytes: total & BYTES_MASK,
-            });
-        }
-        std::hint::spin_loop();
+        total
+    });
+    if scopes.iter().any(|s| lost(s.as_u64())) {
+        return None;
     }
+    Some(Heap {
+        blocks: total >> 36,
+        bytes: total & BYTES_MASK,
+    })
 }
 
 /// Wraps a [`GlobalAlloc`] to count live blocks and bytes per scope.
@@ -389,7 +658,7 @@ fn charge(scope: u64, delta: u64) {
         return;
     }
     if !add_mine(scope, delta) {
-        global_add(scope, delta);
+        global_charge(scope, delta);
     }
 }
 
