@@ -402,6 +402,13 @@ fn capture(stack: &mut [usize; FRAMES]) -> usize {
     if let Some(n) = unwind::capture(stack) {
         return n;
     }
+    capture_with_libgcc(stack)
+}
+
+/// [`capture`] by libgcc's walk only: the same frames every time, for
+/// comparing stacks taken in one place (see `statics`).
+#[inline(never)]
+fn capture_with_libgcc(stack: &mut [usize; FRAMES]) -> usize {
     let mut n = 0;
     // SAFETY: `trace_unsynchronized` is unsafe only because some platforms'
     // unwinders (Windows' dbghelp) are not thread-safe; this module is built

@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
 
-use super::{FRAMES, capture};
+use super::{FRAMES, capture_with_libgcc as capture};
 
 /// 0: not looked for yet; 1: looked for and not found; else the address.
 static RETURN: AtomicUsize = AtomicUsize::new(0);
@@ -51,9 +51,12 @@ pub(super) fn initializer_return() -> Option<usize> {
 /// The innermost frame the two initializers' stacks share beyond the
 /// capture's own: inside each, the capture's frames come first (the same
 /// as outside), then the initializer's closures (different for each kind),
-/// then `Once::call`. Nothing outside is compared, so a search made inside
-/// another static's initializer, or on a stack deeper than a capture
-/// holds, finds the same address.
+/// then `Once::call`. Nothing further out is compared, so a search made
+/// inside another static's initializer, or on a stack deeper than a
+/// capture holds, finds the same address. Every stack here is taken by one
+/// walker (libgcc's), so the capture's own frames are the same in each; and
+/// the address found must not be on a stack taken the same way outside an
+/// initializer, else nothing is judged.
 #[inline(never)]
 fn find() -> Option<usize> {
     let mut around = [0; FRAMES];
@@ -61,12 +64,16 @@ fn find() -> Option<usize> {
     let around = &around[..len];
     let (a, a_len) = inside_once();
     let (b, b_len) = inside_once_lock();
-    let (a, b) = (&a[..a_len], &b[..b_len]);
+    let (plain, plain_len) = inside_nothing();
+    let (a, b, plain) = (&a[..a_len], &b[..b_len], &plain[..plain_len]);
     let own = a.iter().zip(around).take_while(|(x, y)| x == y).count();
-    a[own..]
+    let ret = a[own..]
         .iter()
         .copied()
-        .find(|ip| *ip > 1 && b.contains(ip))
+        .find(|ip| *ip > 1 && b.contains(ip))?;
+    // A search made inside another initializer has the address further out
+    // on every stack; otherwise a plain stack must not hold it.
+    (around.contains(&ret) || !plain.contains(&ret)).then_some(ret)
 }
 
 #[inline(never)]
@@ -74,6 +81,13 @@ fn inside_once() -> ([usize; FRAMES], usize) {
     let mut stack = [0; FRAMES];
     let mut len = 0;
     Once::new().call_once(|| len = capture(&mut stack));
+    (stack, len)
+}
+
+#[inline(never)]
+fn inside_nothing() -> ([usize; FRAMES], usize) {
+    let mut stack = [0; FRAMES];
+    let len = std::hint::black_box(capture(&mut stack));
     (stack, len)
 }
 
@@ -100,6 +114,12 @@ mod tests {
             in_initializer(&stack[..len])
         };
         assert!(!here, "a plain stack is not in an initializer");
+        let mut stack = [0; FRAMES];
+        let len = super::super::capture(&mut stack);
+        assert!(
+            !stack[..len].contains(&ret),
+            "nor one taken by the hooks' own walker"
+        );
         static LAZY: LazyLock<bool> = LazyLock::new(|| {
             let mut stack = [0; FRAMES];
             let len = capture(&mut stack);
@@ -112,5 +132,29 @@ mod tests {
             let len = capture(&mut stack);
             stack[..len].contains(&ret)
         }));
+    }
+
+    /// Searches made at once on many threads, while the hooks' walker is
+    /// busy on others (its caches taken, so it falls back), all find the
+    /// same address, and it is on no plain stack.
+    #[test]
+    fn searches_under_contention_agree() {
+        let expected = initializer_return().expect("found");
+        let found: Vec<Option<usize>> = std::thread::scope(|s| {
+            let busy: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut stack = [0; FRAMES];
+                        for _ in 0..200 {
+                            super::super::capture(&mut stack);
+                        }
+                    })
+                })
+                .collect();
+            let searches: Vec<_> = (0..8).map(|_| s.spawn(find)).collect();
+            busy.into_iter().for_each(|h| h.join().unwrap());
+            searches.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(found.iter().all(|f| *f == Some(expected)), "{found:?}");
     }
 }
