@@ -243,8 +243,15 @@ fn user_call(item: &Item) -> Option<UserCall> {
 
 fn build(mut items: Vec<&Item>, via: Option<UserCall>) -> Group {
     // Oldest first; items of one coarse clock tick by id (tasks' ids are
-    // their spawn order), not by where the snapshot happened to find them.
-    items.sort_by_key(|item| (std::cmp::Reverse(item.age()), item.id()));
+    // their spawn order), then by detail, not by where the snapshot happened
+    // to find them (a thread's ring wraps).
+    items.sort_by(|a, b| {
+        (std::cmp::Reverse(a.age()), a.id(), a.detail()).cmp(&(
+            std::cmp::Reverse(b.age()),
+            b.id(),
+            b.detail(),
+        ))
+    });
     let first = items[0];
     let mut details: Vec<String> = Vec::new();
     let mut more_details = 0;
