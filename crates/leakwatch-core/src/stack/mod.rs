@@ -136,6 +136,15 @@ pub(crate) fn in_dependency_file(file: &str) -> bool {
     origin::is_dependency_file(file)
 }
 
+/// The name of the crate a dependency's `file` belongs to, as its package
+/// is named (`hyper-util`, `bb8`): from its registry `name-version` folder
+/// or its git checkout. `None` for the workspace's own files and std's.
+pub(crate) fn crate_name_of_file(file: &str) -> Option<String> {
+    let shown = origin::crate_of_file(file)?;
+    let name = shown.split(' ').next().unwrap_or(&shown);
+    Some(name.to_owned())
+}
+
 /// `file` as a report prints a site's: a registry crate's from its
 /// `name-version` folder (`hyper-util-0.1.21/src/rt/tokio.rs`), the
 /// workspace's relative to its root.
