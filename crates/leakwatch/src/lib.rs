@@ -75,6 +75,7 @@ mod exhausted;
 pub mod fs;
 pub mod hunting;
 pub mod net;
+mod suite;
 pub mod thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -109,7 +110,10 @@ pub mod integration {
     //!   [`Frame`]s.
     //! * **Settings**: [`COMPILED_IN`] says whether tracking is compiled in;
     //!   [`parse_grace`] reads a grace as `LEAKWATCH_GRACE` does, with
-    //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Backoff`]
+    //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Settings`]
+    //!   is the suite's settings file (`.config/leakwatch.toml`: its
+    //!   [`Switches`], [`CountedTasks`], [`SettingsError`], and [`Ignored`],
+    //!   what its rules left out of a check); [`Backoff`]
     //!   waits as checks do; [`support`] says whether descriptors, threads
     //!   and children created outside the wrappers are seen here, or why
     //!   not ([`Support`]).
@@ -131,8 +135,9 @@ pub mod integration {
     //! ```
 
     pub use leakwatch_core::{
-        Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Finding, Frame, Group, IdSetter, IdTable,
-        Item, Origin, ScopeId, Snapshot, Stack, parse_grace,
+        Backoff, COMPILED_IN, ConfigError, CountedTasks, DEFAULT_GRACE, Finding, Frame, Group,
+        IdSetter, IdTable, Ignored, Item, Origin, ScopeId, Settings, SettingsError, Snapshot,
+        Stack, Switches, parse_grace,
     };
     pub use leakwatch_interpose::{Support, support};
 }

@@ -58,7 +58,8 @@ pub struct Report {
     config_error: Option<Box<ConfigError>>,
     /// The suite's settings file's error; boxed as `config_error` is.
     settings_error: Option<Box<SettingsError>>,
-    ignored: Option<Ignored>,
+    /// Boxed as the errors are: most reports have none.
+    ignored: Option<Box<Ignored>>,
     hints: Vec<String>,
 }
 
@@ -189,7 +190,8 @@ impl Report {
     pub fn with_ignored(mut self, ignored: Option<Ignored>) -> Report {
         match (&mut self.ignored, ignored) {
             (Some(had), Some(more)) => had.add(more),
-            (had, more) => *had = more.or(had.take()),
+            (had @ None, more) => *had = more.map(Box::new),
+            (Some(_), None) => {}
         }
         self
     }
@@ -200,7 +202,7 @@ impl Report {
     /// assert!(leakwatch_core::Report::new("t", &Default::default()).ignored().is_none());
     /// ```
     pub fn ignored(&self) -> Option<&Ignored> {
-        self.ignored.as_ref()
+        self.ignored.as_deref()
     }
 
     /// The suite's settings file's error that makes this report fail, if
