@@ -436,7 +436,7 @@ mod tokio_test {
         }
         format!(
             "leakwatch: warning: {} still running on the runtime of `{name}` after {grace:?}, \
-             with no record of where they were spawned; not a failure, by {}: \
+             with no record of where each was spawned; not a failure, by {}: \
              detect.counted-tasks = \"warn\"",
             what.join(" and "),
             file.unwrap_or(".config/leakwatch.toml"),
