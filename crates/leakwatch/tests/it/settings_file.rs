@@ -18,7 +18,7 @@ mod hyper_server;
 
 /// A package folder for one run, holding `.config/leakwatch.toml` with
 /// `text`, or no file for `None`.
-fn package(run: &str, text: Option<&str>) -> PathBuf {
+pub(crate) fn package(run: &str, text: Option<&str>) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("leakwatch-settings-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join(".config")).unwrap();
@@ -29,11 +29,11 @@ fn package(run: &str, text: Option<&str>) -> PathBuf {
 }
 
 /// Runs the child test `name` with its package in `dir`, and `env`.
-fn run_in(dir: &Path, name: &str, env: &[(&str, &str)]) -> child::Run {
+pub(crate) fn run_in(dir: &Path, name: &str, env: &[(&str, &str)]) -> child::Run {
     let dir = dir.to_str().unwrap();
     let mut all = vec![("CARGO_MANIFEST_DIR", dir)];
     all.extend_from_slice(env);
-    child::run(module_path!(), name, &all)
+    child::run("it::settings_file", name, &all)
 }
 
 /// A rule as the file writes it.
@@ -374,16 +374,16 @@ fn an_unreadable_file_fails_every_check() {
 // ---- recipes, against the real crates ----
 
 #[cfg(feature = "tokio")]
-mod recipes {
+pub(crate) mod recipes {
     use std::convert::Infallible;
 
     use super::hyper_server;
     use super::{package, run_in};
 
     /// The README's recipe for bb8's reaper.
-    pub(super) const BB8: &str = "ignore = [\"crate:bb8\"]\ndetect.counted-tasks = \"warn\"\n";
+    pub(crate) const BB8: &str = "ignore = [\"crate:bb8\"]\ndetect.counted-tasks = \"warn\"\n";
     /// The README's recipe for hyper-util's pooled client.
-    pub(super) const HYPER_UTIL: &str = "ignore = [\"crate:hyper-util\", \"fn:hyper_util::client::legacy::connect\"]\ndetect.counted-tasks = \"warn\"\n";
+    pub(crate) const HYPER_UTIL: &str = "ignore = [\"crate:hyper-util\", \"fn:hyper_util::client::legacy::connect\"]\ndetect.counted-tasks = \"warn\"\n";
 
     /// A connection manager with nothing behind it: bb8's pool is what
     /// lingers.
