@@ -10,6 +10,7 @@ use leakwatch_core::{CountedTasks, Ignore, Report, Settings};
 /// The switches of the file, with their defaults where it says nothing
 /// (or where it is bad: its error fails every check).
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) struct Suite {
     /// `detect.tasks`: tokio tasks are checked, tracked or counted.
     pub(crate) tasks: bool,

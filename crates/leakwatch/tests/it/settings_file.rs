@@ -163,9 +163,16 @@ fn the_file_is_read_once() {
 
 // ---- rules ----
 
+/// Environment variables for a child.
+type Env = &'static [(&'static str, &'static str)];
+
+/// A child test, a rule matching what it leaves, one of the same kind that
+/// does not, and the environment.
+type Rule = (&'static str, &'static str, &'static str, Env);
+
 /// Each kind of rule, with the child test that leaves what it matches, a
 /// rule of the same kind that does not match, and the environment.
-const RULES: &[(&str, &str, &str, &[(&str, &str)])] = &[
+const RULES: &[Rule] = &[
     (
         "leaves_a_metrics_flusher",
         "kind:metrics",
@@ -271,7 +278,7 @@ fn the_file_is_read_once_per_process() {
 
 #[test]
 fn the_attribute_goes_over_the_environment_over_the_file_over_the_default() {
-    let cases: &[(&str, Option<&str>, &[(&str, &str)], bool)] = &[
+    let cases: &[(&str, Option<&str>, Env, bool)] = &[
         // The default grace (300 ms) covers 150 ms.
         ("closes_within_150ms", None, &[], true),
         // The file over the default.
