@@ -37,8 +37,10 @@ pub enum Ignore {
     /// detail, kept apart so that a rule prints as it was written.
     Name(String),
     /// Items opened or spawned in this crate (`crate:bb8`): their site is a
-    /// file of the crate's `name-version` folder in Cargo's registry (or its
-    /// git checkout). Items whose site is not known match no such rule.
+    /// file of the package of that name, a dependency's (its `name-version`
+    /// folder in Cargo's registry, or its git checkout) or a workspace
+    /// member's (the `Cargo.toml` nearest above the file). `-` and `_` are
+    /// alike. Items whose site is not known match no such rule.
     Crate(String),
     /// Items with this function anywhere in their creation stack
     /// (`fn:bb8::inner::Reaper::run`), generic arguments left out on both
