@@ -33,7 +33,9 @@
 //!   does and returns the report; [`Scope::check_now`] looks once.
 //! * [`Ignore`] rules leave known background work (a metrics flusher, a
 //!   pool's reaper) out of a check: `#[leakwatch::test(ignore = "name:reaper")]`
-//!   or [`Scope::ignoring`].
+//!   or [`Scope::ignoring`], or for the whole suite in its settings file,
+//!   `.config/leakwatch.toml`, which every check reads (with which kinds are
+//!   checked and the grace; see [`integration::Settings`]).
 //!
 //! Scopes follow work into threads started through [`thread::spawn`] and
 //! [`thread::Builder`] (which are themselves tracked until they finish), and
@@ -186,8 +188,10 @@ pub mod messages {}
 /// # leakwatch's own arguments
 ///
 /// * `grace = "1s"`: how long items still open at the end may take to close
-///   (default [`grace()`](crate::grace), `LEAKWATCH_GRACE`);
-/// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules;
+///   (default [`grace()`](crate::grace): `LEAKWATCH_GRACE`, else the suite's
+///   `.config/leakwatch.toml`);
+/// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules, added to
+///   those of the suite's `.config/leakwatch.toml`;
 /// * `fds = false`, `threads = false`, `children = false`: leave out of
 ///   this test's check the descriptors, threads or child processes that
 ///   code outside leakwatch's wrappers creates (seen on glibc Linux, on by

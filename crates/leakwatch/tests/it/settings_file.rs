@@ -67,15 +67,18 @@ fn leaves_a_flusher_opened_in_a_function() {
     std::mem::forget(std::hint::black_box(open_a_flusher()));
 }
 
+/// The scope that [`bb8_reaper`] reports a task in.
+static REAPER_SCOPE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A task item at bb8's spawn site, as a hooked runtime records bb8's
 /// reaper, given by an external source (the path is Cargo's registry).
 fn bb8_reaper(family: &[leakwatch_core::ScopeId]) -> Vec<leakwatch_core::Item> {
     const SITE: &str =
         "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bb8-0.9.1/src/inner.rs";
-    let kept = std::env::var("BB8_REAPER_SCOPE").ok();
+    let kept = REAPER_SCOPE.load(std::sync::atomic::Ordering::Relaxed);
     family
         .iter()
-        .filter(|scope| kept.as_deref() == Some(format!("{scope:?}").as_str()))
+        .filter(|scope| scope.as_u64() == kept)
         .map(|&scope| {
             leakwatch_core::Item::external("task", leakwatch_core::Site::new(SITE, 28, 13), scope)
         })
@@ -86,8 +89,7 @@ fn bb8_reaper(family: &[leakwatch_core::ScopeId]) -> Vec<leakwatch_core::Item> {
 #[ignore = "run by the tests below, in a child process"]
 fn leaves_a_task_at_bb8s_site() {
     let scope = Scope::new("bb8-reaper");
-    // SAFETY: none needed; the child runs this one test on one thread.
-    unsafe { std::env::set_var("BB8_REAPER_SCOPE", format!("{:?}", scope.id())) };
+    REAPER_SCOPE.store(scope.id().as_u64(), std::sync::atomic::Ordering::Relaxed);
     leakwatch_core::external::register("bb8 reaper", bb8_reaper);
     let result = scope.check();
     if let Some(ignored) = scope.ignored() {
