@@ -65,6 +65,16 @@ const FILE: &str = ".config/leakwatch.toml";
 
 /// What a suite's settings file says; every part is optional.
 ///
+/// The file is `.config/leakwatch.toml` in the package
+/// (`CARGO_MANIFEST_DIR` at run time), else in its workspace, as
+/// cargo-nextest finds `.config/nextest.toml` ([`Settings::find`]), read
+/// once per process ([`Settings::suite`]). Its keys: `grace` (a string
+/// [`parse_grace`](crate::parse_grace) takes), `ignore` (an array of
+/// [`Ignore`] rules, one per string) and the `[detect]` table of
+/// [`Switches`]. A test's attribute goes over the environment
+/// (`LEAKWATCH_GRACE`, `LEAKWATCH_DETECT`), which goes over the file, which
+/// goes over the defaults; a test's own ignore rules add to the file's.
+///
 /// ```
 /// use std::time::Duration;
 /// use leakwatch_core::{CountedTasks, Ignore, Settings};
@@ -160,8 +170,8 @@ impl Settings {
     ///
     /// # Errors
     ///
-    /// Text that is not TOML, a key that is not one of those in the
-    /// [module docs](self), a value of the wrong type, a malformed rule or
+    /// Text that is not TOML, a key that is not one of those listed at
+    /// [`Settings`], a value of the wrong type, a malformed rule or
     /// grace: a [`SettingsError`] naming `file`, the line and the key. A
     /// build without the `settings` feature cannot read one.
     ///
@@ -234,7 +244,7 @@ impl Settings {
 
     /// The settings of the suite this process runs: found from
     /// `CARGO_MANIFEST_DIR` and read at the first call, then kept for the
-    /// process (see the [module docs](self)). `Ok(None)` when there is no
+    /// process (see [`Settings`]). `Ok(None)` when there is no
     /// file, or tracking is compiled out.
     ///
     /// # Errors
