@@ -17,15 +17,32 @@ use crate::support::child;
 mod hyper_server;
 
 /// A package folder for one run, holding `.config/leakwatch.toml` with
-/// `text`, or no file for `None`.
-pub(crate) fn package(run: &str, text: Option<&str>) -> PathBuf {
+/// `text`, or no file for `None`; removed when dropped.
+pub(crate) fn package(run: &str, text: Option<&str>) -> Package {
     let dir = std::env::temp_dir().join(format!("leakwatch-settings-{}-{run}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join(".config")).unwrap();
     if let Some(text) = text {
         std::fs::write(dir.join(".config/leakwatch.toml"), text).unwrap();
     }
-    dir
+    Package(dir)
+}
+
+/// A package folder made by [`package`].
+pub(crate) struct Package(PathBuf);
+
+impl std::ops::Deref for Package {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Package {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs the child test `name` with its package in `dir`, and `env`.
