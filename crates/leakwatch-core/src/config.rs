@@ -9,8 +9,12 @@
 //! runs.
 //!
 //! `LEAKWATCH_GRACE` sets how long a check waits for items still open before
-//! it reports them (default [`DEFAULT_GRACE`]), in the form [`parse_grace`]
-//! takes; a bad value is treated the same way.
+//! it reports them (over the suite's settings file, see
+//! [`grace`](crate::grace)), in the form [`parse_grace`] takes; a bad value
+//! is treated the same way.
+//!
+//! [`SettingsError`] is the settings file's error (the file is read in
+//! `settings`), kept here with the environment's.
 
 #[cfg(any(debug_assertions, feature = "production"))]
 use std::cell::Cell;
@@ -339,31 +343,27 @@ pub(crate) fn env_error() -> Option<&'static ConfigError> {
         .as_ref()
 }
 
-/// How long checks wait: `LEAKWATCH_GRACE`, else [`DEFAULT_GRACE`]. A bad
-/// value gives the default here and fails every check (see the module docs).
-///
-/// ```
-/// if std::env::var_os("LEAKWATCH_GRACE").is_none() {
-///     assert_eq!(leakwatch_core::grace(), leakwatch_core::DEFAULT_GRACE);
-/// }
-/// ```
-pub fn grace() -> Duration {
-    static GRACE: OnceLock<Duration> = OnceLock::new();
+/// `LEAKWATCH_GRACE`'s grace, `None` when it is not set; read once. A bad
+/// value is printed once and gives [`DEFAULT_GRACE`] (and fails every check,
+/// see the module docs), so that the settings file below it cannot stand in
+/// for it silently.
+pub(crate) fn env_grace_if_set() -> Option<Duration> {
+    static GRACE: OnceLock<Option<Duration>> = OnceLock::new();
     *GRACE.get_or_init(|| match env_grace() {
         Ok(grace) => grace,
         Err(err) => {
             eprintln!(
                 "leakwatch: {err}; waiting {DEFAULT_GRACE:?} and failing every check until it is fixed"
             );
-            DEFAULT_GRACE
+            Some(DEFAULT_GRACE)
         }
     })
 }
 
-fn env_grace() -> Result<Duration, ConfigError> {
+fn env_grace() -> Result<Option<Duration>, ConfigError> {
     match std::env::var("LEAKWATCH_GRACE") {
-        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_GRACE),
-        Ok(value) => parse_grace(&value).map_err(|e| ConfigError {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(value) => parse_grace(&value).map(Some).map_err(|e| ConfigError {
             setting: "LEAKWATCH_GRACE",
             ..e
         }),
@@ -374,6 +374,90 @@ fn env_grace() -> Result<Duration, ConfigError> {
         }),
     }
 }
+
+/// A settings file that cannot be used: unreadable, not TOML, or with a key
+/// or value leakwatch does not know. It names the file, the line and the
+/// key, and fails every check until the file is fixed.
+///
+/// ```
+/// use leakwatch_core::Settings;
+///
+/// let err = Settings::parse("grace = \"1s\"\nignor = []\n", ".config/leakwatch.toml").unwrap_err();
+/// assert_eq!(err.file(), ".config/leakwatch.toml");
+/// assert_eq!(err.line(), Some(2));
+/// assert_eq!(err.key(), Some("ignor"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsError {
+    file: String,
+    line: Option<usize>,
+    key: Option<String>,
+    reason: String,
+}
+
+impl SettingsError {
+    /// An error in `file` at `line` (1-based), about `key`.
+    pub(crate) fn new(
+        file: &str,
+        line: Option<usize>,
+        key: Option<&str>,
+        reason: impl Into<String>,
+    ) -> SettingsError {
+        SettingsError {
+            file: file.to_owned(),
+            line,
+            key: key.map(str::to_owned),
+            reason: reason.into(),
+        }
+    }
+
+    /// The file, as reports name it.
+    ///
+    /// ```
+    /// let err = leakwatch_core::Settings::parse("x = 1", "leakwatch.toml").unwrap_err();
+    /// assert_eq!(err.file(), "leakwatch.toml");
+    /// ```
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The line the error is on, from 1; `None` when the file could not be
+    /// read.
+    ///
+    /// ```
+    /// let err = leakwatch_core::Settings::parse("\n\nx = 1", "leakwatch.toml").unwrap_err();
+    /// assert_eq!(err.line(), Some(3));
+    /// ```
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// The key whose value or name is bad, dotted from the top
+    /// (`detect.fds`); `None` for a file that is not TOML at all.
+    ///
+    /// ```
+    /// let err = leakwatch_core::Settings::parse("[detect]\nfds = 1", "leakwatch.toml").unwrap_err();
+    /// assert_eq!(err.key(), Some("detect.fds"));
+    /// ```
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ", `{key}`")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl std::error::Error for SettingsError {}
 
 #[cold]
 fn init_from_env() -> Level {

@@ -36,12 +36,25 @@ pub enum Ignore {
     /// as [`Ignore::Detail`], since a task's or thread's name is its
     /// detail, kept apart so that a rule prints as it was written.
     Name(String),
+    /// Items opened or spawned in this crate (`crate:bb8`): their site is a
+    /// file of the package of that name, a dependency's (its `name-version`
+    /// folder in Cargo's registry, or its git checkout) or a workspace
+    /// member's (the `Cargo.toml` nearest above the file). `-` and `_` are
+    /// alike. Items whose site is not known match no such rule.
+    Crate(String),
+    /// Items with this function anywhere in their creation stack
+    /// (`fn:bb8::inner::Reaper::run`), generic arguments left out on both
+    /// sides; a path names the function itself and everything inside it
+    /// (its closures, the methods of a type). Creation stacks are taken at
+    /// `LEAKWATCH=stacks`; a leaked task's await chain is matched as well
+    /// where the check takes task dumps (`leakwatch::tokio::dump`).
+    Fn(String),
 }
 
 impl Ignore {
-    /// Parses comma-separated rules, each `kind:`, `site:`, `name:` or
-    /// `detail:` followed by its text (`name:` and `detail:` match the same
-    /// items). Each rule prints as it was written.
+    /// Parses comma-separated rules, each `kind:`, `site:`, `name:`,
+    /// `detail:`, `crate:` or `fn:` followed by its text (`name:` and
+    /// `detail:` match the same items). Each rule prints as it was written.
     ///
     /// # Errors
     ///
@@ -63,7 +76,7 @@ impl Ignore {
                 let bad = || ConfigError::new(
                     "ignore",
                     rule,
-                    "expected `kind:`, `site:`, `name:` or `detail:` and a text, such as `kind:task`",
+                    "expected `kind:`, `site:`, `name:`, `detail:`, `crate:` or `fn:` and a text, such as `kind:task`",
                 );
                 let (prefix, text) = rule.split_once(':').ok_or_else(bad)?;
                 let text = text.trim().to_owned();
@@ -75,6 +88,8 @@ impl Ignore {
                     "site" => Ok(Ignore::Site(text)),
                     "name" => Ok(Ignore::Name(text)),
                     "detail" => Ok(Ignore::Detail(text)),
+                    "crate" => Ok(Ignore::Crate(text)),
+                    "fn" => Ok(Ignore::Fn(text)),
                     _ => Err(bad()),
                 }
             })
@@ -107,8 +122,72 @@ impl Ignore {
             Ignore::Detail(text) | Ignore::Name(text) => {
                 item.detail().is_some_and(|d| d.contains(text.as_str()))
             }
+            Ignore::Crate(name) => {
+                item.site().is_known()
+                    && crate::stack::crate_name_of_file(item.site().file())
+                        .is_some_and(|found| same_crate(&found, name))
+            }
+            Ignore::Fn(path) => item.stack().is_some_and(|stack| {
+                stack
+                    .frames()
+                    .iter()
+                    .any(|frame| Ignore::names_function(path, &frame.function))
+            }),
         }
     }
+
+    /// Whether `function`, as a symbol or an await chain names it, is the
+    /// function `path` or inside it: generic arguments (`Reaper<M>`) and a
+    /// trait impl's brackets (`<T as Trait>`) are left out before comparing,
+    /// and `path` must end at a `::` boundary of `function`.
+    ///
+    /// ```
+    /// use leakwatch_core::Ignore;
+    ///
+    /// let path = "bb8::inner::Reaper::run";
+    /// assert!(Ignore::names_function(path, "bb8::inner::Reaper<M>::run::{{closure}}"));
+    /// assert!(!Ignore::names_function(path, "bb8::inner::Reaper<M>::run_once"));
+    /// ```
+    pub fn names_function(path: &str, function: &str) -> bool {
+        let path = without_generics(path);
+        let function = without_generics(function);
+        function
+            .strip_prefix(path.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    }
+}
+
+/// Cargo treats `-` and `_` in a package name alike, and so does a rule.
+fn same_crate(found: &str, rule: &str) -> bool {
+    found.len() == rule.len()
+        && found
+            .bytes()
+            .zip(rule.bytes())
+            .all(|(a, b)| a == b || (a == b'-' && b == b'_') || (a == b'_' && b == b'-'))
+}
+
+/// `name` without what angle brackets enclose: `a::B<T>::f` as `a::B::f`,
+/// `<a::B as c::D>::f` as `a::B as c::D::f`'s outer form `a::B::f`.
+fn without_generics(name: &str) -> String {
+    let name = name.trim();
+    // `<Type as Trait>::f`: the type's path is what a reader names.
+    if let Some(inner) = name.strip_prefix('<')
+        && let Some((ty, rest)) = inner.split_once(" as ")
+        && let Some((_, after)) = rest.split_once('>')
+    {
+        return without_generics(&format!("{ty}{after}"));
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 impl fmt::Display for Ignore {
@@ -118,6 +197,8 @@ impl fmt::Display for Ignore {
             Ignore::Site(text) => write!(f, "site:{text}"),
             Ignore::Detail(text) => write!(f, "detail:{text}"),
             Ignore::Name(text) => write!(f, "name:{text}"),
+            Ignore::Crate(text) => write!(f, "crate:{text}"),
+            Ignore::Fn(text) => write!(f, "fn:{text}"),
         }
     }
 }
@@ -128,7 +209,7 @@ mod tests {
 
     #[test]
     fn rules_print_as_written() {
-        let written = "kind:task, site:pool.rs:88, name:reaper, detail:/var/log";
+        let written = "kind:task, site:pool.rs:88, name:reaper, detail:/var/log, crate:bb8, fn:bb8::inner::Reaper::run";
         let printed: Vec<String> = Ignore::parse(written)
             .unwrap()
             .iter()
@@ -148,7 +229,14 @@ mod tests {
                 Ignore::Detail("/var/log".into()),
             ]
         );
-        for bad in ["task", "kind:", "func:main", ":x"] {
+        assert_eq!(
+            Ignore::parse("crate: bb8 , fn:bb8::inner::Reaper::run").unwrap(),
+            [
+                Ignore::Crate("bb8".into()),
+                Ignore::Fn("bb8::inner::Reaper::run".into()),
+            ]
+        );
+        for bad in ["task", "kind:", "func:main", ":x", "crate:", "fn:"] {
             let err = Ignore::parse(bad).unwrap_err();
             assert_eq!(err.value(), bad);
             assert!(
@@ -157,5 +245,30 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn function_paths_match_at_boundaries_without_generics() {
+        let run = "bb8::inner::Reaper::run";
+        for inside in [
+            "bb8::inner::Reaper::run",
+            "bb8::inner::Reaper<M>::run",
+            "bb8::inner::Reaper<bb8::Foo<u8>>::run::{{closure}}",
+            "<bb8::inner::Reaper<M> as core::future::Future>::run",
+        ] {
+            assert!(Ignore::names_function(run, inside), "{inside}");
+        }
+        for outside in [
+            "bb8::inner::Reaper::running",
+            "bb8::inner::Reaper",
+            "app::bb8::inner::Reaper::run",
+            "tokio::time::sleep",
+        ] {
+            assert!(!Ignore::names_function(run, outside), "{outside}");
+        }
+        assert!(Ignore::names_function(
+            "bb8::inner",
+            "bb8::inner::Reaper<M>::run"
+        ));
     }
 }

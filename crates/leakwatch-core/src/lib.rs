@@ -16,6 +16,9 @@
 //!   turns what is still open into a [`Report`], and [`Scope::check_now`]
 //!   looks once. [`ScopeGuard`] keeps a scope current.
 //! * [`Ignore`] rules leave known background work out of checks.
+//! * [`Settings`]: the suite's settings file, `.config/leakwatch.toml`
+//!   (ignore rules, [`Switches`] of what is checked, the grace), read once
+//!   by every check; [`Ignored`] says what its rules left out.
 //! * [`Level`], [`level`], [`set_level`] and [`grace`]: the settings
 //!   (`LEAKWATCH`, `LEAKWATCH_GRACE`).
 //!
@@ -34,7 +37,8 @@
 //!   export); [`Stack`], [`Frame`], [`FrameLine`], [`UserCall`],
 //!   [`MAX_FRAMES`], [`DEEP_FRAMES`] describe stacks.
 //! * Settings: [`COMPILED_IN`], [`parse_grace`], [`DEFAULT_GRACE`],
-//!   [`ConfigError`], and [`Backoff`] to wait as checks do.
+//!   [`ConfigError`], [`SettingsError`], [`CountedTasks`], and [`Backoff`]
+//!   to wait as checks do.
 //!
 //! # Layers
 //!
@@ -49,7 +53,8 @@
 //!    [`Finding`], [`Site`]).
 //! 5. `external`: sources of items outside the registry ([`external`]).
 //! 6. `report`, `ignore`: what a person reads, and what is left out.
-//! 7. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`IdTable`]).
+//! 7. `settings`: the suite's settings file ([`Settings`]).
+//! 8. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`IdTable`]).
 //!
 //! `python3 shared/tools/modcycle.py crates/leakwatch-core/src` lists any
 //! cycle between these modules (none).
@@ -80,6 +85,7 @@ mod ignore;
 mod report;
 mod scope;
 mod scope_id;
+mod settings;
 mod snapshot;
 mod stack;
 mod tag;
@@ -91,18 +97,20 @@ cfg_on! {
 }
 
 // Tracking and checking.
-pub use config::{Level, grace, level, level_if_known, set_level};
+pub use config::{Level, level, level_if_known, set_level};
 pub use ignore::Ignore;
-pub use report::Report;
+pub use report::{Ignored, Report};
 pub use scope::{Scope, ScopeGuard};
+pub use settings::{Settings, Switches, grace};
 pub use tag::Tag;
 
 // For integrations.
 pub use backoff::Backoff;
 pub use by_id::IdTable;
-pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, parse_grace};
+pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, SettingsError, parse_grace};
 pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
+pub use settings::CountedTasks;
 pub use snapshot::{Item, Site, Snapshot};
 pub use stack::{DEEP_FRAMES, Frame, FrameLine, MAX_FRAMES, Stack, UserCall};
 pub use tag::{IdSetter, Origin};

@@ -21,14 +21,16 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::current;
 use crate::ignore::Ignore;
-use crate::report::Report;
+use crate::report::{Ignored, Report};
 use crate::scope_id::ScopeId;
+use crate::settings;
 use crate::snapshot::{Finding, Snapshot};
 
 impl ScopeId {
@@ -112,6 +114,14 @@ pub struct Scope {
     id: ScopeId,
     name: Arc<str>,
     ignoring: Vec<Ignore>,
+    /// Whether the suite's settings file's rules apply: unless rules of
+    /// the scope's own replaced them ([`Scope::ignoring`]).
+    suite: bool,
+    /// What the file's rules left out of the last check.
+    ignored: Mutex<Option<Ignored>>,
+    /// Whether `ignored` holds anything, so that a clean check of a scope
+    /// whose checks never left anything out takes no lock.
+    any_ignored: AtomicBool,
 }
 
 impl Scope {
@@ -135,11 +145,16 @@ impl Scope {
             id,
             name,
             ignoring: Vec::new(),
+            suite: true,
+            ignored: Mutex::new(None),
+            any_ignored: AtomicBool::new(false),
         }
     }
 
     /// This scope, leaving out of its checks and snapshots the items that
-    /// `rules` match: known background work (see [`Ignore`]).
+    /// `rules` match: known background work (see [`Ignore`]). These rules
+    /// replace the suite's settings file's ([`Settings`](crate::Settings));
+    /// [`Scope::also_ignoring`] adds to them.
     ///
     /// ```
     /// use leakwatch_core::{Ignore, Scope, Tag};
@@ -151,7 +166,96 @@ impl Scope {
     /// ```
     pub fn ignoring(mut self, rules: impl IntoIterator<Item = Ignore>) -> Scope {
         self.ignoring.extend(rules);
+        self.suite = false;
         self
+    }
+
+    /// This scope, leaving out the items `rules` match as well as those the
+    /// suite's settings file's rules match: a test's own rules beside the
+    /// suite's, as `#[leakwatch::test(ignore = "..")]` gives them.
+    ///
+    /// ```
+    /// use leakwatch_core::{Ignore, Scope, Tag};
+    ///
+    /// let scope = Scope::new("s").also_ignoring([Ignore::Kind("metrics".into())]);
+    /// let flusher = scope.run(|| Tag::new("metrics"));
+    /// assert!(scope.check_now().is_ok());
+    /// # drop(flusher);
+    /// ```
+    pub fn also_ignoring(mut self, rules: impl IntoIterator<Item = Ignore>) -> Scope {
+        self.ignoring.extend(rules);
+        self
+    }
+
+    /// What the suite's settings file's rules left out of this scope's
+    /// last check, passing or failing: for a caller to print beside a
+    /// passing check (a failing one's report ends with it).
+    ///
+    /// ```
+    /// let scope = leakwatch_core::Scope::new("s");
+    /// scope.check_now().unwrap();
+    /// if let Some(ignored) = scope.ignored() {
+    ///     eprintln!("leakwatch: {ignored}");
+    /// }
+    /// ```
+    pub fn ignored(&self) -> Option<Ignored> {
+        if !self.any_ignored.load(Ordering::Acquire) {
+            return None;
+        }
+        self.ignored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The suite's file's rules, when they apply to this scope.
+    fn suite_rules(&self) -> Option<(&'static str, &'static [Ignore])> {
+        if self.suite {
+            settings::suite_rules()
+        } else {
+            None
+        }
+    }
+
+    /// What a check sees now, and what the suite's file's rules left out.
+    fn look(&self) -> (Snapshot, Option<Ignored>) {
+        let snapshot =
+            crate::external::join(Snapshot::of_scope(self.id), self.id).without(&self.ignoring);
+        match self.suite_rules() {
+            Some((file, rules)) if !snapshot.is_empty() => {
+                let (snapshot, tally) = snapshot.without_tallied(rules);
+                let count = tally.iter().sum();
+                let used = rules
+                    .iter()
+                    .zip(&tally)
+                    .filter(|&(_, &n)| n > 0)
+                    .map(|(rule, _)| rule.to_string())
+                    .collect();
+                (
+                    snapshot,
+                    (count > 0).then(|| Ignored::new(file, count, used)),
+                )
+            }
+            _ => (snapshot, None),
+        }
+    }
+
+    /// The result of a check whose last look was `snapshot`, the file's
+    /// rules having left out `ignored`.
+    fn conclude(&self, snapshot: &Snapshot, ignored: Option<Ignored>) -> Result<(), Report> {
+        if ignored.is_some() || self.any_ignored.load(Ordering::Acquire) {
+            *self.ignored.lock().unwrap_or_else(PoisonError::into_inner) = ignored.clone();
+            self.any_ignored.store(ignored.is_some(), Ordering::Release);
+        }
+        let report = Report::new(&self.name, snapshot)
+            .with_settings_error(settings::suite_error())
+            .with_ignored(ignored);
+        if report.is_clean() {
+            Ok(())
+        } else {
+            Snapshot::mark_reported(self.id);
+            Err(report)
+        }
     }
 
     /// This scope's id, to carry it into other threads or tasks.
@@ -209,7 +313,7 @@ impl Scope {
     /// drop(tag);
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        crate::external::join(Snapshot::of_scope(self.id), self.id).without(&self.ignoring)
+        self.look().0
     }
 
     /// How many items of `kind` are open in this scope and its children,
@@ -226,7 +330,7 @@ impl Scope {
     /// # drop((reaper, worker));
     /// ```
     pub fn open_count(&self, kind: &str) -> usize {
-        if self.ignoring.is_empty() {
+        if self.ignoring.is_empty() && self.suite_rules().is_none() {
             return Snapshot::count_open(self.id, kind);
         }
         self.snapshot()
@@ -275,7 +379,7 @@ impl Scope {
     /// closer.join().unwrap();
     /// ```
     pub fn check(&self) -> Result<(), Report> {
-        self.check_within(crate::config::grace())
+        self.check_within(settings::grace())
     }
 
     /// `Ok` when nothing opened in this scope (or its children) is open at
@@ -293,13 +397,8 @@ impl Scope {
     /// assert!(scope.check_now().is_ok());
     /// ```
     pub fn check_now(&self) -> Result<(), Report> {
-        let report = Report::new(&self.name, &self.snapshot());
-        if report.is_clean() {
-            Ok(())
-        } else {
-            Snapshot::mark_reported(self.id);
-            Err(report)
-        }
+        let (snapshot, ignored) = self.look();
+        self.conclude(&snapshot, ignored)
     }
 
     /// Like [`Scope::check`], giving work that is closing up to `grace` in
@@ -348,7 +447,7 @@ impl Scope {
     ) -> Result<(), Report> {
         let mut backoff = Backoff::new(grace);
         loop {
-            let snapshot = self.snapshot();
+            let (snapshot, ignored) = self.look();
             let waiting_helps = !snapshot.is_empty()
                 && snapshot
                     .items()
@@ -361,12 +460,7 @@ impl Scope {
                     // sites, which can take longer than the grace the first
                     // time, and a report built while waiting would be stale
                     // by the end of it.
-                    let report = Report::new(&self.name, &snapshot);
-                    if report.is_clean() {
-                        return Ok(());
-                    }
-                    Snapshot::mark_reported(self.id);
-                    return Err(report);
+                    return self.conclude(&snapshot, ignored);
                 }
             }
         }
@@ -378,6 +472,8 @@ impl fmt::Debug for Scope {
         f.debug_struct("Scope")
             .field("id", &self.id)
             .field("name", &self.name)
+            .field("ignoring", &self.ignoring)
+            .field("suite", &self.suite)
             .finish()
     }
 }
@@ -451,7 +547,7 @@ mod tests {
         let tag = leaky.run(|| Tag::new("socket"));
         let started = Instant::now();
         assert_eq!(leaky.check().unwrap_err().total(), 1);
-        assert!(started.elapsed() >= crate::config::grace());
+        assert!(started.elapsed() >= crate::settings::grace());
         assert_eq!(leaky.check_now().unwrap_err().total(), 1);
         drop(tag);
         assert!(leaky.check().is_ok());

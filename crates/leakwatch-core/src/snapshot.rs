@@ -338,6 +338,22 @@ impl Snapshot {
         self
     }
 
+    /// Leaves out the items `rules` match, with how many each rule left out
+    /// (an item counts for the first rule that matches it).
+    pub(crate) fn without_tallied(mut self, rules: &[crate::Ignore]) -> (Snapshot, Vec<usize>) {
+        let mut tally = vec![0; rules.len()];
+        self.items.retain(
+            |item| match rules.iter().position(|rule| rule.matches(item)) {
+                Some(at) => {
+                    tally[at] += 1;
+                    false
+                }
+                None => true,
+            },
+        );
+        (self, tally)
+    }
+
     /// What [`Scope::check`](crate::Scope::check) looks at: items open in
     /// `scope` or a scope below it, and their must-close items dropped
     /// without close.

@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["snapshot"],
     &["external"],
     &["report", "ignore"],
+    &["settings"],
     &["scope", "tag", "by_id"],
 ];
 

@@ -50,7 +50,8 @@ pub fn check<R>(f: impl FnOnce() -> R) -> R {
         Err(err) => fail(format!("leakwatch: error: {err}"), site),
     };
     let name = "leakwatch::check";
-    let scope = Scope::new(format!("check at {site}"));
+    let tasks_off = crate::suite::task_rules(crate::suite::suite());
+    let scope = Scope::new(format!("check at {site}")).also_ignoring(tasks_off);
     let watch = detect::begin(name, scope.id(), detect);
     let out = scope.run(f);
     let result = scope.check_within(crate::grace());
@@ -61,8 +62,11 @@ pub fn check<R>(f: impl FnOnce() -> R) -> R {
             message.push_str(&note);
         }
         fail(message, site);
-    } else if let Some(note) = note {
-        eprintln!("{note}");
+    } else {
+        crate::suite::print_ignored(&scope);
+        if let Some(note) = note {
+            eprintln!("{note}");
+        }
     }
     out
 }

@@ -73,10 +73,12 @@ impl Detect {
         children: true,
     };
 
-    /// Parses a `LEAKWATCH_DETECT` value: applied in order to every kind
-    /// on, so `none,+fd` is descriptors only.
-    pub fn parse(value: &str) -> Result<Detect, DetectError> {
-        let mut detect = Detect::ALL;
+    /// A `LEAKWATCH_DETECT` value applied in order to this setting (the
+    /// suite's settings file's, or every kind on), so that the environment
+    /// wins where it says something: over every kind on, `none,+fd` is
+    /// descriptors only.
+    pub fn parse_over(self, value: &str) -> Result<Detect, DetectError> {
+        let mut detect = self;
         for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (on, kind) = match part.as_bytes()[0] {
                 b'-' => (false, &part[1..]),
@@ -106,12 +108,23 @@ impl Detect {
         Ok(detect)
     }
 
-    /// The process's setting, from `LEAKWATCH_DETECT` (read once).
+    /// The process's setting: `LEAKWATCH_DETECT` over the suite's settings
+    /// file's `[detect]` (both read once).
     pub fn from_env() -> Result<Detect, DetectError> {
         static ONCE: OnceLock<Result<Detect, DetectError>> = OnceLock::new();
-        ONCE.get_or_init(|| match std::env::var(ENV) {
-            Ok(value) => Detect::parse(&value),
-            Err(_) => Ok(Detect::ALL),
+        ONCE.get_or_init(|| {
+            let base = match leakwatch_core::Settings::suite() {
+                Ok(Some(settings)) => {
+                    let s = settings.switches();
+                    Detect::ALL.with(s.fds, s.threads, s.children)
+                }
+                // A bad file fails every check with its error.
+                _ => Detect::ALL,
+            };
+            match std::env::var(ENV) {
+                Ok(value) => base.parse_over(&value),
+                Err(_) => Ok(base),
+            }
         })
         .clone()
     }
@@ -398,6 +411,9 @@ pub(crate) fn hunt<R>(
 /// test is not by itself a leak (a cache, a value kept on purpose), so the
 /// line says so; only a hunt judges heap.
 pub(crate) fn with_heap(mut report: String, scope: &Scope) -> String {
+    if !crate::suite::suite().heap {
+        return report;
+    }
     if let Some((blocks, bytes)) = imp::heap_in(scope.id()).filter(|&(blocks, _)| blocks > 0) {
         let (noun, verb) = if blocks == 1 {
             ("heap block", "is")
@@ -813,25 +829,25 @@ mod tests {
 
     #[test]
     fn parses_kinds_in_order_and_names_a_bad_one() {
-        assert_eq!(Detect::parse("").unwrap(), Detect::ALL);
+        assert_eq!(Detect::ALL.parse_over("").unwrap(), Detect::ALL);
         assert_eq!(
-            Detect::parse("-fd").unwrap(),
+            Detect::ALL.parse_over("-fd").unwrap(),
             Detect {
                 fds: false,
                 ..Detect::ALL
             }
         );
         assert_eq!(
-            Detect::parse("none, +thread").unwrap(),
+            Detect::ALL.parse_over("none, +thread").unwrap(),
             Detect {
                 fds: false,
                 threads: true,
                 children: false
             }
         );
-        assert_eq!(Detect::parse("-child,all").unwrap(), Detect::ALL);
+        assert_eq!(Detect::ALL.parse_over("-child,all").unwrap(), Detect::ALL);
         for bad in ["-sockets", "fd,+", "-none", "heap"] {
-            let err = Detect::parse(bad).unwrap_err().to_string();
+            let err = Detect::ALL.parse_over(bad).unwrap_err().to_string();
             assert!(
                 err.starts_with(&format!("LEAKWATCH_DETECT=`{bad}` is not valid: `")),
                 "{err}"

@@ -33,7 +33,9 @@
 //!   does and returns the report; [`Scope::check_now`] looks once.
 //! * [`Ignore`] rules leave known background work (a metrics flusher, a
 //!   pool's reaper) out of a check: `#[leakwatch::test(ignore = "name:reaper")]`
-//!   or [`Scope::ignoring`].
+//!   or [`Scope::ignoring`], or for the whole suite in its settings file,
+//!   `.config/leakwatch.toml`, which every check reads (with which kinds are
+//!   checked and the grace; see [`integration::Settings`]).
 //!
 //! Scopes follow work into threads started through [`thread::spawn`] and
 //! [`thread::Builder`] (which are themselves tracked until they finish), and
@@ -75,6 +77,7 @@ mod exhausted;
 pub mod fs;
 pub mod hunting;
 pub mod net;
+mod suite;
 pub mod thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -109,7 +112,10 @@ pub mod integration {
     //!   [`Frame`]s.
     //! * **Settings**: [`COMPILED_IN`] says whether tracking is compiled in;
     //!   [`parse_grace`] reads a grace as `LEAKWATCH_GRACE` does, with
-    //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Backoff`]
+    //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Settings`]
+    //!   is the suite's settings file (`.config/leakwatch.toml`: its
+    //!   [`Switches`], [`CountedTasks`], [`SettingsError`], and [`Ignored`],
+    //!   what its rules left out of a check); [`Backoff`]
     //!   waits as checks do; [`support`] says whether descriptors, threads
     //!   and children created outside the wrappers are seen here, or why
     //!   not ([`Support`]).
@@ -131,8 +137,9 @@ pub mod integration {
     //! ```
 
     pub use leakwatch_core::{
-        Backoff, COMPILED_IN, ConfigError, DEFAULT_GRACE, Finding, Frame, Group, IdSetter, IdTable,
-        Item, Origin, ScopeId, Snapshot, Stack, parse_grace,
+        Backoff, COMPILED_IN, ConfigError, CountedTasks, DEFAULT_GRACE, Finding, Frame, Group,
+        IdSetter, IdTable, Ignored, Item, Origin, ScopeId, Settings, SettingsError, Snapshot,
+        Stack, Switches, parse_grace,
     };
     pub use leakwatch_interpose::{Support, support};
 }
@@ -181,8 +188,10 @@ pub mod messages {}
 /// # leakwatch's own arguments
 ///
 /// * `grace = "1s"`: how long items still open at the end may take to close
-///   (default [`grace()`](crate::grace), `LEAKWATCH_GRACE`);
-/// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules;
+///   (default [`grace()`](crate::grace): `LEAKWATCH_GRACE`, else the suite's
+///   `.config/leakwatch.toml`);
+/// * `ignore = "kind:task, site:src/pool.rs"`: [`Ignore`] rules, added to
+///   those of the suite's `.config/leakwatch.toml`;
 /// * `fds = false`, `threads = false`, `children = false`: leave out of
 ///   this test's check the descriptors, threads or child processes that
 ///   code outside leakwatch's wrappers creates (seen on glibc Linux, on by

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::check::fail;
 use crate::detect::{self, Detect};
-use crate::{Ignore, Report, Scope};
+use crate::{Ignore, Scope};
 
 /// The test being run, as the attribute describes it.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +45,9 @@ impl Test {
             // The attribute parsed the same text with the same parser.
             Some(Err(err)) => panic!("leakwatch: #[leakwatch::test(ignore = ..)]: {err}"),
         };
-        Scope::new(self.name).ignoring(rules)
+        // The test's rules add to the suite's settings file's.
+        let tasks_off = crate::suite::task_rules(crate::suite::suite());
+        Scope::new(self.name).also_ignoring(rules.into_iter().chain(tasks_off))
     }
 
     fn grace(&self) -> Duration {
@@ -189,10 +191,13 @@ fn both(hunted: Option<String>, leaks: Option<String>) -> Option<String> {
 }
 
 fn check(scope: &Scope, grace: Duration) -> Option<String> {
-    scope
-        .check_within(grace)
-        .err()
-        .map(|r: Report| detect::with_heap(r.to_string(), scope))
+    match scope.check_within(grace) {
+        Ok(()) => {
+            crate::suite::print_ignored(scope);
+            None
+        }
+        Err(report) => Some(detect::with_heap(report.to_string(), scope)),
+    }
 }
 
 /// What a test body returned, for [`ErrorOf`] and [`NotAnError`]: the
@@ -244,7 +249,7 @@ mod tokio_test {
     use tokio::runtime::{Builder, Handle, LocalOptions, LocalRuntime, Runtime, RuntimeMetrics};
 
     use super::{Test, conclude, conclude_should_panic, run_body, with_note};
-    use crate::integration::Backoff;
+    use crate::integration::{Backoff, CountedTasks};
     use crate::{Scope, ScopeGuard};
 
     /// The runtime flavour of an async test, as `#[tokio::test]` names it.
@@ -419,6 +424,25 @@ mod tokio_test {
         lines.join("\n")
     }
 
+    /// What tasks that can only be counted print where the suite's file
+    /// makes them a warning: the count and which setting made it one.
+    fn warning(name: &str, grace: Duration, untracked: Untracked, file: Option<&str>) -> String {
+        let mut what = Vec::new();
+        if untracked.tasks > 0 {
+            what.push(crate::tokio::counted(untracked.tasks, "task"));
+        }
+        if untracked.blocking > 0 {
+            what.push(crate::tokio::counted(untracked.blocking, "blocking task"));
+        }
+        format!(
+            "leakwatch: warning: {} still running on the runtime of `{name}` after {grace:?}, \
+             with no record of where each was spawned; not a failure, by {}: \
+             detect.counted-tasks = \"warn\"",
+            what.join(" and "),
+            file.unwrap_or(".config/leakwatch.toml"),
+        )
+    }
+
     /// Runs an async test body on a runtime of its own, in its own scope.
     ///
     /// The check runs before the runtime shuts down: a task that still holds
@@ -531,10 +555,23 @@ mod tokio_test {
         // are given the grace to finish, the runtime driven while we wait.
         let wait = |pause| runtime.drive_for(pause);
         // A leaked task's report says where it is stuck (from a task dump),
-        // or how to get that.
-        let result = scope.check_within_using(grace, wait).map_err(|report| {
-            runtime.block_on(crate::tokio::dump::attach(report, runtime.handle()))
-        });
+        // or how to get that; `fn:` rules of the suite's file also match
+        // there, since only the dump knows where a task waits.
+        let result = scope
+            .check_within_using(grace, wait)
+            .map(|()| None)
+            .map_err(|report| {
+                let report = runtime.block_on(crate::tokio::dump::attach(report, runtime.handle()));
+                crate::suite::without_waiting_in_ignored_fns(report)
+            })
+            .or_else(|report| {
+                if report.is_clean() {
+                    Ok(Some(report))
+                } else {
+                    Err(report)
+                }
+            });
+        let suite = crate::suite::suite();
         // Tasks spawned without leakwatch (by the test or a library) have no
         // record, but the runtime counts them.
         let tracked = || {
@@ -543,15 +580,29 @@ mod tokio_test {
                 scope.open_count_including_ignored(crate::tokio::BLOCKING_KIND),
             )
         };
-        let untracked = result
-            .is_ok()
+        // Only counted: `detect.tasks` and `detect.counted-tasks` of the
+        // suite's file say whether they fail the test.
+        let counting = suite.tasks && suite.counted_tasks != CountedTasks::Off;
+        let untracked = (result.is_ok() && counting)
             .then(|| untracked_after(&runtime, grace, tracked, wait))
             .flatten();
         runtime.shutdown_background();
         let leaks = match (result, untracked) {
             (Err(report), _) => Some(crate::detect::with_heap(report.to_string(), &scope)),
-            (Ok(()), Some(untracked)) => Some(untracked_message(name, grace, untracked)),
-            (Ok(()), None) => None,
+            (Ok(passed), untracked) => {
+                match passed {
+                    Some(report) => eprint!("{report}"),
+                    None => crate::suite::print_ignored(&scope),
+                }
+                match untracked {
+                    Some(untracked) if suite.counted_tasks == CountedTasks::Warn => {
+                        eprintln!("{}", warning(name, grace, untracked, suite.file));
+                        None
+                    }
+                    Some(untracked) => Some(untracked_message(name, grace, untracked)),
+                    None => None,
+                }
+            }
         };
         (out, with_note(super::both(hunted, leaks), watch.end()))
     }

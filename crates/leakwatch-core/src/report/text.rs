@@ -16,9 +16,16 @@ pub(super) const PREFIX: &str = "LEAK";
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_clean() {
-            return writeln!(f, "leakwatch: no leaks in `{}`", self.scope);
+            writeln!(f, "leakwatch: no leaks in `{}`", self.scope)?;
+            if let Some(ignored) = &self.ignored {
+                writeln!(f, "leakwatch: {ignored}")?;
+            }
+            return Ok(());
         }
         if let Some(err) = &self.config_error {
+            lines(f, " ", format_args!("leakwatch: error: {err}"))?;
+        }
+        if let Some(err) = &self.settings_error {
             lines(f, " ", format_args!("leakwatch: error: {err}"))?;
         }
         if self.groups.is_empty() {
@@ -53,6 +60,9 @@ impl fmt::Display for Report {
         }
         for hint in &self.hints {
             lines(f, " ", format_args!("leakwatch: {hint}"))?;
+        }
+        if let Some(ignored) = &self.ignored {
+            lines(f, " ", format_args!("leakwatch: {ignored}"))?;
         }
         Ok(())
     }

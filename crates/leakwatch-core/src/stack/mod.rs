@@ -136,6 +136,17 @@ pub(crate) fn in_dependency_file(file: &str) -> bool {
     origin::is_dependency_file(file)
 }
 
+/// The name of the package `file` belongs to (`hyper-util`, `bb8`): a
+/// dependency's from its registry `name-version` folder or its git
+/// checkout, a workspace member's from the `Cargo.toml` nearest above the
+/// file. `None` for std's files and where nothing says.
+pub(crate) fn crate_name_of_file(file: &str) -> Option<String> {
+    match origin::crate_of_file(file) {
+        Some(shown) => Some(shown.split(' ').next().unwrap_or(&shown).to_owned()),
+        None => origin::workspace_package_of_file(file),
+    }
+}
+
 /// `file` as a report prints a site's: a registry crate's from its
 /// `name-version` folder (`hyper-util-0.1.21/src/rt/tokio.rs`), the
 /// workspace's relative to its root.

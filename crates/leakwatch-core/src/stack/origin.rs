@@ -127,6 +127,56 @@ pub(crate) fn crate_of_file(file: &str) -> Option<String> {
     Some(format!("{name} {}", series(version)))
 }
 
+/// The package of a file of the user's workspace (relative to its root, as
+/// rustc names them, or absolute under it): the `[package]` name of the
+/// nearest `Cargo.toml` above the file, read once per folder.
+pub(crate) fn workspace_package_of_file(file: &str) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError};
+
+    static PACKAGES: Mutex<Option<HashMap<PathBuf, Option<String>>>> = Mutex::new(None);
+    let root = workspace_root()?;
+    let path = Path::new(file);
+    let path = if path.is_relative() {
+        root.join(path)
+    } else if path.starts_with(root) {
+        path.to_path_buf()
+    } else {
+        return None;
+    };
+    for dir in path.ancestors().skip(1) {
+        if !dir.starts_with(root) {
+            break;
+        }
+        let mut packages = PACKAGES.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = packages
+            .get_or_insert_with(HashMap::new)
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| package_name(&dir.join("Cargo.toml")));
+        if let Some(name) = known {
+            return Some(name.clone());
+        }
+    }
+    None
+}
+
+/// The `name` of the `[package]` table of the manifest at `path`, if any.
+fn package_name(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut in_package = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "name"
+        {
+            return Some(value.trim().trim_matches(['"', '\'']).to_owned());
+        }
+    }
+    None
+}
+
 /// `hyper-util-0.1.21` as `("hyper-util", "0.1.21")`.
 fn split_name_version(folder: &str) -> Option<(&str, &str)> {
     let (at, _) = folder
@@ -224,6 +274,19 @@ mod cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workspace_files_belong_to_the_package_above_them() {
+        assert_eq!(
+            workspace_package_of_file("crates/leakwatch-core/src/stack/origin.rs").as_deref(),
+            Some("leakwatch-core")
+        );
+        assert_eq!(
+            workspace_package_of_file("crates/leakwatch/tests/it/main.rs").as_deref(),
+            Some("leakwatch")
+        );
+        assert_eq!(workspace_package_of_file("/opt/elsewhere/src/lib.rs"), None);
+    }
 
     const REGISTRY: &str = "/home/ada/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/hyper-util-0.1.21/src/rt/tokio.rs";
     const GIT: &str =

@@ -28,6 +28,7 @@ mod registry_stress;
 mod report_json;
 mod scope_parallel;
 mod scope_threads;
+mod settings_file;
 mod tag_must_close;
 mod thread_leaks;
 mod tokio_dumps;

@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use leakwatch::integration::{Origin, ScopeId, Snapshot, parse_grace};
+use leakwatch::integration::{Ignored, Origin, ScopeId, Settings, Snapshot, parse_grace};
 use leakwatch::{Ignore, Level, Scope, Tag};
 
 #[cfg(feature = "tokio")]
@@ -122,6 +122,67 @@ fn a_bad_environment_is_printed_and_fails_every_check() {
     let run = child::run("it::attribute", name, &[("LEAKWATCH_GRACE", "a while")]);
     assert!(!run.passed, "{}", run.output);
     assert_shown("bad-grace-in-report", &run.output);
+}
+
+// ---- the settings file ----
+
+#[test]
+fn what_the_settings_file_left_out() {
+    let ignored = Ignored::new(".config/leakwatch.toml", 1, vec!["crate:bb8".into()]);
+    let report =
+        leakwatch::Report::new("pool_test", &Snapshot::default()).with_ignored(Some(ignored));
+    assert_shown("settings-ignored", &report.to_string());
+}
+
+#[test]
+fn settings_file_errors_name_file_line_and_key() {
+    let file = ".config/leakwatch.toml";
+    let mut printed: Vec<String> = [
+        "grace = \"1s\"\nignored = []",
+        "[detect]\nfds = true\nsockets = false",
+        "ignore = [\"module:bb8\"]",
+        "ignore = [\"crate:bb8, kind:task\"]",
+        "grace = \"soon\"",
+        "[detect]\nfds = \"no\"",
+        "ignore = \"crate:bb8\"",
+        "detect.counted-tasks = \"maybe\"",
+        "ignore = [\"kind:task\"",
+    ]
+    .into_iter()
+    .map(|text| Settings::parse(text, file).unwrap_err().to_string())
+    .collect();
+    let folder = std::env::temp_dir().join(format!("leakwatch-messages-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    printed.push(Settings::read(&folder, file).unwrap_err().to_string());
+    std::fs::remove_dir_all(&folder).unwrap();
+    assert_shown("settings-errors", &printed.join("\n"));
+}
+
+#[cfg(all(feature = "macros", debug_assertions))]
+#[test]
+fn a_bad_settings_file_fails_a_clean_test() {
+    use crate::settings_file::{package, run_in};
+
+    let dir = package("messages-bad", Some("grace = \"1s\"\nignored = []\n"));
+    let run = run_in(&dir, "stays_clean", &[]);
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("settings-error-in-report", &run.output);
+}
+
+#[cfg(all(
+    feature = "tokio",
+    feature = "macros",
+    debug_assertions,
+    not(tokio_unstable)
+))]
+#[test]
+fn counted_tasks_let_through_warn() {
+    use crate::settings_file::{package, recipes, run_in};
+
+    let dir = package("messages-counted", Some(recipes::BB8));
+    let run = run_in(&dir, "recipes::drops_a_bb8_pool", &[]);
+    assert!(run.passed, "{}", run.output);
+    assert_shown("counted-tasks-warning", &run.output);
 }
 
 // ---- how a test fails ----
