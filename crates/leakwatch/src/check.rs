@@ -59,6 +59,9 @@ pub fn check<R>(f: impl FnOnce() -> R) -> R {
     if let Err(report) = result {
         let mut message = detect::with_heap(report.to_string(), &scope);
         if let Some(note) = note {
+            if !message.ends_with('\n') {
+                message.push('\n');
+            }
             message.push_str(&note);
         }
         fail(message, site);

@@ -74,6 +74,9 @@ impl Test {
 fn with_note(leaks: Option<String>, note: Option<String>) -> Option<String> {
     match (leaks, note) {
         (Some(mut leaks), Some(note)) => {
+            if !leaks.ends_with('\n') {
+                leaks.push('\n');
+            }
             leaks.push_str(&note);
             Some(leaks)
         }
