@@ -10,7 +10,8 @@
 //! # Nothing allocates under a shard's lock
 //!
 //! [`ScopeId::current`](crate::ScopeId::current), inside an item of the
-//! followed table (see [`current`](crate::current)), looks the item up here,
+//! followed table (see [`IdTable::follow`](crate::IdTable::follow)), looks
+//! the item up here,
 //! taking its shard's lock; and an allocator that counts by scope (as
 //! leakwatch-interpose's does) asks it on every allocation. An allocation
 //! made while holding a shard's lock would then wait for that very lock, on
