@@ -109,7 +109,7 @@ fn only_task<'r>(
     // folder, and this file's line.
     let short = &site[site.find(&format!("/{krate}-")).unwrap() + 1..];
     let expected = format!(
-        "task still open, spawned at {short}:{}:{} via {}",
+        "still open, spawned at {short}:{}:{} via {}",
         group.site().line(),
         group.site().column(),
         via.location()
@@ -150,7 +150,9 @@ fn a_pooled_client_in_a_static_is_reported_at_the_tests_request() {
         line,
         "hyper_util::client::legacy::client::ResponseFuture",
     );
-    assert_eq!(group.count(), 1, "{report}");
+    // The connection's task; hyper-util may also have spawned the connect
+    // it raced against an idle connection, at the same line.
+    assert!((1..=2).contains(&group.count()), "{report}");
 }
 
 #[test]
