@@ -47,25 +47,10 @@ const BUSY: u64 = 2_000;
 static TICKER: Ticker = Ticker::new();
 
 /// The coarse clock's time, at most about a [`PERIOD`] late while the
-/// thread stores it; read from the clock itself otherwise. Never earlier
-/// than the last time this thread was given: a stored time can be older
-/// than one the thread read from the clock just before the ticker began
-/// storing, and a thread's items must keep the order it opened them in.
+/// thread stores it; read from the clock itself otherwise.
 #[inline]
 pub(crate) fn recent_nanos() -> u64 {
-    let time = TICKER.recent_nanos();
-    LAST.try_with(|last| {
-        let time = time.max(last.get());
-        last.set(time);
-        time
-    })
-    .unwrap_or(time)
-}
-
-thread_local! {
-    /// The last time [`recent_nanos`] gave this thread; without a
-    /// destructor.
-    static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    TICKER.recent_nanos()
 }
 
 /// Keeps the background thread watching, and while busy updating,
