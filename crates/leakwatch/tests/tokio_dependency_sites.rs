@@ -17,7 +17,6 @@
 mod hyper_server;
 mod support;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,6 +28,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use leakwatch::integration::Group;
 use leakwatch::{Report, Scope};
+use support::tasks::Nothing;
 
 const THIS_FILE: &str = "crates/leakwatch/tests/tokio_dependency_sites.rs";
 
@@ -166,27 +166,6 @@ fn a_client_dropped_after_its_request_passes() {
     });
     if let Err(report) = result {
         panic!("{report}");
-    }
-}
-
-/// A connection manager with nothing behind it: bb8's pool logic is what
-/// is under test.
-struct Nothing;
-
-impl bb8::ManageConnection for Nothing {
-    type Connection = ();
-    type Error = Infallible;
-
-    async fn connect(&self) -> Result<(), Infallible> {
-        Ok(())
-    }
-
-    async fn is_valid(&self, _: &mut ()) -> Result<(), Infallible> {
-        Ok(())
-    }
-
-    fn has_broken(&self, _: &mut ()) -> bool {
-        false
     }
 }
 

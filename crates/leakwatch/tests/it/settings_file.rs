@@ -401,7 +401,7 @@ fn an_unreadable_file_fails_every_check() {
 
 #[cfg(feature = "tokio")]
 pub(crate) mod recipes {
-    use std::convert::Infallible;
+    use crate::support::tasks::Nothing;
 
     use super::hyper_server;
     use super::{package, run_in};
@@ -410,27 +410,6 @@ pub(crate) mod recipes {
     pub(crate) const BB8: &str = "ignore = [\"crate:bb8\"]\ndetect.counted-tasks = \"warn\"\n";
     /// The README's recipe for hyper-util's pooled client.
     pub(crate) const HYPER_UTIL: &str = "ignore = [\"crate:hyper-util\", \"fn:hyper_util::client::legacy::connect\"]\ndetect.counted-tasks = \"warn\"\n";
-
-    /// A connection manager with nothing behind it: bb8's pool is what
-    /// lingers.
-    struct Nothing;
-
-    impl bb8::ManageConnection for Nothing {
-        type Connection = ();
-        type Error = Infallible;
-
-        async fn connect(&self) -> Result<(), Infallible> {
-            Ok(())
-        }
-
-        async fn is_valid(&self, _: &mut ()) -> Result<(), Infallible> {
-            Ok(())
-        }
-
-        fn has_broken(&self, _: &mut ()) -> bool {
-            false
-        }
-    }
 
     #[leakwatch::test]
     #[ignore = "run by the tests below, in a child process"]

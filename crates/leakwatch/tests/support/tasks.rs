@@ -101,3 +101,24 @@ pub fn stuck_task_report() -> Report {
     handle.abort();
     report
 }
+
+/// A bb8 connection manager with nothing behind it: bb8's pool (its reaper,
+/// its connections' tasks) is what a test looks at.
+pub struct Nothing;
+
+impl bb8::ManageConnection for Nothing {
+    type Connection = ();
+    type Error = std::convert::Infallible;
+
+    async fn connect(&self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    async fn is_valid(&self, _: &mut ()) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn has_broken(&self, _: &mut ()) -> bool {
+        false
+    }
+}
