@@ -96,6 +96,44 @@ impl Ignore {
             .collect()
     }
 
+    /// Parses rules one per line, as a suppressions file holds them
+    /// (`cargo leakwatch test --suppressions FILE`): blank lines and text
+    /// after `#` are skipped.
+    ///
+    /// # Errors
+    ///
+    /// The first bad line, numbered from 1, with its error: a rule
+    /// [`Ignore::parse`] refuses, or more than one rule on a line.
+    ///
+    /// ```
+    /// use leakwatch_core::Ignore;
+    ///
+    /// let rules = Ignore::parse_lines("# known\nkind:thread\n\nfn:pool::reaper  # its reaper\n")?;
+    /// assert_eq!(rules, [Ignore::Kind("thread".into()), Ignore::Fn("pool::reaper".into())]);
+    /// assert_eq!(Ignore::parse_lines("kind:fd\nthread").unwrap_err().0, 2);
+    /// # Ok::<(), (usize, leakwatch_core::ConfigError)>(())
+    /// ```
+    pub fn parse_lines(text: &str) -> Result<Vec<Ignore>, (usize, ConfigError)> {
+        let mut rules = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            match Ignore::parse(line) {
+                Ok(parsed) if parsed.len() == 1 => rules.extend(parsed),
+                Ok(_) => {
+                    return Err((
+                        n + 1,
+                        ConfigError::new("ignore", line, "expected one rule per line"),
+                    ));
+                }
+                Err(err) => return Err((n + 1, err)),
+            }
+        }
+        Ok(rules)
+    }
+
     /// Whether this rule leaves `item` out.
     ///
     /// ```

@@ -340,7 +340,20 @@ impl Snapshot {
 
     /// Leaves out the items `rules` match, with how many each rule left out
     /// (an item counts for the first rule that matches it).
-    pub(crate) fn without_tallied(mut self, rules: &[crate::Ignore]) -> (Snapshot, Vec<usize>) {
+    ///
+    /// ```
+    /// use leakwatch_core::{Ignore, Scope, Tag};
+    ///
+    /// let scope = Scope::new("s");
+    /// let tags = scope.run(|| (Tag::new("task"), Tag::new("file")));
+    /// let rules = [Ignore::Kind("task".into()), Ignore::Kind("socket".into())];
+    /// let (left, tally) = scope.snapshot().without_tallied(&rules);
+    /// if leakwatch_core::COMPILED_IN {
+    ///     assert_eq!((left.len(), tally), (1, vec![1, 0]));
+    /// }
+    /// # drop(tags);
+    /// ```
+    pub fn without_tallied(mut self, rules: &[crate::Ignore]) -> (Snapshot, Vec<usize>) {
         let mut tally = vec![0; rules.len()];
         self.items.retain(
             |item| match rules.iter().position(|rule| rule.matches(item)) {

@@ -43,3 +43,11 @@ pub(crate) fn missed() -> u64 {
 pub(crate) fn is_recorded(_: i32) -> bool {
     false
 }
+
+pub(crate) fn scope_main_spawns(_: fn() -> Option<ScopeId>, _: fn(ScopeId)) -> bool {
+    false
+}
+
+pub(crate) fn set_initializer_code(_: Vec<std::ops::Range<usize>>) -> bool {
+    false
+}

@@ -297,3 +297,43 @@ pub fn set_stacks(stacks: Stacks) {
 pub fn missed() -> u64 {
     active::missed()
 }
+
+/// Gives each thread that the process's main thread starts a scope of its
+/// own: `start` runs on the main thread as it creates one and returns the
+/// scope (`None`: the creator's, as usual); `end` runs on the new thread
+/// with that scope once its start routine has returned (or it called
+/// `pthread_exit`). This is how a test binary that never used leakwatch
+/// is checked test by test: libtest runs each test on a thread of its own
+/// started by the main thread (`cargo leakwatch test`). Only the first
+/// call takes effect; it returns whether this one did (always `false`
+/// where nothing is interposed).
+///
+/// ```
+/// use leakwatch_core::{Scope, ScopeId};
+///
+/// fn start() -> Option<ScopeId> {
+///     // A scope kept until `end` (the real caller keeps it in a table).
+///     Some(Box::leak(Box::new(Scope::new("thread"))).id())
+/// }
+/// fn end(scope: ScopeId) {
+///     println!("thread of scope {scope:?} ended");
+/// }
+/// let _ = leakwatch_interpose::scope_main_spawns(start, end);
+/// ```
+pub fn scope_main_spawns(start: fn() -> Option<ScopeId>, end: fn(ScopeId)) -> bool {
+    active::scope_main_spawns(start, end)
+}
+
+/// Address ranges of code that runs static initializers, in addition to
+/// the `Once::call` of the std this crate is built with: in a library
+/// preloaded into another program, that program's own std's `Once::call`.
+/// A creation with a return address inside one of them belongs to the
+/// process, as what this crate's std's initializers create does. Only the
+/// first call takes effect; it returns whether this one did.
+///
+/// ```
+/// let _ = leakwatch_interpose::set_initializer_code(Vec::new());
+/// ```
+pub fn set_initializer_code(code: Vec<std::ops::Range<usize>>) -> bool {
+    active::set_initializer_code(code)
+}

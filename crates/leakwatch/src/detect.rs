@@ -431,7 +431,7 @@ pub(crate) fn with_heap(mut report: String, scope: &Scope) -> String {
 
 #[cfg(feature = "tokio")]
 pub(crate) use imp::RuntimeThread;
-pub(crate) use imp::{install, unrecorded};
+pub(crate) use imp::{install, register, unrecorded};
 use imp::{seen, unseen_reason};
 
 #[cfg(target_os = "linux")]
@@ -456,6 +456,13 @@ mod imp {
     /// included, from the first, with nothing run before `main`.
     #[linkme::distributed_slice(external::LINKED)]
     static INTERPOSED: (&str, external::Source) = (NAME, source);
+
+    /// Registers the source where linking did not bring it (a library
+    /// loaded into another program, whose sections are its own); returns
+    /// whether this call did.
+    pub(crate) fn register() -> bool {
+        !external::is_registered(NAME) && external::register(NAME, source)
+    }
 
     /// Says once if nothing can be seen.
     pub(crate) fn install() {
@@ -762,6 +769,10 @@ mod imp {
     //! No interposition: nothing to register, said once.
 
     use std::sync::Once;
+
+    pub(crate) fn register() -> bool {
+        false
+    }
 
     pub(crate) fn install() {
         static ONCE: Once = Once::new();

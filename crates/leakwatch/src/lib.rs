@@ -142,6 +142,21 @@ pub mod integration {
         Stack, Switches, parse_grace,
     };
     pub use leakwatch_interpose::{Support, support};
+
+    /// Makes every check see the descriptors, threads and children that
+    /// the interposition records, where linking leakwatch into an
+    /// executable did not already (it does for every test and program
+    /// built with it): for a library loaded into another program, such as
+    /// the one `cargo leakwatch test` preloads. Returns whether this call
+    /// added it; `false` where nothing is interposed.
+    ///
+    /// ```
+    /// // In a test binary the source is linked in already.
+    /// assert!(!leakwatch::integration::register_interposed());
+    /// ```
+    pub fn register_interposed() -> bool {
+        crate::detect::register()
+    }
 }
 
 #[doc = include_str!("../docs/messages.md")]

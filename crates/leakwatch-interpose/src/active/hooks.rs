@@ -33,8 +33,9 @@ use libc::{
 
 use super::{
     ARG, Busy, Call, FORKED_CHILD, LIVE, MY_SLOT, Origin, RUNNING, START, STATE, SUBJECT,
-    THREAD_HINT, THREAD_SCOPES, THREADS, child_reaped, child_started, claim, fd_closing, fd_is_open,
-    fd_opened, fd_range_closing, fd_replaced, free, my_tid,
+    OWN_SCOPE, OWN_SCOPES, THREAD_HINT, THREAD_SCOPES, THREADS, child_reaped, child_started, claim,
+    end_own_scope, end_scope, fd_closing, fd_is_open, fd_opened, fd_range_closing, fd_replaced, free,
+    main_spawn_scope, my_tid,
 };
 
 type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
@@ -645,12 +646,17 @@ pub unsafe extern "C" fn pthread_create(
     // Before the process has a second thread, whose locks a forked child
     // could inherit held.
     real::resolve_all();
+    // Made before the thread is marked busy: making a scope allocates.
+    let own = main_spawn_scope();
     let claimed = Busy::enter().and_then(|_busy| {
         let origin = Origin::here(Call::PthreadCreate);
         let i = claim(&THREADS, &THREAD_HINT)?;
         *THREAD_SCOPES[i]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = origin.scope;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = own.unwrap_or(origin.scope);
+        *OWN_SCOPES[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = own;
         let g = super::tally::lock(&THREADS[i]);
         origin.write(&g, 0, LIVE);
         g.set(START, (start as *const ()).expose_provenance() as u64);
@@ -658,6 +664,10 @@ pub unsafe extern "C" fn pthread_create(
         Some(i)
     });
     let Some(i) = claimed else {
+        if let Some(scope) = own {
+            // The thread cannot be given it: ended unused.
+            end_scope(scope);
+        }
         // SAFETY: forwards the caller's arguments unchanged.
         return unsafe { real::pthread_create()(thread, attr, start, arg) };
     };
@@ -702,6 +712,11 @@ extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
     let scope = *THREAD_SCOPES[i]
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let own = OWN_SCOPES[i]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    let _ = OWN_SCOPE.try_with(|mine| mine.set(own));
     // No destructor may be pending across `start`: a thread that calls
     // `pthread_exit` (or is cancelled) unwinds through this frame by a
     // forced unwind, which must find nothing to run here.
@@ -711,6 +726,7 @@ extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
     let result = start(arg);
     drop(std::mem::ManuallyDrop::into_inner(in_scope));
     thread_finished();
+    end_own_scope();
     result
 }
 
@@ -731,6 +747,7 @@ fn thread_finished() {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pthread_exit(value: *mut c_void) -> ! {
     thread_finished();
+    end_own_scope();
     // SAFETY: forwards the caller's argument unchanged.
     unsafe { real::pthread_exit()(value) }
 }

@@ -43,7 +43,8 @@ mod tally;
 mod unwind;
 
 use std::cell::Cell;
-use std::sync::Mutex;
+use std::ops::Range;
+use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -125,6 +126,54 @@ thread_local! {
     static UNRECORDED: Cell<bool> = const { Cell::new(false) };
     /// This thread's slot in `THREADS`, if it was started through a hook.
     static MY_SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// The scope [`MAIN_SPAWNS`] made for this thread, if it did.
+    static OWN_SCOPE: Cell<Option<ScopeId>> = const { Cell::new(None) };
+}
+
+/// Scopes of their own for the threads the main thread starts: made by
+/// `start` as the main thread creates one, ended by `end` in that thread
+/// when its start routine returns or it calls `pthread_exit`.
+struct MainSpawns {
+    start: fn() -> Option<ScopeId>,
+    end: fn(ScopeId),
+}
+
+static MAIN_SPAWNS: OnceLock<MainSpawns> = OnceLock::new();
+
+pub(crate) fn scope_main_spawns(start: fn() -> Option<ScopeId>, end: fn(ScopeId)) -> bool {
+    MAIN_SPAWNS.set(MainSpawns { start, end }).is_ok()
+}
+
+/// A scope of its own for a thread the calling thread is about to start,
+/// if the calling thread is the main thread and one was asked for.
+fn main_spawn_scope() -> Option<ScopeId> {
+    let spawns = MAIN_SPAWNS.get()?;
+    // SAFETY: `getpid` has no preconditions.
+    if my_tid() != unsafe { libc::getpid() } || !recording() {
+        return None;
+    }
+    (spawns.start)().filter(|&scope| scope != ScopeId::NONE)
+}
+
+/// Ends the calling thread's own scope, if it has one.
+fn end_own_scope() {
+    if let Ok(Some(scope)) = OWN_SCOPE.try_with(Cell::take) {
+        end_scope(scope);
+    }
+}
+
+fn end_scope(scope: ScopeId) {
+    if let Some(spawns) = MAIN_SPAWNS.get() {
+        (spawns.end)(scope);
+    }
+}
+
+/// Passes a thread its own scope from its creator, slot by slot.
+static OWN_SCOPES: [Mutex<Option<ScopeId>>; THREAD_SLOTS] =
+    [const { Mutex::new(None) }; THREAD_SLOTS];
+
+pub(crate) fn set_initializer_code(code: Vec<Range<usize>>) -> bool {
+    statics::set_other_calls(code)
 }
 
 /// Which libc function created an item; the `u8` is kept in `CALL`.

@@ -19,6 +19,7 @@
 //! `want_stack`). Initializers that do not run through std's `Once`
 //! (`once_cell`'s own, tokio's async `OnceCell`) are not recognised here.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
 
@@ -27,10 +28,23 @@ use super::{FRAMES, capture_with_libgcc as capture};
 /// 0: not looked for yet; 1: looked for and not found; else the address.
 static RETURN: AtomicUsize = AtomicUsize::new(0);
 
+/// Code of other copies of std's `Once::call` (an executable's, when this
+/// crate is in a preloaded library with a std of its own), set once.
+static OTHER_CALLS: OnceLock<Vec<Range<usize>>> = OnceLock::new();
+
 /// Whether `stack` (return addresses, innermost first) was captured while
 /// a static initialized.
 pub(super) fn in_initializer(stack: &[usize]) -> bool {
     initializer_return().is_some_and(|ret| stack.contains(&ret))
+        || OTHER_CALLS
+            .get()
+            .is_some_and(|code| stack.iter().any(|ip| code.iter().any(|r| r.contains(ip))))
+}
+
+/// Takes `code` as well for the address ranges of `Once::call`; `false` if
+/// some were given already.
+pub(crate) fn set_other_calls(code: Vec<Range<usize>>) -> bool {
+    OTHER_CALLS.set(code).is_ok()
 }
 
 /// The return address inside std's `Once::call` right after its call of an

@@ -1,0 +1,225 @@
+//! The end of a run: leaking tests, leaks grouped by site across tests,
+//! suppressions used and unused; as text, JSON and the HTML page's tables.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use leakwatch_core::Ignore;
+use serde::Serialize;
+
+use crate::findings::Findings;
+
+/// What leaked from a site is shown for up to this many items.
+const DETAILS: usize = 3;
+
+/// A run's summary.
+#[derive(Debug, Serialize)]
+pub(crate) struct Summary {
+    pub(crate) checked: usize,
+    pub(crate) binaries: usize,
+    pub(crate) items: usize,
+    pub(crate) tests: Vec<TestRow>,
+    pub(crate) sites: Vec<SiteRow>,
+    pub(crate) suppressions: Vec<SuppressionRow>,
+    pub(crate) notes: Vec<String>,
+}
+
+/// A leaking test.
+#[derive(Debug, Serialize)]
+pub(crate) struct TestRow {
+    pub(crate) binary: String,
+    pub(crate) test: String,
+    pub(crate) items: usize,
+    /// Kinds with counts: `2 fd, 1 thread`.
+    pub(crate) what: String,
+}
+
+/// Items leaked from one site, across tests.
+#[derive(Debug, Serialize)]
+pub(crate) struct SiteRow {
+    pub(crate) kind: String,
+    pub(crate) problem: String,
+    pub(crate) site: String,
+    pub(crate) items: usize,
+    pub(crate) tests: Vec<String>,
+    /// What leaked (paths, addresses, names, command lines), up to
+    /// [`DETAILS`].
+    pub(crate) details: Vec<String>,
+    /// The innermost function first, where stacks were taken.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) stack: Vec<String>,
+}
+
+/// A suppression and how many findings it left out.
+#[derive(Debug, Serialize)]
+pub(crate) struct SuppressionRow {
+    pub(crate) rule: String,
+    pub(crate) used: usize,
+}
+
+impl Summary {
+    /// The summary of `findings`, with `rules` the suppressions given.
+    pub(crate) fn new(findings: &Findings, rules: &[Ignore]) -> Summary {
+        let tests = findings
+            .leaks
+            .iter()
+            .map(|leak| {
+                let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+                for group in &leak.groups {
+                    *kinds.entry(&group.kind).or_default() += group.count;
+                }
+                TestRow {
+                    binary: leak.binary.clone(),
+                    test: leak.test.clone(),
+                    items: kinds.values().sum(),
+                    what: kinds
+                        .iter()
+                        .map(|(kind, n)| format!("{n} {kind}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            })
+            .collect();
+        let mut sites: BTreeMap<(String, String, String), SiteRow> = BTreeMap::new();
+        for leak in &findings.leaks {
+            for group in &leak.groups {
+                let site = group.site();
+                let row = sites
+                    .entry((site.clone(), group.kind.clone(), group.problem.clone()))
+                    .or_insert_with(|| SiteRow {
+                        kind: group.kind.clone(),
+                        // `still-open` as reports write it.
+                        problem: group.problem.replace('-', " "),
+                        site,
+                        items: 0,
+                        tests: Vec::new(),
+                        details: Vec::new(),
+                        stack: group
+                            .stack
+                            .iter()
+                            .flatten()
+                            .map(|f| f.function.clone())
+                            .collect(),
+                    });
+                row.items += group.count;
+                for detail in &group.details {
+                    if row.details.len() < DETAILS && !row.details.contains(detail) {
+                        row.details.push(detail.clone());
+                    }
+                }
+                let test = format!("{} {}", leak.binary, leak.test);
+                if !row.tests.contains(&test) {
+                    row.tests.push(test);
+                }
+            }
+        }
+        let mut sites: Vec<SiteRow> = sites.into_values().collect();
+        sites.sort_by(|a, b| b.items.cmp(&a.items).then_with(|| a.site.cmp(&b.site)));
+        let suppressions = rules
+            .iter()
+            .map(|rule| {
+                let rule = rule.to_string();
+                SuppressionRow {
+                    used: findings.suppressed.get(&rule).copied().unwrap_or(0),
+                    rule,
+                }
+            })
+            .collect();
+        Summary {
+            checked: findings.checked,
+            binaries: findings.binaries.len(),
+            items: findings.items(),
+            tests,
+            sites,
+            suppressions,
+            notes: findings.notes.iter().cloned().collect(),
+        }
+    }
+
+    /// Whether anything leaked.
+    pub(crate) fn leaked(&self) -> bool {
+        !self.tests.is_empty()
+    }
+
+    /// How many findings suppressions left out.
+    pub(crate) fn suppressed(&self) -> usize {
+        self.suppressions.iter().map(|s| s.used).sum()
+    }
+}
+
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for note in &self.notes {
+            writeln!(f, "leakwatch: note: {note}")?;
+        }
+        write!(
+            f,
+            "leakwatch: {} checked in {}: ",
+            counted(self.checked, "test"),
+            counted(self.binaries, "binary").replace("binarys", "binaries"),
+        )?;
+        if self.leaked() {
+            writeln!(
+                f,
+                "{} leaked {} at {}",
+                counted(self.tests.len(), "test"),
+                counted(self.items, "item"),
+                counted(self.sites.len(), "site"),
+            )?;
+            writeln!(f, "leakwatch: leaking tests:")?;
+            for row in &self.tests {
+                writeln!(f, "leakwatch:   {} {}: {}", row.binary, row.test, row.what)?;
+            }
+            writeln!(f, "leakwatch: by site:")?;
+            for row in &self.sites {
+                writeln!(
+                    f,
+                    "leakwatch:   {} {} at {} ({})",
+                    counted(row.items, &row.kind),
+                    row.problem,
+                    row.site,
+                    row.tests.join(", ")
+                )?;
+                for detail in &row.details {
+                    writeln!(f, "leakwatch:     {detail}")?;
+                }
+            }
+        } else {
+            writeln!(f, "no leaks")?;
+        }
+        if !self.suppressions.is_empty() {
+            let used: Vec<String> = self
+                .suppressions
+                .iter()
+                .filter(|s| s.used > 0)
+                .map(|s| format!("{} ({})", s.rule, s.used))
+                .collect();
+            writeln!(
+                f,
+                "leakwatch: suppressions used: {}{}",
+                self.suppressed(),
+                if used.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", used.join(", "))
+                }
+            )?;
+            for unused in self.suppressions.iter().filter(|s| s.used == 0) {
+                writeln!(
+                    f,
+                    "leakwatch: unused suppression: {} matched nothing in this run",
+                    unused.rule
+                )?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! What the preload writes for `cargo leakwatch test`: one JSON line per
+//! checked test, and notes, in a file of its own per process.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use leakwatch_core::Report;
+use serde::Serialize;
+
+/// The file of this process's lines.
+pub(crate) struct Out {
+    binary: String,
+    file: Mutex<File>,
+}
+
+/// One checked test.
+pub(crate) struct Verdict<'a> {
+    pub(crate) test: &'a str,
+    /// `None` when nothing leaked.
+    pub(crate) report: Option<&'a Report>,
+    /// The suppressions that left findings out, with how many each did.
+    pub(crate) suppressed: &'a [(String, usize)],
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    binary: &'a str,
+    pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    suppressed: &'a [(String, usize)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
+}
+
+impl Out {
+    /// Opens `dir/<pid>.jsonl` for this process, whose executable is
+    /// `binary`.
+    pub(crate) fn create(dir: &Path, binary: &Path) -> std::io::Result<Out> {
+        let path = dir.join(format!("{}.jsonl", std::process::id()));
+        // The preload's own file: opened where no test's scope is current.
+        let file = leakwatch_interpose::unrecorded(|| {
+            OpenOptions::new().create(true).append(true).open(path)
+        })?;
+        Ok(Out {
+            binary: binary.display().to_string(),
+            file: Mutex::new(file),
+        })
+    }
+
+    pub(crate) fn write(&self, verdict: &Verdict<'_>) {
+        self.line(&Line {
+            binary: &self.binary,
+            pid: std::process::id(),
+            test: Some(verdict.test),
+            text: verdict.report.map(ToString::to_string),
+            report: verdict
+                .report
+                .and_then(|r| serde_json::from_str(&r.to_json()).ok()),
+            suppressed: verdict.suppressed,
+            note: None,
+        });
+    }
+
+    /// Something the run's summary should say about this process.
+    pub(crate) fn note(&self, note: &str) {
+        self.line(&Line {
+            binary: &self.binary,
+            pid: std::process::id(),
+            test: None,
+            text: None,
+            report: None,
+            suppressed: &[],
+            note: Some(note),
+        });
+    }
+
+    fn line(&self, line: &Line<'_>) {
+        let Ok(mut text) = serde_json::to_string(line) else {
+            return;
+        };
+        text.push('\n');
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A failed write has nowhere better to go than stderr.
+        if let Err(err) = file.write_all(text.as_bytes()) {
+            eprintln!("leakwatch-preload: cannot write its findings: {err}");
+        }
+    }
+}
