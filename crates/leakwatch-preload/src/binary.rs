@@ -65,7 +65,9 @@ impl Binary {
                 let plain = format!("{:#}", rustc_demangle::demangle(name));
                 binary.libtest |= plain == "test::test_main_static" || plain == "test::test_main";
             } else if name.contains("Once4call") && size > 0 {
-                let plain = format!("{:#}", rustc_demangle::demangle(name));
+                // `<std::sys::sync::once::futex::Once>::call` in v0
+                // mangling, `std::sys::..::Once::call` in the legacy one.
+                let plain = format!("{:#}", rustc_demangle::demangle(name)).replace(['<', '>'], "");
                 if plain.starts_with("std::") && plain.ends_with("::Once::call") {
                     let start = (address as usize).wrapping_add(bias);
                     binary.once_call.push(start..start + size as usize);

@@ -39,7 +39,11 @@ pub(crate) fn from_frames<'a>(
             return path.to_owned();
         }
     }
-    if cut { format!("{short}…") } else { short.to_owned() }
+    if cut {
+        format!("{short}…")
+    } else {
+        short.to_owned()
+    }
 }
 
 /// `function` as a test's name: without its crate, generic arguments or
@@ -65,7 +69,9 @@ mod tests {
             .map(String::from)
             .into();
         assert_eq!(from_args(&args).as_deref(), Some("tests::leaks_a_file"));
-        let listing: Vec<String> = ["bin", "--list", "--format", "terse"].map(String::from).into();
+        let listing: Vec<String> = ["bin", "--list", "--format", "terse"]
+            .map(String::from)
+            .into();
         assert_eq!(from_args(&listing), None);
     }
 

@@ -157,13 +157,16 @@ fn check(scope: &Scope, ended: Instant, thread: &str) {
         Some(name) => name.clone(),
         None => name::from_frames(
             thread,
-            snapshot.items().iter().filter_map(|item| {
-                let frames = item.stack()?.frames();
-                Some(frames.into_iter().map(|f| f.function).collect::<Vec<_>>())
-            })
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|functions| functions.iter().map(String::as_str).collect()),
+            snapshot
+                .items()
+                .iter()
+                .filter_map(|item| {
+                    let frames = item.stack()?.frames();
+                    Some(frames.into_iter().map(|f| f.function).collect::<Vec<_>>())
+                })
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|functions| functions.iter().map(String::as_str).collect()),
         ),
     };
     let report = (!snapshot.is_empty()).then(|| Report::new(&name, &snapshot));

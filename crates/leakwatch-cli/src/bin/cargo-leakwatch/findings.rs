@@ -107,13 +107,14 @@ impl Findings {
             let text = std::fs::read_to_string(&file)
                 .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
             for (n, line) in text.lines().enumerate() {
-                let line: Line = serde_json::from_str(line).map_err(|err| {
-                    format!("{}:{}: not a finding: {err}", file.display(), n + 1)
-                })?;
+                let line: Line = serde_json::from_str(line)
+                    .map_err(|err| format!("{}:{}: not a finding: {err}", file.display(), n + 1))?;
                 findings.add(line);
             }
         }
-        findings.leaks.sort_by(|a, b| (&a.binary, &a.test).cmp(&(&b.binary, &b.test)));
+        findings
+            .leaks
+            .sort_by(|a, b| (&a.binary, &a.test).cmp(&(&b.binary, &b.test)));
         Ok(findings)
     }
 
@@ -171,7 +172,10 @@ mod tests {
     #[test]
     fn binaries_are_named_without_the_hash() {
         assert_eq!(binary_name("/t/debug/deps/leaky-fdfb1c9e41bfa1d7"), "leaky");
-        assert_eq!(binary_name("/t/debug/deps/my-crate-0123456789abcdef"), "my-crate");
+        assert_eq!(
+            binary_name("/t/debug/deps/my-crate-0123456789abcdef"),
+            "my-crate"
+        );
         assert_eq!(binary_name("/t/debug/deps/plain"), "plain");
     }
 

@@ -87,7 +87,12 @@ fn folded(findings: &Findings) -> Vec<String> {
                     .rev()
                     .map(|f| f.function.clone()),
             );
-            frames.push(format!("{} {} at {}", group.kind, group.problem, group.site()));
+            frames.push(format!(
+                "{} {} at {}",
+                group.kind,
+                group.problem,
+                group.site()
+            ));
             let frames: Vec<String> = frames.iter().map(|f| f.replace(';', ":")).collect();
             lines.push(format!("{} {}", frames.join(";"), group.count));
         }

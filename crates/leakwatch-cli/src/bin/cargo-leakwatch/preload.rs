@@ -31,9 +31,17 @@ pub(crate) fn library(target: &Path) -> Result<PathBuf, String> {
         ));
     }
     let out = target.join("leakwatch").join("preload");
-    eprintln!("cargo-leakwatch: building the library it preloads into {}", out.display());
+    eprintln!(
+        "cargo-leakwatch: building the library it preloads into {}",
+        out.display()
+    );
     let mut child = Command::new(cargo())
-        .args(["build", "--release", "--lib", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--message-format=json-render-diagnostics",
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")

@@ -62,8 +62,15 @@ pub(crate) fn test(args: TestArgs) -> Result<ExitCode, String> {
     }
     eprintln!(
         "cargo-leakwatch: `cargo {}{}` with every test checked for what it leaves open",
-        if runner == Runner::Nextest { "nextest run" } else { "test" },
-        args.args.iter().map(|a| format!(" {a}")).collect::<String>(),
+        if runner == Runner::Nextest {
+            "nextest run"
+        } else {
+            "test"
+        },
+        args.args
+            .iter()
+            .map(|a| format!(" {a}"))
+            .collect::<String>(),
     );
     eprintln!("{TASKS}");
     let status = command
@@ -87,7 +94,12 @@ pub(crate) fn test(args: TestArgs) -> Result<ExitCode, String> {
     let _ = std::fs::remove_dir_all(&out);
     Ok(if !status.success() {
         println!("leakwatch: the test command failed ({status})");
-        ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(101))
+        ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(101),
+        )
     } else if summary.leaked() {
         ExitCode::from(1)
     } else {

@@ -1,0 +1,294 @@
+//! `cargo leakwatch test` on scratch crates that do not depend on
+//! leakwatch: plain `#[test]`s leaking a file, a socket, a thread and a
+//! child, each with a clean twin, and two tests sharing a static that
+//! opens a file and starts a thread; under `cargo test` and under
+//! cargo-nextest.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+
+const LEAKY: &str = r#"
+use std::sync::{LazyLock, Mutex};
+
+static PARKED: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+
+static SHARED: LazyLock<(std::fs::File, std::thread::JoinHandle<()>)> = LazyLock::new(|| {
+    let file = std::fs::File::open("Cargo.toml").unwrap();
+    (file, std::thread::spawn(|| loop { std::thread::park() }))
+});
+
+#[test]
+fn leaks_a_file_in_a_global() {
+    let file = std::fs::File::open("Cargo.toml").unwrap(); // LEAK file
+    PARKED.lock().unwrap().push(file);
+}
+
+#[test]
+fn closes_its_file() {
+    drop(std::fs::File::open("Cargo.toml").unwrap());
+}
+
+#[test]
+fn leaks_a_socket() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap(); // LEAK socket
+    std::mem::forget(listener);
+}
+
+#[test]
+fn closes_its_socket() {
+    drop(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+}
+
+#[test]
+fn leaks_a_thread() {
+    std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(20))); // LEAK thread
+}
+
+#[test]
+fn joins_its_thread() {
+    std::thread::spawn(|| ()).join().unwrap();
+}
+
+#[test]
+fn leaks_a_child() {
+    let child = std::process::Command::new("sleep").arg("20").spawn().unwrap(); // LEAK child
+    std::mem::forget(child);
+}
+
+#[test]
+fn waits_for_its_child() {
+    std::process::Command::new("true").status().unwrap();
+}
+
+#[test]
+fn touches_the_shared_static() {
+    let _ = &*SHARED;
+}
+
+#[test]
+fn touches_the_shared_static_too() {
+    let _ = &*SHARED;
+}
+"#;
+
+const CLEAN: &str = r#"
+#[test]
+fn closes_its_file() {
+    drop(std::fs::File::open("Cargo.toml").unwrap());
+}
+
+#[test]
+fn joins_its_thread() {
+    std::thread::spawn(|| ()).join().unwrap();
+}
+
+#[test]
+fn waits_for_its_child() {
+    std::process::Command::new("true").status().unwrap();
+}
+"#;
+
+/// A crate named `name` in a folder of its own, with `tests/leaky.rs`
+/// holding `tests`.
+fn scratch_crate(name: &str, tests: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cargo-leakwatch-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+    std::fs::write(dir.join("tests/leaky.rs"), tests).unwrap();
+    dir
+}
+
+/// A target folder all runs share, beside this workspace's: the library
+/// to preload is built there once.
+fn target() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_cargo-leakwatch"));
+    // `<target>/<profile>/cargo-leakwatch`
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the binary is in a profile folder")
+        .join("cargo-leakwatch-tests")
+}
+
+fn cargo_leakwatch(dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::cargo_bin("cargo-leakwatch").unwrap();
+    command
+        .arg("leakwatch")
+        .arg("test")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target())
+        .env_remove("LEAKWATCH")
+        .env_remove("LEAKWATCH_GRACE")
+        .env_remove("RUSTFLAGS");
+    command.output().unwrap()
+}
+
+/// The line of `tests` whose comment is `// LEAK what`.
+fn line_of(tests: &str, what: &str) -> usize {
+    let marker = format!("// LEAK {what}");
+    tests
+        .lines()
+        .position(|l| l.trim_end().ends_with(&marker))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no line marked {marker}"))
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn nextest_installed() -> bool {
+    let installed = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        installed || std::env::var_os("CI").is_none(),
+        "CI is set and cargo-nextest is not installed"
+    );
+    installed
+}
+
+fn each_leak_named_at_its_line(runner: &str) {
+    let dir = scratch_crate(&format!("leaky_{runner}"), LEAKY);
+    let out = cargo_leakwatch(&dir, &["--runner", runner]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    for (test, kind, what, detail) in [
+        ("leaks_a_file_in_a_global", "fd", "file", "Cargo.toml"),
+        ("leaks_a_socket", "fd", "socket", "tcp 127.0.0.1:"),
+        ("leaks_a_thread", "thread", "thread", "tid "),
+        ("leaks_a_child", "child", "child", "running: sleep 20"),
+    ] {
+        let line = line_of(LEAKY, what);
+        let report = stdout
+            .split("leakwatch: leaky ")
+            .find(|part| part.starts_with(&format!("{test}:")))
+            .unwrap_or_else(|| panic!("no report for {test}:\n{stdout}\n{stderr}"));
+        assert!(
+            report.contains(&format!("1 {kind} still open"))
+                && report.contains(&format!("at tests/leaky.rs:{line}:")),
+            "{test}'s report lacks its {kind} at line {line}:\n{report}"
+        );
+        assert!(
+            report.contains(detail),
+            "{test}: no `{detail}` in\n{report}"
+        );
+    }
+    assert!(
+        stdout.contains("10 tests checked in 1 binary: 4 tests leaked 4 items at 4 sites"),
+        "{stdout}"
+    );
+    for clean in [
+        "closes_its_file",
+        "closes_its_socket",
+        "joins_its_thread",
+        "waits_for_its_child",
+        "touches_the_shared_static",
+    ] {
+        assert!(
+            !stdout.contains(&format!("leaky {clean}")),
+            "{clean} is reported:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn cargo_test_names_each_leaking_test_at_its_line() {
+    each_leak_named_at_its_line("cargo");
+}
+
+#[test]
+fn nextest_names_each_leaking_test_at_its_line() {
+    if nextest_installed() {
+        each_leak_named_at_its_line("nextest");
+    }
+}
+
+#[test]
+fn a_clean_suite_passes() {
+    let dir = scratch_crate("clean", CLEAN);
+    for runner in ["cargo", "nextest"] {
+        if runner == "nextest" && !nextest_installed() {
+            continue;
+        }
+        let out = cargo_leakwatch(&dir, &["--runner", runner]);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{runner}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("3 tests checked in 1 binary: no leaks"),
+            "{runner}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn suppressions_are_counted_and_unused_ones_named() {
+    let dir = scratch_crate("suppressed", LEAKY);
+    let rules = dir.join("known-leaks.txt");
+    std::fs::write(
+        &rules,
+        "# children we start on purpose\nkind:child\nsite:nowhere.rs\n",
+    )
+    .unwrap();
+    let json = dir.join("leaks.json");
+    let html = dir.join("leaks.html");
+    let out = cargo_leakwatch(
+        &dir,
+        &[
+            "--runner",
+            "cargo",
+            "--suppressions",
+            rules.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("leaky leaks_a_child:"), "{stdout}");
+    assert!(
+        stdout.contains("leakwatch: suppressions used: 1: kind:child (1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("leakwatch: unused suppression: site:nowhere.rs matched nothing"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["tests"].as_array().unwrap().len(), 3);
+    assert_eq!(summary["suppressions"][0]["used"], 1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<svg") && page.contains("leaks_a_socket"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_bad_suppressions_file_is_named_with_its_line() {
+    let dir = scratch_crate("bad_rules", CLEAN);
+    let rules = dir.join("rules.txt");
+    std::fs::write(&rules, "kind:thread\nthread\n").unwrap();
+    let out = cargo_leakwatch(&dir, &["--suppressions", rules.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("rules.txt:2:"), "{stderr}");
+}
