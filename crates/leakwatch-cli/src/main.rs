@@ -8,7 +8,11 @@
 //!
 //! Each reads a capture from a file or a URL: the JSON form
 //! (`/debug/leaks/json`) or the pprof form (`/debug/leaks/pprof`). A URL
-//! with no path reads `/debug/leaks/json`.
+//! with no path reads `/debug/leaks/json`, one whose path ends in
+//! `/debug/leaks` reads its `/json`, any other path is read as given, and
+//! the query string is kept (`http://h:6060?kind=fd` reads
+//! `http://h:6060/debug/leaks/json?kind=fd`). Only plain `http://`: there
+//! is no TLS stack.
 
 mod flame;
 mod source;
@@ -21,8 +25,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 /// Live resources of a service: tables, diffs and flame graphs.
+///
+/// Each reads a capture from a file or a plain `http://` URL (no TLS: read
+/// a remote service through a port-forward). A URL with no path reads
+/// `/debug/leaks/json`, one ending in `/debug/leaks` reads its `/json`, any
+/// other path is read as given; its query string is kept.
 #[derive(Debug, Parser)]
-#[command(name = "leakwatch", version, about)]
+#[command(name = "leakwatch", version, about, long_about)]
 struct Cli {
     /// How long to wait for a server's answer.
     #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
@@ -45,8 +54,15 @@ enum Command {
         /// a terminal).
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        only: source::Only,
     },
     /// What appeared, went away and grew from A to B, by kind and site.
+    #[command(
+        after_help = "Exit status: 0 when no site grew by more than --fail-over items \
+                            (by default: when nothing grew), 1 when one did, 2 when a \
+                            capture could not be read or the arguments are wrong."
+    )]
     Diff {
         /// The earlier capture: a file or a URL.
         a: String,
@@ -56,6 +72,12 @@ enum Command {
         /// How long to wait between reading A and B.
         #[arg(long, default_value = "0s", value_parser = parse_duration)]
         wait: Duration,
+        /// Exit with status 1 only when a site grew by more than this many
+        /// items.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        fail_over: usize,
+        #[command(flatten)]
+        only: source::Only,
     },
     /// A flame graph (SVG) of the live items of a capture, by stack.
     Flame {
@@ -87,30 +109,56 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // `diff` keeps 1 for "something grew", so its errors are 2, as with
+    // diff(1); the other commands fail with 1.
+    let (result, on_error) = match cli.command {
         Command::Top {
             url,
             interval,
             once,
-        } => top::run(&url, interval, once, cli.timeout),
-        Command::Diff { a, b, wait } => diff(&a, &b, wait, cli.timeout),
-        Command::Flame { snapshot, output } => flame::run(&snapshot, &output, cli.timeout),
+            only,
+        } => (
+            top::run(&url, interval, once, &only, cli.timeout).map(|()| ExitCode::SUCCESS),
+            1,
+        ),
+        Command::Diff {
+            a,
+            b,
+            wait,
+            fail_over,
+            only,
+        } => (diff(&a, &b, wait, fail_over, &only, cli.timeout), 2),
+        Command::Flame { snapshot, output } => (
+            flame::run(&snapshot, &output, cli.timeout).map(|()| ExitCode::SUCCESS),
+            1,
+        ),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("leakwatch: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|e| {
+        eprintln!("leakwatch: error: {e}");
+        ExitCode::from(on_error)
+    })
 }
 
-fn diff(a: &str, b: &str, wait: Duration, timeout: Duration) -> Result<(), String> {
-    let before = source::read(a, timeout)?;
+/// Prints the diff; 1 when a site grew by more than `fail_over` items.
+fn diff(
+    a: &str,
+    b: &str,
+    wait: Duration,
+    fail_over: usize,
+    only: &source::Only,
+    timeout: Duration,
+) -> Result<ExitCode, String> {
+    let before = only.apply(&source::read(a, timeout)?);
     std::thread::sleep(wait);
-    let after = source::read(b, timeout)?;
-    print!("{}", leakwatch_export::Diff::between(&before, &after));
-    Ok(())
+    let after = only.apply(&source::read(b, timeout)?);
+    let diff = leakwatch_export::Diff::between(&before, &after);
+    print!("{diff}");
+    let grew = diff.grew().any(|c| c.after() - c.before() > fail_over);
+    Ok(if grew {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

@@ -9,10 +9,20 @@ use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::{cursor, execute, queue, terminal};
 use leakwatch_export::Capture;
 
-pub fn run(url: &str, interval: Duration, once: bool, timeout: Duration) -> Result<(), String> {
-    let start = crate::source::read(url, timeout)?;
+use crate::source::Only;
+
+pub fn run(
+    url: &str,
+    interval: Duration,
+    once: bool,
+    only: &Only,
+    timeout: Duration,
+) -> Result<(), String> {
+    let read = || crate::source::read(url, timeout).map(|c| only.apply(&c));
+    let title = format!("{url}{}", only.describe());
+    let start = read()?;
     if once || !std::io::stdout().is_terminal() {
-        for line in table(url, &start, &start, &start, None, usize::MAX) {
+        for line in table(&title, &start, &start, &start, None, usize::MAX) {
             println!("{line}");
         }
         return Ok(());
@@ -24,7 +34,7 @@ pub fn run(url: &str, interval: Duration, once: bool, timeout: Duration) -> Resu
         let rows = terminal::size().map_or(24, |(_, rows)| usize::from(rows));
         screen
             .draw(&table(
-                url,
+                &title,
                 &start,
                 &previous,
                 &current,
@@ -46,7 +56,7 @@ pub fn run(url: &str, interval: Duration, once: bool, timeout: Duration) -> Resu
                 return Ok(());
             }
         }
-        match crate::source::read(url, timeout) {
+        match read() {
             Ok(next) => {
                 previous = std::mem::replace(&mut current, next);
                 status = None;
@@ -106,11 +116,11 @@ struct Row {
     oldest: Duration,
 }
 
-/// The screen: a title line, a header, then a row per kind and site with
+/// The screen: a title line naming `title` (the URL and the filters), a header, then a row per kind and site with
 /// items now, ordered by growth since the first read; at most `height`
 /// lines.
 fn table(
-    url: &str,
+    title: &str,
     start: &Capture,
     previous: &Capture,
     current: &Capture,
@@ -143,7 +153,7 @@ fn table(
     });
     let mut lines = vec![
         format!(
-            "leakwatch top  {url}  {} items at {} sites  (q quits){}",
+            "leakwatch top  {title}  {} items at {} sites  (q quits){}",
             current.entries().len(),
             rows.len(),
             status.map(|s| format!("  [{s}]")).unwrap_or_default()

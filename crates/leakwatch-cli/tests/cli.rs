@@ -35,11 +35,12 @@ fn endpoint() -> &'static str {
     })
 }
 
-/// A failed run: exit status 1, nothing on stdout, one line on stderr.
-fn one_line_error(cmd: &mut Command) -> String {
+/// A failed run: exit status `code` (2 for `diff`, 1 for the others),
+/// nothing on stdout, one line on stderr.
+fn one_line_error(cmd: &mut Command, code: i32) -> String {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(out.stdout.is_empty());
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("leakwatch: error: "), "{stderr}");
@@ -70,8 +71,9 @@ fn diff_of_two_files_points_at_the_site_that_grew() {
 
     let out = leakwatch().arg("diff").arg(&a).arg(&b).output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -106,8 +108,9 @@ fn diff_reads_a_file_against_a_live_url_and_pprof_against_json() {
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -235,7 +238,7 @@ fn top_in_a_terminal_shows_the_site_and_quits_on_q() {
 
 #[test]
 fn a_missing_file_is_one_line() {
-    let err = one_line_error(leakwatch().args(["flame", "/nonexistent/leaks.json"]));
+    let err = one_line_error(leakwatch().args(["flame", "/nonexistent/leaks.json"]), 1);
     assert!(err.contains("cannot read /nonexistent/leaks.json"), "{err}");
 }
 
@@ -243,14 +246,14 @@ fn a_missing_file_is_one_line() {
 fn a_file_of_another_format_is_one_line() {
     let junk = scratch("junk.txt");
     std::fs::write(&junk, "hello, world\n").unwrap();
-    let err = one_line_error(leakwatch().arg("diff").arg(&junk).arg(&junk));
+    let err = one_line_error(leakwatch().arg("diff").arg(&junk).arg(&junk), 2);
     assert!(
         err.contains("neither a leakwatch capture (JSON) nor a pprof profile"),
         "{err}"
     );
     let bad_json = scratch("bad.json");
     std::fs::write(&bad_json, r#"{"leakwatch": 9, "items": []}"#).unwrap();
-    let err = one_line_error(leakwatch().arg("flame").arg(&bad_json));
+    let err = one_line_error(leakwatch().arg("flame").arg(&bad_json), 1);
     assert!(err.contains("format 9 is not supported"), "{err}");
 }
 
@@ -261,8 +264,10 @@ fn a_closed_port_is_one_line() {
         .local_addr()
         .unwrap()
         .port();
-    let err =
-        one_line_error(leakwatch().args(["top", "--once", &format!("http://127.0.0.1:{port}")]));
+    let err = one_line_error(
+        leakwatch().args(["top", "--once", &format!("http://127.0.0.1:{port}")]),
+        1,
+    );
     assert!(
         err.contains(&format!("http://127.0.0.1:{port}/debug/leaks/json")),
         "{err}"
@@ -272,7 +277,10 @@ fn a_closed_port_is_one_line() {
 #[test]
 fn a_wrong_path_is_one_line_with_the_status() {
     let base = endpoint();
-    let err = one_line_error(leakwatch().args(["diff", &format!("{base}/nothing"), "x"]));
+    let err = one_line_error(
+        leakwatch().args(["diff", &format!("{base}/nothing"), "x"]),
+        2,
+    );
     assert!(err.contains("the server answered 404"), "{err}");
 }
 
@@ -282,7 +290,10 @@ fn a_server_that_does_not_answer_is_one_line_after_the_timeout() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
     let started = Instant::now();
-    let err = one_line_error(leakwatch().args(["top", "--once", "--timeout", "500ms", &url]));
+    let err = one_line_error(
+        leakwatch().args(["top", "--once", "--timeout", "500ms", &url]),
+        1,
+    );
     assert!(err.contains("no answer within 500ms"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
     drop(silent);
@@ -296,4 +307,135 @@ fn bad_arguments_are_refused_by_name() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`soon` is not a duration"));
+}
+
+/// Runs `leakwatch ARGS`, which must exit with `code`, and returns stdout.
+fn stdout_of(args: &[&str], code: i32) -> String {
+    let out = leakwatch().args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn diff_exits_1_only_past_the_threshold_and_0_when_nothing_grew() {
+    if !leakwatch_core::COMPILED_IN {
+        return;
+    }
+    // One site, whatever the count.
+    let gate = |n: usize| -> Vec<Tag> { (0..n).map(|_| Tag::new("cli-gate")).collect() };
+    let mut held = gate(1);
+    let before = Filter::new().kind("cli-gate").apply(&Capture::now());
+    held.extend(gate(4));
+    let after = Filter::new().kind("cli-gate").apply(&Capture::now());
+    let (a, b) = (scratch("gate-a.json"), scratch("gate-b.json"));
+    std::fs::write(&a, before.to_json()).unwrap();
+    std::fs::write(&b, after.to_json()).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+
+    // Grew by 4: over a threshold of 3, not over one of 4.
+    stdout_of(&["diff", "--fail-over", "3", a, b], 1);
+    let within = stdout_of(&["diff", "--fail-over", "4", a, b], 0);
+    assert!(within.contains("(1 -> 5, grew)"), "{within}");
+    // Shrinking and no change are not growth.
+    stdout_of(&["diff", b, a], 0);
+    assert_eq!(stdout_of(&["diff", a, a], 0), "no change\n");
+    drop(held);
+}
+
+#[test]
+fn diff_and_top_show_only_the_kinds_and_sites_asked_for() {
+    if !leakwatch_core::COMPILED_IN {
+        return;
+    }
+    let base = endpoint();
+    let kept_line = line!() + 1;
+    let kept: Vec<Tag> = (0..2).map(|_| Tag::new("cli-kept")).collect();
+    let other: Vec<Tag> = (0..3).map(|_| Tag::new("cli-other")).collect();
+    let kept_site = format!("{}:{kept_line}:", file!());
+
+    let table = stdout_of(&["top", "--once", "--kind", "cli-kept,cli-none", base], 0);
+    assert!(table.contains("kind=cli-kept,cli-none"), "{table}");
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(
+        rows[0].trim_start().starts_with("2 ") && rows[0].contains(&kept_site),
+        "{table}"
+    );
+
+    // A site's text matches anywhere inside it; the other kind's line does
+    // not contain it.
+    let table = stdout_of(&["top", "--once", "--site", &kept_site, base], 0);
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(rows[0].contains("cli-kept"), "{table}");
+    let table = stdout_of(&["top", "--once", "--site", "no/such/file.rs", base], 0);
+    assert_eq!(table.lines().count(), 2, "{table}");
+
+    // The diff sees only the kind asked for: what the other kind does
+    // neither shows nor fails it.
+    let empty = scratch("only-empty.json");
+    std::fs::write(
+        &empty,
+        Filter::new()
+            .kind("cli-none")
+            .apply(&Capture::now())
+            .to_json(),
+    )
+    .unwrap();
+    let empty = empty.to_str().unwrap();
+    let grown = stdout_of(&["diff", "--kind", "cli-other", empty, base], 1);
+    assert_eq!(grown.lines().count(), 1, "{grown}");
+    assert!(
+        grown.contains("cli-other") && grown.contains("(0 -> 3, appeared)"),
+        "{grown}"
+    );
+    let none = stdout_of(&["diff", "--kind", "cli-gone", empty, base], 0);
+    assert_eq!(none, "no change\n");
+    drop((kept, other));
+}
+
+#[test]
+fn a_url_with_a_query_reads_the_json_route_with_that_query() {
+    if !leakwatch_core::COMPILED_IN {
+        return;
+    }
+    let base = endpoint();
+    let held: Vec<Tag> = (0..2).map(|_| Tag::new("cli-query")).collect();
+    let table = stdout_of(&["top", "--once", &format!("{base}?kind=cli-query")], 0);
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(rows[0].contains("cli-query"), "{table}");
+    let table = stdout_of(
+        &[
+            "top",
+            "--once",
+            &format!("{base}/debug/leaks?kind=cli-query"),
+        ],
+        0,
+    );
+    assert_eq!(table.lines().skip(2).count(), 1, "{table}");
+    drop(held);
+}
+
+#[test]
+fn an_https_url_is_refused_with_what_to_do_instead() {
+    let err = one_line_error(
+        leakwatch().args(["top", "--once", "https://127.0.0.1:6060"]),
+        1,
+    );
+    assert!(
+        err.contains("https://127.0.0.1:6060: https is not supported"),
+        "{err}"
+    );
+    assert!(
+        err.contains("no TLS stack") && err.contains("port"),
+        "{err}"
+    );
+    let err = one_line_error(leakwatch().args(["diff", "https://h:1", "https://h:1"]), 2);
+    assert!(err.contains("https is not supported"), "{err}");
 }

@@ -1,7 +1,7 @@
 //! `leakwatch flame` on the example service of `leakwatch-http` under its
 //! load, at `LEAKWATCH=stacks`: the graph shows the handler that leaks, and
-//! the README's picture (`docs/flame.svg`) is this test's output, so it
-//! cannot drift from the service it claims to show.
+//! the picture in docs/production.md (`docs/flame.svg`) is this test's
+//! output, so it cannot drift from the service it claims to show.
 //!
 //! This binary is named `service`, as the example's is, so the frames of
 //! `service/app.rs` read here as they do in the example
@@ -19,7 +19,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-/// The README's picture.
+/// The picture docs/production.md shows.
 fn docs_svg() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/flame.svg")
 }
@@ -72,7 +72,7 @@ fn the_flame_graph_of_the_example_service_shows_the_leaking_handler() {
     }
     assert!(
         drawn.len() < 300_000,
-        "{} bytes: too large for the README",
+        "{} bytes: too large for docs/production.md",
         drawn.len()
     );
 

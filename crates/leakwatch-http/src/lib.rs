@@ -13,8 +13,28 @@
 //! [`leakwatch_export::Filter`] reads them:
 //! `/debug/leaks/pprof?kind=db-conn,tcp&min_age=30`.
 //!
-//! Mount the routes in the service's own router, or serve them on a port
-//! of their own:
+//! # Three ways to serve them
+//!
+//! The same handler answers in each, so each serves the same bytes with
+//! the same content types.
+//!
+//! - [`serve`]: a port of their own on a thread of their own, with no
+//!   framework or async runtime needed. It listens on loopback only unless
+//!   told otherwise ([`Endpoint::allow_any_address`]), since the report
+//!   shows file paths, addresses and command lines.
+//! - [`router`] / [`Endpoint::router`]: an axum `Router` to merge into (or
+//!   nest in) the service's own.
+//! - [`Endpoint::service`]: a tower `Service` of `http` requests, for hyper
+//!   alone, actix-web or any other server (`examples/hyper.rs`,
+//!   `examples/actix.rs`).
+//!
+//! ```no_run
+//! fn main() -> std::io::Result<()> {
+//!     let _leaks = leakwatch_http::serve("127.0.0.1:6060")?;
+//!     // ... the service itself, on any framework.
+//! #   Ok(())
+//! }
+//! ```
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -24,24 +44,31 @@
 //!     .route("/", get(|| async { "hello" }))
 //!     .merge(leakwatch_http::router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! axum::serve(listener, app).await?;
-//!
-//! // Or, on a port only operators reach:
-//! let admin = tokio::net::TcpListener::bind("127.0.0.1:6060").await?;
-//! leakwatch_http::serve(admin).await
+//! axum::serve(listener, app).await
 //! # }
 //! ```
 //!
-//! Each request takes a snapshot on a blocking thread, so a large registry
-//! does not hold up the runtime's workers.
+//! Through the router and the service, each request takes its snapshot on
+//! tokio's blocking threads, so a large registry does not hold up the
+//! runtime's workers; the side port takes it on its own thread.
+
+mod answer;
+mod service;
+mod side;
+
+pub use service::{LeakFuture, LeakResponse, LeakService};
+pub use side::{ServeError, ServeErrorKind, Server};
+
+use std::fmt;
+use std::net::ToSocketAddrs;
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{RawQuery, State};
+use axum::response::Response;
 use axum::routing::get;
 use leakwatch_export::metrics::LeakMetrics;
-use leakwatch_export::{Capture, Filter};
+
+use answer::{Route, answer, off_runtime};
 
 /// The routes, with a title for the report and the metrics to serve.
 ///
@@ -56,8 +83,10 @@ use leakwatch_export::{Capture, Filter};
 pub struct Endpoint {
     name: String,
     metrics: LeakMetrics,
+    any_address: bool,
 }
 
+/// What every handler reads: the report's title and the metrics.
 #[derive(Clone, Debug)]
 struct Shared {
     name: String,
@@ -74,21 +103,30 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Endpoint::new("live").router()
 }
 
-/// Serves the routes alone on `listener` until the process ends or the
-/// listener fails.
+/// Serves the routes, titled `live`, on `addr` from a thread of their own
+/// until the process ends or [`Server::shutdown`]: no framework or async
+/// runtime needed.
+///
+/// `addr` must be a loopback address (`127.0.0.1:6060`, `[::1]:6060`,
+/// `localhost:6060`): `/debug/leaks` shows file paths, addresses and
+/// command lines to whoever connects. To listen on another address (behind
+/// a firewall or an authenticating proxy), use
+/// [`Endpoint::allow_any_address`].
 ///
 /// # Errors
 ///
-/// What accepting on `listener` returns.
+/// A [`ServeError`] naming `addr`: it does not resolve, it is not loopback,
+/// or binding it failed (in use, say).
 ///
-/// ```no_run
-/// # async fn run() -> std::io::Result<()> {
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:6060").await?;
-/// leakwatch_http::serve(listener).await
-/// # }
 /// ```
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router::<()>()).await
+/// let server = leakwatch_http::serve("127.0.0.1:0")?;
+/// let url = format!("http://{}/debug/leaks/metrics", server.local_addr());
+/// # let _ = url;
+/// # server.shutdown();
+/// # Ok::<(), leakwatch_http::ServeError>(())
+/// ```
+pub fn serve(addr: impl ToSocketAddrs + fmt::Display) -> Result<Server, ServeError> {
+    Endpoint::new("live").serve(addr)
 }
 
 impl Endpoint {
@@ -102,6 +140,7 @@ impl Endpoint {
         Endpoint {
             name: name.into(),
             metrics: LeakMetrics::new(),
+            any_address: false,
         }
     }
 
@@ -119,6 +158,30 @@ impl Endpoint {
         self
     }
 
+    /// Lets [`Endpoint::serve`] listen on addresses other than loopback
+    /// (`0.0.0.0:6060`, a pod's address). Whoever reaches that port reads
+    /// the service's file paths, peers' addresses and child processes'
+    /// command lines: keep it behind a firewall or an authenticating proxy.
+    ///
+    /// ```no_run
+    /// let server = leakwatch_http::Endpoint::new("api")
+    ///     .allow_any_address()
+    ///     .serve("0.0.0.0:6060")?;
+    /// # Ok::<(), leakwatch_http::ServeError>(())
+    /// ```
+    #[must_use]
+    pub fn allow_any_address(mut self) -> Endpoint {
+        self.any_address = true;
+        self
+    }
+
+    fn shared(self) -> Shared {
+        Shared {
+            name: self.name,
+            metrics: self.metrics,
+        }
+    }
+
     /// The four routes, ready to merge into (or nest in) a router of any
     /// state.
     ///
@@ -127,114 +190,52 @@ impl Endpoint {
     /// # let _ = app;
     /// ```
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
-        let shared = Shared {
-            name: self.name,
-            metrics: self.metrics,
-        };
-        Router::new()
-            .route("/debug/leaks", get(report))
-            .route("/debug/leaks/pprof", get(pprof))
-            .route("/debug/leaks/json", get(json))
-            .route("/debug/leaks/metrics", get(metrics))
-            .with_state(shared)
+        let mut router = Router::new();
+        for (path, route) in Route::ALL {
+            router = router.route(
+                path,
+                get(
+                    move |State(shared): State<Shared>, RawQuery(query): RawQuery| {
+                        handle(route, shared, query)
+                    },
+                ),
+            );
+        }
+        router.with_state(self.shared())
+    }
+
+    /// The four routes as a tower `Service`, for servers other than axum.
+    ///
+    /// ```
+    /// let service: leakwatch_http::LeakService = leakwatch_http::Endpoint::new("api").service();
+    /// # let _ = service;
+    /// ```
+    pub fn service(self) -> LeakService {
+        LeakService::new(self.shared())
+    }
+
+    /// Serves the routes on `addr` from a thread of their own, as
+    /// [`serve`] does, with this endpoint's title and metrics.
+    ///
+    /// # Errors
+    ///
+    /// As [`serve`]'s.
+    ///
+    /// ```
+    /// let metrics = leakwatch_export::metrics::LeakMetrics::new();
+    /// let server = leakwatch_http::Endpoint::new("api").metrics(metrics).serve("127.0.0.1:0")?;
+    /// # server.shutdown();
+    /// # Ok::<(), leakwatch_http::ServeError>(())
+    /// ```
+    pub fn serve(self, addr: impl ToSocketAddrs + fmt::Display) -> Result<Server, ServeError> {
+        let any_address = self.any_address;
+        side::start(self.shared(), addr, any_address)
     }
 }
 
-/// Query parameters of `pprof` and `json`.
-#[derive(Debug, Default, serde::Deserialize)]
-struct Params {
-    kind: Option<String>,
-    site: Option<String>,
-    /// Seconds.
-    min_age: Option<f64>,
-}
-
-impl Params {
-    fn filter(self) -> Result<Filter, Failure> {
-        let mut filter = Filter::new();
-        for kind in self.kind.iter().flat_map(|k| k.split(',')) {
-            filter = filter.kind(kind);
-        }
-        for site in self.site.iter().flat_map(|s| s.split(',')) {
-            filter = filter.site(site);
-        }
-        if let Some(secs) = self.min_age {
-            let age = std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
-                Failure(
-                    StatusCode::BAD_REQUEST,
-                    format!("min_age must be a number of seconds, not {secs}\n"),
-                )
-            })?;
-            filter = filter.min_age(age);
-        }
-        Ok(filter)
-    }
-}
-
-/// Runs `f` on a blocking thread: snapshots and symbolization take
-/// milliseconds with many items open.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        Failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("leakwatch: taking the snapshot failed: {e}\n"),
-        )
-    })
-}
-
-/// A request that could not be answered: its status and a one-line reason.
-#[derive(Debug)]
-struct Failure(StatusCode, String);
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        (self.0, self.1).into_response()
-    }
-}
-
-async fn report(State(shared): State<Shared>) -> Result<Response, Failure> {
-    let text = blocking(move || {
-        leakwatch_core::Report::new(&shared.name, &leakwatch_core::Snapshot::all()).to_string()
-    })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
-}
-
-fn filtered(params: Params) -> Result<impl FnOnce() -> Capture + Send + 'static, Failure> {
-    let filter = params.filter()?;
-    Ok(move || filter.apply(&Capture::now()))
-}
-
-async fn pprof(Query(params): Query<Params>) -> Result<Response, Failure> {
-    let capture = filtered(params)?;
-    let body = blocking(move || leakwatch_export::pprof::encode(&capture())).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"leaks.pb.gz\"",
-            ),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-async fn json(Query(params): Query<Params>) -> Result<Response, Failure> {
-    let capture = filtered(params)?;
-    let body = blocking(move || capture().to_json()).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-async fn metrics(State(shared): State<Shared>) -> Result<Response, Failure> {
-    let text = blocking(move || shared.metrics.to_text()).await?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+async fn handle(route: Route, shared: Shared, query: Option<String>) -> Response {
+    off_runtime(move || answer(route, &shared, query.as_deref()))
+        .await
+        .into_http()
+        .map(axum::body::Body::new)
 }
