@@ -17,6 +17,17 @@
 //! external item holding a descriptor ([`Item::with_fd`]) that a tracked
 //! item of the same snapshot holds is left out.
 //!
+//! # Live sources
+//!
+//! A check asks about a family of scopes; a live view of the process
+//! ([`Snapshot::all`], [`Snapshot::held_past`], and so every exporter and
+//! watchdog built on them) asks a *live source* ([`LiveSource`]) for
+//! everything it has open, in every scope and none. Such a source is
+//! linked in ([`LINKED_LIVE`]) or registered ([`register_live`]) by the
+//! same layer, so that an exporter serves its items without depending on
+//! it. The same rule keeps a descriptor once: a live item holding a
+//! descriptor that a tracked item holds is left out.
+//!
 //! ```
 //! use leakwatch_core::{Item, Scope, ScopeId, Site, external};
 //!
@@ -37,8 +48,10 @@
 //! # external::unregister("example sockets");
 //! ```
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::scope_id::ScopeId;
 use crate::snapshot::{Item, Snapshot};
@@ -136,6 +149,203 @@ pub fn is_registered(name: &str) -> bool {
                 .any(|(n, _)| *n == name)
 }
 
+/// A live source: what the whole process has open that the registry does
+/// not hold, in every scope and none. It calls `keep` with each item's
+/// kind and age before building it (describing an item may read `/proc`),
+/// and returns only those `keep` accepts: a watchdog's look builds only
+/// what is past its threshold. Called at every scrape and every watchdog
+/// look.
+///
+/// ```
+/// use std::time::Duration;
+/// use leakwatch_core::{Item, ScopeId, Site};
+///
+/// fn pool(keep: &dyn Fn(&str, Duration) -> bool) -> Vec<Item> {
+///     let age = Duration::from_secs(90);
+///     keep("db-conn", age)
+///         .then(|| Item::external("db-conn", Site::new("src/pool.rs", 8, 1), ScopeId::NONE).with_age(age))
+///         .into_iter()
+///         .collect()
+/// }
+/// let source: leakwatch_core::external::LiveSource = pool;
+/// assert_eq!(source(&|_, _| true).len(), 1);
+/// assert!(source(&|kind, _| kind == "fd").is_empty());
+/// ```
+pub type LiveSource = fn(keep: &dyn Fn(&str, Duration) -> bool) -> Vec<Item>;
+
+/// Live sources linked in rather than registered, as [`LINKED`] is for
+/// checks: `#[distributed_slice(leakwatch_core::external::LINKED_LIVE)]`.
+///
+/// ```
+/// use std::time::Duration;
+/// use leakwatch_core::external::{LINKED_LIVE, LiveSource};
+/// use leakwatch_core::Item;
+/// use linkme::distributed_slice;
+///
+/// fn nothing(_: &dyn Fn(&str, Duration) -> bool) -> Vec<Item> {
+///     Vec::new()
+/// }
+///
+/// #[distributed_slice(LINKED_LIVE)]
+/// static NOTHING: (&str, LiveSource) = ("nothing live", nothing);
+///
+/// assert!(leakwatch_core::external::is_live_registered("nothing live"));
+/// ```
+#[linkme::distributed_slice]
+pub static LINKED_LIVE: [(&'static str, LiveSource)];
+
+/// The registered live sources, by name.
+static LIVE_SOURCES: Mutex<Vec<(&'static str, LiveSource)>> = Mutex::new(Vec::new());
+
+/// Whether any live source is registered: live views with none take no
+/// lock.
+static ANY_LIVE: AtomicBool = AtomicBool::new(false);
+
+/// Registers the live source `source` under `name`, so that every live
+/// view ([`Snapshot::all`], [`Snapshot::held_past`]) consults it;
+/// registering a name again replaces its source. Returns whether `name`
+/// was new.
+///
+/// ```
+/// use std::time::Duration;
+/// use leakwatch_core::{Item, ScopeId, Site, Snapshot, external};
+///
+/// fn one_socket(keep: &dyn Fn(&str, Duration) -> bool) -> Vec<Item> {
+///     keep("socket", Duration::ZERO)
+///         .then(|| Item::external("socket", Site::new("src/db.rs", 12, 5), ScopeId::NONE))
+///         .into_iter()
+///         .collect()
+/// }
+/// assert!(external::register_live("example live", one_socket));
+/// # if leakwatch_core::COMPILED_IN {
+/// assert!(Snapshot::all().items().iter().any(|i| i.kind() == "socket"));
+/// # }
+/// assert!(external::unregister_live("example live"));
+/// ```
+pub fn register_live(name: &'static str, source: LiveSource) -> bool {
+    let mut sources = LIVE_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    let new = match sources.iter_mut().find(|(n, _)| *n == name) {
+        Some(entry) => {
+            entry.1 = source;
+            false
+        }
+        None => {
+            sources.push((name, source));
+            true
+        }
+    };
+    ANY_LIVE.store(true, Ordering::Release);
+    new
+}
+
+/// Removes the live source registered under `name`; returns whether there
+/// was one.
+///
+/// ```
+/// assert!(!leakwatch_core::external::unregister_live("never registered"));
+/// ```
+pub fn unregister_live(name: &str) -> bool {
+    let mut sources = LIVE_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
+    let before = sources.len();
+    sources.retain(|(n, _)| *n != name);
+    ANY_LIVE.store(!sources.is_empty(), Ordering::Release);
+    sources.len() != before
+}
+
+/// Whether a live source is linked in or registered under `name`.
+///
+/// ```
+/// assert!(!leakwatch_core::external::is_live_registered("never registered"));
+/// ```
+pub fn is_live_registered(name: &str) -> bool {
+    LINKED_LIVE.iter().any(|(n, _)| *n == name)
+        || ANY_LIVE.load(Ordering::Acquire)
+            && LIVE_SOURCES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|(n, _)| *n == name)
+}
+
+/// The live views: the registry's items joined with every live source's.
+/// They live here, above the registry's snapshot, because they consult the
+/// sources.
+impl Snapshot {
+    /// Every item open in the process now, in every scope and none: what a
+    /// production exporter shows. Tracked items, and what every live
+    /// source has open ([live sources](crate::external#live-sources)): with
+    /// `leakwatch`'s libc interposition, every descriptor, thread and child
+    /// process recorded, each with its description, age and (where one was
+    /// taken) stack. A descriptor that a tracked item holds is listed once,
+    /// as the tracked item.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("socket");
+    /// let all = leakwatch_core::Snapshot::all();
+    /// assert!(all.len() >= usize::from(tag.is_tracked()));
+    /// ```
+    pub fn all() -> Snapshot {
+        let snapshot = Snapshot::tracked();
+        let fds = snapshot.fds();
+        join_live(snapshot, &fds, &|_, _| true)
+    }
+
+    /// Items open at least as long as `threshold` says for their kind
+    /// (`None`: not watched), in every scope and none: what a long-held
+    /// watchdog looks at. Tracked items, and what live sources have open
+    /// ([`Snapshot::all`]): with libc interposition, descriptors are of
+    /// kind `"fd"`, threads `"thread"` and children `"child"`. A descriptor
+    /// that a tracked item holds is that item's, watched by its kind
+    /// (`"file"`, `"tcp"`) only. Only the items past their threshold are
+    /// built; the walk allocates nothing for the others, so it stays cheap
+    /// with many items open.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let conn = leakwatch_core::Tag::new("db-conn");
+    /// let held = leakwatch_core::Snapshot::held_past(|kind| {
+    ///     (kind == "db-conn").then_some(Duration::ZERO)
+    /// });
+    /// assert!(held.len() >= usize::from(conn.is_tracked()));
+    /// assert!(held.items().iter().all(|item| item.kind() == "db-conn"));
+    /// ```
+    pub fn held_past(threshold: impl Fn(&str) -> Option<Duration>) -> Snapshot {
+        let (snapshot, fds) = Snapshot::tracked_held_past(&threshold);
+        join_live(snapshot, &fds, &|kind, age| {
+            threshold(kind).is_some_and(|t| age >= t)
+        })
+    }
+}
+
+/// `snapshot` with what every live source has open that `keep` accepts
+/// added, leaving out the descriptors in `tracked_fds` (held by tracked
+/// items, which stand for them).
+fn join_live(
+    mut snapshot: Snapshot,
+    tracked_fds: &HashSet<i32>,
+    keep: &dyn Fn(&str, Duration) -> bool,
+) -> Snapshot {
+    if LINKED_LIVE.is_empty() && !ANY_LIVE.load(Ordering::Acquire) {
+        return snapshot;
+    }
+    // Copied out: a source may take a while, and may itself register.
+    let mut sources: Vec<LiveSource> = LINKED_LIVE.iter().map(|&(_, source)| source).collect();
+    if ANY_LIVE.load(Ordering::Acquire) {
+        sources.extend(
+            LIVE_SOURCES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|&(_, source)| source),
+        );
+    }
+    for source in sources {
+        snapshot.join_except(source(keep), tracked_fds);
+    }
+    snapshot
+}
+
 /// `snapshot` of scope `id`'s family, with what each source has open in
 /// that family added.
 pub(crate) fn join(mut snapshot: Snapshot, id: ScopeId) -> Snapshot {
@@ -202,6 +412,101 @@ mod tests {
     }
 
     static MARKED: Mutex<Vec<(ScopeId, i32)>> = Mutex::new(Vec::new());
+
+    /// What the live source has open: (kind, descriptor, age).
+    static LIVE: Mutex<Vec<(&'static str, i32, Duration)>> = Mutex::new(Vec::new());
+
+    fn live(keep: &dyn Fn(&str, Duration) -> bool) -> Vec<Item> {
+        LIVE.lock()
+            .unwrap()
+            .iter()
+            .filter(|&&(kind, _, age)| keep(kind, age))
+            .map(|&(kind, fd, age)| {
+                Item::external(kind, Site::new("src/live.rs", 9, 1), ScopeId::NONE)
+                    .with_fd(fd)
+                    .with_age(age)
+                    .with_detail(format!("fd {fd}"))
+            })
+            .collect()
+    }
+
+    fn live_details(snapshot: &Snapshot) -> Vec<&str> {
+        let mut details: Vec<&str> = snapshot
+            .items()
+            .iter()
+            .filter(|i| i.site().file() == "src/live.rs")
+            .filter_map(|i| i.detail())
+            .collect();
+        details.sort_unstable();
+        details
+    }
+
+    #[test]
+    fn live_views_join_live_sources_once_per_descriptor_and_past_thresholds_only() {
+        assert!(
+            Snapshot::all()
+                .items()
+                .iter()
+                .all(|i| i.site().file() != "src/live.rs")
+        );
+        assert!(register_live("tests live", live));
+        assert!(is_live_registered("tests live"));
+        LIVE.lock().unwrap().extend([
+            ("fd", 90_101, Duration::from_secs(5)),
+            ("fd", 90_102, Duration::from_millis(5)),
+            ("thread", 90_103, Duration::from_secs(5)),
+        ]);
+        assert_eq!(
+            live_details(&Snapshot::all()),
+            ["fd 90101", "fd 90102", "fd 90103"]
+        );
+        assert!(
+            Snapshot::tracked()
+                .items()
+                .iter()
+                .all(|i| i.site().file() != "src/live.rs")
+        );
+
+        // Only what is past its kind's threshold; kinds not watched, none.
+        let held = Snapshot::held_past(|kind| (kind == "fd").then_some(Duration::from_secs(1)));
+        assert_eq!(live_details(&held), ["fd 90101"]);
+
+        // A tracked item holding the same descriptor stands for it, in
+        // both views, whether or not its own kind is watched.
+        #[cfg(unix)]
+        {
+            use std::os::fd::{AsFd, AsRawFd};
+
+            let file = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/src/external.rs"))
+                .unwrap();
+            let fd = file.as_raw_fd();
+            LIVE.lock()
+                .unwrap()
+                .push(("fd", fd, Duration::from_secs(5)));
+            let scope = Scope::new("live");
+            let tracked = scope.run(|| Tag::for_fd("file", file.as_fd()));
+            let all = Snapshot::all();
+            assert_eq!(
+                all.items()
+                    .iter()
+                    .filter(|i| i.detail() == Some(&*format!("fd {fd}")))
+                    .count(),
+                0
+            );
+            assert_eq!(live_details(&all).len(), 3, "{all:?}");
+            let held = Snapshot::held_past(|kind| (kind == "fd").then_some(Duration::from_secs(1)));
+            assert_eq!(live_details(&held), ["fd 90101"]);
+            drop(tracked);
+            // Untracked again, the live source's item is listed.
+            assert_eq!(live_details(&Snapshot::all()).len(), 4);
+            LIVE.lock().unwrap().retain(|&(_, f, _)| f != fd);
+        }
+
+        LIVE.lock().unwrap().clear();
+        assert!(live_details(&Snapshot::all()).is_empty());
+        assert!(unregister_live("tests live"));
+        assert!(!is_live_registered("tests live"));
+    }
 
     #[test]
     fn sources_join_their_family_only_and_tracked_descriptors_count_once() {

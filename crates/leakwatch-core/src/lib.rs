@@ -34,7 +34,8 @@
 //! * Reading reports: a [`Report`]'s [`Group`]s share a [`Finding`], a kind
 //!   and a site; [`Snapshot`] is an owned copy of live [`Item`]s, the one
 //!   way data leaves the registry (open → registry → snapshot → report or
-//!   export); [`Stack`], [`Frame`], [`FrameLine`], [`UserCall`],
+//!   export), joined in live views by the live sources of [`external`]
+//!   ([`FILE_TYPES`] names what a descriptor item refers to); [`Stack`], [`Frame`], [`FrameLine`], [`UserCall`],
 //!   [`MAX_FRAMES`], [`DEEP_FRAMES`] describe stacks.
 //! * Settings: [`COMPILED_IN`], [`parse_grace`], [`DEFAULT_GRACE`],
 //!   [`ConfigError`], [`SettingsError`], [`CountedTasks`], and [`Backoff`]
@@ -51,7 +52,9 @@
 //! 3. `current`: each thread's current scope, and the followed id table.
 //! 4. `snapshot`: owned copies of records ([`Snapshot`], [`Item`],
 //!    [`Finding`], [`Site`]).
-//! 5. `external`: sources of items outside the registry ([`external`]).
+//! 5. `external`: sources of items outside the registry ([`external`]),
+//!    and the live views that join them ([`Snapshot::all`],
+//!    [`Snapshot::held_past`]).
 //! 6. `report`, `ignore`: what a person reads, and what is left out.
 //! 7. `settings`: the suite's settings file ([`Settings`]).
 //! 8. `scope`, `tag`, `by_id`: the API ([`Scope`], [`Tag`], [`IdTable`]).
@@ -111,7 +114,7 @@ pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, SettingsError, pars
 pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
 pub use settings::CountedTasks;
-pub use snapshot::{Item, Site, Snapshot};
+pub use snapshot::{FILE_TYPES, Item, Site, Snapshot};
 pub use stack::{DEEP_FRAMES, Frame, FrameLine, MAX_FRAMES, Stack, UserCall};
 pub use tag::{IdSetter, Origin};
 

@@ -33,6 +33,21 @@ impl ScopeId {
         self.0
     }
 
+    /// The id whose number is `n`, as [`ScopeId::as_u64`] gave it: for a
+    /// layer that keeps ids as plain numbers (libc interposition's tables)
+    /// and hands them back.
+    ///
+    /// ```
+    /// use leakwatch_core::{Scope, ScopeId};
+    ///
+    /// let scope = Scope::new("job");
+    /// assert_eq!(ScopeId::from_u64(scope.id().as_u64()), scope.id());
+    /// assert_eq!(ScopeId::from_u64(0), ScopeId::NONE);
+    /// ```
+    pub const fn from_u64(n: u64) -> ScopeId {
+        ScopeId(n)
+    }
+
     /// The id whose number is `n`, as [`ScopeId::as_u64`] gave it.
     #[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
     pub(crate) const fn from_raw(n: u64) -> ScopeId {

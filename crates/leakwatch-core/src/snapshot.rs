@@ -5,6 +5,7 @@
 //! without holding up code that opens and closes items.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
@@ -12,6 +13,21 @@ use std::time::Duration;
 
 use crate::scope_id::ScopeId;
 use crate::stack::Stack;
+
+/// The types of file a descriptor item is grouped by
+/// ([`Item::file_type`]): a fixed set, so that a metric labelled by it has
+/// a bounded number of series. `"file"` is a regular file or device,
+/// `"other"` anything not named here (a socket of another family, a
+/// pidfd).
+///
+/// ```
+/// assert!(leakwatch_core::FILE_TYPES.contains(&"tcp"));
+/// assert_eq!(leakwatch_core::FILE_TYPES.last(), Some(&"other"));
+/// ```
+pub const FILE_TYPES: [&str; 13] = [
+    "file", "dir", "tcp", "udp", "unix", "pipe", "eventfd", "epoll", "timerfd", "signalfd",
+    "memfd", "inotify", "other",
+];
 
 /// Items as they were when the snapshot was taken.
 ///
@@ -60,6 +76,12 @@ pub struct Item {
     /// The descriptor the item holds, when known: how an item seen from
     /// outside is matched with a tracked one for the same descriptor.
     fd: Option<i32>,
+    /// What kind of file a descriptor refers to (`"tcp"`, `"file"`), when
+    /// its source says.
+    file_type: Option<&'static str>,
+    /// How many items this one stands for: the N of `LEAKWATCH=sampled:N`
+    /// for a tracked item at that level, else 1.
+    weight: u32,
 }
 
 /// Where an item was opened: a file, line and column.
@@ -280,35 +302,47 @@ impl Snapshot {
         self.items.is_empty()
     }
 
-    /// Every item open in the process now, in every scope and none: what a
-    /// production exporter shows.
+    /// The tracked items open in the process now, in every scope and none,
+    /// without what live sources see: the registry's own count.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("socket");
+    /// let tracked = leakwatch_core::Snapshot::tracked();
+    /// assert_eq!(
+    ///     tracked.items().iter().filter(|i| i.kind() == "socket").count(),
+    ///     usize::from(tag.is_tracked())
+    /// );
+    /// ```
+    pub fn tracked() -> Snapshot {
+        imp::collect(|_| true)
+    }
+
+    /// The tracked items open at least as long as `threshold` says for
+    /// their kind, and the descriptors every tracked item holds: the
+    /// registry's part of [`Snapshot::held_past`].
+    pub(crate) fn tracked_held_past(
+        threshold: &dyn Fn(&str) -> Option<Duration>,
+    ) -> (Snapshot, HashSet<i32>) {
+        imp::held_past(threshold)
+    }
+
+    /// The descriptors the items here hold.
+    pub(crate) fn fds(&self) -> HashSet<i32> {
+        self.items.iter().filter_map(|i| i.fd).collect()
+    }
+
+    /// How many items the items here stand for: each counts its
+    /// [`weight`](Item::weight), so at `LEAKWATCH=sampled:N` this estimates
+    /// how many are open in all, recorded or not.
     ///
     /// ```
     /// let tag = leakwatch_core::Tag::new("socket");
     /// let all = leakwatch_core::Snapshot::all();
-    /// assert!(all.len() >= usize::from(tag.is_tracked()));
+    /// assert!(all.estimated_total() >= all.len() as u64);
+    /// # drop(tag);
     /// ```
-    pub fn all() -> Snapshot {
-        imp::collect(|_| true)
-    }
-
-    /// Items open at least as long as `threshold` says for their kind
-    /// (`None`: not watched), in every scope and none: what a long-held
-    /// watchdog looks at. Only those items are built; the walk allocates
-    /// nothing for the others, so it stays cheap with many items open.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let conn = leakwatch_core::Tag::new("db-conn");
-    /// let held = leakwatch_core::Snapshot::held_past(|kind| {
-    ///     (kind == "db-conn").then_some(Duration::ZERO)
-    /// });
-    /// assert!(held.len() >= usize::from(conn.is_tracked()));
-    /// assert!(held.items().iter().all(|item| item.kind() == "db-conn"));
-    /// ```
-    pub fn held_past(threshold: impl Fn(&str) -> Option<Duration>) -> Snapshot {
-        imp::held_past(threshold)
+    pub fn estimated_total(&self) -> u64 {
+        self.items.iter().map(|i| u64::from(i.weight)).sum()
     }
 
     /// How many records of `kind` are open in `scope` or below it: counted in
@@ -321,7 +355,12 @@ impl Snapshot {
     /// tracked item here already holds (the same descriptor): leakwatch's
     /// wrappers are seen by both.
     pub(crate) fn join(&mut self, items: Vec<Item>) {
-        let fds: Vec<i32> = self.items.iter().filter_map(|i| i.fd).collect();
+        let fds: HashSet<i32> = self.items.iter().filter_map(|i| i.fd).collect();
+        self.join_except(items, &fds);
+    }
+
+    /// Adds `items`, leaving out those holding a descriptor in `fds`.
+    pub(crate) fn join_except(&mut self, items: Vec<Item>, fds: &HashSet<i32>) {
         self.items.extend(
             items
                 .into_iter()
@@ -428,6 +467,8 @@ impl Item {
             id: None,
             fd: None,
             key: 0,
+            file_type: None,
+            weight: 1,
         }
     }
 
@@ -494,6 +535,65 @@ impl Item {
     pub fn with_fd(mut self, fd: i32) -> Item {
         self.fd = Some(fd);
         self
+    }
+
+    /// This item, a descriptor referring to a file of type `file_type`:
+    /// one of [`FILE_TYPES`], which exporters group descriptors by (any
+    /// other name is counted as `"other"`).
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE).with_file_type("tcp");
+    /// assert_eq!(item.file_type(), Some("tcp"));
+    /// ```
+    pub fn with_file_type(mut self, file_type: &'static str) -> Item {
+        self.file_type = Some(file_type);
+        self
+    }
+
+    /// This item, named by `key` among those open at once ([`Item::key`]):
+    /// for a source whose items' details change while they stay open (a
+    /// TCP socket's state), so that a watchdog still knows them. Keys of
+    /// tracked items are odd, so an even `key` never names one of them.
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE).with_key(42);
+    /// assert_eq!(item.key(), 42);
+    /// ```
+    pub fn with_key(mut self, key: u64) -> Item {
+        self.key = key;
+        self
+    }
+
+    /// What kind of file a descriptor refers to, when its source says
+    /// (one of [`FILE_TYPES`]).
+    ///
+    /// ```
+    /// # use leakwatch_core::{Item, ScopeId, Site};
+    /// let item = Item::external("fd", Site::unknown("?"), ScopeId::NONE);
+    /// assert_eq!(item.file_type(), None);
+    /// ```
+    pub fn file_type(&self) -> Option<&'static str> {
+        self.file_type
+    }
+
+    /// How many items this one stands for: at `LEAKWATCH=sampled:N` one
+    /// tracked item in N is recorded, so each recorded one stands for N
+    /// (as each sample of Go's heap profile stands for its sampling
+    /// period); 1 otherwise, and for items of live sources, which see
+    /// every one. N is the level's when the snapshot is taken: set the
+    /// level once, at start, as `LEAKWATCH` does.
+    ///
+    /// ```
+    /// let tag = leakwatch_core::Tag::new("socket");
+    /// for item in leakwatch_core::Snapshot::all().items() {
+    ///     assert!(item.weight() >= 1);
+    /// }
+    /// # drop(tag);
+    /// ```
+    pub fn weight(&self) -> u32 {
+        self.weight
     }
 
     /// Where in the user's code it was opened.
@@ -770,6 +870,8 @@ cfg_on! {
         struct Builder {
             now: u64,
             threads: Vec<(u32, Arc<str>)>,
+            /// What each record stands for (see [`Item::weight`]).
+            weight: u32,
         }
 
         impl Builder {
@@ -777,6 +879,10 @@ cfg_on! {
                 Builder {
                     now: clock::now_nanos(),
                     threads: Vec::new(),
+                    weight: match crate::config::level() {
+                        crate::config::Level::Sampled(n) => n.get(),
+                        _ => 1,
+                    },
                 }
             }
 
@@ -794,6 +900,8 @@ cfg_on! {
                     problem,
                     stack: r.stack.clone(),
                     key: key(r),
+                    file_type: None,
+                    weight: self.weight,
                 }
             }
 
@@ -837,17 +945,25 @@ cfg_on! {
             h | 1
         }
 
-        pub(super) fn held_past(threshold: impl Fn(&str) -> Option<Duration>) -> Snapshot {
+        /// The tracked items past their kind's threshold, and the
+        /// descriptors every tracked item holds.
+        pub(super) fn held_past(
+            threshold: &dyn Fn(&str) -> Option<Duration>,
+        ) -> (Snapshot, HashSet<i32>) {
             let mut build = Builder::new();
             let mut items = Vec::new();
+            let mut fds = HashSet::new();
             registry::for_each_live(|r| {
+                if let Some(fd) = r.fd() {
+                    fds.insert(fd);
+                }
                 if let Some(threshold) = threshold(r.kind)
                     && Duration::from_nanos(build.now.saturating_sub(r.opened)) >= threshold
                 {
                     items.push(build.item(r, Finding::StillOpen));
                 }
             });
-            Snapshot { items }
+            (Snapshot { items }, fds)
         }
 
         /// The detail given at open, else the path of the recorded
@@ -902,8 +1018,10 @@ cfg_off! {
             Snapshot::default()
         }
 
-        pub(super) fn held_past(_threshold: impl Fn(&str) -> Option<std::time::Duration>) -> Snapshot {
-            Snapshot::default()
+        pub(super) fn held_past(
+            _threshold: &dyn Fn(&str) -> Option<std::time::Duration>,
+        ) -> (Snapshot, std::collections::HashSet<i32>) {
+            (Snapshot::default(), std::collections::HashSet::new())
         }
 
         pub(super) fn mark_reported(_id: ScopeId) {}

@@ -52,6 +52,10 @@ pub struct Entry {
     /// Innermost first; empty when no stack was recorded. Shared between
     /// the entries opened through the same stack.
     frames: Arc<[Frame]>,
+    /// What kind of file a descriptor refers to, when known.
+    file_type: Option<Cow<'static, str>>,
+    /// How many items it stands for ([`leakwatch_core::Item::weight`]).
+    weight: u32,
 }
 
 /// Where in the user's code an item was opened.
@@ -173,7 +177,9 @@ impl Capture {
     /// The JSON form: `{"leakwatch": 2, "taken_unix_nanos": ..., "stacks":
     /// [...], "items": [...]}`, each item with `kind`, `site`, `detail`,
     /// `age_nanos`, `thread`, `scope`, `id` and `stack`, the index of its
-    /// frames (innermost first) in `stacks`: each distinct stack is written once.
+    /// frames (innermost first) in `stacks`: each distinct stack is written
+    /// once. A descriptor's type of file is in `file_type`, and an item
+    /// standing for more than one (sampled) has its `weight`.
     ///
     /// ```
     /// let json = leakwatch_export::Capture::default().to_json();
@@ -307,6 +313,8 @@ impl Convert {
             scope: item.scope().as_u64(),
             id: item.id(),
             frames,
+            file_type: item.file_type().map(Cow::Borrowed),
+            weight: item.weight(),
         }
     }
 }
@@ -332,6 +340,24 @@ impl Entry {
             scope,
             id: None,
             frames,
+            file_type: None,
+            weight: 1,
+        }
+    }
+
+    /// This entry, standing for `weight` items.
+    pub(crate) fn with_weight(self, weight: u32) -> Entry {
+        Entry {
+            weight: weight.max(1),
+            ..self
+        }
+    }
+
+    /// This entry, a descriptor referring to a file of type `file_type`.
+    pub(crate) fn with_file_type(self, file_type: Option<String>) -> Entry {
+        Entry {
+            file_type: file_type.map(Cow::Owned),
+            ..self
         }
     }
 
@@ -404,6 +430,28 @@ impl Entry {
     /// ```
     pub fn id(&self) -> Option<u64> {
         self.id
+    }
+
+    /// What kind of file a descriptor refers to (one of
+    /// [`leakwatch_core::FILE_TYPES`]), when its source said.
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { println!("{:?}", entry.file_type()); }
+    /// ```
+    pub fn file_type(&self) -> Option<&str> {
+        self.file_type.as_deref()
+    }
+
+    /// How many items it stands for: N for a tracked item recorded at
+    /// `LEAKWATCH=sampled:N`, else 1 ([`leakwatch_core::Item::weight`]).
+    ///
+    /// ```
+    /// # let e: Option<&leakwatch_export::Entry> = None;
+    /// if let Some(entry) = e { assert!(entry.weight() >= 1); }
+    /// ```
+    pub fn weight(&self) -> u32 {
+        self.weight
     }
 
     /// The stack that opened it, innermost first; empty when none was

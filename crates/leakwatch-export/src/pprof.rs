@@ -4,10 +4,26 @@
 //!
 //! Each live item is one sample with two values, `items/count` (1) and
 //! `age/nanoseconds`, and the string labels `kind`, `scope`, `thread` and,
-//! when it has one, `detail`. Its locations are the frames of the stack
-//! that opened it, innermost first; an item without a stack (recorded at
+//! when it has one, `detail` and `file_type` (a descriptor's type of
+//! file). Its locations are the frames of the stack that opened it,
+//! innermost first; an item without a stack (recorded at
 //! `LEAKWATCH=sites`) has its site as its one frame, named
 //! `file:line:column`.
+//!
+//! # Sampled profiles
+//!
+//! At `LEAKWATCH=sampled:N` one tracked item in N is recorded, at random,
+//! each independently. As Go's `runtime/pprof` scales each sample of its
+//! heap profile to the allocations it stands for (`scaleHeapSample`), each
+//! recorded item's values here are multiplied by its
+//! [`weight`](crate::Entry::weight), N: `items` N, and `age` N times its
+//! age (so that sums over samples stay item-nanoseconds). The profile's
+//! `period_type` is `items/count` and its `period` the largest weight (N,
+//! or 1 when nothing was sampled); a sample standing for more than one
+//! item also carries the numeric label `weight`. Summed over many items,
+//! the scaled counts estimate the true ones: a site with k recorded items
+//! stands for about k·N, with a standard deviation of about √(k·N·(N−1))
+//! (binomial).
 //!
 //! ```
 //! use prost::Message as _;
@@ -86,8 +102,9 @@ pub fn decode(bytes: &[u8]) -> Result<proto::Profile, ReadError> {
 }
 
 /// The capture a profile written by [`encode`] stands for, to diff or draw
-/// it: each sample's `items` value becomes that many entries, with its
-/// labels and its `age`. A profile of sites gives each entry its site and
+/// it: each sample's `items` value, divided by its `weight` label (1 when
+/// it has none), becomes that many entries of that weight, with its labels
+/// and its `age` (divided likewise). A profile of sites gives each entry its site and
 /// no frames; a profile of stacks gives the frames, and the innermost
 /// frame's file and line (column 0) as the site. Ids are not kept.
 ///
@@ -161,6 +178,7 @@ pub fn to_capture(profile: &proto::Profile) -> Result<Capture, ReadError> {
             }
         };
         let (mut kind, mut scope, mut thread, mut detail) = (String::new(), 0, String::new(), None);
+        let mut file_type = None;
         for label in &sample.label {
             let value = string(label.str)?;
             match string(label.key)? {
@@ -168,23 +186,33 @@ pub fn to_capture(profile: &proto::Profile) -> Result<Capture, ReadError> {
                 "scope" => scope = value.parse().unwrap_or(0),
                 "thread" => thread = value.to_owned(),
                 "detail" => detail = Some(value.to_owned()),
+                "file_type" => file_type = Some(value.to_owned()),
                 _ => {}
             }
         }
-        let count = sample.value.get(items).copied().unwrap_or(0).max(0);
+        let weight = sample
+            .label
+            .iter()
+            .find(|label| string(label.key).is_ok_and(|key| key == "weight"))
+            .map_or(1, |label| label.num.clamp(1, i64::from(u32::MAX)));
+        let count = sample.value.get(items).copied().unwrap_or(0).max(0) / weight;
         let age_nanos = age
             .and_then(|i| sample.value.get(i))
-            .map_or(0, |&a| u64::try_from(a).unwrap_or(0));
+            .map_or(0, |&a| u64::try_from(a / weight).unwrap_or(0));
         for _ in 0..count {
-            entries.push(Entry::from_parts(
-                kind.clone(),
-                site.clone(),
-                detail.clone(),
-                age_nanos,
-                thread.clone(),
-                scope,
-                frames.clone(),
-            ));
+            entries.push(
+                Entry::from_parts(
+                    kind.clone(),
+                    site.clone(),
+                    detail.clone(),
+                    age_nanos,
+                    thread.clone(),
+                    scope,
+                    frames.clone(),
+                )
+                .with_weight(u32::try_from(weight).unwrap_or(u32::MAX))
+                .with_file_type(file_type.clone()),
+            );
         }
     }
     Ok(Capture::from_parts(
@@ -232,7 +260,10 @@ pub fn profile(capture: &Capture) -> proto::Profile {
     let key_scope = b.string("scope");
     let key_thread = b.string("thread");
     let key_detail = b.string("detail");
+    let key_file_type = b.string("file_type");
+    let key_weight = b.string("weight");
     let leakwatch = b.string("leakwatch");
+    let mut period: u32 = 1;
     let mut scopes: foldhash::HashMap<u64, i64> = foldhash::HashMap::default();
     let (mut last_kind, mut last_thread) = (None, None);
     let entries = capture.entries();
@@ -253,9 +284,22 @@ pub fn profile(capture: &Capture) -> proto::Profile {
         if let Some(detail) = entry.detail() {
             label.push(label_of(key_detail, b.string(detail)));
         }
+        if let Some(file_type) = entry.file_type() {
+            label.push(label_of(key_file_type, b.string(file_type)));
+        }
+        let weight = entry.weight();
+        if weight != 1 {
+            label.push(proto::Label {
+                key: key_weight,
+                num: i64::from(weight),
+                ..Default::default()
+            });
+        }
+        period = period.max(weight);
+        let age = i64::try_from(entry.age().as_nanos()).unwrap_or(i64::MAX);
         samples.push(proto::Sample {
             location_id,
-            value: vec![1, i64::try_from(entry.age().as_nanos()).unwrap_or(i64::MAX)],
+            value: vec![i64::from(weight), age.saturating_mul(i64::from(weight))],
             label,
         });
     }
@@ -287,7 +331,7 @@ pub fn profile(capture: &Capture) -> proto::Profile {
             r#type: items,
             unit: count,
         }),
-        period: 1,
+        period: i64::from(period),
         default_sample_type: items,
         ..Default::default()
     }

@@ -265,7 +265,7 @@ impl Sample {
         Sample([
             // The registry's own items only: a scope's snapshot also holds
             // the descriptors, threads and children counted below.
-            n(Snapshot::all()
+            n(Snapshot::tracked()
                 .items()
                 .iter()
                 .filter(|item| item.scope() == scope.id())

@@ -24,6 +24,10 @@ pub(crate) fn open_in(_: &[ScopeId]) -> Open {
     Open::default()
 }
 
+pub(crate) fn open_all() -> Open {
+    Open::default()
+}
+
 pub(crate) fn counts_in(_: &[ScopeId]) -> Counts {
     Counts::default()
 }

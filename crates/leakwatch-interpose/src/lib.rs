@@ -192,6 +192,31 @@ pub fn open_in(scopes: &[ScopeId]) -> Open {
     active::open_in(scopes)
 }
 
+/// What the whole process has open now: every descriptor, thread and
+/// child recorded and not yet closed, finished or reaped, in any scope or
+/// none ([`ScopeId::NONE`]: created outside every scope, or by a static's
+/// initializer). For a live view of the process (an exporter, a
+/// watchdog), not for a check, which asks [`open_in`] about its own
+/// scopes. Records are plain owned copies, oldest first within each kind;
+/// each keeps the scope it was created in. What was created before the
+/// level was known (before the first scope, or the first read of
+/// `LEAKWATCH`) was not recorded, and is not here.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+///
+/// let _level_known = leakwatch_core::Scope::new("any");
+/// let file = std::fs::File::open("Cargo.toml").unwrap(); // in no scope
+/// let open = leakwatch_interpose::open_all();
+/// if leakwatch_interpose::support() == leakwatch_interpose::Support::Active {
+///     assert!(open.fds.iter().any(|f| f.fd == file.as_raw_fd()));
+/// }
+/// drop(file);
+/// ```
+pub fn open_all() -> Open {
+    active::open_all()
+}
+
 /// How many descriptors, threads and children `scopes` have open: the
 /// clean check's question, without building records.
 ///

@@ -10,6 +10,14 @@
 //! recorded at creation, at `LEAKWATCH=stacks` (at `sites` no stack is
 //! taken, so the report says the line is unknown and how to get it).
 //!
+//! The same records make the live view of the whole process: a second
+//! source, a live one ([`leakwatch_core::external::LiveSource`]), gives
+//! [`Snapshot::all`](leakwatch_core::Snapshot::all) and
+//! [`Snapshot::held_past`](leakwatch_core::Snapshot::held_past) every
+//! descriptor (kind `fd`, with its type of file), thread (`thread`) and
+//! child (`child`) recorded, in every scope and none, so exporters and the
+//! watchdog see them without depending on `leakwatch-interpose`.
+//!
 //! Each kind can be switched off for the process (`LEAKWATCH_DETECT=-fd`)
 //! or for one test (`#[leakwatch::test(fds = false)]`). Where a kind is
 //! off, or not seen on this platform, a test cannot be blamed for it; the
@@ -438,17 +446,19 @@ use imp::{seen, unseen_reason};
 mod imp {
     //! The source, over `leakwatch-interpose`.
 
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
+    use std::hash::{Hash, Hasher};
     use std::sync::{Mutex, Once};
+    use std::time::Duration;
 
     use leakwatch_core::{Item, Scope, ScopeId, Site, Stack, external};
     pub(crate) use leakwatch_interpose::unrecorded;
     use leakwatch_interpose::{
-        Census, Created, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
-        describe_thread, open_in,
+        Census, Created, FdKind, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
+        describe_thread, open_all, open_in,
     };
 
-    use super::{lock, setting};
+    use super::{Detect, lock, setting};
 
     const NAME: &str = "leakwatch-interpose";
 
@@ -463,6 +473,11 @@ mod imp {
     pub(crate) fn register() -> bool {
         !external::is_registered(NAME) && external::register(NAME, source)
     }
+
+    /// The live source, linked in the same way: every live view
+    /// (`Snapshot::all`, `Snapshot::held_past`) sees the whole process.
+    #[linkme::distributed_slice(external::LINKED_LIVE)]
+    static INTERPOSED_LIVE: (&str, external::LiveSource) = (NAME, live);
 
     /// Says once if nothing can be seen.
     pub(crate) fn install() {
@@ -639,10 +654,15 @@ mod imp {
             open = open_in(family);
         }
         let mut items = Vec::new();
+        let mut labels = Labels::default();
         if detect.fds && !open.fds.is_empty() {
             let fds: Vec<i32> = open.fds.iter().map(|f| f.fd).collect();
             let census = Census::of(&fds);
-            items.extend(open.fds.iter().map(|fd| fd_item(fd, census.as_ref())));
+            items.extend(
+                open.fds
+                    .iter()
+                    .map(|fd| fd_item(fd, census.as_ref(), &mut labels)),
+            );
         }
         if detect.threads {
             let tracked = lock(&TRACKED_THREADS).clone().unwrap_or_default();
@@ -650,30 +670,149 @@ mod imp {
                 open.threads
                     .iter()
                     .filter(|t| !t.tid.is_some_and(|tid| tracked.contains(&tid)))
-                    .filter_map(thread_item),
+                    .filter_map(|t| thread_item(t, &mut labels)),
             );
         }
         if detect.children {
-            items.extend(open.children.iter().map(child_item));
+            items.extend(open.children.iter().map(|c| child_item(c, &mut labels)));
         }
         items
     }
 
-    fn fd_item(fd: &OpenFd, census: Result<&Census, &leakwatch_interpose::DescribeError>) -> Item {
-        let detail = match census {
-            Ok(census) => match census.get(fd.fd) {
-                Some(kind) => format!("{kind} (fd {})", fd.fd),
-                None => format!("fd {} (closed while being described)", fd.fd),
-            },
+    /// What the whole process has open, in every scope and none, that
+    /// `keep` accepts by kind and age: the live view's items. Kinds
+    /// `LEAKWATCH_DETECT` switches off for the process are left out.
+    /// Each item is named by its record ([`Item::with_key`]), so that a
+    /// socket whose TCP state changes stays the same item.
+    fn live(keep: &dyn Fn(&str, Duration) -> bool) -> Vec<Item> {
+        if !seen() {
+            return Vec::new();
+        }
+        let detect = Detect::from_env().unwrap_or(Detect::ALL);
+        let open = open_all();
+        let mut labels = Labels::default();
+        let mut items = Vec::new();
+        if detect.fds {
+            let fds: Vec<&OpenFd> = open
+                .fds
+                .iter()
+                .filter(|f| keep("fd", f.created.at.elapsed()))
+                .collect();
+            if !fds.is_empty() {
+                let numbers: Vec<i32> = fds.iter().map(|f| f.fd).collect();
+                let census = Census::of(&numbers);
+                items.extend(fds.into_iter().map(|fd| {
+                    fd_item(fd, census.as_ref(), &mut labels).with_key(record_key(
+                        "fd",
+                        fd.fd,
+                        &fd.created,
+                    ))
+                }));
+            }
+        }
+        if detect.threads {
+            items.extend(
+                open.threads
+                    .iter()
+                    .filter(|t| keep("thread", t.created.at.elapsed()))
+                    .filter_map(|t| {
+                        // Not by its tid, which it has only once running.
+                        let key = record_key("thread", 0, &t.created);
+                        Some(thread_item(t, &mut labels)?.with_key(key))
+                    }),
+            );
+        }
+        if detect.children {
+            items.extend(
+                open.children
+                    .iter()
+                    .filter(|c| keep("child", c.created.at.elapsed()))
+                    .map(|c| {
+                        child_item(c, &mut labels).with_key(record_key("child", c.pid, &c.created))
+                    }),
+            );
+        }
+        items
+    }
+
+    /// What names a record among those open at once: its kind, number and
+    /// creation (when, on which thread). Even, so never a tracked item's
+    /// (see [`Item::with_key`]), and never 0.
+    fn record_key(kind: &str, number: i32, created: &Created) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (kind, number, created.at, created.thread).hash(&mut hasher);
+        (hasher.finish() & !1).max(2)
+    }
+
+    /// Thread labels (`'name'`, else `#tid`) of one answer, each read from
+    /// `/proc` once however many items its thread created.
+    #[derive(Default)]
+    struct Labels(HashMap<i32, String>);
+
+    impl Labels {
+        fn of(&mut self, tid: i32) -> String {
+            self.0
+                .entry(tid)
+                .or_insert_with(|| match describe_thread(tid) {
+                    Ok(d) => format!("'{}'", d.name),
+                    Err(_) => format!("#{tid}"),
+                })
+                .clone()
+        }
+    }
+
+    fn fd_item(
+        fd: &OpenFd,
+        census: Result<&Census, &leakwatch_interpose::DescribeError>,
+        labels: &mut Labels,
+    ) -> Item {
+        let described = census.map(|census| census.get(fd.fd));
+        let detail = match described {
+            Ok(Some(kind)) => format!("{kind} (fd {})", fd.fd),
+            Ok(None) => format!("fd {} (closed while being described)", fd.fd),
             Err(err) => format!("fd {} ({err})", fd.fd),
         };
-        item("fd", &fd.created).with_detail(detail).with_fd(fd.fd)
+        let item = item("fd", &fd.created, labels)
+            .with_detail(detail)
+            .with_fd(fd.fd);
+        match described {
+            Ok(Some(kind)) => item.with_file_type(file_type(fd.fd, kind)),
+            _ => item,
+        }
+    }
+
+    /// Which of [`leakwatch_core::FILE_TYPES`] descriptor `fd`, described
+    /// as `kind`, is.
+    fn file_type(fd: i32, kind: &FdKind) -> &'static str {
+        match kind {
+            FdKind::File { .. } => {
+                // The link's target, as the descriptor sees it (the path may
+                // have been renamed or removed since).
+                let dir =
+                    std::fs::metadata(format!("/proc/self/fd/{fd}")).is_ok_and(|m| m.is_dir());
+                if dir { "dir" } else { "file" }
+            }
+            FdKind::Tcp { .. } => "tcp",
+            FdKind::Udp { .. } => "udp",
+            FdKind::Unix { .. } => "unix",
+            FdKind::Pipe { .. } => "pipe",
+            FdKind::Memfd { .. } => "memfd",
+            FdKind::Anon { name } => match name.as_str() {
+                "eventfd" => "eventfd",
+                "eventpoll" => "epoll",
+                "timerfd" => "timerfd",
+                "signalfd" => "signalfd",
+                "inotify" => "inotify",
+                _ => "other",
+            },
+            _ => "other",
+        }
     }
 
     /// The item for `thread`; `None` for leakwatch's own background
     /// threads (`leakwatch-clock`), started by whichever scope first
     /// needed them and never any scope's leak.
-    fn thread_item(thread: &OpenThread) -> Option<Item> {
+    fn thread_item(thread: &OpenThread, labels: &mut Labels) -> Option<Item> {
         if thread.created.opener().is_some_and(|f| {
             ["leakwatch_core::", "leakwatch::"]
                 .iter()
@@ -687,7 +826,7 @@ mod imp {
             Some(Err(err)) => format!("tid {} ({err})", thread.tid.unwrap_or_default()),
             None => "not yet running".to_owned(),
         };
-        Some(item("thread", &thread.created).with_detail(detail))
+        Some(item("thread", &thread.created, labels).with_detail(detail))
     }
 
     /// The line that called into the language's runtime to create an
@@ -718,17 +857,17 @@ mod imp {
         })
     }
 
-    fn child_item(child: &OpenChild) -> Item {
+    fn child_item(child: &OpenChild, labels: &mut Labels) -> Item {
         let detail = match describe_child(child.pid) {
             Ok(d) => format!("pid {} {}: {}", d.pid, d.state, d.command.join(" ")),
             Err(err) => format!("pid {} ({err})", child.pid),
         };
-        item("child", &child.created).with_detail(detail)
+        item("child", &child.created, labels).with_detail(detail)
     }
 
     /// An item created as `created` says: its line from the stack, else
     /// a site that says how to get it.
-    fn item(kind: &'static str, created: &Created) -> Item {
+    fn item(kind: &'static str, created: &Created, labels: &mut Labels) -> Item {
         let stack = created.caller_stack();
         // Taken at `LEAKWATCH=stacks` to be printed, and in test builds at
         // the default level only to name the user's line.
@@ -750,10 +889,7 @@ mod imp {
                 ),
             })
         });
-        let thread = match describe_thread(created.thread) {
-            Ok(d) => format!("'{}'", d.name),
-            Err(_) => format!("#{}", created.thread),
-        };
+        let thread = labels.of(created.thread);
         let item = Item::external(kind, site, created.scope)
             .with_age(created.at.elapsed())
             .with_thread(thread);

@@ -109,7 +109,9 @@ pub mod integration {
     //! * **Reading reports**: [`Report::groups`](crate::Report::groups) are
     //!   [`Group`]s of items sharing a [`Finding`], a kind and a site;
     //!   [`Snapshot`] is an owned copy of live [`Item`]s; a [`Stack`] holds
-    //!   [`Frame`]s.
+    //!   [`Frame`]s. [`Snapshot::all`] is the live view of the process:
+    //!   tracked items, and every descriptor (kind `fd`, grouped by one of
+    //!   [`FILE_TYPES`]), thread and child process that interposition saw.
     //! * **Settings**: [`COMPILED_IN`] says whether tracking is compiled in;
     //!   [`parse_grace`] reads a grace as `LEAKWATCH_GRACE` does, with
     //!   [`DEFAULT_GRACE`]; [`ConfigError`] names a bad setting; [`Settings`]
@@ -137,9 +139,9 @@ pub mod integration {
     //! ```
 
     pub use leakwatch_core::{
-        Backoff, COMPILED_IN, ConfigError, CountedTasks, DEFAULT_GRACE, Finding, Frame, Group,
-        IdSetter, IdTable, Ignored, Item, Origin, ScopeId, Settings, SettingsError, Snapshot,
-        Stack, Switches, parse_grace,
+        Backoff, COMPILED_IN, ConfigError, CountedTasks, DEFAULT_GRACE, FILE_TYPES, Finding, Frame,
+        Group, IdSetter, IdTable, Ignored, Item, Origin, ScopeId, Settings, SettingsError,
+        Snapshot, Stack, Switches, parse_grace,
     };
     pub use leakwatch_interpose::{Support, support};
 

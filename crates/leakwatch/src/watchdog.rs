@@ -3,9 +3,14 @@
 //! a note when it is finally released.
 //!
 //! One background thread, `leakwatch-watchdog`, serves every item: it looks
-//! at the registry every quarter of the shortest threshold (between 25 ms
-//! and 1 s) and builds items only for those past their kind's threshold, so
-//! it stays cheap with many items open. Each such item gets one `WARN`
+//! at the live view ([`Snapshot::held_past`]) every quarter of the shortest
+//! threshold (between 25 ms and 1 s) and builds items only for those past
+//! their kind's threshold, so it stays cheap with many items open. The view
+//! holds tracked items and, where libc is interposed, every descriptor
+//! (kind `fd`), thread (`thread`) and child process (`child`) of the
+//! process, so `LEAKWATCH_HELD=fd=10m,thread=1h` watches what std, tokio
+//! and drivers opened too; a descriptor a wrapped type holds is watched by
+//! that type's kind (`file`, `tcp`). Each such item gets one `WARN`
 //! event with its kind, detail, site, thread, age and (at `LEAKWATCH=stacks`)
 //! stack; when it is no longer open, one `INFO` event says how long it was
 //! held (to within a look).

@@ -79,6 +79,8 @@ impl Serialize for Items<'_> {
                 scope: e.scope,
                 id: e.id,
                 stack: self.index.get(&e.frames.as_ptr().addr()).copied(),
+                file_type: e.file_type.as_deref(),
+                weight: e.weight,
             })?;
         }
         seq.end()
@@ -98,6 +100,18 @@ struct EntryOut<'a> {
     id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stack: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_one")]
+    weight: u32,
+}
+
+fn is_one(weight: &u32) -> bool {
+    *weight == 1
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl<'de> Deserialize<'de> for Capture {
@@ -139,6 +153,8 @@ impl<'de> Deserialize<'de> for Capture {
                     scope: e.scope,
                     id: e.id,
                     frames,
+                    file_type: e.file_type.map(Cow::Owned),
+                    weight: e.weight.max(1),
                 })
             })
             .collect::<Result<_, D::Error>>()?;
@@ -172,6 +188,10 @@ struct EntryIn {
     id: Option<u64>,
     #[serde(default)]
     stack: Option<usize>,
+    #[serde(default)]
+    file_type: Option<String>,
+    #[serde(default = "one")]
+    weight: u32,
 }
 
 #[cfg(test)]

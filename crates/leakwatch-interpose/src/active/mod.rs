@@ -660,25 +660,55 @@ fn child_exists(pid: i32) -> bool {
 
 // ---- queries ----
 
+/// Which records a query covers.
+#[derive(Clone, Copy)]
+enum Among<'a> {
+    /// Those created in one of these scopes.
+    Scopes(&'a [ScopeId]),
+    /// Every live record, of any scope or none.
+    Every,
+}
+
+impl Among<'_> {
+    /// The scope of a record whose scope word is `word`, if it is covered.
+    fn scope_of(self, word: u64) -> Option<ScopeId> {
+        match self {
+            Among::Scopes(scopes) => scopes.iter().find(|s| s.as_u64() == word).copied(),
+            Among::Every => Some(ScopeId::from_u64(word)),
+        }
+    }
+}
+
 /// Calls `each` with every live record of `table` whose scope is one of
 /// `scopes`, and that scope.
-fn scan(table: &[Slot<W>], scopes: &[ScopeId], mut each: impl FnMut(&Slot<W>, [u64; W], ScopeId)) {
-    if tally::none_of(scopes) {
+fn scan(table: &[Slot<W>], scopes: &[ScopeId], each: impl FnMut(&Slot<W>, [u64; W], ScopeId)) {
+    scan_among(table, Among::Scopes(scopes), each);
+}
+
+/// Calls `each` with every live record of `table` that `among` covers, and
+/// its scope.
+fn scan_among(
+    table: &[Slot<W>],
+    among: Among<'_>,
+    mut each: impl FnMut(&Slot<W>, [u64; W], ScopeId),
+) {
+    if let Among::Scopes(scopes) = among
+        && tally::none_of(scopes)
+    {
         return;
     }
     for slot in table {
         if slot.peek(STATE) == FREE {
             continue;
         }
-        let peeked = slot.peek(SCOPE);
-        if !scopes.iter().any(|s| s.as_u64() == peeked) {
+        if among.scope_of(slot.peek(SCOPE)).is_none() {
             continue;
         }
         let words = slot.read();
         if words[STATE] == FREE {
             continue;
         }
-        if let Some(&scope) = scopes.iter().find(|s| s.as_u64() == words[SCOPE]) {
+        if let Some(scope) = among.scope_of(words[SCOPE]) {
             each(slot, words, scope);
         }
     }
@@ -688,9 +718,10 @@ fn fd_table() -> &'static [Slot<W>] {
     &FDS[..FD_HIGH.load(Ordering::Relaxed).min(FD_SLOTS)]
 }
 
-/// `each` for every fd record of `scopes` still open, forgetting stale ones.
-fn scan_fds(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
-    scan(fd_table(), scopes, |slot, words, scope| {
+/// `each` for every fd record `among` covers still open, forgetting stale
+/// ones.
+fn scan_fds(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
+    scan_among(fd_table(), among, |slot, words, scope| {
         if fd_still_open(&words) {
             each(words, scope);
         } else {
@@ -699,8 +730,8 @@ fn scan_fds(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
     });
 }
 
-fn scan_children(scopes: &[ScopeId], mut each: impl FnMut([u64; W], ScopeId)) {
-    scan(&CHILDREN, scopes, |slot, words, scope| {
+fn scan_children(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
+    scan_among(&CHILDREN, among, |slot, words, scope| {
         if child_exists(words[SUBJECT] as i32) {
             each(words, scope);
         } else {
@@ -718,23 +749,42 @@ pub(crate) fn is_recorded(fd: i32) -> bool {
 }
 
 pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
+    let among = Among::Scopes(scopes);
     let mut counts = Counts::default();
-    scan_fds(scopes, |_, _| counts.fds += 1);
+    scan_fds(among, |_, _| counts.fds += 1);
     scan(&THREADS, scopes, |_, _, _| counts.threads += 1);
-    scan_children(scopes, |_, _| counts.children += 1);
+    scan_children(among, |_, _| counts.children += 1);
     counts
 }
 
 pub(crate) fn open_in(scopes: &[ScopeId]) -> Open {
-    let now = Instant::now();
-    let now_ns = now_nanos();
+    open_among(Among::Scopes(scopes))
+}
+
+pub(crate) fn open_all() -> Open {
+    open_among(Among::Every)
+}
+
+/// An `Instant` and the same moment on [`now_nanos`]'s clock, read once:
+/// a record's [`Created::at`] is reckoned from it, so every query gives a
+/// record the same `at` (a live view names a record by it across looks).
+fn clock_base() -> (Instant, u64) {
+    static BASE: std::sync::OnceLock<(Instant, u64)> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| (Instant::now(), now_nanos()))
+}
+
+fn open_among(among: Among<'_>) -> Open {
+    let (base, base_ns) = clock_base();
     let created = |words: &[u64; W], scope: ScopeId| {
         let len = (words[LEN] as usize).min(FRAMES);
+        let at = if words[NANOS] >= base_ns {
+            base.checked_add(Duration::from_nanos(words[NANOS] - base_ns))
+        } else {
+            base.checked_sub(Duration::from_nanos(base_ns - words[NANOS]))
+        };
         Created {
             scope,
-            at: now
-                .checked_sub(Duration::from_nanos(now_ns.saturating_sub(words[NANOS])))
-                .unwrap_or(now),
+            at: at.unwrap_or(base),
             thread: words[CREATOR] as u32 as i32,
             call: call_name(words[CALL]),
             stack: words[STACK..STACK + len]
@@ -744,19 +794,19 @@ pub(crate) fn open_in(scopes: &[ScopeId]) -> Open {
         }
     };
     let mut open = Open::default();
-    scan_fds(scopes, |words, scope| {
+    scan_fds(among, |words, scope| {
         open.fds.push(OpenFd {
             fd: words[SUBJECT] as i32,
             created: created(&words, scope),
         });
     });
-    scan(&THREADS, scopes, |_, words, scope| {
+    scan_among(&THREADS, among, |_, words, scope| {
         open.threads.push(OpenThread {
             tid: (words[STATE] == RUNNING).then_some(words[SUBJECT] as i32),
             created: created(&words, scope),
         });
     });
-    scan_children(scopes, |words, scope| {
+    scan_children(among, |words, scope| {
         open.children.push(OpenChild {
             pid: words[SUBJECT] as i32,
             created: created(&words, scope),
