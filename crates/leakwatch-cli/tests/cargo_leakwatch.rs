@@ -292,3 +292,37 @@ fn a_bad_suppressions_file_is_named_with_its_line() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("rules.txt:2:"), "{stderr}");
 }
+
+#[test]
+fn the_suites_settings_file_decides_verdicts() {
+    let dir = scratch_crate("settings", LEAKY);
+    std::fs::create_dir_all(dir.join(".config")).unwrap();
+    std::fs::write(
+        dir.join(".config/leakwatch.toml"),
+        "ignore = [\"kind:child\"]\n\n[detect]\nthreads = false\n",
+    )
+    .unwrap();
+    let out = cargo_leakwatch(&dir, &["--runner", "cargo"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("10 tests checked in 1 binary: 2 tests leaked 2 items at 2 sites"),
+        "{stdout}"
+    );
+    for (test, reported) in [
+        ("leaks_a_file_in_a_global", true),
+        ("leaks_a_socket", true),
+        ("leaks_a_thread", false),
+        ("leaks_a_child", false),
+    ] {
+        assert_eq!(
+            stdout.contains(&format!("leakwatch: leaky {test}:")),
+            reported,
+            "{test}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("leakwatch: 1 finding ignored by .config/leakwatch.toml: kind:child"),
+        "{stdout}"
+    );
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
-use leakwatch_core::Report;
+use leakwatch_core::{Ignored, Report};
 use serde::Serialize;
 
 /// The file of this process's lines.
@@ -22,6 +22,16 @@ pub(crate) struct Verdict<'a> {
     pub(crate) report: Option<&'a Report>,
     /// The suppressions that left findings out, with how many each did.
     pub(crate) suppressed: &'a [(String, usize)],
+    /// What the suite's settings file's rules left out.
+    pub(crate) ignored: Option<&'a Ignored>,
+}
+
+/// What a settings file's rules left out of a test's check.
+#[derive(Serialize)]
+struct IgnoredLine<'a> {
+    file: &'a str,
+    count: usize,
+    rules: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -36,6 +46,8 @@ struct Line<'a> {
     report: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     suppressed: &'a [(String, usize)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ignored: Option<IgnoredLine<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
 }
@@ -65,6 +77,11 @@ impl Out {
                 .report
                 .and_then(|r| serde_json::from_str(&r.to_json()).ok()),
             suppressed: verdict.suppressed,
+            ignored: verdict.ignored.map(|i| IgnoredLine {
+                file: i.file(),
+                count: i.count(),
+                rules: i.rules(),
+            }),
             note: None,
         });
     }
@@ -78,6 +95,7 @@ impl Out {
             text: None,
             report: None,
             suppressed: &[],
+            ignored: None,
             note: Some(note),
         });
     }

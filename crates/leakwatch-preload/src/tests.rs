@@ -169,11 +169,17 @@ fn check(scope: &Scope, ended: Instant, thread: &str) {
                 .map(|functions| functions.iter().map(String::as_str).collect()),
         ),
     };
-    let report = (!snapshot.is_empty()).then(|| Report::new(&name, &snapshot));
+    // A check of the scope as it is now says what the suite's settings
+    // file's rules left out (a look alone does not keep it).
+    let _ = scope.check_now();
+    let ignored = scope.ignored();
+    let report =
+        (!snapshot.is_empty()).then(|| Report::new(&name, &snapshot).with_ignored(ignored.clone()));
     run.out.write(&Verdict {
         test: &name,
         report: report.as_ref(),
         suppressed: &suppressed,
+        ignored: ignored.as_ref(),
     });
 }
 

@@ -15,7 +15,16 @@ struct Line {
     report: Option<ReportJson>,
     #[serde(default)]
     suppressed: Vec<(String, usize)>,
+    ignored: Option<IgnoredJson>,
     note: Option<String>,
+}
+
+/// What the suite's settings file's rules left out of one test's check.
+#[derive(Debug, Deserialize)]
+struct IgnoredJson {
+    file: String,
+    count: usize,
+    rules: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +96,9 @@ pub(crate) struct Findings {
     pub(crate) leaks: Vec<Leak>,
     /// Uses of each suppression that left something out.
     pub(crate) suppressed: BTreeMap<String, usize>,
+    /// What each settings file's rules left out: the count and the rules
+    /// that did, by file.
+    pub(crate) ignored: BTreeMap<String, (usize, BTreeSet<String>)>,
     /// What the processes said about themselves, once each.
     pub(crate) notes: BTreeSet<String>,
 }
@@ -129,6 +141,11 @@ impl Findings {
         self.binaries.insert(binary.clone());
         for (rule, n) in line.suppressed {
             *self.suppressed.entry(rule).or_default() += n;
+        }
+        if let Some(ignored) = line.ignored {
+            let entry = self.ignored.entry(ignored.file).or_default();
+            entry.0 += ignored.count;
+            entry.1.extend(ignored.rules);
         }
         if let (Some(text), Some(report)) = (line.text, line.report) {
             self.leaks.push(Leak {

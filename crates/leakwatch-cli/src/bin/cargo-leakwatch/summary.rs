@@ -21,7 +21,17 @@ pub(crate) struct Summary {
     pub(crate) tests: Vec<TestRow>,
     pub(crate) sites: Vec<SiteRow>,
     pub(crate) suppressions: Vec<SuppressionRow>,
+    /// What the suite's settings file's rules left out.
+    pub(crate) ignored: Vec<IgnoredRow>,
     pub(crate) notes: Vec<String>,
+}
+
+/// Findings a settings file's rules left out, across tests.
+#[derive(Debug, Serialize)]
+pub(crate) struct IgnoredRow {
+    pub(crate) file: String,
+    pub(crate) count: usize,
+    pub(crate) rules: Vec<String>,
 }
 
 /// A leaking test.
@@ -132,6 +142,15 @@ impl Summary {
             tests,
             sites,
             suppressions,
+            ignored: findings
+                .ignored
+                .iter()
+                .map(|(file, (count, rules))| IgnoredRow {
+                    file: file.clone(),
+                    count: *count,
+                    rules: rules.iter().cloned().collect(),
+                })
+                .collect(),
             notes: findings.notes.iter().cloned().collect(),
         }
     }
@@ -194,6 +213,15 @@ impl fmt::Display for Summary {
             }
         } else {
             writeln!(f, "no leaks")?;
+        }
+        for row in &self.ignored {
+            writeln!(
+                f,
+                "leakwatch: {} ignored by {}: {}",
+                counted(row.count, "finding"),
+                row.file,
+                row.rules.join(", ")
+            )?;
         }
         if !self.suppressions.is_empty() {
             let used: Vec<String> = self
