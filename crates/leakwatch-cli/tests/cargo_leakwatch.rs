@@ -326,3 +326,68 @@ fn the_suites_settings_file_decides_verdicts() {
         "{stdout}"
     );
 }
+
+/// A suite that links leakwatch's own hooks: its `#[leakwatch::test]`
+/// checks itself, and the preload, whose functions the executable's own
+/// definitions hide, says so once rather than reporting it again.
+#[test]
+fn a_binary_with_leakwatchs_own_hooks_is_counted_once() {
+    let facade = Path::new(env!("CARGO_MANIFEST_DIR")).join("../leakwatch");
+    let dir = scratch_crate(
+        "own_hooks",
+        r#"
+#[leakwatch::test]
+fn leaks_a_file_under_the_attribute() {
+    std::mem::forget(std::fs::File::open("Cargo.toml").unwrap()); // LEAK file
+}
+"#,
+    );
+    let manifest = dir.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml = toml.replace(
+        "[workspace]",
+        &format!(
+            "[dev-dependencies]\nleakwatch = {{ path = {:?} }}\n\n[workspace]",
+            facade.canonicalize().unwrap()
+        ),
+    );
+    std::fs::write(&manifest, toml).unwrap();
+    let out = cargo_leakwatch(&dir, &["--runner", "cargo"]);
+    let (stdout, stderr) = text(&out);
+    // The attribute's check fails the test: cargo test's status.
+    assert_eq!(out.status.code(), Some(101), "{stdout}\n{stderr}");
+    let reports = format!("{stdout}{stderr}")
+        .lines()
+        .filter(|l| l.starts_with("LEAK leakwatch: 1 item leaked"))
+        .count();
+    assert_eq!(reports, 1, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("defines libc's functions itself"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 tests checked"), "{stdout}");
+}
+
+/// The command depends on leakwatch-preload only for its source folder:
+/// none of its hooks may be linked into the command itself, which runs
+/// cargo.
+#[test]
+fn the_command_itself_defines_no_libc_function() {
+    for exe in [
+        env!("CARGO_BIN_EXE_cargo-leakwatch"),
+        env!("CARGO_BIN_EXE_leakwatch"),
+    ] {
+        let out = Command::new("nm")
+            .args(["-D", "--defined-only", exe])
+            .output()
+            .expect("nm (binutils) is installed");
+        assert!(out.status.success());
+        let symbols = String::from_utf8_lossy(&out.stdout);
+        for hook in ["open64", "pthread_create", "posix_spawnp", "close"] {
+            assert!(
+                !symbols.lines().any(|l| l.ends_with(&format!(" {hook}"))),
+                "{exe} defines {hook}"
+            );
+        }
+    }
+}
