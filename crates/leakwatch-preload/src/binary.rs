@@ -95,7 +95,13 @@ mod tests {
         ];
         let binary = Binary::from_symbols(symbols.into_iter(), 0x1000);
         assert!(binary.libtest);
-        assert_eq!(binary.once_call, vec![Range { start: 0x3000, end: 0x3040 }]);
+        assert_eq!(
+            binary.once_call,
+            vec![Range {
+                start: 0x3000,
+                end: 0x3040
+            }]
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::panic::Location;
 
 use crate::Scope;
-use crate::detect::{self, Detect};
+use crate::checking::Checking;
+use crate::detect::Detect;
 
 /// Runs `f` in a fresh [`Scope`] and panics with the report if anything it
 /// opened (or any thread it started through leakwatch opened, or any such
@@ -52,24 +53,11 @@ pub fn check<R>(f: impl FnOnce() -> R) -> R {
     let name = "leakwatch::check";
     let tasks_off = crate::suite::task_rules(crate::suite::suite());
     let scope = Scope::new(format!("check at {site}")).also_ignoring(tasks_off);
-    let watch = detect::begin(name, scope.id(), detect);
-    let out = scope.run(f);
-    let result = scope.check_within(crate::grace());
-    let note = watch.end();
-    if let Err(report) = result {
-        let mut message = detect::with_heap(report.to_string(), &scope);
-        if let Some(note) = note {
-            if !message.ends_with('\n') {
-                message.push('\n');
-            }
-            message.push_str(&note);
-        }
+    let checking = Checking::begin(name, scope, detect);
+    let out = checking.scope().run(f);
+    let leaks = checking.check_within(crate::grace());
+    if let Some(message) = checking.finish(None, leaks) {
         fail(message, site);
-    } else {
-        crate::suite::print_ignored(&scope);
-        if let Some(note) = note {
-            eprintln!("{note}");
-        }
     }
     out
 }

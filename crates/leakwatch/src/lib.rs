@@ -72,16 +72,22 @@
 pub mod __macro_support;
 pub mod alloc;
 mod check;
+mod checking;
 mod detect;
 mod exhausted;
 pub mod fs;
+mod heap;
 pub mod hunting;
+// The records of `leakwatch-interpose` as items, where it records.
+#[cfg_attr(not(target_os = "linux"), path = "interposed_elsewhere.rs")]
+mod interposed;
 pub mod net;
 mod suite;
 pub mod thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod tracked;
+mod watch;
 #[cfg(feature = "watchdog")]
 pub mod watchdog;
 
@@ -157,7 +163,7 @@ pub mod integration {
     /// assert!(!leakwatch::integration::register_interposed());
     /// ```
     pub fn register_interposed() -> bool {
-        crate::detect::register()
+        crate::interposed::register()
     }
 }
 

@@ -17,7 +17,8 @@ use std::thread;
 use std::time::Duration;
 
 use crate::check::fail;
-use crate::detect::{self, Detect};
+use crate::checking::Checking;
+use crate::detect::Detect;
 use crate::{Ignore, Scope};
 
 /// The test being run, as the attribute describes it.
@@ -63,28 +64,9 @@ impl Test {
         }
     }
 
-    /// Starts watching the test's `scope`.
-    fn watch(&self, scope: &Scope, at: &'static Location<'static>) -> detect::Watch {
-        detect::begin(self.name, scope.id(), self.detect(at))
-    }
-}
-
-/// The leak report, if any, with what could not be attributed after it;
-/// only the latter is printed here (the test passes with it).
-fn with_note(leaks: Option<String>, note: Option<String>) -> Option<String> {
-    match (leaks, note) {
-        (Some(mut leaks), Some(note)) => {
-            if !leaks.ends_with('\n') {
-                leaks.push('\n');
-            }
-            leaks.push_str(&note);
-            Some(leaks)
-        }
-        (None, Some(note)) => {
-            eprintln!("{note}");
-            None
-        }
-        (leaks, None) => leaks,
+    /// Starts checking the test.
+    fn begin(&self, at: &'static Location<'static>) -> Checking {
+        Checking::begin(self.name, self.scope(), self.detect(at))
     }
 }
 
@@ -146,26 +128,24 @@ pub fn run_test<R>(
     error_of: impl FnOnce(&R) -> Option<String>,
 ) -> R {
     let at = Location::caller();
-    let scope = test.scope();
-    let watch = test.watch(&scope, at);
-    let out = scope.run(body);
-    let leaks = with_note(check(&scope, test.grace()), watch.end());
-    conclude(test.name, out, leaks, error_of, at)
+    let checking = test.begin(at);
+    let out = checking.scope().run(body);
+    let leaks = checking.check_within(test.grace());
+    conclude(test.name, out, checking.finish(None, leaks), error_of, at)
 }
 
 /// Runs a synchronous `#[should_panic]` test body in its own scope.
 #[track_caller]
 pub fn run_should_panic_test(test: Test, body: impl FnOnce()) {
-    let scope = test.scope();
-    let watch = test.watch(&scope, Location::caller());
-    let out = run_body(true, || scope.run(body));
-    let leaks = with_note(check(&scope, test.grace()), watch.end());
-    conclude_should_panic(test.name, out, leaks);
+    let checking = test.begin(Location::caller());
+    let out = run_body(true, || checking.scope().run(body));
+    let leaks = checking.check_within(test.grace());
+    conclude_should_panic(test.name, out, checking.finish(None, leaks));
 }
 
 /// Runs a synchronous test body as a leak hunt (`hunt = "3:5"`) in its own
 /// scope: warm-up rounds, then measured rounds, judged by
-/// `detect::hunt`; then the scope is checked as every test's is.
+/// `heap::hunt`; then the scope is checked as every test's is.
 #[track_caller]
 pub fn run_hunt_test<R>(
     test: Test,
@@ -175,32 +155,19 @@ pub fn run_hunt_test<R>(
     error_of: impl Fn(&R) -> Option<String>,
 ) -> R {
     let at = Location::caller();
-    let scope = test.scope();
     let detect = test.detect(at);
-    let watch = test.watch(&scope, at);
-    let (out, hunted) = detect::hunt(test.name, &scope, detect, warmup, measured, body, |out| {
-        error_of(out).is_some()
-    });
-    let leaks = with_note(both(hunted, check(&scope, test.grace())), watch.end());
-    conclude(test.name, out, leaks, error_of, at)
-}
-
-/// A hunt's report and the check's after it, whichever there are.
-fn both(hunted: Option<String>, leaks: Option<String>) -> Option<String> {
-    match (hunted, leaks) {
-        (Some(hunted), Some(leaks)) => Some(format!("{hunted}\n{leaks}")),
-        (hunted, leaks) => hunted.or(leaks),
-    }
-}
-
-fn check(scope: &Scope, grace: Duration) -> Option<String> {
-    match scope.check_within(grace) {
-        Ok(()) => {
-            crate::suite::print_ignored(scope);
-            None
-        }
-        Err(report) => Some(detect::with_heap(report.to_string(), scope)),
-    }
+    let checking = test.begin(at);
+    let (out, hunted) = crate::heap::hunt(
+        test.name,
+        checking.scope(),
+        detect,
+        warmup,
+        measured,
+        body,
+        |out| error_of(out).is_some(),
+    );
+    let leaks = checking.check_within(test.grace());
+    conclude(test.name, out, checking.finish(hunted, leaks), error_of, at)
 }
 
 /// What a test body returned, for [`ErrorOf`] and [`NotAnError`]: the
@@ -251,7 +218,7 @@ mod tokio_test {
 
     use tokio::runtime::{Builder, Handle, LocalOptions, LocalRuntime, Runtime, RuntimeMetrics};
 
-    use super::{Test, conclude, conclude_should_panic, run_body, with_note};
+    use super::{Test, conclude, conclude_should_panic, run_body};
     use crate::integration::{Backoff, CountedTasks};
     use crate::{Scope, ScopeGuard};
 
@@ -483,7 +450,7 @@ mod tokio_test {
         let detect = test.detect(at);
         let run = |runtime: &TestRuntime, scope: &Scope| {
             let round = || runtime.block_on(body());
-            crate::detect::hunt(test.name, scope, detect, warmup, measured, round, |out| {
+            crate::heap::hunt(test.name, scope, detect, warmup, measured, round, |out| {
                 error_of(out).is_some()
             })
         };
@@ -522,8 +489,8 @@ mod tokio_test {
     ) -> (O, Option<String>) {
         let name = test.name;
         let grace = test.grace();
-        let scope = test.scope();
-        let watch = test.watch(&scope, at);
+        let checking = test.begin(at);
+        let scope = checking.scope();
         let id = scope.id();
         let mut builder = match flavor {
             Flavor::CurrentThread | Flavor::Local => Builder::new_current_thread(),
@@ -539,12 +506,12 @@ mod tokio_test {
             // The runtime's threads are its own, alive until it shuts down
             // after the check; what they open in the test's scope is not.
             .on_thread_start(move || {
-                crate::detect::RuntimeThread::start();
+                crate::interposed::RuntimeThread::start();
                 WORKER_SCOPE.set(Some(id.enter()));
             })
             .on_thread_stop(|| {
                 WORKER_SCOPE.set(None);
-                crate::detect::RuntimeThread::stop();
+                crate::interposed::RuntimeThread::stop();
             });
         let runtime = match flavor {
             Flavor::Local => builder
@@ -553,7 +520,7 @@ mod tokio_test {
             Flavor::CurrentThread | Flavor::MultiThread => builder.build().map(TestRuntime::Shared),
         }
         .expect("leakwatch: failed to build the test's tokio runtime");
-        let (out, hunted) = run(&runtime, &scope);
+        let (out, hunted) = run(&runtime, scope);
         // The runtime is still alive here: tasks it runs keep their items and
         // are given the grace to finish, the runtime driven while we wait.
         let wait = |pause| runtime.drive_for(pause);
@@ -591,11 +558,13 @@ mod tokio_test {
             .flatten();
         runtime.shutdown_background();
         let leaks = match (result, untracked) {
-            (Err(report), _) => Some(crate::detect::with_heap(report.to_string(), &scope)),
+            (Err(report), _) => checking.leaks(Err(report)),
             (Ok(passed), untracked) => {
                 match passed {
                     Some(report) => eprint!("{report}"),
-                    None => crate::suite::print_ignored(&scope),
+                    None => {
+                        checking.leaks(Ok(()));
+                    }
                 }
                 match untracked {
                     Some(untracked) if suite.counted_tasks == CountedTasks::Warn => {
@@ -607,7 +576,7 @@ mod tokio_test {
                 }
             }
         };
-        (out, with_note(super::both(hunted, leaks), watch.end()))
+        (out, checking.finish(hunted, leaks))
     }
 }
 

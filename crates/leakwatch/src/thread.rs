@@ -134,7 +134,7 @@ impl Builder {
     {
         let running = self.running();
         // Tracked here, so not also as a thread seen by libc.
-        crate::detect::unrecorded(|| self.inner.spawn(tracked(running, f)))
+        crate::interposed::unrecorded(|| self.inner.spawn(tracked(running, f)))
     }
 
     /// Spawns a scoped thread in the current scope, as
@@ -169,7 +169,7 @@ impl Builder {
     {
         let body = tracked(self.running(), f);
         let inner = self.inner;
-        crate::detect::unrecorded(|| inner.spawn_scoped(&scope.inner, body))
+        crate::interposed::unrecorded(|| inner.spawn_scoped(&scope.inner, body))
     }
 
     /// The item a thread spawned from the caller's line is while it runs.
@@ -250,7 +250,7 @@ impl<'scope, 'env> ThreadScope<'scope, 'env> {
         T: Send + 'scope,
     {
         let body = tracked(Tag::with_detail(KIND, "scoped"), f);
-        crate::detect::unrecorded(|| self.inner.spawn(body))
+        crate::interposed::unrecorded(|| self.inner.spawn(body))
     }
 }
 
