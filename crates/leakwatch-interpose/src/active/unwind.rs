@@ -179,9 +179,13 @@ pub(crate) fn capture(stack: &mut [usize]) -> Option<usize> {
     let mut regs = regs;
     let mut frame = FrameAddress::from_instruction_pointer(pc);
     let mut n = 0;
+    // Each frame's rule is looked up once: the lookup that finds the next
+    // frame's rule also tells whether its return address is in code.
+    #[cfg(target_arch = "x86_64")]
+    let mut rule = walker.rules.rule(objects, frame);
     while n < stack.len() {
         #[cfg(target_arch = "x86_64")]
-        let step = match walker.rules.rule(objects, frame) {
+        let step = match rule {
             Rule::FRAMEHOP => objects
                 .unwinder
                 .unwind_frame(frame, &mut regs, &mut walker.framehop, &mut read)
@@ -192,33 +196,30 @@ pub(crate) fn capture(stack: &mut [usize]) -> Option<usize> {
         let step = objects
             .unwinder
             .unwind_frame(frame, &mut regs, &mut walker.framehop, &mut read);
-        match step {
-            Ok(Some(ret)) if in_code(objects, walker, ret) => {
-                stack[n] = ret as usize;
-                n += 1;
-                frame = FrameAddress::from_return_address(ret)?;
-            }
+        let ret = match step {
+            Ok(Some(ret)) => ret,
             // The stack's end (a frame whose CFI leaves the return address
-            // undefined: `_start`, `clone3`), or code of no listed object.
-            Ok(_) => break,
+            // undefined: `_start`, `clone3`).
+            Ok(None) => break,
             Err(_) => return None,
+        };
+        frame = FrameAddress::from_return_address(ret)?;
+        #[cfg(target_arch = "x86_64")]
+        {
+            rule = walker.rules.rule(objects, frame);
         }
+        #[cfg(target_arch = "x86_64")]
+        let in_code = rule != Rule::OUTSIDE;
+        #[cfg(not(target_arch = "x86_64"))]
+        let in_code = objects.holds(ret);
+        if !in_code {
+            // Code of no listed object: the walk ends before it.
+            break;
+        }
+        stack[n] = ret as usize;
+        n += 1;
     }
     Some(n)
-}
-
-/// Whether return address `ret` lies in some listed object's code: known
-/// from the rule table when it has an entry for `ret`, which the frame's
-/// next step looks up anyway.
-#[inline(always)]
-fn in_code(objects: &Objects, walker: &mut Walker, ret: u64) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(rule) = walker.rules.get(Rules::key(ret, false)) {
-        return rule != Rule::OUTSIDE;
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = walker;
-    objects.holds(ret)
 }
 
 /// The program counter (inside this function), and the registers framehop
@@ -555,7 +556,7 @@ type Context = gimli::UnwindContext<
 /// the CFA's offset from its register, 40..56 where `rbp` was saved,
 /// relative to the CFA (0: unchanged). The return address is at CFA − 8.
 #[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Rule(u64);
 
 #[cfg(target_arch = "x86_64")]
@@ -935,6 +936,43 @@ mod tests {
             OBJECTS.read().unwrap().as_ref().unwrap().loaded,
             loaded().unwrap()
         );
+    }
+
+    /// Each return address of a walk through Rust code gets a rule of the
+    /// table's own kinds, not framehop's, and keeps it for the next walk.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn keeps_a_rule_of_its_own_for_each_rust_frame() {
+        let objects = build(loaded().unwrap()).expect("objects listed");
+        let mut rules = Rules::new();
+        down(DEPTH, &mut || {
+            let (_, theirs) = both();
+            // libgcc's walk from inside `both`: its first frames are the
+            // unwinder's and `both`'s own, then returns into the closure
+            // and into `down`, DEPTH of them in a row.
+            let start = theirs
+                .windows(2)
+                .position(|w| w[0] == w[1])
+                .expect("recursion in the walk");
+            let downs = &theirs[start..start + DEPTH];
+            assert!(downs.iter().all(|&ret| ret == downs[0]));
+            for &ret in &theirs[start..] {
+                if ret == 0 {
+                    break;
+                }
+                let frame = FrameAddress::from_return_address(ret as u64).unwrap();
+                let rule = rules.rule(&objects, frame);
+                assert_eq!(rules.get(Rules::key(ret as u64, false)), Some(rule));
+                if downs.contains(&ret) {
+                    let kind = rule.0 & 0xff;
+                    assert!(
+                        kind == Rule::SP || kind == Rule::BP,
+                        "rule {:#x} for {ret:#x}",
+                        rule.0
+                    );
+                }
+            }
+        });
     }
 
     /// Stack reads stop at the thread's stack: the bounds hold a local,
