@@ -95,8 +95,7 @@ type Cache = CacheNative<MustNotAllocateDuringUnwind>;
 /// Walkers, each taken by one capture at a time: framehop's cache (33 KiB:
 /// gimli's fixed-size CFI evaluation context, 25 KiB, and 509 cached
 /// rules) and, on x86_64, a [`Rules`] (64 KiB of table, zero pages until
-/// used, and its own 25 KiB context). More captures at once than this fall
-/// back to libgcc's walk.
+/// used). More captures at once than this fall back to libgcc's walk.
 const CACHES: usize = 4;
 
 /// What one capture holds while it walks.
@@ -973,6 +972,28 @@ mod tests {
                 }
             }
         });
+    }
+
+    /// A table half full starts over, so probes stay short, and answers
+    /// for what it holds after.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_half_full_rule_table_starts_over() {
+        let objects = build(loaded().unwrap()).expect("objects listed");
+        let mut rules = Rules::new();
+        // Addresses below 64 KiB, where Linux maps nothing: each is kept
+        // as outside every object's code.
+        let frame = |i: usize| FrameAddress::from_return_address(8 * i as u64).unwrap();
+        for i in 1..=RULES / 2 {
+            assert_eq!(rules.rule(&objects, frame(i)), Rule::OUTSIDE);
+        }
+        assert_eq!(rules.taken, RULES / 2);
+        assert!(rules.get(Rules::key(8, false)).is_some());
+        assert_eq!(rules.rule(&objects, frame(RULES / 2 + 1)), Rule::OUTSIDE);
+        assert_eq!(rules.taken, 1);
+        assert_eq!(rules.get(Rules::key(8, false)), None);
+        let last = Rules::key(8 * (RULES / 2 + 1) as u64, false);
+        assert_eq!(rules.get(last), Some(Rule::OUTSIDE));
     }
 
     /// Stack reads stop at the thread's stack: the bounds hold a local,
