@@ -786,10 +786,10 @@ mod tests {
     /// async client's `socket()` is 35 frames down.
     const DEPTH: usize = 40;
 
-    /// framehop's walk, if it walked, and libgcc's.
+    /// This crate's walk, if it walked, and libgcc's.
     type Walks = (Option<Vec<usize>>, Vec<usize>);
 
-    /// Both walks from one frame: framehop's (`None` if it declined every
+    /// Both walks from one frame: this crate's (`None` if it declined every
     /// time; it declines while another test's `dlopen` has the object list
     /// rebuilt) and libgcc's, through `backtrace`, each with no cap on the
     /// count.
@@ -815,7 +815,7 @@ mod tests {
         std::hint::black_box((ours, theirs))
     }
 
-    /// Asserts that framehop's walk gives libgcc's return addresses, from
+    /// Asserts that this crate's walk gives libgcc's return addresses, from
     /// the return into `both`'s caller to the stack's end, and that it is
     /// at least `min` frames long.
     #[track_caller]
@@ -825,7 +825,7 @@ mod tests {
         if theirs.last() == Some(&0) {
             theirs.pop();
         }
-        let ours = ours.expect("framehop declined to walk");
+        let ours = ours.expect("the walk was declined");
         assert!(ours.len() >= min, "{} frames, want {min}", ours.len());
         // `ours[0]` and a frame of `theirs` both return into `both`, at two
         // call sites; from `both`'s caller on they must agree.
@@ -834,7 +834,7 @@ mod tests {
             .position(|&ip| ip == ours[1])
             .unwrap_or_else(|| panic!("{:#x} not in libgcc's walk {theirs:#x?}", ours[1]));
         assert!(k <= 8, "libgcc's walk reaches `both`'s caller at frame {k}");
-        assert_eq!(ours[1..], theirs[k..], "framehop's walk against libgcc's");
+        assert_eq!(ours[1..], theirs[k..], "our walk against libgcc's");
     }
 
     #[inline(never)]
