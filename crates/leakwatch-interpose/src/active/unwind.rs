@@ -6,13 +6,31 @@
 //! `backtrace()`) finds, for every frame, the object holding the address
 //! (`dl_iterate_phdr` under the loader's lock), searches its
 //! `.eh_frame_hdr`, and interprets the frame's CFI program from the start:
-//! 6.8 µs for 45 frames (`benches/unwind.rs`), against 0.8 µs here. framehop
-//! keeps the rule it derived for each
-//! return address in a cache, so a stack that passes through the same call
-//! sites again (the common case: the same test opening files in a loop)
-//! costs a hash lookup and a load or two per frame. Debug builds of
-//! dependencies keep no frame pointers, so a frame-pointer walk would stop
-//! in the first of them; CFI covers every frame.
+//! 6.8 µs for 45 frames (`benches/unwind.rs`), against well under 1 µs
+//! here. Each frame's rule is derived once per return address and kept, so
+//! a stack that passes through the same call sites again (the common case:
+//! the same test opening files in a loop) costs a table probe and a load or
+//! two per frame. Debug builds of dependencies keep no frame pointers, so a
+//! frame-pointer walk would stop in the first of them; CFI covers every
+//! frame.
+//!
+//! # Rules
+//!
+//! On x86_64 the rules are kept in [`Rules`], an open-addressed table of
+//! 4,096 entries keyed by return address, each rule one word: the CFA as
+//! `rsp` or `rbp` plus an offset, `rbp` unchanged or saved at an offset from
+//! the CFA, the return address at CFA − 8, or the stack's end. A rule is
+//! derived from the row gimli evaluates for the address in the object's
+//! `.eh_frame`, the translation framehop makes for its own cache. framehop's
+//! cache is direct-mapped over 509 slots, so of the 60 or so frames under a
+//! hook a few share a slot and evict each other, and each of those costs a
+//! fresh CFI evaluation on every capture; a table that probes on holds them
+//! all. A row of another shape (a CFA expression: PLT stubs, signal
+//! frames), or an address without an FDE, is marked as such and that frame
+//! is unwound by framehop, which knows those cases. An address outside
+//! every listed object's code is kept as such too, so that neither the
+//! object lookup nor the CFI evaluation runs twice for one address. On
+//! aarch64 every frame is framehop's.
 //!
 //! # Objects
 //!
@@ -74,10 +92,18 @@ type Bytes = &'static [u8];
 type Unwind = UnwinderNative<Bytes, MustNotAllocateDuringUnwind>;
 type Cache = CacheNative<MustNotAllocateDuringUnwind>;
 
-/// Rule caches, each taken by one capture at a time. 33 KiB each: gimli's
-/// fixed-size CFI evaluation context (25 KiB) and 509 cached rules. More
-/// captures at once than this fall back to libgcc's walk.
+/// Walkers, each taken by one capture at a time: framehop's cache (33 KiB:
+/// gimli's fixed-size CFI evaluation context, 25 KiB, and 509 cached
+/// rules) and, on x86_64, a [`Rules`] (64 KiB of table, zero pages until
+/// used). More captures at once than this fall back to libgcc's walk.
 const CACHES: usize = 4;
+
+/// What one capture holds while it walks.
+struct Walker {
+    framehop: Cache,
+    #[cfg(target_arch = "x86_64")]
+    rules: Rules,
+}
 
 /// What the loader has loaded and unloaded so far: `dlpi_adds`, `dlpi_subs`.
 type Loaded = (u64, u64);
@@ -88,7 +114,14 @@ struct Objects {
     unwinder: Unwind,
     /// Every object's executable segments, sorted by start.
     code: Vec<Range<u64>>,
-    caches: Box<[Mutex<Cache>]>,
+    /// Every object with unwind sections, sorted by where it starts.
+    #[cfg(target_arch = "x86_64")]
+    found: Vec<Found>,
+    /// For deriving rules (see [`Rules`]): one for all walkers, as only a
+    /// new return address needs it.
+    #[cfg(target_arch = "x86_64")]
+    context: Mutex<Box<Context>>,
+    caches: Box<[Mutex<Walker>]>,
 }
 
 impl Objects {
@@ -96,6 +129,14 @@ impl Objects {
     fn holds(&self, address: u64) -> bool {
         let i = self.code.partition_point(|r| r.start <= address);
         i > 0 && address < self.code[i - 1].end
+    }
+
+    /// The object whose loaded span holds `address`.
+    #[cfg(target_arch = "x86_64")]
+    fn object_of(&self, address: u64) -> Option<&Found> {
+        let i = self.found.partition_point(|f| f.span.0 <= address);
+        let found = self.found.get(i.checked_sub(1)?)?;
+        (address < found.span.1).then_some(found)
     }
 }
 
@@ -121,7 +162,8 @@ pub(crate) fn capture(stack: &mut [usize]) -> Option<usize> {
     let (_, high) = thread_stack(low)?;
     let held = objects(loaded()?)?;
     let objects = held.as_deref()?;
-    let mut cache = lock_any(&objects.caches)?;
+    let mut walker = lock_any(&objects.caches)?;
+    let walker = &mut *walker;
     let mut read = |address: u64| -> Result<u64, ()> {
         if !address.is_multiple_of(8) || address < low || address >= high - 7 {
             return Err(());
@@ -136,21 +178,45 @@ pub(crate) fn capture(stack: &mut [usize]) -> Option<usize> {
     let mut regs = regs;
     let mut frame = FrameAddress::from_instruction_pointer(pc);
     let mut n = 0;
+    // Each frame's rule is looked up once: the lookup that finds the next
+    // frame's rule also tells whether its return address is in code.
+    #[cfg(target_arch = "x86_64")]
+    let mut rule = walker.rules.rule(objects, frame);
     while n < stack.len() {
-        match objects
+        #[cfg(target_arch = "x86_64")]
+        let step = match rule {
+            Rule::FRAMEHOP => objects
+                .unwinder
+                .unwind_frame(frame, &mut regs, &mut walker.framehop, &mut read)
+                .map_err(drop),
+            rule => rule.exec(&mut regs, &mut read),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let step = objects
             .unwinder
-            .unwind_frame(frame, &mut regs, &mut cache, &mut read)
-        {
-            Ok(Some(ret)) if objects.holds(ret) => {
-                stack[n] = ret as usize;
-                n += 1;
-                frame = FrameAddress::from_return_address(ret)?;
-            }
+            .unwind_frame(frame, &mut regs, &mut walker.framehop, &mut read);
+        let ret = match step {
+            Ok(Some(ret)) => ret,
             // The stack's end (a frame whose CFI leaves the return address
-            // undefined: `_start`, `clone3`), or code of no listed object.
-            Ok(_) => break,
+            // undefined: `_start`, `clone3`).
+            Ok(None) => break,
             Err(_) => return None,
+        };
+        frame = FrameAddress::from_return_address(ret)?;
+        #[cfg(target_arch = "x86_64")]
+        {
+            rule = walker.rules.rule(objects, frame);
         }
+        #[cfg(target_arch = "x86_64")]
+        let in_code = rule != Rule::OUTSIDE;
+        #[cfg(not(target_arch = "x86_64"))]
+        let in_code = objects.holds(ret);
+        if !in_code {
+            // Code of no listed object: the walk ends before it.
+            break;
+        }
+        stack[n] = ret as usize;
+        n += 1;
     }
     Some(n)
 }
@@ -306,8 +372,8 @@ fn rebuild(loaded: Loaded) -> Option<()> {
     Some(())
 }
 
-/// The first cache no other capture holds.
-fn lock_any(caches: &[Mutex<Cache>]) -> Option<MutexGuard<'_, Cache>> {
+/// The first walker no other capture holds.
+fn lock_any(caches: &[Mutex<Walker>]) -> Option<MutexGuard<'_, Walker>> {
     caches.iter().find_map(|c| match c.try_lock() {
         Ok(c) => Some(c),
         Err(TryLockError::Poisoned(c)) => Some(c.into_inner()),
@@ -390,12 +456,6 @@ impl Found {
     /// This object as a framehop module over its `.eh_frame_hdr` and
     /// `.eh_frame`, borrowed from memory.
     fn module(&self) -> Module<Bytes> {
-        let bytes = |(start, end): (u64, u64)| -> Bytes {
-            // SAFETY: `read` checked that the range lies in a `PT_LOAD`
-            // segment, mapped while the object stays loaded: see the module
-            // docs for how the list is dropped before it is unloaded.
-            unsafe { std::slice::from_raw_parts(start as *const u8, (end - start) as usize) }
-        };
         // Addresses the object states (SVMAs) are its run-time addresses
         // less its base.
         let svma = |(start, end): (u64, u64)| start - self.base..end - self.base;
@@ -465,12 +525,257 @@ fn build(loaded: Loaded) -> Option<Objects> {
         code.extend(found.code[..found.code_len].iter().map(|&(s, e)| s..e));
     }
     code.sort_by_key(|r| r.start);
+    #[cfg(target_arch = "x86_64")]
+    list.found.sort_by_key(|f| f.span.0);
+    let walker = || Walker {
+        framehop: Cache::new_in(),
+        #[cfg(target_arch = "x86_64")]
+        rules: Rules::new(),
+    };
     Some(Objects {
         loaded,
         unwinder,
         code,
-        caches: (0..CACHES).map(|_| Mutex::new(Cache::new_in())).collect(),
+        #[cfg(target_arch = "x86_64")]
+        found: list.found,
+        #[cfg(target_arch = "x86_64")]
+        context: Mutex::new(Box::new(Context::new_in())),
+        caches: (0..CACHES).map(|_| Mutex::new(walker())).collect(),
     })
+}
+
+/// gimli's CFI evaluation context in fixed-size storage, as framehop's.
+#[cfg(target_arch = "x86_64")]
+type Context = gimli::UnwindContext<
+    usize,
+    <MustNotAllocateDuringUnwind as framehop::AllocationPolicy>::GimliUnwindContextStorage<usize>,
+>;
+
+/// One frame's unwind rule on x86_64, in a word: bits 0..8 the kind, 8..40
+/// the CFA's offset from its register, 40..56 where `rbp` was saved,
+/// relative to the CFA (0: unchanged). The return address is at CFA − 8.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rule(u64);
+
+#[cfg(target_arch = "x86_64")]
+impl Rule {
+    /// The stack ends here (the return address is undefined).
+    const END: Rule = Rule(1);
+    /// CFA = `rsp` + offset.
+    const SP: u64 = 2;
+    /// CFA = `rbp` + offset.
+    const BP: u64 = 3;
+    /// A row of another shape, or no FDE: framehop unwinds this frame.
+    const FRAMEHOP: Rule = Rule(4);
+    /// The address is in no listed object's code: the walk ends before it.
+    const OUTSIDE: Rule = Rule(5);
+
+    fn new(kind: u64, cfa_offset: i32, bp_offset: i16) -> Rule {
+        Rule(kind | u64::from(cfa_offset as u32) << 8 | u64::from(bp_offset as u16) << 40)
+    }
+
+    /// The rule for `row`, as framehop translates rows for its cache.
+    fn from_row<S>(row: &gimli::UnwindTableRow<usize, S>) -> Rule
+    where
+        S: gimli::UnwindContextStorage<usize>,
+    {
+        use gimli::{CfaRule, RegisterRule, X86_64};
+        match row.register(X86_64::RA) {
+            None | Some(RegisterRule::Undefined) => return Rule::END,
+            Some(RegisterRule::Offset(-8)) => {}
+            Some(_) => return Rule::FRAMEHOP,
+        }
+        let bp_offset = match row.register(X86_64::RBP) {
+            None | Some(RegisterRule::Undefined | RegisterRule::SameValue) => 0,
+            Some(RegisterRule::Offset(offset)) => match i16::try_from(offset) {
+                Ok(offset) if offset != 0 => offset,
+                _ => return Rule::FRAMEHOP,
+            },
+            Some(_) => return Rule::FRAMEHOP,
+        };
+        let CfaRule::RegisterAndOffset { register, offset } = row.cfa() else {
+            return Rule::FRAMEHOP;
+        };
+        let kind = match *register {
+            X86_64::RSP => Rule::SP,
+            X86_64::RBP => Rule::BP,
+            _ => return Rule::FRAMEHOP,
+        };
+        match i32::try_from(*offset) {
+            Ok(offset) => Rule::new(kind, offset, bp_offset),
+            Err(_) => Rule::FRAMEHOP,
+        }
+    }
+
+    /// Unwinds one frame by this rule (one of `SP` or `BP`, or `END`), as
+    /// framehop's `unwind_frame` would: the caller's return address, or
+    /// `None` at the stack's end.
+    #[inline(always)]
+    fn exec(
+        self,
+        regs: &mut UnwindRegsNative,
+        read: &mut impl FnMut(u64) -> Result<u64, ()>,
+    ) -> Result<Option<u64>, ()> {
+        let kind = self.0 & 0xff;
+        let cfa_offset = i64::from((self.0 >> 8) as u32 as i32);
+        let bp_offset = i64::from((self.0 >> 40) as u16 as i16);
+        let (sp, bp) = (regs.sp(), regs.bp());
+        let base = match kind {
+            Rule::SP => sp,
+            // A frame-pointer chain ends at a zero `rbp`.
+            Rule::BP if bp == 0 => return Ok(None),
+            Rule::BP => bp,
+            _ => return Ok(None),
+        };
+        let cfa = base.checked_add_signed(cfa_offset).ok_or(())?;
+        // Every frame's CFA lies above its stack pointer: one that does not
+        // is a bad rule, not a frame.
+        if cfa <= sp {
+            return Err(());
+        }
+        let ret = read(cfa - 8)?;
+        let bp = if bp_offset == 0 {
+            bp
+        } else {
+            read(cfa.checked_add_signed(bp_offset).ok_or(())?)?
+        };
+        if ret == 0 {
+            return Ok(None);
+        }
+        regs.set_ip(ret);
+        regs.set_sp(cfa);
+        regs.set_bp(bp);
+        Ok(Some(ret))
+    }
+}
+
+/// Entries in a [`Rules`] table; it is cleared when half are taken, so a
+/// probe ends within a few entries.
+#[cfg(target_arch = "x86_64")]
+const RULES: usize = 4096;
+
+/// Rules by address (see the module docs): open addressing with linear
+/// probing over `(key, rule)` pairs, entry `i` at `2 * i`, key 0 for a free
+/// entry.
+#[cfg(target_arch = "x86_64")]
+struct Rules {
+    entries: Box<[u64]>,
+    taken: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Rules {
+    fn new() -> Rules {
+        Rules {
+            // Zeroed (`calloc`), so its pages are mapped only as entries
+            // are written.
+            entries: vec![0; 2 * RULES].into_boxed_slice(),
+            taken: 0,
+        }
+    }
+
+    /// The key of a frame at `address`: a return address, or the
+    /// capture's own program counter (looked up at itself, not one byte
+    /// before), told apart by the top bit, which no user-space address has.
+    #[inline(always)]
+    fn key(address: u64, first: bool) -> u64 {
+        address | u64::from(first) << 63
+    }
+
+    #[inline(always)]
+    fn home(key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RULES.trailing_zeros())) as usize
+    }
+
+    /// The rule held for `key`, if any.
+    #[inline(always)]
+    fn get(&self, key: u64) -> Option<Rule> {
+        let mut i = Rules::home(key);
+        loop {
+            let k = self.entries[2 * i];
+            if k == key {
+                return Some(Rule(self.entries[2 * i + 1]));
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) % RULES;
+        }
+    }
+
+    /// The rule for `frame`, derived and kept if not held yet.
+    #[inline(always)]
+    fn rule(&mut self, objects: &Objects, frame: FrameAddress) -> Rule {
+        let first = !frame.is_return_address();
+        let key = Rules::key(frame.address(), first);
+        match self.get(key) {
+            Some(rule) => rule,
+            None => self.derive(objects, frame, key),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn derive(&mut self, objects: &Objects, frame: FrameAddress, key: u64) -> Rule {
+        let rule = if !objects.holds(frame.address()) {
+            Rule::OUTSIDE
+        } else if let Ok(mut context) = objects.context.try_lock() {
+            Rules::from_cfi(objects, &mut context, frame.address_for_lookup())
+        } else {
+            // Another walker derives a rule now: framehop unwinds this
+            // frame, and the rule is derived on a later walk.
+            return Rule::FRAMEHOP;
+        };
+        if self.taken >= RULES / 2 {
+            self.entries.fill(0);
+            self.taken = 0;
+        }
+        let mut i = Rules::home(key);
+        while self.entries[2 * i] != 0 {
+            i = (i + 1) % RULES;
+        }
+        self.entries[2 * i] = key;
+        self.entries[2 * i + 1] = rule.0;
+        self.taken += 1;
+        rule
+    }
+
+    /// The rule for `address` from its object's `.eh_frame`.
+    fn from_cfi(objects: &Objects, context: &mut Context, address: u64) -> Rule {
+        let Some(found) = objects.object_of(address) else {
+            return Rule::FRAMEHOP;
+        };
+        let bases = gimli::BaseAddresses::default()
+            .set_eh_frame_hdr(found.eh_frame_hdr.0)
+            .set_eh_frame(found.eh_frame.0);
+        let hdr = gimli::EhFrameHdr::new(bytes(found.eh_frame_hdr), gimli::NativeEndian);
+        let Ok(hdr) = hdr.parse(&bases, 8) else {
+            return Rule::FRAMEHOP;
+        };
+        let Some(table) = hdr.table() else {
+            return Rule::FRAMEHOP;
+        };
+        let eh_frame = gimli::EhFrame::new(bytes(found.eh_frame), gimli::NativeEndian);
+        match table.unwind_info_for_address(
+            &eh_frame,
+            &bases,
+            context,
+            address,
+            gimli::UnwindSection::cie_from_offset,
+        ) {
+            Ok(row) => Rule::from_row(row),
+            Err(_) => Rule::FRAMEHOP,
+        }
+    }
+}
+
+/// A section range read by `Found::read`, as bytes.
+fn bytes((start, end): (u64, u64)) -> Bytes {
+    // SAFETY: `Found::read` checked that the range lies in a `PT_LOAD`
+    // segment, mapped while the object stays loaded: see the module docs
+    // for how the list is dropped before it is unloaded.
+    unsafe { std::slice::from_raw_parts(start as *const u8, (end - start) as usize) }
 }
 
 #[cfg(test)]
@@ -481,10 +786,10 @@ mod tests {
     /// async client's `socket()` is 35 frames down.
     const DEPTH: usize = 40;
 
-    /// framehop's walk, if it walked, and libgcc's.
+    /// This crate's walk, if it walked, and libgcc's.
     type Walks = (Option<Vec<usize>>, Vec<usize>);
 
-    /// Both walks from one frame: framehop's (`None` if it declined every
+    /// Both walks from one frame: this crate's (`None` if it declined every
     /// time; it declines while another test's `dlopen` has the object list
     /// rebuilt) and libgcc's, through `backtrace`, each with no cap on the
     /// count.
@@ -510,7 +815,7 @@ mod tests {
         std::hint::black_box((ours, theirs))
     }
 
-    /// Asserts that framehop's walk gives libgcc's return addresses, from
+    /// Asserts that this crate's walk gives libgcc's return addresses, from
     /// the return into `both`'s caller to the stack's end, and that it is
     /// at least `min` frames long.
     #[track_caller]
@@ -520,7 +825,7 @@ mod tests {
         if theirs.last() == Some(&0) {
             theirs.pop();
         }
-        let ours = ours.expect("framehop declined to walk");
+        let ours = ours.expect("the walk was declined");
         assert!(ours.len() >= min, "{} frames, want {min}", ours.len());
         // `ours[0]` and a frame of `theirs` both return into `both`, at two
         // call sites; from `both`'s caller on they must agree.
@@ -529,7 +834,7 @@ mod tests {
             .position(|&ip| ip == ours[1])
             .unwrap_or_else(|| panic!("{:#x} not in libgcc's walk {theirs:#x?}", ours[1]));
         assert!(k <= 8, "libgcc's walk reaches `both`'s caller at frame {k}");
-        assert_eq!(ours[1..], theirs[k..], "framehop's walk against libgcc's");
+        assert_eq!(ours[1..], theirs[k..], "our walk against libgcc's");
     }
 
     #[inline(never)]
@@ -630,6 +935,65 @@ mod tests {
             OBJECTS.read().unwrap().as_ref().unwrap().loaded,
             loaded().unwrap()
         );
+    }
+
+    /// Each return address of a walk through Rust code gets a rule of the
+    /// table's own kinds, not framehop's, and keeps it for the next walk.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn keeps_a_rule_of_its_own_for_each_rust_frame() {
+        let objects = build(loaded().unwrap()).expect("objects listed");
+        let mut rules = Rules::new();
+        down(DEPTH, &mut || {
+            let (_, theirs) = both();
+            // libgcc's walk from inside `both`: its first frames are the
+            // unwinder's and `both`'s own, then returns into the closure
+            // and into `down`, DEPTH of them in a row.
+            let start = theirs
+                .windows(2)
+                .position(|w| w[0] == w[1])
+                .expect("recursion in the walk");
+            let downs = &theirs[start..start + DEPTH];
+            assert!(downs.iter().all(|&ret| ret == downs[0]));
+            for &ret in &theirs[start..] {
+                if ret == 0 {
+                    break;
+                }
+                let frame = FrameAddress::from_return_address(ret as u64).unwrap();
+                let rule = rules.rule(&objects, frame);
+                assert_eq!(rules.get(Rules::key(ret as u64, false)), Some(rule));
+                if downs.contains(&ret) {
+                    let kind = rule.0 & 0xff;
+                    assert!(
+                        kind == Rule::SP || kind == Rule::BP,
+                        "rule {:#x} for {ret:#x}",
+                        rule.0
+                    );
+                }
+            }
+        });
+    }
+
+    /// A table half full starts over, so probes stay short, and answers
+    /// for what it holds after.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_half_full_rule_table_starts_over() {
+        let objects = build(loaded().unwrap()).expect("objects listed");
+        let mut rules = Rules::new();
+        // Addresses below 64 KiB, where Linux maps nothing: each is kept
+        // as outside every object's code.
+        let frame = |i: usize| FrameAddress::from_return_address(8 * i as u64).unwrap();
+        for i in 1..=RULES / 2 {
+            assert_eq!(rules.rule(&objects, frame(i)), Rule::OUTSIDE);
+        }
+        assert_eq!(rules.taken, RULES / 2);
+        assert!(rules.get(Rules::key(8, false)).is_some());
+        assert_eq!(rules.rule(&objects, frame(RULES / 2 + 1)), Rule::OUTSIDE);
+        assert_eq!(rules.taken, 1);
+        assert_eq!(rules.get(Rules::key(8, false)), None);
+        let last = Rules::key(8 * (RULES / 2 + 1) as u64, false);
+        assert_eq!(rules.get(last), Some(Rule::OUTSIDE));
     }
 
     /// Stack reads stop at the thread's stack: the bounds hold a local,
