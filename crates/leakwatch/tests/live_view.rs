@@ -72,21 +72,19 @@ fn unwrapped_descriptors_and_threads_are_exported_until_closed() {
     std::fs::write(&wrapped_path, "x").unwrap();
 
     let scope = Scope::new("live view");
-    let (file, file_line) = (scope.run(|| std::fs::File::create(&path).unwrap()), line!());
-    let (listener, listener_line) = (
-        scope.run(|| TcpListener::bind("127.0.0.1:0").unwrap()),
-        line!(),
-    );
+    // Each line is taken just above the call it names.
+    let file_line = line!() + 1;
+    let file = scope.run(|| std::fs::File::create(&path).unwrap());
+    let listener_line = line!() + 1;
+    let listener = scope.run(|| TcpListener::bind("127.0.0.1:0").unwrap());
     let (stop, blocked) = mpsc::channel::<()>();
-    let (thread, thread_line) = (
-        scope.run(|| {
-            std::thread::Builder::new()
-                .name("lv-blocked".into())
-                .spawn(move || blocked.recv())
-                .unwrap()
-        }),
-        line!(),
-    );
+    let thread_line = line!() + 4;
+    let thread = scope.run(|| {
+        std::thread::Builder::new()
+            .name("lv-blocked".into())
+            .spawn(move || blocked.recv())
+            .unwrap()
+    });
     let wrapped = scope.run(|| leakwatch::fs::File::open(&wrapped_path).unwrap());
     let port = listener.local_addr().unwrap().port();
     let address = format!("tcp 127.0.0.1:{port} (LISTEN)");
