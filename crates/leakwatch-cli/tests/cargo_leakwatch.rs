@@ -299,7 +299,7 @@ fn the_suites_settings_file_decides_verdicts() {
     std::fs::create_dir_all(dir.join(".config")).unwrap();
     std::fs::write(
         dir.join(".config/leakwatch.toml"),
-        "ignore = [\"kind:child\"]\n\n[detect]\nthreads = false\n",
+        "ignore = [\"kind:child\", \"name:never-there\"]\n\n[detect]\nthreads = false\n",
     )
     .unwrap();
     let out = cargo_leakwatch(&dir, &["--runner", "cargo"]);
@@ -325,6 +325,47 @@ fn the_suites_settings_file_decides_verdicts() {
         stdout.contains("leakwatch: 1 finding ignored by .config/leakwatch.toml: kind:child"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(
+            "leakwatch: unused rule in .config/leakwatch.toml: name:never-there matched nothing"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_settings_file_fails_the_run_naming_its_line_and_key() {
+    let dir = scratch_crate("bad_settings", CLEAN);
+    std::fs::create_dir_all(dir.join(".config")).unwrap();
+    std::fs::write(
+        dir.join(".config/leakwatch.toml"),
+        "grace = \"1s\"\nignored = []\n",
+    )
+    .unwrap();
+    let out = cargo_leakwatch(&dir, &["--runner", "cargo"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("leakwatch: error: .config/leakwatch.toml, line 2, `ignored`: unknown key"),
+        "{stdout}"
+    );
+}
+
+/// A scratch crate whose tests use `#[leakwatch::test]`, with leakwatch
+/// as a dev-dependency from this workspace.
+fn attribute_crate(name: &str, tests: &str) -> PathBuf {
+    let facade = Path::new(env!("CARGO_MANIFEST_DIR")).join("../leakwatch");
+    let dir = scratch_crate(name, tests);
+    let manifest = dir.join("Cargo.toml");
+    let toml = std::fs::read_to_string(&manifest).unwrap().replace(
+        "[workspace]",
+        &format!(
+            "[dev-dependencies]\nleakwatch = {{ path = {:?} }}\n\n[workspace]",
+            facade.canonicalize().unwrap()
+        ),
+    );
+    std::fs::write(&manifest, toml).unwrap();
+    dir
 }
 
 /// A suite that links leakwatch's own hooks: its `#[leakwatch::test]`
@@ -332,8 +373,7 @@ fn the_suites_settings_file_decides_verdicts() {
 /// definitions hide, says so once rather than reporting it again.
 #[test]
 fn a_binary_with_leakwatchs_own_hooks_is_counted_once() {
-    let facade = Path::new(env!("CARGO_MANIFEST_DIR")).join("../leakwatch");
-    let dir = scratch_crate(
+    let dir = attribute_crate(
         "own_hooks",
         r#"
 #[leakwatch::test]
@@ -342,16 +382,6 @@ fn leaks_a_file_under_the_attribute() {
 }
 "#,
     );
-    let manifest = dir.join("Cargo.toml");
-    let mut toml = std::fs::read_to_string(&manifest).unwrap();
-    toml = toml.replace(
-        "[workspace]",
-        &format!(
-            "[dev-dependencies]\nleakwatch = {{ path = {:?} }}\n\n[workspace]",
-            facade.canonicalize().unwrap()
-        ),
-    );
-    std::fs::write(&manifest, toml).unwrap();
     let out = cargo_leakwatch(&dir, &["--runner", "cargo"]);
     let (stdout, stderr) = text(&out);
     // The attribute's check fails the test: cargo test's status.
@@ -366,6 +396,96 @@ fn leaks_a_file_under_the_attribute() {
         "{stdout}"
     );
     assert!(stdout.contains("0 tests checked"), "{stdout}");
+}
+
+/// The tests that failed, from libtest's or cargo-nextest's output.
+fn failed_tests(out: &Output) -> Vec<String> {
+    let (stdout, stderr) = text(out);
+    let mut failed: Vec<String> = format!("{stdout}{stderr}")
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            // libtest: `test name ... FAILED`
+            if let Some(name) = line.strip_prefix("test ")
+                && let Some(name) = name.strip_suffix(" ... FAILED")
+            {
+                return Some(name.to_owned());
+            }
+            // nextest: `FAIL [   0.3s] (1/3) crate::binary name`
+            let rest = line.strip_prefix("FAIL [")?;
+            Some(rest.rsplit(' ').next()?.to_owned())
+        })
+        .collect();
+    failed.sort();
+    failed.dedup();
+    failed
+}
+
+/// The suite's settings file decides the same verdicts whichever way the
+/// suite is run.
+#[test]
+fn the_same_rules_give_the_same_verdicts_under_every_runner() {
+    let dir = attribute_crate(
+        "verdicts",
+        r#"
+#[leakwatch::test]
+fn keeps_a_child_the_file_ignores() {
+    std::mem::forget(std::process::Command::new("sleep").arg("20").spawn().unwrap());
+}
+
+#[leakwatch::test]
+fn keeps_a_file() {
+    std::mem::forget(std::fs::File::open("Cargo.toml").unwrap());
+}
+
+#[leakwatch::test]
+fn closes_its_file() {
+    drop(std::fs::File::open("Cargo.toml").unwrap());
+}
+"#,
+    );
+    std::fs::create_dir_all(dir.join(".config")).unwrap();
+    std::fs::write(
+        dir.join(".config/leakwatch.toml"),
+        "ignore = [\"kind:child\"]\n",
+    )
+    .unwrap();
+    let direct = |args: &[&str]| {
+        Command::new("cargo")
+            .args(args)
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", target())
+            .env_remove("LEAKWATCH")
+            .env_remove("LEAKWATCH_GRACE")
+            .env_remove("RUSTFLAGS")
+            .output()
+            .unwrap()
+    };
+    let mut runs = vec![
+        ("cargo test", direct(&["test"])),
+        (
+            "cargo leakwatch test --runner cargo",
+            cargo_leakwatch(&dir, &["--runner", "cargo"]),
+        ),
+    ];
+    if nextest_installed() {
+        runs.push((
+            "cargo nextest run",
+            direct(&["nextest", "run", "--no-fail-fast"]),
+        ));
+        runs.push((
+            "cargo leakwatch test --runner nextest",
+            cargo_leakwatch(&dir, &["--runner", "nextest", "--no-fail-fast"]),
+        ));
+    }
+    for (how, out) in &runs {
+        let (stdout, stderr) = text(out);
+        assert_eq!(
+            failed_tests(out),
+            ["keeps_a_file"],
+            "{how}:\n{stdout}\n{stderr}"
+        );
+    }
 }
 
 /// The command depends on leakwatch-preload only for its source folder:

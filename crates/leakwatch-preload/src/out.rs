@@ -50,6 +50,18 @@ struct Line<'a> {
     ignored: Option<IgnoredLine<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<SettingsLine<'a>>,
+}
+
+/// The suite's settings file and all its rules, so that the summary can
+/// name those no test needed.
+#[derive(Serialize)]
+struct SettingsLine<'a> {
+    file: &'a str,
+    rules: Vec<String>,
 }
 
 impl Out {
@@ -83,12 +95,38 @@ impl Out {
                 rules: i.rules(),
             }),
             note: None,
+            error: None,
+            settings: None,
         });
     }
 
     /// Something the run's summary should say about this process.
     pub(crate) fn note(&self, note: &str) {
         self.line(&Line {
+            note: Some(note),
+            ..self.empty()
+        });
+    }
+
+    /// Something that makes the run fail whatever the tests did: the
+    /// suite's settings file cannot be used.
+    pub(crate) fn error(&self, error: &str) {
+        self.line(&Line {
+            error: Some(error),
+            ..self.empty()
+        });
+    }
+
+    /// The suite's settings file, with every rule it has.
+    pub(crate) fn settings(&self, file: &str, rules: Vec<String>) {
+        self.line(&Line {
+            settings: Some(SettingsLine { file, rules }),
+            ..self.empty()
+        });
+    }
+
+    fn empty(&self) -> Line<'_> {
+        Line {
             binary: &self.binary,
             pid: std::process::id(),
             test: None,
@@ -96,8 +134,10 @@ impl Out {
             report: None,
             suppressed: &[],
             ignored: None,
-            note: Some(note),
-        });
+            note: None,
+            error: None,
+            settings: None,
+        }
     }
 
     fn line(&self, line: &Line<'_>) {

@@ -64,6 +64,15 @@ fn start() -> Option<ScopeId> {
     if !(run.libtest)(&run.out) {
         return None;
     }
+    static SETTINGS: std::sync::Once = std::sync::Once::new();
+    SETTINGS.call_once(|| match leakwatch_core::Settings::suite() {
+        Ok(Some(settings)) => run.out.settings(
+            settings.file(),
+            settings.ignore().iter().map(ToString::to_string).collect(),
+        ),
+        Ok(None) => {}
+        Err(err) => run.out.error(&err.to_string()),
+    });
     let scope = Scope::new("test");
     let id = scope.id();
     tests().running.push(scope);

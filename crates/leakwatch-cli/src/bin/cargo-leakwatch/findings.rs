@@ -17,6 +17,15 @@ struct Line {
     suppressed: Vec<(String, usize)>,
     ignored: Option<IgnoredJson>,
     note: Option<String>,
+    error: Option<String>,
+    settings: Option<SettingsJson>,
+}
+
+/// A suite's settings file and every rule it has.
+#[derive(Debug, Deserialize)]
+struct SettingsJson {
+    file: String,
+    rules: Vec<String>,
 }
 
 /// What the suite's settings file's rules left out of one test's check.
@@ -99,6 +108,10 @@ pub(crate) struct Findings {
     /// What each settings file's rules left out: the count and the rules
     /// that did, by file.
     pub(crate) ignored: BTreeMap<String, (usize, BTreeSet<String>)>,
+    /// Each settings file the suite's processes read, with all its rules.
+    pub(crate) settings: BTreeMap<String, BTreeSet<String>>,
+    /// What makes the run fail whatever the tests did, once each.
+    pub(crate) errors: BTreeSet<String>,
     /// What the processes said about themselves, once each.
     pub(crate) notes: BTreeSet<String>,
 }
@@ -134,6 +147,17 @@ impl Findings {
         let binary = binary_name(&line.binary);
         if let Some(note) = line.note {
             self.notes.insert(note);
+            return;
+        }
+        if let Some(error) = line.error {
+            self.errors.insert(error);
+            return;
+        }
+        if let Some(settings) = line.settings {
+            self.settings
+                .entry(settings.file)
+                .or_default()
+                .extend(settings.rules);
             return;
         }
         let Some(test) = line.test else { return };

@@ -100,7 +100,7 @@ pub(crate) fn test(args: TestArgs) -> Result<ExitCode, String> {
                 .and_then(|c| u8::try_from(c).ok())
                 .unwrap_or(101),
         )
-    } else if summary.leaked() {
+    } else if summary.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -23,6 +23,10 @@ pub(crate) struct Summary {
     pub(crate) suppressions: Vec<SuppressionRow>,
     /// What the suite's settings file's rules left out.
     pub(crate) ignored: Vec<IgnoredRow>,
+    /// Rules of the suite's settings file that left nothing out, by file.
+    pub(crate) unused_rules: Vec<(String, String)>,
+    /// What makes the run fail whatever the tests did.
+    pub(crate) errors: Vec<String>,
     pub(crate) notes: Vec<String>,
 }
 
@@ -151,6 +155,18 @@ impl Summary {
                     rules: rules.iter().cloned().collect(),
                 })
                 .collect(),
+            unused_rules: findings
+                .settings
+                .iter()
+                .flat_map(|(file, rules)| {
+                    let used = findings.ignored.get(file).map(|(_, used)| used);
+                    rules
+                        .iter()
+                        .filter(move |rule| !used.is_some_and(|used| used.contains(*rule)))
+                        .map(move |rule| (file.clone(), rule.clone()))
+                })
+                .collect(),
+            errors: findings.errors.iter().cloned().collect(),
             notes: findings.notes.iter().cloned().collect(),
         }
     }
@@ -158,6 +174,12 @@ impl Summary {
     /// Whether anything leaked.
     pub(crate) fn leaked(&self) -> bool {
         !self.tests.is_empty()
+    }
+
+    /// Whether the run fails: something leaked, or the suite's settings
+    /// could not be used.
+    pub(crate) fn failed(&self) -> bool {
+        self.leaked() || !self.errors.is_empty()
     }
 
     /// How many findings suppressions left out.
@@ -176,6 +198,9 @@ fn counted(n: usize, what: &str) -> String {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for error in &self.errors {
+            writeln!(f, "leakwatch: error: {error}")?;
+        }
         for note in &self.notes {
             writeln!(f, "leakwatch: note: {note}")?;
         }
@@ -221,6 +246,12 @@ impl fmt::Display for Summary {
                 counted(row.count, "finding"),
                 row.file,
                 row.rules.join(", ")
+            )?;
+        }
+        for (file, rule) in &self.unused_rules {
+            writeln!(
+                f,
+                "leakwatch: unused rule in {file}: {rule} matched nothing in this run"
             )?;
         }
         if !self.suppressions.is_empty() {
