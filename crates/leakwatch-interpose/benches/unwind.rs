@@ -16,7 +16,7 @@ mod support;
     target_env = "gnu",
     any(target_arch = "x86_64", target_arch = "aarch64")
 ))]
-#[path = "../src/active/unwind.rs"]
+#[path = "../src/active/unwind/mod.rs"]
 #[allow(dead_code)] // its tests' helpers, built here without the tests
 mod unwind;
 

@@ -301,77 +301,6 @@ fn thread_stack(sp: u64) -> Option<(u64, u64)> {
     (bounds.0..bounds.1).contains(&sp).then_some(bounds)
 }
 
-/// The loader's counts of objects loaded and unloaded so far.
-fn loaded() -> Option<Loaded> {
-    unsafe extern "C" fn first(
-        info: *mut libc::dl_phdr_info,
-        size: libc::size_t,
-        data: *mut c_void,
-    ) -> c_int {
-        if size >= std::mem::size_of::<libc::dl_phdr_info>() {
-            // SAFETY: `dl_iterate_phdr` passes a valid `info` of `size`
-            // bytes, which holds the counts, and `data` is `loaded`'s
-            // `Option<Loaded>`, borrowed for the call.
-            unsafe {
-                *data.cast::<Option<Loaded>>() = Some(((*info).dlpi_adds, (*info).dlpi_subs));
-            }
-        }
-        // The counts are the same in every entry: stop at the first.
-        1
-    }
-    let mut counts: Option<Loaded> = None;
-    // SAFETY: `first` matches the callback's signature and only writes
-    // through `data`, which points at `counts` for the whole call.
-    unsafe { libc::dl_iterate_phdr(Some(first), (&raw mut counts).cast()) };
-    counts
-}
-
-/// The object list for `loaded`, built (or built again) if the one held is
-/// for other counts; `None` if it is busy or another thread is building.
-fn objects(loaded: Loaded) -> Option<RwLockReadGuard<'static, Option<Box<Objects>>>> {
-    for _ in 0..2 {
-        let held = match OBJECTS.try_read() {
-            Ok(held) => held,
-            Err(TryLockError::Poisoned(held)) => held.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        if held.as_ref().is_some_and(|o| o.loaded == loaded) {
-            return Some(held);
-        }
-        drop(held);
-        rebuild(loaded)?;
-    }
-    None
-}
-
-/// Builds the object list for `loaded` and swaps it in; `None` if another
-/// thread is building or the list could not be read.
-#[cold]
-fn rebuild(loaded: Loaded) -> Option<()> {
-    if BUILDING.swap(true, Ordering::Acquire) {
-        return None;
-    }
-    struct Done;
-    impl Drop for Done {
-        fn drop(&mut self) {
-            BUILDING.store(false, Ordering::Release);
-        }
-    }
-    let _done = Done;
-    // The list lives until the next `dlopen` or `dlclose`, not the scope
-    // whose hook happened to build it.
-    let _outside = ScopeId::NONE.enter();
-    let fresh = Some(Box::new(build(loaded)?));
-    // Waits only for captures under way: they hold the list to walk, which
-    // takes no lock and allocates nothing, and none starts while a writer
-    // waits.
-    let mut held = OBJECTS.write().unwrap_or_else(|p| p.into_inner());
-    let old = std::mem::replace(&mut *held, fresh);
-    drop(held);
-    drop(old);
-    Some(())
-}
-
 /// The first walker no other capture holds.
 fn lock_any(caches: &[Mutex<Walker>]) -> Option<MutexGuard<'_, Walker>> {
     caches.iter().find_map(|c| match c.try_lock() {
@@ -381,402 +310,13 @@ fn lock_any(caches: &[Mutex<Walker>]) -> Option<MutexGuard<'_, Walker>> {
     })
 }
 
-/// Executable segments kept per object; an object has one or two. Code in
-/// any further ones counts as no object's.
-const MAX_CODE: usize = 4;
-
-/// What a capture needs of one loaded object, read while the loader's lock
-/// is held. Addresses are run-time ones (AVMAs), `(start, end)`.
-#[derive(Clone, Copy, Default)]
-struct Found {
-    base: u64,
-    /// From the lowest `PT_LOAD` segment's start to the highest's end.
-    span: (u64, u64),
-    code: [(u64, u64); MAX_CODE],
-    code_len: usize,
-    eh_frame_hdr: (u64, u64),
-    /// From `.eh_frame`'s start to the end of the `PT_LOAD` segment holding
-    /// it.
-    eh_frame: (u64, u64),
-}
-
-impl Found {
-    /// Reads `info`'s segments and `.eh_frame_hdr`; `None` for an object
-    /// without unwind sections (a walk that reaches its code ends there).
-    ///
-    /// # Safety
-    ///
-    /// `info` is as `dl_iterate_phdr` passes it to its callback, and this
-    /// runs inside that callback, where the object stays loaded.
-    unsafe fn read(info: &libc::dl_phdr_info) -> Option<Found> {
-        if info.dlpi_phdr.is_null() {
-            return None;
-        }
-        // SAFETY: `dlpi_phdr` points at the object's `dlpi_phnum` program
-        // headers, mapped while it is loaded (the caller's contract).
-        let phdrs =
-            unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
-        let base = info.dlpi_addr;
-        let at = |p: &libc::Elf64_Phdr| (base + p.p_vaddr, base + p.p_vaddr + p.p_memsz);
-        let loads = || phdrs.iter().filter(|p| p.p_type == libc::PT_LOAD).map(at);
-        let in_load = |a: u64, b: u64| loads().find(|&(s, e)| s <= a && b <= e);
-        let mut found = Found {
-            base,
-            span: (loads().map(|l| l.0).min()?, loads().map(|l| l.1).max()?),
-            ..Found::default()
-        };
-        let code = phdrs
-            .iter()
-            .filter(|p| p.p_type == libc::PT_LOAD && p.p_flags & libc::PF_X != 0);
-        for (slot, p) in found.code.iter_mut().zip(code) {
-            *slot = at(p);
-            found.code_len += 1;
-        }
-        let hdr = at(phdrs.iter().find(|p| p.p_type == libc::PT_GNU_EH_FRAME)?);
-        if hdr.0 == hdr.1 {
-            return None;
-        }
-        in_load(hdr.0, hdr.1)?;
-        // SAFETY: `PT_GNU_EH_FRAME` lies inside a `PT_LOAD` segment (checked
-        // above), mapped while the object is loaded.
-        let hdr_data =
-            unsafe { std::slice::from_raw_parts(hdr.0 as *const u8, (hdr.1 - hdr.0) as usize) };
-        let bases = gimli::BaseAddresses::default().set_eh_frame_hdr(hdr.0);
-        let parsed = gimli::EhFrameHdr::new(hdr_data, gimli::NativeEndian)
-            .parse(&bases, 8)
-            .ok()?;
-        let gimli::Pointer::Direct(eh_frame) = parsed.eh_frame_ptr() else {
-            return None;
-        };
-        found.eh_frame_hdr = hdr;
-        found.eh_frame = (eh_frame, in_load(eh_frame, eh_frame)?.1);
-        Some(found)
-    }
-
-    /// This object as a framehop module over its `.eh_frame_hdr` and
-    /// `.eh_frame`, borrowed from memory.
-    fn module(&self) -> Module<Bytes> {
-        // Addresses the object states (SVMAs) are its run-time addresses
-        // less its base.
-        let svma = |(start, end): (u64, u64)| start - self.base..end - self.base;
-        Module::new(
-            String::new(),
-            self.span.0..self.span.1,
-            self.base,
-            ExplicitModuleSectionInfo {
-                base_svma: 0,
-                eh_frame_svma: Some(svma(self.eh_frame)),
-                eh_frame: Some(bytes(self.eh_frame)),
-                eh_frame_hdr_svma: Some(svma(self.eh_frame_hdr)),
-                eh_frame_hdr: Some(bytes(self.eh_frame_hdr)),
-                ..Default::default()
-            },
-        )
-    }
-}
-
-/// Lists the loaded objects and builds their unwinder, for `loaded`.
-fn build(loaded: Loaded) -> Option<Objects> {
-    /// Filled by `each` without allocating, since the loader's lock is
-    /// held meanwhile; `full` asks for a larger list.
-    struct List {
-        found: Vec<Found>,
-        full: bool,
-    }
-    unsafe extern "C" fn each(
-        info: *mut libc::dl_phdr_info,
-        _size: libc::size_t,
-        data: *mut c_void,
-    ) -> c_int {
-        // SAFETY: `dl_iterate_phdr` passes a valid `info`, and `data` is
-        // `build`'s `List`, borrowed for the call.
-        let (info, list) = unsafe { (&*info, &mut *data.cast::<List>()) };
-        if list.found.len() == list.found.capacity() {
-            list.full = true;
-            return 1;
-        }
-        // SAFETY: `info` is as passed to this callback, which this is.
-        if let Some(found) = unsafe { Found::read(info) } {
-            list.found.push(found);
-        }
-        0
-    }
-    let mut list = List {
-        found: Vec::with_capacity(64),
-        full: true,
-    };
-    while list.full {
-        let capacity = list.found.capacity() * 2;
-        list = List {
-            found: Vec::with_capacity(capacity),
-            full: false,
-        };
-        // SAFETY: `each` matches the callback's signature and only writes
-        // through `data`, which points at `list` for the whole call.
-        unsafe { libc::dl_iterate_phdr(Some(each), (&raw mut list).cast()) };
-    }
-    if list.found.is_empty() {
-        return None;
-    }
-    let mut unwinder = Unwind::new();
-    let mut code = Vec::new();
-    for found in &list.found {
-        unwinder.add_module(found.module());
-        code.extend(found.code[..found.code_len].iter().map(|&(s, e)| s..e));
-    }
-    code.sort_by_key(|r| r.start);
-    #[cfg(target_arch = "x86_64")]
-    list.found.sort_by_key(|f| f.span.0);
-    let walker = || Walker {
-        framehop: Cache::new_in(),
-        #[cfg(target_arch = "x86_64")]
-        rules: Rules::new(),
-    };
-    Some(Objects {
-        loaded,
-        unwinder,
-        code,
-        #[cfg(target_arch = "x86_64")]
-        found: list.found,
-        #[cfg(target_arch = "x86_64")]
-        context: Mutex::new(Box::new(Context::new_in())),
-        caches: (0..CACHES).map(|_| Mutex::new(walker())).collect(),
-    })
-}
-
-/// gimli's CFI evaluation context in fixed-size storage, as framehop's.
+mod objects;
 #[cfg(target_arch = "x86_64")]
-type Context = gimli::UnwindContext<
-    usize,
-    <MustNotAllocateDuringUnwind as framehop::AllocationPolicy>::GimliUnwindContextStorage<usize>,
->;
+mod rules;
 
-/// One frame's unwind rule on x86_64, in a word: bits 0..8 the kind, 8..40
-/// the CFA's offset from its register, 40..56 where `rbp` was saved,
-/// relative to the CFA (0: unchanged). The return address is at CFA − 8.
+use objects::{Found, bytes, loaded, objects};
 #[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rule(u64);
-
-#[cfg(target_arch = "x86_64")]
-impl Rule {
-    /// The stack ends here (the return address is undefined).
-    const END: Rule = Rule(1);
-    /// CFA = `rsp` + offset.
-    const SP: u64 = 2;
-    /// CFA = `rbp` + offset.
-    const BP: u64 = 3;
-    /// A row of another shape, or no FDE: framehop unwinds this frame.
-    const FRAMEHOP: Rule = Rule(4);
-    /// The address is in no listed object's code: the walk ends before it.
-    const OUTSIDE: Rule = Rule(5);
-
-    fn new(kind: u64, cfa_offset: i32, bp_offset: i16) -> Rule {
-        Rule(kind | u64::from(cfa_offset as u32) << 8 | u64::from(bp_offset as u16) << 40)
-    }
-
-    /// The rule for `row`, as framehop translates rows for its cache.
-    fn from_row<S>(row: &gimli::UnwindTableRow<usize, S>) -> Rule
-    where
-        S: gimli::UnwindContextStorage<usize>,
-    {
-        use gimli::{CfaRule, RegisterRule, X86_64};
-        match row.register(X86_64::RA) {
-            None | Some(RegisterRule::Undefined) => return Rule::END,
-            Some(RegisterRule::Offset(-8)) => {}
-            Some(_) => return Rule::FRAMEHOP,
-        }
-        let bp_offset = match row.register(X86_64::RBP) {
-            None | Some(RegisterRule::Undefined | RegisterRule::SameValue) => 0,
-            Some(RegisterRule::Offset(offset)) => match i16::try_from(offset) {
-                Ok(offset) if offset != 0 => offset,
-                _ => return Rule::FRAMEHOP,
-            },
-            Some(_) => return Rule::FRAMEHOP,
-        };
-        let CfaRule::RegisterAndOffset { register, offset } = row.cfa() else {
-            return Rule::FRAMEHOP;
-        };
-        let kind = match *register {
-            X86_64::RSP => Rule::SP,
-            X86_64::RBP => Rule::BP,
-            _ => return Rule::FRAMEHOP,
-        };
-        match i32::try_from(*offset) {
-            Ok(offset) => Rule::new(kind, offset, bp_offset),
-            Err(_) => Rule::FRAMEHOP,
-        }
-    }
-
-    /// Unwinds one frame by this rule (one of `SP` or `BP`, or `END`), as
-    /// framehop's `unwind_frame` would: the caller's return address, or
-    /// `None` at the stack's end.
-    #[inline(always)]
-    fn exec(
-        self,
-        regs: &mut UnwindRegsNative,
-        read: &mut impl FnMut(u64) -> Result<u64, ()>,
-    ) -> Result<Option<u64>, ()> {
-        let kind = self.0 & 0xff;
-        let cfa_offset = i64::from((self.0 >> 8) as u32 as i32);
-        let bp_offset = i64::from((self.0 >> 40) as u16 as i16);
-        let (sp, bp) = (regs.sp(), regs.bp());
-        let base = match kind {
-            Rule::SP => sp,
-            // A frame-pointer chain ends at a zero `rbp`.
-            Rule::BP if bp == 0 => return Ok(None),
-            Rule::BP => bp,
-            _ => return Ok(None),
-        };
-        let cfa = base.checked_add_signed(cfa_offset).ok_or(())?;
-        // Every frame's CFA lies above its stack pointer: one that does not
-        // is a bad rule, not a frame.
-        if cfa <= sp {
-            return Err(());
-        }
-        let ret = read(cfa - 8)?;
-        let bp = if bp_offset == 0 {
-            bp
-        } else {
-            read(cfa.checked_add_signed(bp_offset).ok_or(())?)?
-        };
-        if ret == 0 {
-            return Ok(None);
-        }
-        regs.set_ip(ret);
-        regs.set_sp(cfa);
-        regs.set_bp(bp);
-        Ok(Some(ret))
-    }
-}
-
-/// Entries in a [`Rules`] table; it is cleared when half are taken, so a
-/// probe ends within a few entries.
-#[cfg(target_arch = "x86_64")]
-const RULES: usize = 4096;
-
-/// Rules by address (see the module docs): open addressing with linear
-/// probing over `(key, rule)` pairs, entry `i` at `2 * i`, key 0 for a free
-/// entry.
-#[cfg(target_arch = "x86_64")]
-struct Rules {
-    entries: Box<[u64]>,
-    taken: usize,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Rules {
-    fn new() -> Rules {
-        Rules {
-            // Zeroed (`calloc`), so its pages are mapped only as entries
-            // are written.
-            entries: vec![0; 2 * RULES].into_boxed_slice(),
-            taken: 0,
-        }
-    }
-
-    /// The key of a frame at `address`: a return address, or the
-    /// capture's own program counter (looked up at itself, not one byte
-    /// before), told apart by the top bit, which no user-space address has.
-    #[inline(always)]
-    fn key(address: u64, first: bool) -> u64 {
-        address | u64::from(first) << 63
-    }
-
-    #[inline(always)]
-    fn home(key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RULES.trailing_zeros())) as usize
-    }
-
-    /// The rule held for `key`, if any.
-    #[inline(always)]
-    fn get(&self, key: u64) -> Option<Rule> {
-        let mut i = Rules::home(key);
-        loop {
-            let k = self.entries[2 * i];
-            if k == key {
-                return Some(Rule(self.entries[2 * i + 1]));
-            }
-            if k == 0 {
-                return None;
-            }
-            i = (i + 1) % RULES;
-        }
-    }
-
-    /// The rule for `frame`, derived and kept if not held yet.
-    #[inline(always)]
-    fn rule(&mut self, objects: &Objects, frame: FrameAddress) -> Rule {
-        let first = !frame.is_return_address();
-        let key = Rules::key(frame.address(), first);
-        match self.get(key) {
-            Some(rule) => rule,
-            None => self.derive(objects, frame, key),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn derive(&mut self, objects: &Objects, frame: FrameAddress, key: u64) -> Rule {
-        let rule = if !objects.holds(frame.address()) {
-            Rule::OUTSIDE
-        } else if let Ok(mut context) = objects.context.try_lock() {
-            Rules::from_cfi(objects, &mut context, frame.address_for_lookup())
-        } else {
-            // Another walker derives a rule now: framehop unwinds this
-            // frame, and the rule is derived on a later walk.
-            return Rule::FRAMEHOP;
-        };
-        if self.taken >= RULES / 2 {
-            self.entries.fill(0);
-            self.taken = 0;
-        }
-        let mut i = Rules::home(key);
-        while self.entries[2 * i] != 0 {
-            i = (i + 1) % RULES;
-        }
-        self.entries[2 * i] = key;
-        self.entries[2 * i + 1] = rule.0;
-        self.taken += 1;
-        rule
-    }
-
-    /// The rule for `address` from its object's `.eh_frame`.
-    fn from_cfi(objects: &Objects, context: &mut Context, address: u64) -> Rule {
-        let Some(found) = objects.object_of(address) else {
-            return Rule::FRAMEHOP;
-        };
-        let bases = gimli::BaseAddresses::default()
-            .set_eh_frame_hdr(found.eh_frame_hdr.0)
-            .set_eh_frame(found.eh_frame.0);
-        let hdr = gimli::EhFrameHdr::new(bytes(found.eh_frame_hdr), gimli::NativeEndian);
-        let Ok(hdr) = hdr.parse(&bases, 8) else {
-            return Rule::FRAMEHOP;
-        };
-        let Some(table) = hdr.table() else {
-            return Rule::FRAMEHOP;
-        };
-        let eh_frame = gimli::EhFrame::new(bytes(found.eh_frame), gimli::NativeEndian);
-        match table.unwind_info_for_address(
-            &eh_frame,
-            &bases,
-            context,
-            address,
-            gimli::UnwindSection::cie_from_offset,
-        ) {
-            Ok(row) => Rule::from_row(row),
-            Err(_) => Rule::FRAMEHOP,
-        }
-    }
-}
-
-/// A section range read by `Found::read`, as bytes.
-fn bytes((start, end): (u64, u64)) -> Bytes {
-    // SAFETY: `Found::read` checked that the range lies in a `PT_LOAD`
-    // segment, mapped while the object stays loaded: see the module docs
-    // for how the list is dropped before it is unloaded.
-    unsafe { std::slice::from_raw_parts(start as *const u8, (end - start) as usize) }
-}
+use rules::{Context, Rule, Rules};
 
 #[cfg(test)]
 mod tests {
@@ -942,7 +482,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn keeps_a_rule_of_its_own_for_each_rust_frame() {
-        let objects = build(loaded().unwrap()).expect("objects listed");
+        let objects = objects::build(loaded().unwrap()).expect("objects listed");
         let mut rules = Rules::new();
         down(DEPTH, &mut || {
             let (_, theirs) = both();
@@ -979,20 +519,23 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn a_half_full_rule_table_starts_over() {
-        let objects = build(loaded().unwrap()).expect("objects listed");
+        let objects = objects::build(loaded().unwrap()).expect("objects listed");
         let mut rules = Rules::new();
         // Addresses below 64 KiB, where Linux maps nothing: each is kept
         // as outside every object's code.
         let frame = |i: usize| FrameAddress::from_return_address(8 * i as u64).unwrap();
-        for i in 1..=RULES / 2 {
+        for i in 1..=rules::RULES / 2 {
             assert_eq!(rules.rule(&objects, frame(i)), Rule::OUTSIDE);
         }
-        assert_eq!(rules.taken, RULES / 2);
+        assert_eq!(rules.taken, rules::RULES / 2);
         assert!(rules.get(Rules::key(8, false)).is_some());
-        assert_eq!(rules.rule(&objects, frame(RULES / 2 + 1)), Rule::OUTSIDE);
+        assert_eq!(
+            rules.rule(&objects, frame(rules::RULES / 2 + 1)),
+            Rule::OUTSIDE
+        );
         assert_eq!(rules.taken, 1);
         assert_eq!(rules.get(Rules::key(8, false)), None);
-        let last = Rules::key(8 * (RULES / 2 + 1) as u64, false);
+        let last = Rules::key(8 * (rules::RULES / 2 + 1) as u64, false);
         assert_eq!(rules.get(last), Some(Rule::OUTSIDE));
     }
 
