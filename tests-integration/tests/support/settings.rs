@@ -2,37 +2,32 @@
 //! file `.config/leakwatch.toml` or not: given to the child as its
 //! `CARGO_MANIFEST_DIR`, it is where every check looks for the file (read
 //! once per process, so each variant needs a process of its own).
-
-use std::path::PathBuf;
+//!
+//! The folder is made inside this package, so that the child finds the
+//! same workspace root (the folder above with a `Cargo.lock`) as a real
+//! suite does: a frame in a test file is then the user's, and a site is the
+//! user's line or a library's reached from it, as in a real report.
 
 /// A package folder for one run, holding `.config/leakwatch.toml` with
-/// `text`, or no file for `None`; removed when dropped. `run` names it
-/// within this process, so parallel tests each get their own.
-pub fn package(run: &str, text: Option<&str>) -> Package {
-    let dir = std::env::temp_dir().join(format!(
-        "leakwatch-integration-{}-{run}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join(".config")).unwrap();
+/// `text`, or no file for `None`; removed when dropped.
+pub fn package(text: Option<&str>) -> Package {
+    let dir = tempfile::Builder::new()
+        .prefix(".scratch-package-")
+        .tempdir_in(env!("CARGO_MANIFEST_DIR"))
+        .unwrap();
+    std::fs::create_dir(dir.path().join(".config")).unwrap();
     if let Some(text) = text {
-        std::fs::write(dir.join(".config/leakwatch.toml"), text).unwrap();
+        std::fs::write(dir.path().join(".config/leakwatch.toml"), text).unwrap();
     }
     Package(dir)
 }
 
 /// A package folder made by [`package`].
-pub struct Package(PathBuf);
+pub struct Package(tempfile::TempDir);
 
 impl Package {
     /// The folder, as a child's `CARGO_MANIFEST_DIR`.
     pub fn dir(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Package {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().to_str().unwrap()
     }
 }
