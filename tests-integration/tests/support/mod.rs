@@ -1,11 +1,12 @@
 //! Helpers shared by the tests against real crates: running this test
 //! binary's ignored tests in a child process and reading libtest's output,
-//! the line of a test file that a report must name, and an HTTP server that
-//! lives in a static.
+//! the line of a test file that a report must name, an HTTP server that
+//! lives in a static, and a package folder holding a settings file.
 
 #![allow(dead_code)]
 
 pub mod server;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -71,12 +72,20 @@ impl Run {
 /// renamed or filtered-out test fails the caller instead of passing it.
 #[track_caller]
 pub fn run(args: &[&str], expected_tests: usize) -> Run {
+    run_with_env(args, &[], expected_tests)
+}
+
+/// [`run`], with the variables `env` set in the child (after the
+/// `LEAKWATCH*` ones of this environment are removed).
+#[track_caller]
+pub fn run_with_env(args: &[&str], env: &[(&str, &str)], expected_tests: usize) -> Run {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(args)
         .env_remove("LEAKWATCH")
         .env_remove("LEAKWATCH_GRACE")
         .env_remove("LEAKWATCH_DETECT")
         .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let output =
