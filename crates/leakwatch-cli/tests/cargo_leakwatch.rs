@@ -282,6 +282,89 @@ fn suppressions_are_counted_and_unused_ones_named() {
     );
 }
 
+/// A dependency outside the suite's workspace whose threads start threads
+/// of their own: the stack of such a thread holds no frame of the suite,
+/// only the dependency's, std's and libc's thread start.
+const RELAY: &str = r#"
+/// Starts a thread that starts a sleeper and ends at once.
+pub fn start_relay() {
+    std::thread::spawn(|| {
+        std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(20))); // LEAK relayed
+    })
+    .join()
+    .unwrap();
+}
+
+/// Starts a thread that starts a thread and joins it.
+pub fn start_and_join() {
+    std::thread::spawn(|| std::thread::spawn(|| ()).join().unwrap())
+        .join()
+        .unwrap();
+}
+"#;
+
+const RELAYED: &str = r#"
+#[test]
+fn relays() {
+    relay::start_relay();
+}
+
+#[test]
+fn relays_joined() {
+    relay::start_and_join();
+}
+"#;
+
+#[test]
+fn a_thread_a_dependency_thread_started_names_no_line_of_libc() {
+    let dir = scratch_crate("relayed", RELAYED);
+    let relay = dir.with_file_name(format!(
+        "{}-relay",
+        dir.file_name().unwrap().to_str().unwrap()
+    ));
+    let _ = std::fs::remove_dir_all(&relay);
+    std::fs::create_dir_all(relay.join("src")).unwrap();
+    std::fs::write(
+        relay.join("Cargo.toml"),
+        "[package]\nname = \"relay\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    )
+    .unwrap();
+    std::fs::write(relay.join("src/lib.rs"), RELAY).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str(&format!(
+        "\n[dependencies]\nrelay = {{ path = {:?} }}\n",
+        relay.display().to_string()
+    ));
+    std::fs::write(&manifest, toml).unwrap();
+
+    let out = cargo_leakwatch(&dir, &["--runner", "cargo"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let report = stdout
+        .split("leakwatch: leaky ")
+        .find(|part| part.starts_with("relays:"))
+        .unwrap_or_else(|| panic!("no report for relays:\n{stdout}\n{stderr}"));
+    let site = report
+        .lines()
+        .find(|l| l.contains("1 thread still open, spawned at"))
+        .unwrap_or_else(|| panic!("no thread in\n{report}"));
+    let line = line_of(RELAY, "relayed");
+    assert!(
+        site.contains(&format!("-relay/src/lib.rs:{line}:")),
+        "not the relay's line {line}: {site}"
+    );
+    // No frame of the suite is on that thread's stack, so no line of the
+    // suite is named; libc's thread start, whose debug info names its file
+    // `./nptl/pthread_create.c`, is not the suite's code either.
+    assert!(!site.contains(" via "), "{site}");
+    assert!(
+        stdout.contains("2 tests checked in 1 binary: 1 test leaked 1 item at 1 site"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("leaky relays_joined:"), "{stdout}");
+}
+
 #[test]
 fn a_bad_suppressions_file_is_named_with_its_line() {
     let dir = scratch_crate("bad_rules", CLEAN);

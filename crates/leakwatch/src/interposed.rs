@@ -406,9 +406,10 @@ fn thread_item(thread: &OpenThread, labels: &mut Labels) -> Option<Item> {
 /// item: the user's own, or a library's when one did, which a report
 /// prints with the user's call that led there (`opened at
 /// socket2-0.6.1/src/socket.rs:89:23 via tests/client.rs:12:40`).
-/// `None` when neither has a line (no user frame was recorded).
+/// A library's line stands alone when no frame of the user's was
+/// recorded (a thread that a library's own thread started has none).
+/// `None` when neither has a line.
 fn opening_site(stack: &Stack) -> Option<Site> {
-    let user = stack.user_call()?;
     let opener = stack.frames().into_iter().find(|f| {
         let bare = f.function.trim_start_matches('<');
         !["std::", "core::", "alloc::"]
@@ -416,18 +417,20 @@ fn opening_site(stack: &Stack) -> Option<Site> {
             .any(|p| bare.starts_with(p))
             && f.line.is_some()
     });
-    Some(match opener {
-        Some(frame) if frame.is_dependency() => Site::new(
+    match opener {
+        Some(frame) if frame.is_dependency() => Some(Site::new(
             frame.file.unwrap_or_default(),
             frame.line.unwrap_or(0),
             frame.column.unwrap_or(0),
-        ),
-        _ => Site::new(
-            user.file().to_owned(),
-            user.line(),
-            user.column().unwrap_or(0),
-        ),
-    })
+        )),
+        _ => stack.user_call().map(|user| {
+            Site::new(
+                user.file().to_owned(),
+                user.line(),
+                user.column().unwrap_or(0),
+            )
+        }),
+    }
 }
 
 fn child_item(child: &OpenChild, labels: &mut Labels) -> Item {

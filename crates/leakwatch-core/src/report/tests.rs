@@ -19,6 +19,7 @@ fn counts_are_words() {
     assert_eq!(counted(3, "db-txn"), "3 db-txns");
     assert_eq!(counted(2, "box"), "2 boxes");
     assert_eq!(counted(0, "item"), "0 items");
+    assert_eq!(counted(2, "child"), "2 children");
 }
 
 #[cfg(any(debug_assertions, feature = "production"))]

@@ -144,6 +144,9 @@ pub(super) fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
         return format!("1 {noun}");
     }
+    if noun == "child" {
+        return format!("{n} children");
+    }
     let es = ["s", "x", "z", "ch", "sh"]
         .iter()
         .any(|end| noun.ends_with(end));

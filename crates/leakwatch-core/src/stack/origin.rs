@@ -15,7 +15,7 @@
 //! for the process) or else the working directory.
 
 use std::panic::Location;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The user's workspace root, found once (see the [module docs](self)).
@@ -58,12 +58,19 @@ fn is_dependency_file_in(file: &str, root: Option<&Path>) -> bool {
     }
     let path = Path::new(file);
     if path.is_relative() {
-        // The workspace's own crates, unless trim-paths named a crate folder.
-        return path
-            .components()
-            .next()
-            .and_then(|c| c.as_os_str().to_str())
-            .is_some_and(|first| split_name_version(first).is_some());
+        let mut components = path.components();
+        return match components.next() {
+            // Cargo names the workspace's files from its root, never from
+            // `.` or `..`: such a name is another build's, relative to its
+            // own folder (glibc's debug info names `start_thread`'s file
+            // `./nptl/pthread_create.c`).
+            Some(Component::CurDir | Component::ParentDir) => true,
+            // The workspace's own crates, unless trim-paths named a crate
+            // folder.
+            first => first
+                .and_then(|c| c.as_os_str().to_str())
+                .is_some_and(|first| split_name_version(first).is_some()),
+        };
     }
     !root.is_some_and(|root| path.starts_with(root))
 }
@@ -310,6 +317,11 @@ mod tests {
             "inside the workspace"
         );
         assert!(!dep("my-service/src/lib.rs"), "a member folder with a dash");
+        assert!(
+            dep("./nptl/pthread_create.c"),
+            "glibc's debug info, relative to its own build folder"
+        );
+        assert!(dep("../lib/other.rs"), "relative to another folder");
     }
 
     #[test]

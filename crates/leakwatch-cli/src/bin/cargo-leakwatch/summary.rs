@@ -189,10 +189,11 @@ impl Summary {
 }
 
 fn counted(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
+    match (n, what) {
+        (1, _) => format!("1 {what}"),
+        (_, "child") => format!("{n} children"),
+        (_, "binary") => format!("{n} binaries"),
+        _ => format!("{n} {what}s"),
     }
 }
 
@@ -208,7 +209,7 @@ impl fmt::Display for Summary {
             f,
             "leakwatch: {} checked in {}: ",
             counted(self.checked, "test"),
-            counted(self.binaries, "binary").replace("binarys", "binaries"),
+            counted(self.binaries, "binary"),
         )?;
         if self.leaked() {
             writeln!(
@@ -280,5 +281,18 @@ impl fmt::Display for Summary {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counts_are_words() {
+        assert_eq!(counted(1, "child"), "1 child");
+        assert_eq!(counted(3, "child"), "3 children");
+        assert_eq!(counted(2, "binary"), "2 binaries");
+        assert_eq!(counted(2, "thread"), "2 threads");
     }
 }
