@@ -128,6 +128,38 @@ fn thread_joined_is_clean() {
     assert!(open(&scope).is_empty());
 }
 
+/// A thread that ends where no hook sees it end (here a raw `exit` system
+/// call, which skips its start routine's return) is not charged to its
+/// scope once it is gone.
+#[test]
+fn a_thread_gone_without_returning_is_forgotten() {
+    let scope = Scope::new("thread-gone");
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    scope.run(|| {
+        std::thread::spawn(move || {
+            // SAFETY: `gettid` has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            // SAFETY: ends this thread only; it holds no lock and nothing
+            // waits for it.
+            unsafe { libc::syscall(libc::SYS_exit, 0) };
+        })
+    });
+    let tid = tid_rx.recv().unwrap();
+    let task = format!("/proc/self/task/{tid}");
+    for _ in 0..1000 {
+        if !std::path::Path::new(&task).exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        !std::path::Path::new(&task).exists(),
+        "the thread still runs"
+    );
+    assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).threads, 0);
+    assert!(open(&scope).is_empty());
+}
+
 #[test]
 fn child_never_waited_is_found_and_waiting_clears_it() {
     let scope = Scope::new("child");

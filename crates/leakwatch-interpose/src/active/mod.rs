@@ -679,12 +679,6 @@ impl Among<'_> {
     }
 }
 
-/// Calls `each` with every live record of `table` whose scope is one of
-/// `scopes`, and that scope.
-fn scan(table: &[Slot<W>], scopes: &[ScopeId], each: impl FnMut(&Slot<W>, [u64; W], ScopeId)) {
-    scan_among(table, Among::Scopes(scopes), each);
-}
-
 /// Calls `each` with every live record of `table` that `among` covers, and
 /// its scope.
 fn scan_among(
@@ -740,6 +734,30 @@ fn scan_children(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
     });
 }
 
+/// `each` for every thread record `among` covers whose thread still runs,
+/// forgetting those whose thread is gone: one that ended where no hook saw
+/// it end (a raw `exit` system call, a `pthread_exit` bound inside libc)
+/// must not be charged to its scope forever.
+fn scan_threads(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
+    scan_among(&THREADS, among, |slot, words, scope| {
+        if words[STATE] != RUNNING || thread_exists(words[SUBJECT] as i32) {
+            each(words, scope);
+        } else {
+            forget_if_unchanged(slot, &words);
+        }
+    });
+}
+
+/// Whether thread `tid` of this process exists.
+fn thread_exists(tid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the thread exists in this process
+    // (`tgkill` with this process's id, so a reused id elsewhere does not
+    // count); `getpid` has no preconditions.
+    let rc = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, 0) };
+    // SAFETY: `__errno_location` returns this thread's errno slot.
+    rc == 0 || unsafe { *libc::__errno_location() } != libc::ESRCH
+}
+
 pub(crate) fn is_recorded(fd: i32) -> bool {
     let Some(slot) = usize::try_from(fd).ok().and_then(|i| FDS.get(i)) else {
         return false;
@@ -752,7 +770,7 @@ pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
     let among = Among::Scopes(scopes);
     let mut counts = Counts::default();
     scan_fds(among, |_, _| counts.fds += 1);
-    scan(&THREADS, scopes, |_, _, _| counts.threads += 1);
+    scan_threads(among, |_, _| counts.threads += 1);
     scan_children(among, |_, _| counts.children += 1);
     counts
 }
@@ -800,7 +818,7 @@ fn open_among(among: Among<'_>) -> Open {
             created: created(&words, scope),
         });
     });
-    scan_among(&THREADS, among, |_, words, scope| {
+    scan_threads(among, |words, scope| {
         open.threads.push(OpenThread {
             tid: (words[STATE] == RUNNING).then_some(words[SUBJECT] as i32),
             created: created(&words, scope),
