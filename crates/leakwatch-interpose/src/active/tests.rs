@@ -124,12 +124,12 @@ fn a_claimed_slot_is_no_earlier_scopes() {
         g.set(STATE, LIVE);
     }
     let mut found = 0;
-    scan(&TABLE, &[earlier.id()], |_, _, _| found += 1);
+    scan_among(&TABLE, Among::Scopes(&[earlier.id()]), |_, _, _| found += 1);
     assert_eq!(found, 1);
     free(&TABLE, 0);
     assert_eq!(claim(&TABLE, &HINT), Some(0));
     let mut found = 0;
-    scan(&TABLE, &[earlier.id()], |_, _, _| found += 1);
+    scan_among(&TABLE, Among::Scopes(&[earlier.id()]), |_, _, _| found += 1);
     assert_eq!(found, 0, "the claimed slot is not the earlier record");
     free(&TABLE, 0);
 }
