@@ -63,6 +63,16 @@ fn waits_for_its_child() {
 }
 
 #[test]
+fn its_children_do_not_load_the_library() {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "echo \"$LD_PRELOAD\""])
+        .output()
+        .unwrap();
+    let preload = String::from_utf8_lossy(&out.stdout);
+    assert!(!preload.contains("leakwatch_preload"), "{preload}");
+}
+
+#[test]
 fn touches_the_shared_static() {
     let _ = &*SHARED;
 }
@@ -190,7 +200,7 @@ fn each_leak_named_at_its_line(runner: &str) {
         );
     }
     assert!(
-        stdout.contains("10 tests checked in 1 binary: 4 tests leaked 4 items at 4 sites"),
+        stdout.contains("11 tests checked in 1 binary: 4 tests leaked 4 items at 4 sites"),
         "{stdout}"
     );
     for clean in [
@@ -389,7 +399,7 @@ fn the_suites_settings_file_decides_verdicts() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains("10 tests checked in 1 binary: 2 tests leaked 2 items at 2 sites"),
+        stdout.contains("11 tests checked in 1 binary: 2 tests leaked 2 items at 2 sites"),
         "{stdout}"
     );
     for (test, reported) in [

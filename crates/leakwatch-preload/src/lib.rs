@@ -5,15 +5,19 @@
 //!
 //! Loaded into a process, it defines libc's `open`, `socket`,
 //! `pthread_create`, `posix_spawnp`, `close`, `waitpid` and the rest, as
-//! `leakwatch-interpose` does in an executable that links it. It then does
-//! nothing unless the process is a test binary of the run:
+//! `leakwatch-interpose` does in an executable that links it.
+//! `cargo leakwatch test` preloads it into the test binaries alone: cargo
+//! and cargo-nextest start each through the target's runner, which is
+//! `cargo leakwatch` itself, setting `LD_PRELOAD` for that one process;
+//! and the library takes itself out of `LD_PRELOAD` as it starts, so the
+//! processes a test starts (a `sleep`, `git`, a C tool) never load it.
+//! Where it is loaded it still does nothing unless:
 //!
 //! - `LEAKWATCH_PRELOAD_OUT` names the folder findings go to, and
 //!   `LEAKWATCH_PRELOAD_TARGET` the target folder whose `deps` hold the
-//!   run's test binaries. Every other process (cargo, rustc, a `sleep`
-//!   a test starts, a proc-macro server) is left alone: each hook passes
-//!   the call straight through.
-//! - The binary runs libtest (its symbols say so; `harness = false`
+//!   run's test binaries (a process elsewhere is left alone: each hook
+//!   passes the call straight through);
+//! - the binary runs libtest (its symbols say so; `harness = false`
 //!   binaries are not checked) and does not define the hooks itself (one
 //!   that links leakwatch's own hooks checks its `#[leakwatch::test]`s
 //!   itself, and is counted once).
@@ -42,6 +46,7 @@ mod name;
 mod out;
 mod tests;
 
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -83,6 +88,7 @@ fn start() {
     else {
         return;
     };
+    leave_children_alone();
     let Ok(exe) = std::fs::read_link("/proc/self/exe") else {
         return;
     };
@@ -131,6 +137,50 @@ fn start() {
     // SAFETY: `at_exit` is an `extern "C" fn()` that stays loaded: a
     // preloaded library is never unloaded.
     unsafe { libc::atexit(at_exit) };
+}
+
+/// Takes this library out of `LD_PRELOAD`, so that the processes this one
+/// starts (a test's `sleep`, `git`, a C tool) do not load it: only the
+/// test binaries that `cargo leakwatch test` starts through its runner do.
+fn leave_children_alone() {
+    let Some(me) = own_path() else { return };
+    let Some(preload) = std::env::var_os("LD_PRELOAD") else {
+        return;
+    };
+    let preload = preload.to_string_lossy().into_owned();
+    let others: Vec<&str> = preload
+        .split([' ', ':'])
+        .filter(|entry| !entry.is_empty() && Path::new(entry) != me)
+        .collect();
+    // SAFETY: the loader runs `.init_array` functions before `main`, on the
+    // only thread, so nothing reads the environment meanwhile.
+    unsafe {
+        if others.is_empty() {
+            std::env::remove_var("LD_PRELOAD");
+        } else {
+            std::env::set_var("LD_PRELOAD", others.join(" "));
+        }
+    }
+}
+
+/// This library's file, as the loader opened it.
+fn own_path() -> Option<PathBuf> {
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::uninit();
+    // SAFETY: `dladdr` reads the loader's tables and writes `info` when it
+    // returns non-zero.
+    if unsafe { libc::dladdr(init as *const libc::c_void, info.as_mut_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: it returned non-zero, so `info` is written; `dli_fname` is
+    // null or a NUL-terminated name the loader keeps while the library is
+    // loaded.
+    let name = unsafe { info.assume_init() }.dli_fname;
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: as above.
+    let name = unsafe { std::ffi::CStr::from_ptr(name) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes())))
 }
 
 /// Whether `exe` is in a `deps` folder under `target`, where cargo puts

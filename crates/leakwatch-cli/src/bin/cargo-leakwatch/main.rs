@@ -21,6 +21,7 @@ mod findings;
 mod html;
 mod preload;
 mod run;
+mod runner;
 mod summary;
 
 use std::path::PathBuf;
@@ -41,6 +42,16 @@ enum Cargo {
 enum Command {
     /// Runs the suite with every test checked for what it left open.
     Test(TestArgs),
+    /// The target runner `test` sets: starts one test binary with the
+    /// library preloaded.
+    #[command(hide = true, name = "__preloaded")]
+    Preloaded {
+        /// The test binary.
+        binary: std::ffi::OsString,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `cargo leakwatch test`'s own options; everything after them goes to
@@ -81,8 +92,12 @@ enum Runner {
 }
 
 fn main() -> ExitCode {
-    let Cargo::Leakwatch(Command::Test(args)) = Cargo::parse();
-    match run::test(args) {
+    let Cargo::Leakwatch(command) = Cargo::parse();
+    let result = match command {
+        Command::Test(args) => run::test(args),
+        Command::Preloaded { binary, args } => Err(runner::exec(&binary, &args)),
+    };
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("cargo-leakwatch: error: {err}");

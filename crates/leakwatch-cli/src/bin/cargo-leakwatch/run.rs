@@ -7,6 +7,7 @@ use leakwatch_core::Ignore;
 
 use crate::findings::Findings;
 use crate::preload::{self, cargo};
+use crate::runner;
 use crate::summary::Summary;
 use crate::{Runner, TestArgs};
 
@@ -42,17 +43,19 @@ pub(crate) fn test(args: TestArgs) -> Result<ExitCode, String> {
         _ => command.arg("test"),
     };
     command.args(&args.args);
-    let preloaded = match std::env::var_os("LD_PRELOAD") {
-        Some(others) if !others.is_empty() => {
-            let mut all = lib.clone().into_os_string();
-            all.push(" ");
-            all.push(others);
-            all
+    // Each test binary is started through this command, as the target's
+    // runner, which preloads the library for it alone (see `runner`).
+    let me = std::env::current_exe()
+        .map_err(|err| format!("cannot find cargo-leakwatch's own path: {err}"))?;
+    for triple in runner::triples(&args.args)? {
+        let variable = runner::variable(&triple);
+        if let Some(theirs) = std::env::var_os(&variable) {
+            command.env(runner::THEIRS_ENV, theirs);
         }
-        _ => lib.clone().into_os_string(),
-    };
+        command.env(variable, format!("{} leakwatch __preloaded", me.display()));
+    }
     command
-        .env("LD_PRELOAD", preloaded)
+        .env(runner::LIB_ENV, &lib)
         .env(OUT_ENV, &out)
         .env(TARGET_ENV, &target);
     if let Some(file) = &args.suppressions {
