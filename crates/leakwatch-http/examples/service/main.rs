@@ -26,24 +26,21 @@ use leakwatch::watchdog::Thresholds;
 use leakwatch_export::metrics::LeakMetrics;
 
 fn main() -> ExitCode {
-    // The runtime's threads start inside this scope and stay in it, so
-    // every descriptor they open is recorded with the scope; one opened in
-    // a scope has its stack taken (in debug builds, and in release builds
-    // at `LEAKWATCH=stacks`), which is how a plain `std::fs::File` in a
-    // handler is named by its line.
-    let service = leakwatch_core::Scope::new("checkout");
-    let runtime = service.run(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    });
-    match runtime {
+    // The whole service runs inside this scope: the runtime's threads start
+    // in it and stay in it, so every descriptor they or `main` open is
+    // recorded with the scope; one opened in a scope has its stack taken (in
+    // debug builds, and in release builds at `LEAKWATCH=stacks`), which is
+    // how a plain `std::fs::File` in a handler is named by its line.
+    leakwatch_core::Scope::new("checkout").run(|| match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime.block_on(serve()),
         Err(e) => {
             eprintln!("service: cannot start a tokio runtime: {e}");
             ExitCode::FAILURE
         }
-    }
+    })
 }
 
 async fn serve() -> ExitCode {
