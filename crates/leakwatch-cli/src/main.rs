@@ -31,7 +31,7 @@ use clap::{Parser, Subcommand};
 /// `/debug/leaks/json`, one ending in `/debug/leaks` reads its `/json`, any
 /// other path is read as given; its query string is kept.
 #[derive(Debug, Parser)]
-#[command(name = "leakwatch", version, about, long_about)]
+#[command(name = "leakwatch", version, about, long_about, after_help = EXAMPLES)]
 struct Cli {
     /// How long to wait for a server's answer.
     #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
@@ -40,10 +40,46 @@ struct Cli {
     command: Command,
 }
 
+const EXAMPLES: &str = "\
+Examples:
+  leakwatch top http://127.0.0.1:6060
+  leakwatch diff --wait 30s http://127.0.0.1:6060 http://127.0.0.1:6060
+  leakwatch flame http://127.0.0.1:6060 -o leaks.svg
+
+Run `leakwatch help COMMAND` for each command's options and examples.";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  leakwatch top http://127.0.0.1:6060                  # refreshed every 2s
+  leakwatch top --once --kind fd,thread http://127.0.0.1:6060
+  leakwatch top --site src/pool.rs 'http://127.0.0.1:6060?min_age=30'
+  leakwatch top --once leaks.json                      # a capture saved before";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  leakwatch diff before.json http://127.0.0.1:6060
+  leakwatch diff --wait 1m --kind db-conn http://127.0.0.1:6060 http://127.0.0.1:6060
+  leakwatch diff before.json after.pb.gz --fail-on-growth        # CI: 1 on any growth
+  leakwatch diff --fail-on-growth 5 before.json http://127.0.0.1:6060
+
+Exit status: 0 when the diff was printed (without --fail-on-growth, whatever it \
+shows; with it, when no site's live items grew by more than N), 1 when one did \
+with --fail-on-growth given, 2 when a capture could not be read or the \
+arguments are wrong. Growth is counted site by site. Written before A and B \
+without N, --fail-on-growth would read A as its N: put it after them, or write \
+--fail-on-growth=0.";
+
+const FLAME_EXAMPLES: &str = "\
+Examples:
+  leakwatch flame http://127.0.0.1:6060 -o leaks.svg
+  leakwatch flame 'http://127.0.0.1:6060?kind=db-conn' -o db.svg
+  leakwatch flame leaks.json                          # writes leaks.svg";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// A live table of open items by kind and site, largest growth first;
     /// `q`, Esc or Ctrl-C quits.
+    #[command(after_help = TOP_EXAMPLES)]
     Top {
         /// The service's URL (`http://host:port`) or a capture's.
         url: String,
@@ -58,11 +94,10 @@ enum Command {
         only: source::Only,
     },
     /// What appeared, went away and grew from A to B, by kind and site.
-    #[command(
-        after_help = "Exit status: 0 when no site grew by more than --fail-over items \
-                            (by default: when nothing grew), 1 when one did, 2 when a \
-                            capture could not be read or the arguments are wrong."
-    )]
+    ///
+    /// A report: it exits 0 whatever changed, unless `--fail-on-growth` is
+    /// given.
+    #[command(after_help = DIFF_EXAMPLES)]
     Diff {
         /// The earlier capture: a file or a URL.
         a: String,
@@ -72,14 +107,20 @@ enum Command {
         /// How long to wait between reading A and B.
         #[arg(long, default_value = "0s", value_parser = parse_duration)]
         wait: Duration,
-        /// Exit with status 1 only when a site grew by more than this many
-        /// items.
-        #[arg(long, default_value_t = 0, value_name = "N")]
-        fail_over: usize,
+        /// Exit with status 1 when a site's live items grew by more than N
+        /// (0 when the flag is given without N: any growth).
+        #[arg(
+            long,
+            value_name = "N",
+            num_args = 0..=1,
+            default_missing_value = "0"
+        )]
+        fail_on_growth: Option<usize>,
         #[command(flatten)]
         only: source::Only,
     },
     /// A flame graph (SVG) of the live items of a capture, by stack.
+    #[command(after_help = FLAME_EXAMPLES)]
     Flame {
         /// The capture: a file or a URL.
         snapshot: String,
@@ -125,9 +166,9 @@ fn main() -> ExitCode {
             a,
             b,
             wait,
-            fail_over,
+            fail_on_growth,
             only,
-        } => (diff(&a, &b, wait, fail_over, &only, cli.timeout), 2),
+        } => (diff(&a, &b, wait, fail_on_growth, &only, cli.timeout), 2),
         Command::Flame { snapshot, output } => (
             flame::run(&snapshot, &output, cli.timeout).map(|()| ExitCode::SUCCESS),
             1,
@@ -139,12 +180,13 @@ fn main() -> ExitCode {
     })
 }
 
-/// Prints the diff; 1 when a site grew by more than `fail_over` items.
+/// Prints the diff; 1 only when `fail_on_growth` is given and a site's
+/// live items grew by more than it.
 fn diff(
     a: &str,
     b: &str,
     wait: Duration,
-    fail_over: usize,
+    fail_on_growth: Option<usize>,
     only: &source::Only,
     timeout: Duration,
 ) -> Result<ExitCode, String> {
@@ -153,7 +195,7 @@ fn diff(
     let after = only.apply(&source::read(b, timeout)?);
     let diff = leakwatch_export::Diff::between(&before, &after);
     print!("{diff}");
-    let grew = diff.grew().any(|c| c.after() - c.before() > fail_over);
+    let grew = fail_on_growth.is_some_and(|n| diff.grew().any(|c| c.after() - c.before() > n));
     Ok(if grew {
         ExitCode::FAILURE
     } else {

@@ -69,7 +69,13 @@ fn diff_of_two_files_points_at_the_site_that_grew() {
     std::fs::write(&b, after.to_json()).unwrap();
     let site = after.entries()[0].site().to_string();
 
-    let out = leakwatch().arg("diff").arg(&a).arg(&b).output().unwrap();
+    let out = leakwatch()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--fail-on-growth")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         out.status.code(),
@@ -105,6 +111,7 @@ fn diff_reads_a_file_against_a_live_url_and_pprof_against_json() {
         .arg("diff")
         .arg(&before)
         .arg(format!("{base}/debug/leaks/json?kind=cli-url"))
+        .arg("--fail-on-growth")
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -322,7 +329,7 @@ fn stdout_of(args: &[&str], code: i32) -> String {
 }
 
 #[test]
-fn diff_exits_1_only_past_the_threshold_and_0_when_nothing_grew() {
+fn diff_is_a_report_unless_asked_to_fail_on_growth() {
     if !leakwatch_core::COMPILED_IN {
         return;
     }
@@ -337,14 +344,60 @@ fn diff_exits_1_only_past_the_threshold_and_0_when_nothing_grew() {
     std::fs::write(&b, after.to_json()).unwrap();
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
 
-    // Grew by 4: over a threshold of 3, not over one of 4.
-    stdout_of(&["diff", "--fail-over", "3", a, b], 1);
-    let within = stdout_of(&["diff", "--fail-over", "4", a, b], 0);
-    assert!(within.contains("(1 -> 5, grew)"), "{within}");
+    // Without the flag the growth is reported, not failed.
+    let report = stdout_of(&["diff", a, b], 0);
+    assert!(report.contains("(1 -> 5, grew)"), "{report}");
+    // The flag alone fails on any growth.
+    let failed = stdout_of(&["diff", a, b, "--fail-on-growth"], 1);
+    assert_eq!(failed, report);
+    stdout_of(&["diff", "--fail-on-growth=0", a, b], 1);
+    // Grew by 4: by more than 3, not by more than 4.
+    stdout_of(&["diff", "--fail-on-growth", "3", a, b], 1);
+    stdout_of(&["diff", a, b, "--fail-on-growth", "4"], 0);
+    stdout_of(&["diff", "--fail-on-growth=4", a, b], 0);
     // Shrinking and no change are not growth.
-    stdout_of(&["diff", b, a], 0);
-    assert_eq!(stdout_of(&["diff", a, a], 0), "no change\n");
+    stdout_of(&["diff", b, a, "--fail-on-growth"], 0);
+    assert_eq!(
+        stdout_of(&["diff", a, a, "--fail-on-growth"], 0),
+        "no change\n"
+    );
+    // A value that is not a count is refused by name, as a usage error.
+    let out = leakwatch()
+        .args(["diff", "--fail-on-growth", "some", a, b])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'some'") && stderr.contains("--fail-on-growth"),
+        "{stderr}"
+    );
     drop(held);
+}
+
+#[test]
+fn help_of_each_command_ends_with_examples() {
+    for (args, example) in [
+        (&["--help"][..], "leakwatch top http://"),
+        (
+            &["top", "--help"][..],
+            "leakwatch top --once --kind fd,thread",
+        ),
+        (&["diff", "--help"][..], "--fail-on-growth"),
+        (&["flame", "--help"][..], "leakwatch flame http://"),
+    ] {
+        let help = stdout_of(args, 0);
+        let examples = help
+            .split_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{args:?}: no examples in\n{help}"))
+            .1;
+        assert!(examples.contains(example), "{args:?}: {examples}");
+    }
+    let diff = stdout_of(&["diff", "--help"], 0);
+    assert!(
+        diff.contains("Exit status: 0") && diff.contains("--fail-on-growth [<N>]"),
+        "{diff}"
+    );
 }
 
 #[test]
@@ -388,13 +441,33 @@ fn diff_and_top_show_only_the_kinds_and_sites_asked_for() {
     )
     .unwrap();
     let empty = empty.to_str().unwrap();
-    let grown = stdout_of(&["diff", "--kind", "cli-other", empty, base], 1);
+    let grown = stdout_of(
+        &[
+            "diff",
+            "--kind",
+            "cli-other",
+            empty,
+            base,
+            "--fail-on-growth",
+        ],
+        1,
+    );
     assert_eq!(grown.lines().count(), 1, "{grown}");
     assert!(
         grown.contains("cli-other") && grown.contains("(0 -> 3, appeared)"),
         "{grown}"
     );
-    let none = stdout_of(&["diff", "--kind", "cli-gone", empty, base], 0);
+    let none = stdout_of(
+        &[
+            "diff",
+            "--kind",
+            "cli-gone",
+            empty,
+            base,
+            "--fail-on-growth",
+        ],
+        0,
+    );
     assert_eq!(none, "no change\n");
     drop((kept, other));
 }

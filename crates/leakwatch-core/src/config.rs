@@ -270,6 +270,43 @@ fn sampled_out(one_in: NonZeroU32) -> bool {
     // `draw * n / 2^32` is uniform over `0..n` (to within n / 2^32).
     (u64::from(draw) * u64::from(one_in.get())) >> 32 != 0
 }
+
+/// For tests: seeds the calling thread's sampler, so that which items
+/// `sampled:N` records on this thread is the same from run to run.
+///
+/// Production sampling never calls it: each thread's sampler is seeded
+/// from std's per-process random keys on first use. A test that asserts
+/// how close a sampled estimate is to the truth seeds it first, and the
+/// bound it asserts then holds or fails every time, not by chance; each
+/// `seed` (0 included) gives one fixed sequence. Nothing happens when
+/// tracking is compiled out.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use leakwatch_core::{Level, Tag};
+///
+/// let recorded = || {
+///     leakwatch_core::__seed_sampler(7);
+///     leakwatch_core::set_level(Level::Sampled(NonZeroU32::new(4).unwrap()));
+///     let tags: Vec<Tag> = (0..100).map(|_| Tag::new("seeded")).collect();
+///     leakwatch_core::set_level(Level::Sites);
+///     tags.iter().map(Tag::is_tracked).collect::<Vec<bool>>()
+/// };
+/// assert_eq!(recorded(), recorded());
+/// ```
+#[doc(hidden)]
+pub fn __seed_sampler(seed: u64) {
+    #[cfg(any(debug_assertions, feature = "production"))]
+    // xorshift's state must not be 0, which also means "not seeded yet".
+    SAMPLER.set(if seed == 0 {
+        0x9E37_79B9_7F4A_7C15
+    } else {
+        seed
+    });
+    #[cfg(not(any(debug_assertions, feature = "production")))]
+    let _ = seed;
+}
+
 #[cfg(any(debug_assertions, feature = "production"))]
 static ENV_ERROR: OnceLock<Option<ConfigError>> = OnceLock::new();
 

@@ -100,6 +100,8 @@ cfg_on! {
 }
 
 // Tracking and checking.
+#[doc(hidden)]
+pub use config::__seed_sampler;
 pub use config::{Level, level, level_if_known, set_level};
 pub use ignore::Ignore;
 pub use report::{Ignored, Report};

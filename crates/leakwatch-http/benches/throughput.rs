@@ -1,7 +1,10 @@
 //! Throughput of the example service (its routes, its tracked pool and its
-//! long-held watchdog, as `examples/service` runs them) at `LEAKWATCH=sites`
-//! against `off`, on 127.0.0.1, driven by the example's bounded load
-//! generator.
+//! long-held watchdog, on a runtime started inside a scope, as
+//! `examples/service` runs them) at `LEAKWATCH=sites` against `off`, on
+//! 127.0.0.1, driven by the example's bounded load generator. libc is
+//! interposed (`production` turns leakwatch's hooks on for the benches):
+//! at `sites` every socket, accept and thread is recorded, at `off` each
+//! hook is a plain call to libc.
 //!
 //! ```text
 //! cargo bench -p leakwatch-http --bench throughput --features production \
@@ -176,6 +179,10 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    if let leakwatch::integration::Support::Unavailable(why) = leakwatch::integration::support() {
+        eprintln!("throughput: libc is not interposed in this build: {why}");
+        return ExitCode::FAILURE;
+    }
     let plan = match Plan::from_args(std::env::args().skip(1)) {
         Ok(plan) => plan,
         Err(e) => {
@@ -183,10 +190,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+    let runtime = leakwatch_core::Scope::new("checkout")
+        .run(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        })
         .expect("a tokio runtime");
     match runtime.block_on(bench(plan)) {
         Ok(()) => ExitCode::SUCCESS,

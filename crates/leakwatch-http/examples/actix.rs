@@ -3,9 +3,14 @@
 //! its answer back.
 //!
 //! ```text
-//! cargo run -p leakwatch-http --example actix
+//! cargo run -p leakwatch-http --example actix [-- ADDRESS]
 //! curl http://127.0.0.1:6060/debug/leaks
 //! ```
+//!
+//! It listens on ADDRESS (default `127.0.0.1:6060`; `127.0.0.1:0` picks a
+//! free port) and prints the URL of the routes as its first line.
+
+use std::io::Write as _;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, get, web};
 use http_body_util::BodyExt as _;
@@ -47,16 +52,22 @@ async fn leaks(
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:6060".to_owned());
     let service = web::Data::new(leakwatch_http::Endpoint::new("actix").service());
-    println!("leaks at http://127.0.0.1:6060/debug/leaks");
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(service.clone())
             .service(hello)
             .service(web::resource("/debug/leaks").to(leaks))
             .service(web::resource("/debug/leaks/{format}").to(leaks))
     })
-    .bind(("127.0.0.1", 6060))?
-    .run()
-    .await
+    .bind(&addr)
+    .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    for bound in server.addrs() {
+        println!("leaks at http://{bound}/debug/leaks");
+    }
+    std::io::stdout().flush()?;
+    server.run().await
 }

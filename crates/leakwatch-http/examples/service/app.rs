@@ -1,15 +1,17 @@
 //! A checkout service whose order handler leaks one pooled connection in a
-//! hundred (and whose report handler holds one a while, then returns it), with leakwatch's routes mounted beside its own, the long-held
-//! watchdog counting into the served metrics, and a bounded load generator
-//! to drive it.
+//! hundred (and whose report handler holds one a while, then returns it),
+//! whose keep handler keeps a plain `std` file and connection for good,
+//! with leakwatch's routes mounted beside its own, the long-held watchdog
+//! counting into the served metrics, and a bounded load generator to drive
+//! it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::get;
 use http_body_util::{BodyExt as _, Empty};
 use hyper::body::Bytes;
@@ -84,12 +86,58 @@ async fn report(
     Ok("report\n")
 }
 
+/// What [`keep`] opened: never closed, as a cache that only grows.
+static KEPT: Mutex<Vec<(std::fs::File, std::net::TcpStream)>> = Mutex::new(Vec::new());
+
+/// A cache warm-up with a bug: opens the service's own executable as a
+/// plain `std::fs::File` and connects a plain `std::net::TcpStream` to the
+/// service's own address (the request's `Host`), and keeps both for good.
+/// Neither is wrapped: leakwatch sees them where libc is interposed, at
+/// these two lines when they are opened inside a scope with a stack taken
+/// (see `main`).
+async fn keep(headers: HeaderMap) -> Result<&'static str, (StatusCode, String)> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or((
+            StatusCode::BAD_REQUEST,
+            "no Host header to connect to\n".to_owned(),
+        ))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("no executable path: {e}\n"),
+        )
+    })?;
+    let file = std::fs::File::open(&exe).map_err(|e| {
+        let at = exe.display();
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot open {at}: {e}\n"),
+        )
+    })?;
+    // A loopback connect completes in the kernel's backlog, before the
+    // server accepts it, so this blocking call does not wait on this
+    // runtime.
+    let stream = std::net::TcpStream::connect(host).map_err(|e| {
+        (
+            StatusCode::BAD_GATEWAY,
+            format!("cannot connect to Host {host:?}: {e}\n"),
+        )
+    })?;
+    KEPT.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((file, stream));
+    Ok("kept\n")
+}
+
 /// The service's routes with leakwatch's mounted beside them, serving
 /// `metrics` at `/debug/leaks/metrics`.
 pub fn app(metrics: LeakMetrics) -> Router {
     Router::new()
         .route("/order", get(order))
         .route("/report", get(report))
+        .route("/keep", get(keep))
         .with_state(Arc::new(Service::default()))
         .merge(
             leakwatch_http::Endpoint::new("checkout")

@@ -12,6 +12,11 @@
 //! The long-held watchdog runs with `LEAKWATCH_HELD` (`db-conn=1s` when it
 //! is not set): its warnings go to stderr and count into
 //! `leakwatch_long_held_total` at `/debug/leaks/metrics`.
+//!
+//! `GET /keep` opens a plain `std::fs::File` and `std::net::TcpStream` and
+//! keeps them; where libc is interposed (debug builds, or `--features
+//! production`) they show as `fd` items at the handler's lines, and
+//! `LEAKWATCH_HELD=db-conn=1s,fd=5s` has the watchdog warn about them.
 
 mod app;
 
@@ -20,8 +25,25 @@ use std::process::ExitCode;
 use leakwatch::watchdog::Thresholds;
 use leakwatch_export::metrics::LeakMetrics;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The whole service runs inside this scope: the runtime's threads start
+    // in it and stay in it, so every descriptor they or `main` open is
+    // recorded with the scope; one opened in a scope has its stack taken (in
+    // debug builds, and in release builds at `LEAKWATCH=stacks`), which is
+    // how a plain `std::fs::File` in a handler is named by its line.
+    leakwatch_core::Scope::new("checkout").run(|| match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("service: cannot start a tokio runtime: {e}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+async fn serve() -> ExitCode {
     let mut requests = 1000;
     let mut hold = 0;
     let mut args = std::env::args().skip(1);
@@ -73,7 +95,7 @@ async fn main() -> ExitCode {
         leakwatch_core::Report::new("checkout", &leakwatch_core::Snapshot::all())
     );
     println!(
-        "\n{base}/debug/leaks\n{base}/debug/leaks/pprof\n{base}/debug/leaks/json\n{base}/debug/leaks/metrics"
+        "\n{base}/debug/leaks\n{base}/debug/leaks/pprof\n{base}/debug/leaks/json\n{base}/debug/leaks/metrics\n{base}/keep"
     );
     if hold > 0 {
         println!("serving for {hold}s");
