@@ -62,11 +62,69 @@ use crate::snapshot::{Item, Snapshot};
 /// microseconds.
 pub type Source = fn(&[ScopeId]) -> Vec<Item>;
 
-/// The registered sources, by name.
-static SOURCES: Mutex<Vec<(&'static str, Source)>> = Mutex::new(Vec::new());
+/// Sources of one kind, registered by name: the linked ones beside them.
+struct Registered<S: Copy + 'static> {
+    sources: Mutex<Vec<(&'static str, S)>>,
+    /// Whether any is registered: a look with none takes no lock.
+    any: AtomicBool,
+}
 
-/// Whether any source is registered: checks with none take no lock.
-static ANY: AtomicBool = AtomicBool::new(false);
+impl<S: Copy + 'static> Registered<S> {
+    const fn new() -> Self {
+        Registered {
+            sources: Mutex::new(Vec::new()),
+            any: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, S)>> {
+        self.sources.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers (or replaces) `name`'s source; whether `name` was new.
+    fn register(&self, name: &'static str, source: S) -> bool {
+        let mut sources = self.lock();
+        let new = match sources.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => {
+                entry.1 = source;
+                false
+            }
+            None => {
+                sources.push((name, source));
+                true
+            }
+        };
+        self.any.store(true, Ordering::Release);
+        new
+    }
+
+    fn unregister(&self, name: &str) -> bool {
+        let mut sources = self.lock();
+        let before = sources.len();
+        sources.retain(|(n, _)| *n != name);
+        self.any.store(!sources.is_empty(), Ordering::Release);
+        sources.len() != before
+    }
+
+    fn contains(&self, linked: &[(&'static str, S)], name: &str) -> bool {
+        linked.iter().any(|(n, _)| *n == name)
+            || self.any.load(Ordering::Acquire) && self.lock().iter().any(|(n, _)| *n == name)
+    }
+
+    /// The linked sources and the registered ones, copied out: a source
+    /// may take a while, and may itself register. Empty without a lock
+    /// when there are none.
+    fn all(&self, linked: &[(&'static str, S)]) -> Vec<S> {
+        let mut sources: Vec<S> = linked.iter().map(|&(_, source)| source).collect();
+        if self.any.load(Ordering::Acquire) {
+            sources.extend(self.lock().iter().map(|&(_, source)| source));
+        }
+        sources
+    }
+}
+
+/// The registered sources, by name.
+static SOURCES: Registered<Source> = Registered::new();
 
 /// Sources linked in rather than registered: a crate in the executable
 /// adds one with `#[distributed_slice(leakwatch_core::external::LINKED)]`
@@ -105,19 +163,7 @@ pub static LINKED: [(&'static str, Source)];
 /// # external::unregister("nothing");
 /// ```
 pub fn register(name: &'static str, source: Source) -> bool {
-    let mut sources = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
-    let new = match sources.iter_mut().find(|(n, _)| *n == name) {
-        Some(entry) => {
-            entry.1 = source;
-            false
-        }
-        None => {
-            sources.push((name, source));
-            true
-        }
-    };
-    ANY.store(true, Ordering::Release);
-    new
+    SOURCES.register(name, source)
 }
 
 /// Removes the source registered under `name`; returns whether there was
@@ -127,11 +173,7 @@ pub fn register(name: &'static str, source: Source) -> bool {
 /// assert!(!leakwatch_core::external::unregister("never registered"));
 /// ```
 pub fn unregister(name: &str) -> bool {
-    let mut sources = SOURCES.lock().unwrap_or_else(|e| e.into_inner());
-    let before = sources.len();
-    sources.retain(|(n, _)| *n != name);
-    ANY.store(!sources.is_empty(), Ordering::Release);
-    sources.len() != before
+    SOURCES.unregister(name)
 }
 
 /// Whether a source is registered under `name`.
@@ -140,13 +182,7 @@ pub fn unregister(name: &str) -> bool {
 /// assert!(!leakwatch_core::external::is_registered("never registered"));
 /// ```
 pub fn is_registered(name: &str) -> bool {
-    LINKED.iter().any(|(n, _)| *n == name)
-        || ANY.load(Ordering::Acquire)
-            && SOURCES
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .any(|(n, _)| *n == name)
+    SOURCES.contains(&LINKED, name)
 }
 
 /// A live source: what the whole process has open that the registry does
@@ -195,11 +231,7 @@ pub type LiveSource = fn(keep: &dyn Fn(&str, Duration) -> bool) -> Vec<Item>;
 pub static LINKED_LIVE: [(&'static str, LiveSource)];
 
 /// The registered live sources, by name.
-static LIVE_SOURCES: Mutex<Vec<(&'static str, LiveSource)>> = Mutex::new(Vec::new());
-
-/// Whether any live source is registered: live views with none take no
-/// lock.
-static ANY_LIVE: AtomicBool = AtomicBool::new(false);
+static LIVE_SOURCES: Registered<LiveSource> = Registered::new();
 
 /// Registers the live source `source` under `name`, so that every live
 /// view ([`Snapshot::all`], [`Snapshot::held_past`]) consults it;
@@ -223,19 +255,7 @@ static ANY_LIVE: AtomicBool = AtomicBool::new(false);
 /// assert!(external::unregister_live("example live"));
 /// ```
 pub fn register_live(name: &'static str, source: LiveSource) -> bool {
-    let mut sources = LIVE_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
-    let new = match sources.iter_mut().find(|(n, _)| *n == name) {
-        Some(entry) => {
-            entry.1 = source;
-            false
-        }
-        None => {
-            sources.push((name, source));
-            true
-        }
-    };
-    ANY_LIVE.store(true, Ordering::Release);
-    new
+    LIVE_SOURCES.register(name, source)
 }
 
 /// Removes the live source registered under `name`; returns whether there
@@ -245,11 +265,7 @@ pub fn register_live(name: &'static str, source: LiveSource) -> bool {
 /// assert!(!leakwatch_core::external::unregister_live("never registered"));
 /// ```
 pub fn unregister_live(name: &str) -> bool {
-    let mut sources = LIVE_SOURCES.lock().unwrap_or_else(|e| e.into_inner());
-    let before = sources.len();
-    sources.retain(|(n, _)| *n != name);
-    ANY_LIVE.store(!sources.is_empty(), Ordering::Release);
-    sources.len() != before
+    LIVE_SOURCES.unregister(name)
 }
 
 /// Whether a live source is linked in or registered under `name`.
@@ -258,13 +274,7 @@ pub fn unregister_live(name: &str) -> bool {
 /// assert!(!leakwatch_core::external::is_live_registered("never registered"));
 /// ```
 pub fn is_live_registered(name: &str) -> bool {
-    LINKED_LIVE.iter().any(|(n, _)| *n == name)
-        || ANY_LIVE.load(Ordering::Acquire)
-            && LIVE_SOURCES
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .any(|(n, _)| *n == name)
+    LIVE_SOURCES.contains(&LINKED_LIVE, name)
 }
 
 /// The live views: the registry's items joined with every live source's.
@@ -326,20 +336,7 @@ fn join_live(
     tracked_fds: &HashSet<i32>,
     keep: &dyn Fn(&str, Duration) -> bool,
 ) -> Snapshot {
-    if LINKED_LIVE.is_empty() && !ANY_LIVE.load(Ordering::Acquire) {
-        return snapshot;
-    }
-    // Copied out: a source may take a while, and may itself register.
-    let mut sources: Vec<LiveSource> = LINKED_LIVE.iter().map(|&(_, source)| source).collect();
-    if ANY_LIVE.load(Ordering::Acquire) {
-        sources.extend(
-            LIVE_SOURCES
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .map(|&(_, source)| source),
-        );
-    }
+    let sources = LIVE_SOURCES.all(&LINKED_LIVE);
     for source in sources {
         snapshot.join_except(source(keep), tracked_fds);
     }
@@ -349,19 +346,9 @@ fn join_live(
 /// `snapshot` of scope `id`'s family, with what each source has open in
 /// that family added.
 pub(crate) fn join(mut snapshot: Snapshot, id: ScopeId) -> Snapshot {
-    if LINKED.is_empty() && !ANY.load(Ordering::Acquire) {
+    let sources = SOURCES.all(&LINKED);
+    if sources.is_empty() {
         return snapshot;
-    }
-    // Copied out: a source may take a while, and may itself register.
-    let mut sources: Vec<Source> = LINKED.iter().map(|&(_, source)| source).collect();
-    if ANY.load(Ordering::Acquire) {
-        sources.extend(
-            SOURCES
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .map(|&(_, source)| source),
-        );
     }
     let family = imp::family(id);
     if family.is_empty() {
