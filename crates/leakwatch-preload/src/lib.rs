@@ -95,6 +95,7 @@ fn start() {
     if !in_deps_of(&exe, Path::new(&target)) {
         return;
     }
+    let _ = EXE.set(exe.clone());
     let out = match Out::create(Path::new(&dir), &exe) {
         Ok(out) => out,
         Err(err) => {
@@ -126,7 +127,6 @@ fn start() {
     let _ = leakwatch_core::level();
     leakwatch::integration::register_interposed();
     leakwatch_interpose::set_stacks(leakwatch_interpose::Stacks::Always);
-    let _ = EXE.set(exe);
     let args: Vec<String> = std::env::args().collect();
     tests::begin(tests::Run {
         out,
