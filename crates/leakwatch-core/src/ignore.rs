@@ -32,9 +32,10 @@ pub enum Ignore {
     /// Items whose detail (a path, an address, a task or thread name)
     /// contains this text (`detail:/var/log`).
     Detail(String),
-    /// Items whose name contains this text (`name:reaper`): the same test
-    /// as [`Ignore::Detail`], since a task's or thread's name is its
-    /// detail, kept apart so that a rule prints as it was written.
+    /// Items whose name contains this text (`name:reaper`): a task's or
+    /// thread's name is its detail. A thread's whole name also matches the
+    /// 15 bytes of it that Linux keeps and reports show
+    /// (`name:tokio-runtime-worker` matches `'tokio-runtime-w'`).
     Name(String),
     /// Items opened or spawned in this crate (`crate:bb8`): their site is a
     /// file of the package of that name, a dependency's (its `name-version`
@@ -157,9 +158,10 @@ impl Ignore {
                     site.file().contains(text.as_str())
                 }
             }
-            Ignore::Detail(text) | Ignore::Name(text) => {
-                item.detail().is_some_and(|d| d.contains(text.as_str()))
-            }
+            Ignore::Detail(text) => item.detail().is_some_and(|d| d.contains(text.as_str())),
+            Ignore::Name(text) => item
+                .detail()
+                .is_some_and(|d| d.contains(text.as_str()) || cut_name_of(d, text)),
             Ignore::Crate(name) => {
                 item.site().is_known()
                     && crate::stack::crate_name_of_file(item.site().file())
@@ -228,6 +230,25 @@ fn without_generics(name: &str) -> String {
     out
 }
 
+/// How many bytes of a thread's name Linux keeps (`TASK_COMM_LEN` less
+/// its terminator): `/proc` and so a thread's detail show no more.
+const KEPT_NAME: usize = 15;
+
+/// Whether `detail` is a thread's as the system names it (`'name' ...`)
+/// with its name cut to [`KEPT_NAME`] bytes from `name`: a rule on the
+/// whole name (`name:tokio-runtime-worker`) matches the thread that shows
+/// as `'tokio-runtime-w'`.
+fn cut_name_of(detail: &str, name: &str) -> bool {
+    let Some(shown) = detail
+        .strip_prefix('\'')
+        .and_then(|rest| rest.split_once('\''))
+        .map(|(shown, _)| shown)
+    else {
+        return false;
+    };
+    shown.len() == KEPT_NAME && name.len() > KEPT_NAME && name.starts_with(shown)
+}
+
 impl fmt::Display for Ignore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -243,6 +264,23 @@ impl fmt::Display for Ignore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_whole_thread_name_matches_the_15_bytes_linux_keeps() {
+        use super::cut_name_of;
+        assert!(cut_name_of(
+            "'tokio-runtime-w' (tid 12)",
+            "tokio-runtime-worker"
+        ));
+        assert!(cut_name_of("'tracing-appende' (tid 7)", "tracing-appender"));
+        // A name that was not cut is matched by the text as given.
+        assert!(!cut_name_of("'worker' (tid 7)", "worker-1"));
+        assert!(!cut_name_of(
+            "'tokio-runtime-w' (tid 12)",
+            "tokio-runtime-x"
+        ));
+        assert!(!cut_name_of("/tmp/file", "tokio-runtime-worker"));
+    }
+
     use super::*;
 
     #[test]
