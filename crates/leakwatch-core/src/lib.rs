@@ -104,7 +104,7 @@ cfg_on! {
 pub use config::__seed_sampler;
 pub use config::{Level, level, level_if_known, set_level};
 pub use ignore::Ignore;
-pub use report::{Ignored, Report};
+pub use report::{Ignored, Report, counted};
 pub use scope::{Scope, ScopeGuard};
 pub use settings::{Settings, Switches, grace};
 pub use tag::Tag;

@@ -1,5 +1,5 @@
 //! One check, from its scope's start to its verdict: the path that
-//! [`check`](crate::check), `#[leakwatch::test]` and its async and hunting
+//! `leakwatch::check`, `#[leakwatch::test]` and its async and hunting
 //! forms all take.
 //!
 //! 1. [`Checking::begin`]: the scope, and a watch of it with what the check

@@ -3,7 +3,7 @@
 //! (`LEAKWATCH_DETECT=-fd`, or the suite's `.config/leakwatch.toml`) or for
 //! one test (`#[leakwatch::test(fds = false)]`). Where a kind is off, or
 //! not seen on this platform, a test cannot be blamed for it; its watch
-//! ([`crate::watch`]) says instead what the process gained meanwhile.
+//! (the `watch` module) says instead what the process gained meanwhile.
 
 use std::collections::HashMap;
 use std::fmt;

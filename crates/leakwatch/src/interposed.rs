@@ -128,7 +128,7 @@ impl Unseen {
             })
             .collect();
         let verb = if fds.len() == 1 { "was" } else { "were" };
-        let count = crate::watch::counted(fds.len(), "descriptor");
+        let count = leakwatch_core::counted(fds.len(), "descriptor");
         Some(format!(
             "leakwatch: cannot attribute: {count} opened while `{name}` ran {verb} made where \
              no hook sees (a raw system call: rustix's linux_raw backend, io_uring, a pidfd) \

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use leakwatch_core::ScopeId;
+use leakwatch_core::{ScopeId, counted};
 
 use crate::detect::{self, Detect, ENV, lock};
 use crate::interposed::{self, Unseen, seen, unseen_reason};
@@ -117,15 +117,6 @@ fn gained(before: Totals, detect: Detect, name: &str, others: &str) -> Option<St
          but attribution is {why}; {others}; no test is blamed for them",
         gained.join(" and "),
     ))
-}
-
-/// `1 descriptor`, `2 threads`.
-pub(crate) fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// Whether every kind `detect` asks for is attributed exactly here.

@@ -27,6 +27,8 @@ mod group;
 mod json;
 mod text;
 
+pub use text::counted;
+
 use std::fmt;
 
 pub use group::Group;

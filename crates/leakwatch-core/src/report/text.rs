@@ -139,13 +139,29 @@ fn lines(f: &mut fmt::Formatter<'_>, indent: &str, text: impl fmt::Display) -> f
     Ok(())
 }
 
-/// `1 task`, `2 tasks`, `3 files`, `2 db-txns`, `2 boxes`.
-pub(super) fn counted(n: usize, noun: &str) -> String {
+/// `n` and `noun`, in the plural unless `n` is 1, as reports count: `1
+/// task`, `2 tasks`, `2 boxes`, `2 binaries`, `2 children`.
+///
+/// ```
+/// use leakwatch_core::counted;
+///
+/// assert_eq!(counted(1, "file"), "1 file");
+/// assert_eq!(counted(3, "file"), "3 files");
+/// assert_eq!(counted(2, "box"), "2 boxes");
+/// assert_eq!(counted(2, "binary"), "2 binaries");
+/// assert_eq!(counted(2, "child"), "2 children");
+/// ```
+pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
         return format!("1 {noun}");
     }
     if noun == "child" {
         return format!("{n} children");
+    }
+    if let Some(stem) = noun.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        return format!("{n} {stem}ies");
     }
     let es = ["s", "x", "z", "ch", "sh"]
         .iter()

@@ -43,9 +43,5 @@ mod task;
 
 pub use id::number as task_id_as_u64;
 pub use join_set::JoinSet;
+pub(crate) use leakwatch_core::counted;
 pub use task::{BLOCKING_KIND, Builder, KIND, Scoped, spawn, spawn_blocking, spawn_local};
-
-/// `1 task`, `2 tasks`: counts in messages are words.
-pub(crate) fn counted(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
-}

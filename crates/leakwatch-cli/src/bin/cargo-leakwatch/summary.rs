@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use leakwatch_core::Ignore;
+use leakwatch_core::{Ignore, counted};
 use serde::Serialize;
 
 use crate::findings::Findings;
@@ -185,15 +185,6 @@ impl Summary {
     /// How many findings suppressions left out.
     pub(crate) fn suppressed(&self) -> usize {
         self.suppressions.iter().map(|s| s.used).sum()
-    }
-}
-
-fn counted(n: usize, what: &str) -> String {
-    match (n, what) {
-        (1, _) => format!("1 {what}"),
-        (_, "child") => format!("{n} children"),
-        (_, "binary") => format!("{n} binaries"),
-        _ => format!("{n} {what}s"),
     }
 }
 
