@@ -1,4 +1,5 @@
 use super::*;
+use super::queries::{Among, scan_among};
 
 #[test]
 fn every_call_has_a_name() {
