@@ -130,22 +130,13 @@ enum Command {
     },
 }
 
-/// `250ms`, `5s`, `2m`, or a bare number of seconds.
+/// A duration as every leakwatch setting takes one (`250ms`, `5s`, `2m`,
+/// `1h`: `leakwatch_core::parse_grace`), or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 500ms, 5s or 2m"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("`{s}` is not a duration like 500ms, 5s or 2m")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` is out of range"))
+    let bare = !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let with_unit = if bare { format!("{s}s") } else { s.to_owned() };
+    leakwatch_core::parse_grace(&with_unit)
+        .map_err(|_| format!("`{s}` is not a duration like 500ms, 5s, 2m or 1h"))
 }
 
 fn main() -> ExitCode {

@@ -604,3 +604,29 @@ fn the_command_itself_defines_no_libc_function() {
         }
     }
 }
+
+/// A library named by `LEAKWATCH_PRELOAD_LIB` that is not there is
+/// refused as leakwatch's page of messages shows.
+#[test]
+fn a_missing_preload_library_is_named() {
+    const PAGE: &str = include_str!("../../leakwatch/docs/messages.md");
+    let (_, after) = PAGE
+        .split_once("<!-- message: bad-preload-lib -->\n```text\n")
+        .expect("the page shows bad-preload-lib");
+    let shown = after.lines().next().unwrap();
+    let dir = scratch_crate("missing_lib", CLEAN);
+    let mut command = Command::cargo_bin("cargo-leakwatch").unwrap();
+    let out = command
+        .args(["leakwatch", "test"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", target())
+        .env(
+            "LEAKWATCH_PRELOAD_LIB",
+            "/nonexistent/libleakwatch_preload.so",
+        )
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains(shown), "`{shown}` not in:\n{stderr}");
+}

@@ -185,9 +185,10 @@ impl std::error::Error for ConfigError {}
 /// ```
 pub const DEFAULT_GRACE: Duration = Duration::from_millis(300);
 
-/// Parses a grace period as `LEAKWATCH_GRACE` and
-/// `#[leakwatch::test(grace = "...")]` take it: a number and a unit, one of
-/// `us`, `ms`, `s`; `0` alone is zero.
+/// Parses a duration as every setting of leakwatch takes one
+/// (`LEAKWATCH_GRACE`, `#[leakwatch::test(grace = "...")]`, the settings
+/// file's `grace`, `LEAKWATCH_HELD`'s thresholds): a number and a unit, one
+/// of `us`, `ms`, `s`, `m`, `h`; `0` alone is zero.
 ///
 /// ```
 /// use std::time::Duration;
@@ -196,13 +197,15 @@ pub const DEFAULT_GRACE: Duration = Duration::from_millis(300);
 /// assert_eq!(parse_grace("250ms"), Ok(Duration::from_millis(250)));
 /// assert_eq!(parse_grace("1.5s"), Ok(Duration::from_millis(1500)));
 /// assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+/// assert_eq!(parse_grace("10m"), Ok(Duration::from_secs(600)));
+/// assert_eq!(parse_grace("1h"), Ok(Duration::from_secs(3600)));
 /// assert!(parse_grace("2 minutes").is_err());
 /// ```
 pub fn parse_grace(s: &str) -> Result<Duration, ConfigError> {
     parse_duration(s).ok_or_else(|| ConfigError {
         setting: "grace",
         value: s.to_owned(),
-        reason: "expected a number and a unit (us, ms, s), such as `300ms` or `1.5s`",
+        reason: "expected a number and a unit (us, ms, s, m, h), such as `300ms` or `1.5s`",
     })
 }
 
@@ -218,6 +221,8 @@ fn parse_duration(s: &str) -> Option<Duration> {
         "us" => number / 1e6,
         "ms" => number / 1e3,
         "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
         _ => return None,
     };
     Duration::try_from_secs_f64(seconds).ok()

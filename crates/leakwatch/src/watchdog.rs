@@ -149,26 +149,14 @@ impl FromStr for Thresholds {
             let threshold = leakwatch_core::parse_grace(value.trim()).map_err(|_| {
                 ThresholdError::new(
                     part.to_owned(),
-                    "the duration is not a number followed by `us`, `ms`, `s` or `m`".to_owned(),
+                    "the duration is not a number followed by `us`, `ms`, `s`, `m` or `h`"
+                        .to_owned(),
                 )
-            });
-            let threshold = match threshold {
-                Ok(threshold) => threshold,
-                Err(err) => match parse_minutes(value.trim()) {
-                    Some(threshold) => threshold,
-                    None => return Err(err),
-                },
-            };
+            })?;
             thresholds = thresholds.with(kind.trim(), threshold)?;
         }
         Ok(thresholds)
     }
-}
-
-/// `5m`: minutes, which `parse_grace` (made for short waits) does not take.
-fn parse_minutes(value: &str) -> Option<Duration> {
-    let minutes: f64 = value.strip_suffix('m')?.trim().parse().ok()?;
-    Duration::try_from_secs_f64(minutes * 60.0).ok()
 }
 
 /// A threshold that cannot be used, quoted as it was given.

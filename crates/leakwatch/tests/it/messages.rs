@@ -280,3 +280,107 @@ fn every_attribute_error_is_listed_and_pinned() {
         "docs/messages.md's `attribute-error-example` is not in any .stderr:\n{with_span}"
     );
 }
+
+// ---- the settings table ----
+
+/// The rows of the page's settings table: each row's first cell (the
+/// settings it names) and its last (the messages that show its errors).
+fn settings_rows() -> Vec<(Vec<String>, Vec<String>)> {
+    const PAGE: &str = include_str!("../../docs/messages.md");
+    let (_, after) = PAGE
+        .split_once("<!-- settings -->")
+        .expect("docs/messages.md has no settings table");
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    after
+        .lines()
+        .skip(3) // the marker's line end, the header, the rule
+        .take_while(|l| l.starts_with('|'))
+        .map(|row| {
+            let cells: Vec<&str> = row.trim_matches('|').split('|').collect();
+            (ticked(cells[0]), ticked(cells[cells.len() - 1]))
+        })
+        .collect()
+}
+
+/// Every environment variable leakwatch reads and every argument of the
+/// attribute has a row, and every row names messages the page shows.
+#[test]
+fn the_settings_table_names_every_setting_and_its_error() {
+    let rows = settings_rows();
+    let named: Vec<&str> = rows
+        .iter()
+        .flat_map(|(n, _)| n)
+        .map(String::as_str)
+        .collect();
+    for variable in [
+        "LEAKWATCH",
+        "LEAKWATCH_GRACE",
+        "LEAKWATCH_DETECT",
+        "LEAKWATCH_HELD",
+        "LEAKWATCH_PRELOAD_LIB",
+        ".config/leakwatch.toml",
+    ] {
+        assert!(
+            named.contains(&variable),
+            "no row for `{variable}`: {named:?}"
+        );
+    }
+    // The attribute's keys, as its "unknown key" error lists them.
+    let stderr = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests-build/tests/fail/unknown_keys.stderr"),
+    )
+    .unwrap();
+    let (_, keys) = stderr
+        .split_once("expected one of ")
+        .expect("the unknown-key error lists the keys");
+    let keys = keys.lines().next().unwrap();
+    for key in keys.split(", ").map(|k| k.trim_matches('`')) {
+        assert!(
+            named.contains(&key),
+            "no row for the attribute's `{key}`: {named:?}"
+        );
+    }
+    for (settings, messages) in &rows {
+        assert!(!messages.is_empty(), "{settings:?} names no message");
+        for message in messages {
+            // Panics naming the marker when the page has no such example.
+            assert!(!example(message).is_empty(), "`{message}` is empty");
+        }
+    }
+}
+
+#[test]
+fn bad_watchdog_thresholds_and_sampling_are_shown() {
+    #[cfg(feature = "watchdog")]
+    {
+        let shown: Vec<String> = ["db-conn=10ms", "db-conn", "db-conn=soon"]
+            .iter()
+            .map(|bad| {
+                bad.parse::<leakwatch::watchdog::Thresholds>()
+                    .unwrap_err()
+                    .to_string()
+            })
+            .collect();
+        assert_shown("bad-held", &shown.join("\n"));
+    }
+    assert_shown(
+        "bad-sampled",
+        &"sampled:0".parse::<Level>().unwrap_err().to_string(),
+    );
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn a_bad_detect_setting_fails_the_check() {
+    let name = "sync_test_that_forgets_a_file_fails";
+    let run = child::run("it::attribute", name, &[("LEAKWATCH_DETECT", "sockets")]);
+    assert!(!run.passed, "{}", run.output);
+    assert_shown("bad-detect", &run.output);
+}
