@@ -7,7 +7,7 @@ use std::panic::Location;
 /// Where an item was opened: a file, line and column.
 ///
 /// A tracked item's site is its caller's [`Location`]; an item seen from
-/// outside the registry ([`Item::external`]) takes its site from the
+/// outside the registry ([`Item::external`](crate::Item::external)) takes its site from the
 /// first frame of the user's code on its stack, or has none known
 /// ([`Site::unknown`]), which a report prints as the text given.
 ///
