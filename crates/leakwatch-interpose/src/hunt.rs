@@ -27,94 +27,40 @@
 //! ```
 
 use std::fmt;
-use std::str::FromStr;
 
-use leakwatch_core::{Scope, Snapshot};
+use leakwatch_core::{Rounds, RoundsError, Scope, Snapshot};
 
 use crate::{Support, counts_in, heap_in, support};
 
-/// How many warm-up and measured rounds a hunt runs.
-///
-/// Parsed from `"warmup:measured"`, the form `#[leakwatch::test(hunt =
-/// "3:5")]` takes.
+/// Hunts over [`Rounds`]: the rounds run in a scope, measured by what
+/// this crate sees.
 ///
 /// ```
-/// let rounds: leakwatch_interpose::Rounds = "3:5".parse().unwrap();
-/// assert_eq!((rounds.warmup(), rounds.measured()), (3, 5));
-/// assert_eq!(
-///     "3".parse::<leakwatch_interpose::Rounds>().unwrap_err().to_string(),
-///     "invalid hunt rounds '3': expected WARMUP:MEASURED, such as 3:5"
-/// );
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rounds {
-    warmup: usize,
-    measured: usize,
-}
-
-/// Fewer than 2 measured rounds, or a malformed `"warmup:measured"`.
+/// use leakwatch_interpose::{Hunting, Rounds};
 ///
+/// assert!(Rounds::new(1, 3).unwrap().hunt(|| drop(vec![0u8; 64])).is_clean());
 /// ```
-/// let err = leakwatch_interpose::Rounds::new(1, 1).unwrap_err();
-/// assert!(err.to_string().contains("at least 2 measured rounds"));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RoundsError {
-    input: String,
-    reason: &'static str,
+pub trait Hunting {
+    /// Runs `body` for these rounds in a new scope, a child of the calling
+    /// thread's current one.
+    fn hunt(self, body: impl FnMut()) -> Hunt;
+
+    /// Runs `body` for these rounds in `scope`, measuring what `scope`
+    /// itself holds.
+    fn hunt_in(self, scope: &Scope, body: impl FnMut()) -> Hunt;
 }
 
-impl fmt::Display for RoundsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid hunt rounds '{}': {}", self.input, self.reason)
-    }
-}
-
-impl std::error::Error for RoundsError {}
-
-impl Rounds {
-    /// `warmup` rounds, then `measured` rounds (at least 2: one round
-    /// cannot tell a leak from a one-off).
-    ///
-    /// ```
-    /// assert!(leakwatch_interpose::Rounds::new(0, 2).is_ok());
-    /// ```
-    pub fn new(warmup: usize, measured: usize) -> Result<Rounds, RoundsError> {
-        if measured < 2 {
-            return Err(RoundsError {
-                input: format!("{warmup}:{measured}"),
-                reason: "needs at least 2 measured rounds to tell growth from a one-off",
-            });
-        }
-        Ok(Rounds { warmup, measured })
-    }
-
-    /// Warm-up rounds.
-    ///
-    /// ```
-    /// assert_eq!(leakwatch_interpose::Rounds::new(3, 5).unwrap().warmup(), 3);
-    /// ```
-    pub fn warmup(&self) -> usize {
-        self.warmup
-    }
-
-    /// Measured rounds.
-    ///
-    /// ```
-    /// assert_eq!(leakwatch_interpose::Rounds::new(3, 5).unwrap().measured(), 5);
-    /// ```
-    pub fn measured(&self) -> usize {
-        self.measured
-    }
-
+impl Hunting for Rounds {
     /// Runs `body` for these rounds in a new scope, a child of the calling
     /// thread's current one.
     ///
     /// ```
+    /// use leakwatch_interpose::Hunting;
+    ///
     /// let rounds = leakwatch_interpose::Rounds::new(1, 3).unwrap();
     /// assert!(rounds.hunt(|| drop(vec![0u8; 64])).is_clean());
     /// ```
-    pub fn hunt(self, body: impl FnMut()) -> Hunt {
+    fn hunt(self, body: impl FnMut()) -> Hunt {
         self.hunt_in(&Scope::new("hunt"), body)
     }
 
@@ -125,17 +71,19 @@ impl Rounds {
     /// the first round is never counted.
     ///
     /// ```
+    /// use leakwatch_interpose::Hunting;
+    ///
     /// let scope = leakwatch_core::Scope::new("test");
     /// let rounds = leakwatch_interpose::Rounds::new(0, 2).unwrap();
     /// assert!(rounds.hunt_in(&scope, || {}).is_clean());
     /// ```
-    pub fn hunt_in(self, scope: &Scope, mut body: impl FnMut()) -> Hunt {
-        for _ in 0..self.warmup {
+    fn hunt_in(self, scope: &Scope, mut body: impl FnMut()) -> Hunt {
+        for _ in 0..self.warmup() {
             scope.run(&mut body);
         }
-        let mut deltas = Vec::with_capacity(self.measured);
+        let mut deltas = Vec::with_capacity(self.measured());
         let mut before = Sample::of(scope);
-        for _ in 0..self.measured {
+        for _ in 0..self.measured() {
             scope.run(&mut body);
             let after = Sample::of(scope);
             deltas.push(after.minus(&before));
@@ -152,29 +100,6 @@ impl Rounds {
             heap_counted,
             unjudged: Vec::new(),
         }
-    }
-}
-
-impl FromStr for Rounds {
-    type Err = RoundsError;
-
-    fn from_str(s: &str) -> Result<Rounds, RoundsError> {
-        let bad = |reason| RoundsError {
-            input: s.to_owned(),
-            reason,
-        };
-        let (w, m) = s
-            .split_once(':')
-            .ok_or_else(|| bad("expected WARMUP:MEASURED, such as 3:5"))?;
-        let w = w
-            .trim()
-            .parse()
-            .map_err(|_| bad("the warm-up count is not a number"))?;
-        let m = m
-            .trim()
-            .parse()
-            .map_err(|_| bad("the measured count is not a number"))?;
-        Rounds::new(w, m).map_err(|e| bad(e.reason))
     }
 }
 
@@ -388,7 +313,7 @@ impl Hunt {
 
 impl fmt::Display for Hunt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Rounds { warmup, measured } = self.rounds;
+        let (warmup, measured) = (self.rounds.warmup(), self.rounds.measured());
         let leaks = self.leaks();
         if leaks.is_empty() {
             write!(

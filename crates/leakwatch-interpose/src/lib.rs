@@ -157,7 +157,8 @@ pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, Descriptors, FdKind, ThreadDescription,
     describe_child, describe_thread,
 };
-pub use hunt::{Hunt, Measure, Rounds, RoundsError, hunt};
+pub use hunt::{Hunt, Hunting, Measure, hunt};
+pub use leakwatch_core::{Rounds, RoundsError};
 pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
 
 /// Whether creations are being recorded here, or why not.

@@ -139,11 +139,13 @@ fn bad_rounds_are_refused_with_the_input_named() {
     let err = hunt(3, 1, || {}).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid hunt rounds '3:1': needs at least 2 measured rounds to tell growth from a one-off"
+        "`hunt = \"3:1\"` is not valid: it needs at least 2 measured rounds to tell growth from a \
+         one-off, such as `hunt = \"3:5\"`"
     );
     let err = "3:x".parse::<leakwatch_interpose::Rounds>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid hunt rounds '3:x': the measured count is not a number"
+        "`hunt = \"3:x\"` is not valid: the measured count `x` is not a whole number; expected \
+         \"WARMUP:MEASURED\" rounds, such as `hunt = \"3:5\"`"
     );
 }

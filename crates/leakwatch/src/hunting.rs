@@ -23,4 +23,4 @@
 //! `#[leakwatch::test(hunt = "3:5")]` runs a test's body so and fails it
 //! with the hunt's report.
 
-pub use leakwatch_interpose::{Hunt, Measure, Rounds, RoundsError};
+pub use leakwatch_interpose::{Hunt, Hunting, Measure, Rounds, RoundsError};

@@ -147,6 +147,7 @@ pub(crate) fn hunt_in(
     measured: usize,
     body: &mut dyn FnMut(),
 ) -> (String, bool) {
+    use leakwatch_interpose::Hunting as _;
     use leakwatch_interpose::Measure;
     match leakwatch_interpose::Rounds::new(warmup, measured) {
         Ok(rounds) => {

@@ -232,29 +232,13 @@ pub(super) fn check_runtime(config: &Config, input: &ItemFn) -> syn::Result<()> 
 }
 
 /// `"warmup:measured"`: two whole numbers, at least 2 measured rounds (one
-/// cannot tell a leak from a one-off), as `leakwatch::hunting::Rounds`
-/// takes them.
+/// cannot tell a leak from a one-off), by the parser the run-time API uses
+/// (`leakwatch_core::Rounds`), so the messages are the same.
 pub(super) fn parse_hunt(value: &str) -> Result<(usize, usize), String> {
-    const FORM: &str = "expected \"WARMUP:MEASURED\" rounds, such as `hunt = \"3:5\"`";
-    let Some((warmup, measured)) = value.split_once(':') else {
-        return Err(format!("`hunt = \"{value}\"` is not valid: {FORM}"));
-    };
-    let count = |part: &str, what: &str| {
-        part.trim().parse::<usize>().map_err(|_| {
-            format!(
-                "`hunt = \"{value}\"` is not valid: the {what} count `{part}` is not a whole \
-                 number; {FORM}"
-            )
-        })
-    };
-    let (warmup, measured) = (count(warmup, "warm-up")?, count(measured, "measured")?);
-    if measured < 2 {
-        return Err(format!(
-            "`hunt = \"{value}\"` is not valid: it needs at least 2 measured rounds to tell \
-             growth from a one-off, such as `hunt = \"3:5\"`"
-        ));
-    }
-    Ok((warmup, measured))
+    value
+        .parse::<leakwatch_core::Rounds>()
+        .map(|rounds| (rounds.warmup(), rounds.measured()))
+        .map_err(|err| err.to_string())
 }
 
 pub(super) fn string(lit: &Lit, key: &str) -> syn::Result<LitStr> {
