@@ -19,6 +19,11 @@ use leakwatch_core::{Report, Scope};
 use crate::detect::Detect;
 use crate::watch::{self, Watch};
 
+/// Said once by a build whose checks cannot see anything.
+const COMPILED_OUT: &str = "leakwatch: tracking is compiled out of this build (no debug \
+                            assertions, no `production` feature): its checks pass without \
+                            looking; run the tests without --release";
+
 /// A check in progress.
 #[derive(Debug)]
 pub(crate) struct Checking {
@@ -29,6 +34,18 @@ pub(crate) struct Checking {
 impl Checking {
     /// Starts checking `scope` for the check or test `name`.
     pub(crate) fn begin(name: &'static str, scope: Scope, detect: Detect) -> Checking {
+        if !leakwatch_core::COMPILED_IN {
+            // A `cargo test --release` build: every check passes unseen.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            // Past libtest's capture of `eprintln!`, which a passing test
+            // never shows.
+            SAID.call_once(|| {
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("{COMPILED_OUT}\n").as_bytes(),
+                );
+            });
+        }
         let watch = watch::begin(name, scope.id(), detect);
         Checking { scope, watch }
     }
