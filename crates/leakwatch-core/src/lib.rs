@@ -46,8 +46,9 @@
 //! Data flows one way, open → registry → snapshot → report, and so do the
 //! modules: each uses only those on the lines above it.
 //!
-//! 1. `scope_id`, `config`, `clock`, `stack`, `sync`, `backoff`: leaves
-//!    (ids, settings, time, raw stacks, the atomics loom can replace).
+//! 1. `scope_id`, `config`, `clock`, `stack`, `sync`, `backoff`, `rounds`:
+//!    leaves (ids, settings, time, raw stacks, the atomics loom can
+//!    replace, a hunt's rounds).
 //! 2. `registry`: live records, per-scope counts and the scope table.
 //! 3. `current`: each thread's current scope, and the followed id table.
 //! 4. `snapshot`: owned copies of records ([`Snapshot`], [`Item`],

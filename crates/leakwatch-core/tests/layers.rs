@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The layers of `src/lib.rs`'s docs, top first.
 const LAYERS: &[&[&str]] = &[
     &[
-        "scope_id", "config", "clock", "stack", "sync", "backoff", "macros",
+        "scope_id", "config", "clock", "stack", "sync", "backoff", "macros", "rounds",
     ],
     &["registry"],
     &["current"],
