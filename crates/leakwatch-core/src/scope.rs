@@ -188,8 +188,8 @@ impl Scope {
     }
 
     /// What the suite's settings file's rules left out of this scope's
-    /// last check, passing or failing: for a caller to print beside a
-    /// passing check (a failing one's report ends with it).
+    /// last check or snapshot, passing or failing: for a caller to print
+    /// beside a passing check (a failing one's report ends with it).
     ///
     /// ```
     /// let scope = leakwatch_core::Scope::new("s");
@@ -243,10 +243,7 @@ impl Scope {
     /// The result of a check whose last look was `snapshot`, the file's
     /// rules having left out `ignored`.
     fn conclude(&self, snapshot: &Snapshot, ignored: Option<Ignored>) -> Result<(), Report> {
-        if ignored.is_some() || self.any_ignored.load(Ordering::Acquire) {
-            *self.ignored.lock().unwrap_or_else(PoisonError::into_inner) = ignored.clone();
-            self.any_ignored.store(ignored.is_some(), Ordering::Release);
-        }
+        self.keep_ignored(&ignored);
         let report = Report::new(&self.name, snapshot)
             .with_settings_error(settings::suite_error())
             .with_ignored(ignored);
@@ -255,6 +252,16 @@ impl Scope {
         } else {
             Snapshot::mark_reported(self.id);
             Err(report)
+        }
+    }
+
+    /// Keeps what the file's rules left out of the last look, for
+    /// [`Scope::ignored`]; a scope whose looks never left anything out
+    /// takes no lock.
+    fn keep_ignored(&self, ignored: &Option<Ignored>) {
+        if ignored.is_some() || self.any_ignored.load(Ordering::Acquire) {
+            *self.ignored.lock().unwrap_or_else(PoisonError::into_inner) = ignored.clone();
+            self.any_ignored.store(ignored.is_some(), Ordering::Release);
         }
     }
 
@@ -313,7 +320,9 @@ impl Scope {
     /// drop(tag);
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        self.look().0
+        let (snapshot, ignored) = self.look();
+        self.keep_ignored(&ignored);
+        snapshot
     }
 
     /// How many items of `kind` are open in this scope and its children,

@@ -44,7 +44,7 @@
 mod binary;
 mod name;
 mod out;
-mod tests;
+mod test_threads;
 
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ extern "C" fn init() {
 }
 
 extern "C" fn at_exit() {
-    let _ = std::panic::catch_unwind(tests::finish);
+    let _ = std::panic::catch_unwind(test_threads::finish);
 }
 
 /// The executable, once it is known to be a test binary of the run.
@@ -128,7 +128,7 @@ fn start() {
     leakwatch::integration::register_interposed();
     leakwatch_interpose::set_stacks(leakwatch_interpose::Stacks::Always);
     let args: Vec<String> = std::env::args().collect();
-    tests::begin(tests::Run {
+    test_threads::begin(test_threads::Run {
         out,
         suppressions,
         named: name::from_args(&args),
