@@ -1,5 +1,6 @@
 //! Detects whether the crate is built with frame pointers, so `stacks` can
-//! walk them (about 50x cheaper than the unwinder) instead of guessing.
+//! walk them (far cheaper than the unwinder; see BENCHMARKS.md) instead of
+//! guessing.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(leakwatch_frame_pointers)");

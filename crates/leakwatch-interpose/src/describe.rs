@@ -12,8 +12,8 @@
 //! descriptor still names the same inode afterwards. That gives what
 //! joining by inode with `/proc/self/net/{tcp,tcp6,udp,udp6,unix}` gives,
 //! for the process's own sockets, without the kernel walking its whole
-//! socket hash tables to print them: reading `tcp` and `tcp6` took 8 ms
-//! here even with few sockets, the per-socket queries a few microseconds
+//! socket hash tables to print them: reading `tcp` and `tcp6` costs
+//! milliseconds even with few sockets, the per-socket queries microseconds
 //! each.
 
 use std::collections::BTreeMap;

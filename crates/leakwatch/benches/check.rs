@@ -3,8 +3,8 @@
 //! same after a burst of 131,072 items alive at once in an id table, and
 //! while another thread opens and closes items of other scopes at full
 //! speed: with `--cfg tokio_unstable`, also while a hooked runtime spawns
-//! short tasks of another scope). goleak's `Find` takes about 33 ms with
-//! 1,000 goroutines on the same machine.
+//! short tasks of another scope). BENCHMARKS.md's row sets goleak's `Find`
+//! with 1,000 goroutines beside it.
 //!
 //! ```text
 //! cargo bench -p leakwatch --bench check --features production,tokio

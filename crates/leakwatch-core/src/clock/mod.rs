@@ -2,8 +2,8 @@
 //!
 //! Ages in a report are shown in milliseconds or more, so a coarse clock is
 //! precise enough. On Linux `CLOCK_MONOTONIC_COARSE` costs about a third of
-//! `Instant::now()` (10 ns against 32 ns measured on the reference machine),
-//! which matters on a path budgeted at 25 ns in all. Tables that open an
+//! `Instant::now()`, which matters on a tag's path, whose whole budget is a
+//! few clock reads (see BENCHMARKS.md). Tables that open an
 //! item for every task of a runtime read [`recent`]'s time instead: a load,
 //! kept up to date by a background thread while such tables exist.
 

@@ -1,26 +1,24 @@
 //! A clock read with one load, for opens that come by the hundred thousand.
 //!
-//! Reading even the coarse clock costs about 10 ns on the reference machine,
-//! a third of what tracking a task through tokio's hooks costs in all. So
-//! while at least one [`Ticking`] exists, a background thread named
+//! Reading even the coarse clock is a large share of what tracking a task
+//! through tokio's hooks costs in all (see BENCHMARKS.md). So while at least one [`Ticking`] exists, a background thread named
 //! `leakwatch-clock` watches how busy its users are, and while they are busy
 //! it stores the coarse time in a static every [`PERIOD`], which
 //! [`recent_nanos`] returns with one load. Otherwise (idle users, no users,
 //! or no thread) `recent_nanos` reads the clock itself.
 //!
-//! Waking the thread costs too: about 30 µs of CPU a wake-up on the
-//! reference machine (a KVM guest; a few µs on bare metal), so every 4 ms is
-//! 0.8% of a core. That pays only when more opens than [`BUSY`] each period
-//! skip the clock, so the thread stores the time only from such a period on,
+//! Waking the thread costs too, thousands of clock reads' worth of CPU a
+//! wake-up on a virtual machine, so waking every [`PERIOD`] pays only when
+//! more opens than [`BUSY`] each period skip the clock. So the thread stores the time only from such a period on,
 //! until a second ([`LINGER`]) has passed without one; otherwise it looks at
-//! its users' activity every [`IDLE_PERIOD`] (0.07% of a core), leaving opens
-//! to read the clock meanwhile.
+//! its users' activity every [`IDLE_PERIOD`], leaving opens to read the
+//! clock meanwhile.
 //!
 //! A stored time is late by at most a period plus however long the thread
 //! waited to be scheduled, so an age in a report is at most that much too
 //! long: a few milliseconds, where the coarse clock itself moves in steps of
-//! the kernel's tick (4 ms on the reference machine), reports show
-//! milliseconds and leaks live hundreds of them.
+//! the kernel's tick (commonly 4 ms), reports show milliseconds and leaks
+//! live hundreds of them.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -39,8 +37,8 @@ const IDLE_PERIOD: Duration = Duration::from_millis(100);
 /// and without tracking taking turns) keep it.
 const LINGER: u32 = 250;
 /// Activity per [`PERIOD`] from which storing the time pays for waking:
-/// 2,000 clock reads of 10 ns against a wake-up of about 30 µs, with a
-/// margin for machines whose clock is cheaper.
+/// the clock reads it saves cost more than a wake-up of the thread on a
+/// virtual machine, with a margin for machines whose clock is cheaper.
 const BUSY: u64 = 2_000;
 
 /// The process's ticker.

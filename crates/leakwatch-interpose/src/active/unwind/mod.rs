@@ -5,9 +5,9 @@
 //! libgcc's unwinder (behind `backtrace::trace_unsynchronized` and glibc's
 //! `backtrace()`) finds, for every frame, the object holding the address
 //! (`dl_iterate_phdr` under the loader's lock), searches its
-//! `.eh_frame_hdr`, and interprets the frame's CFI program from the start:
-//! 6.8 µs for 45 frames (`benches/unwind.rs`), against well under 1 µs
-//! here. Each frame's rule is derived once per return address and kept, so
+//! `.eh_frame_hdr`, and interprets the frame's CFI program from the start,
+//! about ten times what this walker takes (`benches/unwind.rs`; the
+//! figures are in BENCHMARKS.md). Each frame's rule is derived once per return address and kept, so
 //! a stack that passes through the same call sites again (the common case:
 //! the same test opening files in a loop) costs a table probe and a load or
 //! two per frame. Debug builds of dependencies keep no frame pointers, so a
