@@ -38,17 +38,20 @@ mod socket;
 pub struct DescribeError {
     entry: String,
     reason: String,
+    gone: bool,
 }
 
 impl DescribeError {
     fn io(entry: String, err: std::io::Error) -> DescribeError {
         DescribeError {
             entry,
+            gone: err.kind() == std::io::ErrorKind::NotFound,
             reason: err.to_string(),
         }
     }
 
     fn new(entry: impl Into<String>, err: ProcError) -> DescribeError {
+        let gone = matches!(err, ProcError::NotFound(_));
         let reason = match err {
             ProcError::PermissionDenied(_) => "permission denied".to_owned(),
             ProcError::NotFound(_) => "no such entry (closed or exited?)".to_owned(),
@@ -59,7 +62,20 @@ impl DescribeError {
         DescribeError {
             entry: entry.into(),
             reason,
+            gone,
         }
+    }
+
+    /// Whether the entry does not exist: the descriptor was closed, the
+    /// thread ended or the process was reaped after it was recorded.
+    /// Other failures (permissions, a malformed entry) say nothing of
+    /// whether it still exists.
+    ///
+    /// ```
+    /// assert!(leakwatch_interpose::describe_thread(-1).unwrap_err().is_gone());
+    /// ```
+    pub fn is_gone(&self) -> bool {
+        self.gone
     }
 
     /// The `/proc` path that could not be read.

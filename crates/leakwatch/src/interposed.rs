@@ -394,13 +394,21 @@ fn thread_item(thread: &OpenThread, labels: &mut Labels) -> Option<Item> {
     }) {
         return None;
     }
-    let detail = match thread.tid.map(describe_thread) {
+    let detail = thread_detail(thread.tid)?;
+    Some(item("thread", &thread.created, labels).with_detail(detail))
+}
+
+/// What a report says of thread `tid` (`None`: not yet running); `None`
+/// for one of leakwatch's background threads, and for one that ended
+/// since the query found it running, which is no leak.
+fn thread_detail(tid: Option<i32>) -> Option<String> {
+    Some(match tid.map(describe_thread) {
         Some(Ok(d)) if d.name.starts_with("leakwatch-") => return None,
         Some(Ok(d)) => format!("'{}' (tid {})", d.name, d.tid),
-        Some(Err(err)) => format!("tid {} ({err})", thread.tid.unwrap_or_default()),
+        Some(Err(err)) if err.is_gone() => return None,
+        Some(Err(err)) => format!("tid {} ({err})", tid.unwrap_or_default()),
         None => "not yet running".to_owned(),
-    };
-    Some(item("thread", &thread.created, labels).with_detail(detail))
+    })
 }
 
 /// The line that called into the language's runtime to create an
@@ -473,5 +481,36 @@ fn item(kind: &'static str, created: &Created, labels: &mut Labels) -> Item {
     match stack {
         Some(stack) => item.with_stack(stack),
         None => item,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A thread that ends between the query that found it running and
+    /// its description is not reported; while it runs, it is.
+    #[test]
+    fn a_thread_that_ends_before_it_is_described_is_no_item() {
+        let (tid_sent, tid) = mpsc::channel();
+        let (go, wait) = mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("ends-soon".into())
+            .spawn(move || {
+                tid_sent.send(gettid()).unwrap();
+                wait.recv().unwrap();
+            })
+            .unwrap();
+        let tid = tid.recv().unwrap();
+        assert_eq!(
+            thread_detail(Some(tid)),
+            Some(format!("'ends-soon' (tid {tid})"))
+        );
+        go.send(()).unwrap();
+        handle.join().unwrap();
+        assert_eq!(thread_detail(Some(tid)), None);
+        assert_eq!(thread_detail(None).as_deref(), Some("not yet running"));
     }
 }
