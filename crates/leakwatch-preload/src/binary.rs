@@ -78,9 +78,64 @@ impl Binary {
     }
 }
 
+/// The paths, without their crate, of the functions in `path`'s symbol
+/// table that start with `prefix` (closures counted as the function they
+/// are in, generic ones left out): the tests a name cut to `prefix` may be.
+/// Demangles every symbol, so it is for a report's name, not for each test.
+pub(crate) fn functions_starting(path: &Path, prefix: &str) -> Result<Vec<String>, BinaryError> {
+    let error = |why: String| BinaryError {
+        path: path.display().to_string(),
+        why,
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
+    // SAFETY: as in `Binary::read`: a read-only private mapping of a file
+    // cargo does not rewrite while it runs.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| error(e.to_string()))?;
+    let elf = object::File::parse(&*map).map_err(|e| error(e.to_string()))?;
+    Ok(paths_starting(
+        elf.symbols().filter_map(|s| s.name().ok()),
+        prefix,
+    ))
+}
+
+/// [`functions_starting`] over symbol names.
+fn paths_starting<'a>(symbols: impl Iterator<Item = &'a str>, prefix: &str) -> Vec<String> {
+    let mut paths: Vec<String> = symbols
+        .filter_map(|name| {
+            let plain = format!("{:#}", rustc_demangle::try_demangle(name).ok()?);
+            let path = crate::name::test_path(&plain)?;
+            path.starts_with(prefix).then(|| path.to_owned())
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn functions_are_found_by_the_start_of_their_path() {
+        let symbols = [
+            "_ZN7scratch5tests18leaks_a_file_twice17h0123456789abcdefE",
+            "_ZN7scratch5tests18leaks_a_file_twice27_$u7b$$u7b$closure$u7d$$u7d$17h0123456789abcdefE",
+            "_ZN7scratch5tests13leaks_nothing17h0123456789abcdefE",
+            "not_rust",
+        ];
+        assert_eq!(
+            paths_starting(symbols.into_iter(), "tests::leaks_a_"),
+            ["tests::leaks_a_file_twice"]
+        );
+    }
+
+    #[test]
+    fn this_test_is_found_in_its_binary() {
+        let exe = std::env::current_exe().unwrap();
+        let found = functions_starting(&exe, "binary::tests::this_test_is_fou").unwrap();
+        assert_eq!(found, ["binary::tests::this_test_is_found_in_its_binary"]);
+    }
 
     #[test]
     fn libtest_and_once_call_are_told_from_mangled_names() {

@@ -5,7 +5,8 @@
 //! names it on the command line (`--exact NAME`). Otherwise the full name
 //! is the path of a function on the leaked items' stacks: the test's own
 //! function (or a closure inside it, for what a thread it started opened),
-//! without its crate.
+//! without its crate; failing that, the one function of the test binary
+//! whose path starts with the cut name.
 
 /// The name cargo-nextest gave on the command line: the one argument that
 /// is not a flag, beside `--exact`.
@@ -19,11 +20,13 @@ pub(crate) fn from_args(args: &[String]) -> Option<String> {
 }
 
 /// The test whose thread's name was cut to `short`, from the function
-/// names on its items' stacks (each stack innermost first), or `short`
-/// followed by `…` when none tells.
+/// names on its items' stacks (each stack innermost first), else from
+/// `functions` (those of the binary starting with `short`) when exactly one
+/// starts so, else `short` followed by `…`.
 pub(crate) fn from_frames<'a>(
     short: &str,
     stacks: impl IntoIterator<Item = Vec<&'a str>>,
+    functions: impl FnOnce(&str) -> Vec<String>,
 ) -> String {
     // A name shorter than Linux's limit was not cut.
     let cut = short.len() >= 15;
@@ -39,16 +42,18 @@ pub(crate) fn from_frames<'a>(
             return path.to_owned();
         }
     }
-    if cut {
-        format!("{short}…")
-    } else {
-        short.to_owned()
+    if !cut {
+        return short.to_owned();
+    }
+    match functions(short).as_slice() {
+        [only] => only.clone(),
+        _ => format!("{short}…"),
     }
 }
 
 /// `function` as a test's name: without its crate, generic arguments or
 /// trailing `{{closure}}`s.
-fn test_path(function: &str) -> Option<&str> {
+pub(crate) fn test_path(function: &str) -> Option<&str> {
     let mut path = function;
     while let Some(outer) = path.strip_suffix("::{{closure}}") {
         path = outer;
@@ -75,9 +80,33 @@ mod tests {
         assert_eq!(from_args(&listing), None);
     }
 
+    fn none(_: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    #[test]
+    fn a_cut_name_no_stack_completes_is_completed_from_the_one_function_so_named() {
+        let stack = vec!["std::fs::File::open", "other::f"];
+        let one = |_: &str| vec!["tests::leaks_a_socket".to_owned()];
+        assert_eq!(
+            from_frames("tests::leaks_a_", [stack.clone()], one),
+            "tests::leaks_a_socket"
+        );
+        let two = |_: &str| {
+            vec![
+                "tests::leaks_a_file".to_owned(),
+                "tests::leaks_a_pipe".to_owned(),
+            ]
+        };
+        assert_eq!(
+            from_frames("tests::leaks_a_", [stack], two),
+            "tests::leaks_a_…"
+        );
+    }
+
     #[test]
     fn a_short_name_is_the_whole_name() {
-        assert_eq!(from_frames("leaks_file", []), "leaks_file");
+        assert_eq!(from_frames("leaks_file", [], none), "leaks_file");
     }
 
     #[test]
@@ -90,7 +119,7 @@ mod tests {
             "core::ops::function::FnOnce::call_once",
         ];
         assert_eq!(
-            from_frames("tests::leaks_a_", [stack]),
+            from_frames("tests::leaks_a_", [stack], none),
             "tests::leaks_a_file_twice"
         );
     }
@@ -103,7 +132,7 @@ mod tests {
             "std::sys::backtrace::__rust_begin_short_backtrace",
         ];
         assert_eq!(
-            from_frames("tests::leaks_a_", [stack]),
+            from_frames("tests::leaks_a_", [stack], none),
             "tests::leaks_a_thread"
         );
     }
@@ -111,6 +140,9 @@ mod tests {
     #[test]
     fn without_a_matching_frame_the_cut_name_says_so() {
         let stack = vec!["std::fs::File::open", "other::f"];
-        assert_eq!(from_frames("tests::leaks_a_", [stack]), "tests::leaks_a_…");
+        assert_eq!(
+            from_frames("tests::leaks_a_", [stack], none),
+            "tests::leaks_a_…"
+        );
     }
 }

@@ -176,6 +176,12 @@ fn check(scope: &Scope, ended: Instant, thread: &str) {
                 .collect::<Vec<_>>()
                 .iter()
                 .map(|functions| functions.iter().map(String::as_str).collect()),
+            |short| {
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|exe| crate::binary::functions_starting(&exe, short).ok())
+                    .unwrap_or_default()
+            },
         ),
     };
     // What the suite's settings file's rules left out of the last look.
