@@ -394,16 +394,26 @@ fn thread_item(thread: &OpenThread, labels: &mut Labels) -> Option<Item> {
     }) {
         return None;
     }
-    let detail = thread_detail(thread.tid)?;
+    let creator = labels.of(thread.created.thread);
+    let detail = thread_detail(thread.tid, &creator)?;
     Some(item("thread", &thread.created, labels).with_detail(detail))
 }
 
-/// What a report says of thread `tid` (`None`: not yet running); `None`
-/// for one of leakwatch's background threads, and for one that ended
-/// since the query found it running, which is no leak.
-fn thread_detail(tid: Option<i32>) -> Option<String> {
+/// What a report says of thread `tid` (`None`: not yet running), started
+/// by the thread labelled `creator`; `None` for one of leakwatch's
+/// background threads, and for one that ended since the query found it
+/// running, which is no leak. A thread given no name has its creator's
+/// (the kernel copies it), which the detail says rather than let it pass
+/// for a name of its own.
+fn thread_detail(tid: Option<i32>, creator: &str) -> Option<String> {
     Some(match tid.map(describe_thread) {
         Some(Ok(d)) if d.name.starts_with("leakwatch-") => return None,
+        Some(Ok(d)) if creator == format!("'{}'", d.name) => {
+            format!(
+                "'{}' (tid {}; unnamed: the name of the thread that started it)",
+                d.name, d.tid
+            )
+        }
         Some(Ok(d)) => format!("'{}' (tid {})", d.name, d.tid),
         Some(Err(err)) if err.is_gone() => return None,
         Some(Err(err)) => format!("tid {} ({err})", tid.unwrap_or_default()),
@@ -505,12 +515,43 @@ mod tests {
             .unwrap();
         let tid = tid.recv().unwrap();
         assert_eq!(
-            thread_detail(Some(tid)),
+            thread_detail(Some(tid), "'main'"),
             Some(format!("'ends-soon' (tid {tid})"))
         );
         go.send(()).unwrap();
         handle.join().unwrap();
-        assert_eq!(thread_detail(Some(tid)), None);
-        assert_eq!(thread_detail(None).as_deref(), Some("not yet running"));
+        assert_eq!(thread_detail(Some(tid), "'main'"), None);
+        assert_eq!(
+            thread_detail(None, "'main'").as_deref(),
+            Some("not yet running")
+        );
+    }
+
+    /// A thread started without a name carries its creator's, and the
+    /// report says so; a named one does not.
+    #[test]
+    fn an_unnamed_thread_is_not_given_its_creators_name_as_its_own() {
+        let (tid_sent, tid) = mpsc::channel();
+        let (go, wait) = mpsc::channel::<()>();
+        let creator = std::thread::Builder::new()
+            .name("creator".into())
+            .spawn(move || {
+                std::thread::spawn(move || {
+                    tid_sent.send(gettid()).unwrap();
+                    wait.recv().unwrap();
+                })
+                .join()
+                .unwrap();
+            })
+            .unwrap();
+        let tid = tid.recv().unwrap();
+        assert_eq!(
+            thread_detail(Some(tid), "'creator'"),
+            Some(format!(
+                "'creator' (tid {tid}; unnamed: the name of the thread that started it)"
+            ))
+        );
+        go.send(()).unwrap();
+        creator.join().unwrap();
     }
 }
