@@ -61,8 +61,8 @@ use tally::lock;
 /// Frames kept per record: enough to reach the user's frame under an
 /// async client's stack (hyper-util's pooled client opens its socket 35
 /// frames below the test's `.await`: socket2, hyper-util and futures-util
-/// poll layers). A record is then 75 words ([`record::W`]); the tables are
-/// zero pages until a slot is used, and only a captured stack writes these
+/// poll layers). A record is then [`record::W`] words; the tables are zero
+/// pages until a slot is used, and only a captured stack writes these
 /// words.
 pub(crate) const FRAMES: usize = 64;
 
