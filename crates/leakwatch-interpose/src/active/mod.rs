@@ -3,8 +3,9 @@
 //!
 //! # Tables
 //!
-//! Three fixed arrays of [`Slot`]s, one record each: descriptors indexed by
-//! their number, threads and children in the first free slot. Nothing is
+//! Three fixed arrays of [`Record`]s, each a seqlocked [`slot::Slot`]:
+//! descriptors indexed by their number, threads and children in the first
+//! free slot. Nothing is
 //! allocated to record or forget an item, so the hooks are safe in any
 //! thread at any time the process may call libc, including while another
 //! thread holds `malloc`'s lock, in a forked child, or in a thread's
