@@ -3,8 +3,9 @@
 //!
 //! # Tables
 //!
-//! Three fixed arrays of [`Slot`]s, one record each: descriptors indexed by
-//! their number, threads and children in the first free slot. Nothing is
+//! Three fixed arrays of [`Record`]s, each a seqlocked [`slot::Slot`]:
+//! descriptors indexed by their number, threads and children in the first
+//! free slot. Nothing is
 //! allocated to record or forget an item, so the hooks are safe in any
 //! thread at any time the process may call libc, including while another
 //! thread holds `malloc`'s lock, in a forked child, or in a thread's
@@ -33,10 +34,13 @@
 //!
 //! # Records
 //!
-//! A record is [`W`] words: see the `STATE` .. `STACK` indices below.
+//! A slot holds one [`Record`], whose fields and their meaning are listed
+//! there; only its [`record`] module knows how they sit in the slot's
+//! words, and only a [`record::Writer`] stores them.
 
 mod hooks;
 pub(crate) mod real;
+mod record;
 mod slot;
 mod statics;
 mod tally;
@@ -52,58 +56,33 @@ use leakwatch_core::{Level, ScopeId};
 
 use crate::record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread};
 use crate::{Stacks, Support};
-use slot::{Guard, Slot};
+use record::{Call, FileId, Record, RecordCopy, State, Writer};
 use tally::lock;
 
 /// Frames kept per record: enough to reach the user's frame under an
 /// async client's stack (hyper-util's pooled client opens its socket 35
 /// frames below the test's `.await`: socket2, hyper-util and futures-util
-/// poll layers). A record is then 73 words; the tables are zero pages
-/// until a slot is used, and only a captured stack writes these words.
+/// poll layers). A record is then [`record::W`] words; the tables are zero
+/// pages until a slot is used, and only a captured stack writes these
+/// words.
 pub(crate) const FRAMES: usize = 64;
-
-// Word indices of a record.
-const STATE: usize = 0;
-const SCOPE: usize = 1;
-const NANOS: usize = 2;
-const CREATOR: usize = 3;
-/// The descriptor, the child's pid, or the thread's tid once it runs.
-const SUBJECT: usize = 4;
-const CALL: usize = 5;
-const LEN: usize = 6;
-/// A thread's start routine and its argument, until the thread takes them.
-const START: usize = 7;
-const ARG: usize = 8;
-/// A descriptor's device and inode when it was recorded (both 0 if unknown):
-/// a number that names another file now was closed where no hook saw it.
-const DEV: usize = 9;
-const INO: usize = 10;
-const STACK: usize = 11;
-const W: usize = STACK + FRAMES;
-
-// States.
-const FREE: u64 = 0;
-/// A descriptor open, a child not reaped, a thread created but not running.
-const LIVE: u64 = 1;
-/// A thread running its start routine.
-const RUNNING: u64 = 2;
 
 /// Descriptors numbered at or above this are counted in [`missed`] only.
 pub(crate) const FD_SLOTS: usize = 1 << 15;
 const THREAD_SLOTS: usize = 4096;
 const CHILD_SLOTS: usize = 1024;
 
-type Table<const N: usize> = [Slot<W>; N];
+type Table<const N: usize> = [Record; N];
 
-static FDS: Table<FD_SLOTS> = [const { Slot::new() }; FD_SLOTS];
+static FDS: Table<FD_SLOTS> = [const { Record::new() }; FD_SLOTS];
 /// One past the highest descriptor ever recorded: scans stop here.
 static FD_HIGH: AtomicUsize = AtomicUsize::new(0);
-static THREADS: Table<THREAD_SLOTS> = [const { Slot::new() }; THREAD_SLOTS];
+static THREADS: Table<THREAD_SLOTS> = [const { Record::new() }; THREAD_SLOTS];
 /// The scope each new thread enters, written by its creator before
 /// `pthread_create` and read by the thread as it starts.
 static THREAD_SCOPES: [Mutex<ScopeId>; THREAD_SLOTS] =
     [const { Mutex::new(ScopeId::NONE) }; THREAD_SLOTS];
-static CHILDREN: Table<CHILD_SLOTS> = [const { Slot::new() }; CHILD_SLOTS];
+static CHILDREN: Table<CHILD_SLOTS> = [const { Record::new() }; CHILD_SLOTS];
 /// Creations that found no slot.
 static MISSED: AtomicU64 = AtomicU64::new(0);
 
@@ -174,85 +153,6 @@ static OWN_SCOPES: [Mutex<Option<ScopeId>>; THREAD_SLOTS] =
 
 pub(crate) fn set_initializer_code(code: Vec<Range<usize>>) -> bool {
     statics::set_other_calls(code)
-}
-
-/// Which libc function created an item; the `u8` is kept in `CALL`.
-#[derive(Clone, Copy, Debug)]
-#[repr(u8)]
-pub(crate) enum Call {
-    Open,
-    Open64,
-    Openat,
-    Openat64,
-    Socket,
-    Socketpair,
-    Accept,
-    Accept4,
-    Pipe,
-    Pipe2,
-    Dup,
-    Dup2,
-    Dup3,
-    Fcntl,
-    EpollCreate,
-    EpollCreate1,
-    Eventfd,
-    TimerfdCreate,
-    Signalfd,
-    MemfdCreate,
-    InotifyInit,
-    InotifyInit1,
-    Opendir,
-    Fopen,
-    Fopen64,
-    Tmpfile,
-    Creat,
-    Creat64,
-    PidfdOpen,
-    PthreadCreate,
-    Fork,
-    PosixSpawn,
-    PosixSpawnp,
-}
-
-const CALL_NAMES: [&str; 33] = [
-    "open",
-    "open64",
-    "openat",
-    "openat64",
-    "socket",
-    "socketpair",
-    "accept",
-    "accept4",
-    "pipe",
-    "pipe2",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "epoll_create",
-    "epoll_create1",
-    "eventfd",
-    "timerfd_create",
-    "signalfd",
-    "memfd_create",
-    "inotify_init",
-    "inotify_init1",
-    "opendir",
-    "fopen",
-    "fopen64",
-    "tmpfile",
-    "creat",
-    "creat64",
-    "pidfd_open",
-    "pthread_create",
-    "fork",
-    "posix_spawn",
-    "posix_spawnp",
-];
-
-fn call_name(code: u64) -> &'static str {
-    CALL_NAMES.get(code as usize).copied().unwrap_or("?")
 }
 
 pub(crate) fn support() -> Support {
@@ -369,8 +269,9 @@ fn my_tid() -> i32 {
     .unwrap_or_else(|_| unsafe { libc::gettid() })
 }
 
-/// What a record says about its creation, gathered on the creating thread.
-struct Origin {
+/// What a record says about its creation, gathered on the creating
+/// thread (and reported as a [`crate::Created`]).
+struct Creation {
     scope: ScopeId,
     nanos: u64,
     creator: i32,
@@ -381,10 +282,10 @@ struct Origin {
     stack: Option<[usize; FRAMES]>,
 }
 
-impl Origin {
+impl Creation {
     /// Gathered inside a hook (the caller holds a [`Busy`]).
     #[inline(always)]
-    fn here(call: Call) -> Origin {
+    fn here(call: Call) -> Creation {
         let mut scope = ScopeId::current();
         let (len, stack) = if want_stack(scope) {
             let mut stack = [0; FRAMES];
@@ -397,7 +298,7 @@ impl Origin {
         } else {
             (0, None)
         };
-        Origin {
+        Creation {
             scope,
             nanos: now_nanos(),
             creator: my_tid(),
@@ -407,19 +308,15 @@ impl Origin {
         }
     }
 
-    fn write(&self, g: &Guard<'_, W>, subject: u64, state: u64) {
-        g.set(SCOPE, self.scope.as_u64());
-        g.set(NANOS, self.nanos);
-        g.set(CREATOR, self.creator as u32 as u64);
-        g.set(SUBJECT, subject);
-        g.set(CALL, self.call as u64);
-        g.set(LEN, self.len as u64);
-        if let Some(stack) = &self.stack {
-            for (i, &ip) in stack[..self.len].iter().enumerate() {
-                g.set(STACK + i, ip as u64);
-            }
-        }
-        g.set(STATE, state);
+    /// Writes the record of `subject`, `state` last.
+    fn write(&self, g: &Writer<'_>, subject: u64, state: State) {
+        g.set_scope(self.scope);
+        g.set_created_at(self.nanos);
+        g.set_creator(self.creator);
+        g.set_subject(subject);
+        g.set_call(self.call);
+        g.set_stack(self.stack.as_ref().map_or(&[], |stack| &stack[..self.len]));
+        g.set_state(state);
     }
 }
 
@@ -483,32 +380,31 @@ fn fd_opened(fd: libc::c_int, call: Call) {
         return;
     }
     let Some(_busy) = Busy::enter() else { return };
-    let origin = Origin::here(call);
-    fd_insert(fd, &origin);
+    let creation = Creation::here(call);
+    fd_insert(fd, &creation);
 }
 
-fn fd_insert(fd: libc::c_int, origin: &Origin) {
+fn fd_insert(fd: libc::c_int, creation: &Creation) {
     let i = fd as usize;
     let Some(slot) = FDS.get(i) else {
         MISSED.fetch_add(1, Ordering::Relaxed);
         return;
     };
     // Only an item in a scope can be reported, so only it pays the `fstat`.
-    let (dev, ino) = if origin.scope == ScopeId::NONE {
-        (0, 0)
+    let file = if creation.scope == ScopeId::NONE {
+        None
     } else {
-        fd_identity(fd).unwrap_or((0, 0))
+        fd_identity(fd)
     };
     let g = lock(slot);
-    g.set(DEV, dev);
-    g.set(INO, ino);
-    origin.write(&g, i as u64, LIVE);
+    g.set_file(file);
+    creation.write(&g, i as u64, State::Live);
     drop(g);
     FD_HIGH.fetch_max(i + 1, Ordering::Relaxed);
 }
 
 /// The device and inode `fd` names, `None` if it is not open.
-fn fd_identity(fd: libc::c_int) -> Option<(u64, u64)> {
+fn fd_identity(fd: libc::c_int) -> Option<FileId> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `fstat` writes a whole `stat` at a valid pointer or fails.
     if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
@@ -516,24 +412,26 @@ fn fd_identity(fd: libc::c_int) -> Option<(u64, u64)> {
     }
     // SAFETY: `fstat` returned 0, so it initialised `st`.
     let st = unsafe { st.assume_init() };
-    Some((st.st_dev, st.st_ino))
+    Some(FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
 }
 
 /// `fd`, just made to name another open file (`dup2` onto it): its record,
-/// if any, keeps its origin and takes the new file's identity.
+/// if any, keeps its creation and takes the new file's identity.
 fn fd_replaced(fd: libc::c_int) {
     let Some(slot) = FDS.get(fd as usize) else {
         return;
     };
-    if slot.peek(STATE) == FREE || slot.peek(DEV) == 0 && slot.peek(INO) == 0 {
+    if slot.peek_state() == State::Free || !slot.peek_has_file() {
         return;
     }
     let Some(_busy) = Busy::tables() else { return };
-    let (dev, ino) = fd_identity(fd).unwrap_or((0, 0));
+    let file = fd_identity(fd);
     let g = lock(slot);
-    if g.get(STATE) != FREE && g.get(SUBJECT) == fd as u64 {
-        g.set(DEV, dev);
-        g.set(INO, ino);
+    if g.state() != State::Free && g.subject() == fd as u64 {
+        g.set_file(file);
     }
 }
 
@@ -557,21 +455,21 @@ fn fd_closing(fd: libc::c_int) {
         return;
     }
     if let Some(slot) = FDS.get(fd as usize)
-        && slot.peek(STATE) != FREE
+        && slot.peek_state() != State::Free
         && let Some(_busy) = Busy::tables()
     {
-        lock(slot).set(STATE, FREE);
+        lock(slot).set_state(State::Free);
     }
 }
 
-/// Whether the record read as `words` still describes its descriptor: the
-/// number is open and names the same file (when the record knows which).
-fn fd_still_open(words: &[u64; W]) -> bool {
-    let fd = words[SUBJECT] as i32;
-    if words[DEV] == 0 && words[INO] == 0 {
-        return fd_is_open(fd);
+/// Whether `record` still describes its descriptor: the number is open
+/// and names the same file (when the record knows which).
+fn fd_still_open(record: &RecordCopy) -> bool {
+    let fd = record.subject as i32;
+    match record.file {
+        None => fd_is_open(fd),
+        file => fd_identity(fd) == file,
     }
-    fd_identity(fd) == Some((words[DEV], words[INO]))
 }
 
 /// Whether `fd` is open in this process now.
@@ -582,31 +480,31 @@ fn fd_is_open(fd: i32) -> bool {
     r != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EBADF)
 }
 
-/// Forgets a record read as `words` if the slot still holds it.
-fn forget_if_unchanged(slot: &Slot<W>, words: &[u64; W]) {
+/// Forgets `record` if `slot` still holds it.
+fn forget_if_unchanged(slot: &Record, record: &RecordCopy) {
     let Some(_busy) = Busy::tables() else { return };
     let g = lock(slot);
-    if g.get(STATE) == words[STATE] && g.get(NANOS) == words[NANOS] {
-        g.set(STATE, FREE);
+    if g.state() == record.state && g.created_at() == record.nanos {
+        g.set_state(State::Free);
     }
 }
 
 // ---- threads ----
 
 /// Claims a free thread slot, `None` when all are taken.
-fn claim(table: &'static [Slot<W>], hint: &AtomicUsize) -> Option<usize> {
+fn claim(table: &'static [Record], hint: &AtomicUsize) -> Option<usize> {
     let start = hint.load(Ordering::Relaxed);
     for k in 0..table.len() {
         let i = (start + k) % table.len();
-        if table[i].peek(STATE) != FREE {
+        if table[i].peek_state() != State::Free {
             continue;
         }
         let g = lock(&table[i]);
-        if g.get(STATE) == FREE {
+        if g.state() == State::Free {
             // Claimed in no scope until its creator writes the record: a
             // query for the previous record's scope must not find it.
-            g.set(SCOPE, ScopeId::NONE.as_u64());
-            g.set(STATE, LIVE);
+            g.set_scope(ScopeId::NONE);
+            g.set_state(State::Live);
             drop(g);
             hint.store(i + 1, Ordering::Relaxed);
             return Some(i);
@@ -619,19 +517,19 @@ fn claim(table: &'static [Slot<W>], hint: &AtomicUsize) -> Option<usize> {
 static THREAD_HINT: AtomicUsize = AtomicUsize::new(0);
 static CHILD_HINT: AtomicUsize = AtomicUsize::new(0);
 
-fn free(table: &[Slot<W>], i: usize) {
-    lock(&table[i]).set(STATE, FREE);
+fn free(table: &[Record], i: usize) {
+    lock(&table[i]).set_state(State::Free);
 }
 
 // ---- children ----
 
-fn child_started(pid: libc::pid_t, origin: &Origin) {
+fn child_started(pid: libc::pid_t, creation: &Creation) {
     if pid <= 0 {
         return;
     }
     let Some(_busy) = Busy::tables() else { return };
     if let Some(i) = claim(&CHILDREN, &CHILD_HINT) {
-        origin.write(&lock(&CHILDREN[i]), pid as u64, LIVE);
+        creation.write(&lock(&CHILDREN[i]), pid as u64, State::Live);
     }
 }
 
@@ -642,10 +540,10 @@ fn child_reaped(pid: libc::pid_t) {
     }
     let Some(_busy) = Busy::tables() else { return };
     for slot in &CHILDREN {
-        if slot.peek(STATE) == LIVE && slot.peek(SUBJECT) == pid as u64 {
+        if slot.peek_state() == State::Live && slot.peek_subject() == pid as u64 {
             let g = lock(slot);
-            if g.get(STATE) == LIVE && g.get(SUBJECT) == pid as u64 {
-                g.set(STATE, FREE);
+            if g.state() == State::Live && g.subject() == pid as u64 {
+                g.set_state(State::Free);
                 return;
             }
         }

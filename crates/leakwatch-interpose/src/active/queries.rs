@@ -14,11 +14,11 @@ pub(super) enum Among<'a> {
 }
 
 impl Among<'_> {
-    /// The scope of a record whose scope word is `word`, if it is covered.
-    fn scope_of(self, word: u64) -> Option<ScopeId> {
+    /// Whether a record of `scope` is covered.
+    fn covers(self, scope: ScopeId) -> bool {
         match self {
-            Among::Scopes(scopes) => scopes.iter().find(|s| s.as_u64() == word).copied(),
-            Among::Every => Some(ScopeId::from_u64(word)),
+            Among::Scopes(scopes) => scopes.contains(&scope),
+            Among::Every => true,
         }
     }
 }
@@ -26,9 +26,9 @@ impl Among<'_> {
 /// Calls `each` with every live record of `table` that `among` covers, and
 /// its scope.
 pub(super) fn scan_among(
-    table: &[Slot<W>],
+    table: &[Record],
     among: Among<'_>,
-    mut each: impl FnMut(&Slot<W>, [u64; W], ScopeId),
+    mut each: impl FnMut(&Record, RecordCopy, ScopeId),
 ) {
     if let Among::Scopes(scopes) = among
         && tally::none_of(scopes)
@@ -36,44 +36,38 @@ pub(super) fn scan_among(
         return;
     }
     for slot in table {
-        if slot.peek(STATE) == FREE {
+        if slot.peek_state() == State::Free || !among.covers(slot.peek_scope()) {
             continue;
         }
-        if among.scope_of(slot.peek(SCOPE)).is_none() {
-            continue;
-        }
-        let words = slot.read();
-        if words[STATE] == FREE {
-            continue;
-        }
-        if let Some(scope) = among.scope_of(words[SCOPE]) {
-            each(slot, words, scope);
+        let record = slot.read();
+        if record.state != State::Free && among.covers(record.scope) {
+            each(slot, record, record.scope);
         }
     }
 }
 
-fn fd_table() -> &'static [Slot<W>] {
+fn fd_table() -> &'static [Record] {
     &FDS[..FD_HIGH.load(Ordering::Relaxed).min(FD_SLOTS)]
 }
 
 /// `each` for every fd record `among` covers still open, forgetting stale
 /// ones.
-fn scan_fds(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
-    scan_among(fd_table(), among, |slot, words, scope| {
-        if fd_still_open(&words) {
-            each(words, scope);
+fn scan_fds(among: Among<'_>, mut each: impl FnMut(RecordCopy, ScopeId)) {
+    scan_among(fd_table(), among, |slot, record, scope| {
+        if fd_still_open(&record) {
+            each(record, scope);
         } else {
-            forget_if_unchanged(slot, &words);
+            forget_if_unchanged(slot, &record);
         }
     });
 }
 
-fn scan_children(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
-    scan_among(&CHILDREN, among, |slot, words, scope| {
-        if child_exists(words[SUBJECT] as i32) {
-            each(words, scope);
+fn scan_children(among: Among<'_>, mut each: impl FnMut(RecordCopy, ScopeId)) {
+    scan_among(&CHILDREN, among, |slot, record, scope| {
+        if child_exists(record.subject as i32) {
+            each(record, scope);
         } else {
-            forget_if_unchanged(slot, &words);
+            forget_if_unchanged(slot, &record);
         }
     });
 }
@@ -82,12 +76,12 @@ fn scan_children(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
 /// forgetting those whose thread is gone: one that ended where no hook saw
 /// it end (a raw `exit` system call, a `pthread_exit` bound inside libc)
 /// must not be charged to its scope forever.
-fn scan_threads(among: Among<'_>, mut each: impl FnMut([u64; W], ScopeId)) {
-    scan_among(&THREADS, among, |slot, words, scope| {
-        if words[STATE] != RUNNING || thread_exists(words[SUBJECT] as i32) {
-            each(words, scope);
+fn scan_threads(among: Among<'_>, mut each: impl FnMut(RecordCopy, ScopeId)) {
+    scan_among(&THREADS, among, |slot, record, scope| {
+        if record.state != State::Running || thread_exists(record.subject as i32) {
+            each(record, scope);
         } else {
-            forget_if_unchanged(slot, &words);
+            forget_if_unchanged(slot, &record);
         }
     });
 }
@@ -106,8 +100,8 @@ pub(crate) fn is_recorded(fd: i32) -> bool {
     let Some(slot) = usize::try_from(fd).ok().and_then(|i| FDS.get(i)) else {
         return false;
     };
-    let words = slot.read();
-    words[STATE] != FREE && words[SUBJECT] == fd as u64 && fd_still_open(&words)
+    let record = slot.read();
+    record.state != State::Free && record.subject == fd as u64 && fd_still_open(&record)
 }
 
 pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
@@ -137,41 +131,37 @@ fn clock_base() -> (Instant, u64) {
 
 fn open_among(among: Among<'_>) -> Open {
     let (base, base_ns) = clock_base();
-    let created = |words: &[u64; W], scope: ScopeId| {
-        let len = (words[LEN] as usize).min(FRAMES);
-        let at = if words[NANOS] >= base_ns {
-            base.checked_add(Duration::from_nanos(words[NANOS] - base_ns))
+    let created = |record: &RecordCopy, scope: ScopeId| {
+        let at = if record.nanos >= base_ns {
+            base.checked_add(Duration::from_nanos(record.nanos - base_ns))
         } else {
-            base.checked_sub(Duration::from_nanos(base_ns - words[NANOS]))
+            base.checked_sub(Duration::from_nanos(base_ns - record.nanos))
         };
         Created {
             scope,
             at: at.unwrap_or(base),
-            thread: words[CREATOR] as u32 as i32,
-            call: call_name(words[CALL]),
-            stack: words[STACK..STACK + len]
-                .iter()
-                .map(|&ip| ip as usize)
-                .collect(),
+            thread: record.creator,
+            call: record.call_name(),
+            stack: record.stack().to_vec(),
         }
     };
     let mut open = Open::default();
-    scan_fds(among, |words, scope| {
+    scan_fds(among, |record, scope| {
         open.fds.push(OpenFd {
-            fd: words[SUBJECT] as i32,
-            created: created(&words, scope),
+            fd: record.subject as i32,
+            created: created(&record, scope),
         });
     });
-    scan_threads(among, |words, scope| {
+    scan_threads(among, |record, scope| {
         open.threads.push(OpenThread {
-            tid: (words[STATE] == RUNNING).then_some(words[SUBJECT] as i32),
-            created: created(&words, scope),
+            tid: (record.state == State::Running).then_some(record.subject as i32),
+            created: created(&record, scope),
         });
     });
-    scan_children(among, |words, scope| {
+    scan_children(among, |record, scope| {
         open.children.push(OpenChild {
-            pid: words[SUBJECT] as i32,
-            created: created(&words, scope),
+            pid: record.subject as i32,
+            created: created(&record, scope),
         });
     });
     open.fds.sort_by_key(|f| f.created.at);

@@ -2,10 +2,10 @@
 //! tables.
 //!
 //! A query walks every slot of the thread and child tables (a record is
-//! [`W`] words, so each slot is a cache miss): 4 µs a check, most of a clean
-//! check's cost. So every record that is not free and names a scope counts
-//! one in that scope's bucket, a hash of the scope among [`BUCKETS`]. A
-//! count changes only while its slot is locked, by [`Locked`] as the lock
+//! [`W`](super::record::W) words, so each slot is a cache miss): 4 µs a
+//! check, most of a clean check's cost. So every record that is not free
+//! and names a scope counts one in that scope's bucket, a hash of the scope
+//! among [`BUCKETS`]. A count changes only while its slot is locked, by [`Locked`] as the lock
 //! is let go, from what the slot held when it was locked to what it holds
 //! then; so at every point of a bucket's modification order its count is
 //! the number of live records of its scopes, and a query that reads zero
@@ -19,8 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use leakwatch_core::ScopeId;
 
-use super::slot::{Guard, Slot};
-use super::{FREE, SCOPE, STATE, W};
+use super::record::{Record, State, Writer};
 
 /// Buckets of scopes: a few dozen scopes with records alive at once (tests
 /// running in parallel) leave most empty.
@@ -35,50 +34,50 @@ fn bucket(buckets: &Buckets, scope: u64) -> &AtomicU32 {
 }
 
 /// The scope a slot's record counts in, if it counts.
-fn counted(guard: &Guard<'_, W>) -> Option<u64> {
-    let scope = guard.get(SCOPE);
-    (guard.get(STATE) != FREE && scope != ScopeId::NONE.as_u64()).then_some(scope)
+fn counted(writer: &Writer<'_>) -> Option<u64> {
+    let scope = writer.scope();
+    (writer.state() != State::Free && scope != ScopeId::NONE).then_some(scope.as_u64())
 }
 
 /// A slot locked for writing, whose count follows what it holds when the
 /// lock is let go.
 pub(crate) struct Locked<'a> {
-    guard: Guard<'a, W>,
+    writer: Writer<'a>,
     before: Option<u64>,
     buckets: &'static Buckets,
 }
 
-/// Locks `slot` for writing (see [`Slot::lock`]).
+/// Locks `slot` for writing (see [`Record::lock`]).
 #[inline]
-pub(crate) fn lock(slot: &Slot<W>) -> Locked<'_> {
+pub(crate) fn lock(slot: &Record) -> Locked<'_> {
     lock_in(slot, &LIVE)
 }
 
 #[inline]
-fn lock_in<'a>(slot: &'a Slot<W>, buckets: &'static Buckets) -> Locked<'a> {
-    let guard = slot.lock();
-    let before = counted(&guard);
+fn lock_in<'a>(slot: &'a Record, buckets: &'static Buckets) -> Locked<'a> {
+    let writer = slot.lock();
+    let before = counted(&writer);
     Locked {
-        guard,
+        writer,
         before,
         buckets,
     }
 }
 
 impl<'a> Deref for Locked<'a> {
-    type Target = Guard<'a, W>;
+    type Target = Writer<'a>;
 
-    fn deref(&self) -> &Guard<'a, W> {
-        &self.guard
+    fn deref(&self) -> &Writer<'a> {
+        &self.writer
     }
 }
 
 impl Drop for Locked<'_> {
-    /// Runs before the guard's own drop publishes the words, so the slot
-    /// is still locked.
+    /// Runs before the writer's own drop publishes the record, so the
+    /// slot is still locked.
     #[inline]
     fn drop(&mut self) {
-        let after = counted(&self.guard);
+        let after = counted(&self.writer);
         if after != self.before {
             if let Some(scope) = after {
                 bucket(self.buckets, scope).fetch_add(1, Ordering::SeqCst);
@@ -102,34 +101,33 @@ fn none_in(buckets: &Buckets, mut scopes: impl Iterator<Item = u64>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LIVE as LIVE_STATE, RUNNING};
     use super::*;
 
     #[test]
     fn a_scope_counts_while_a_record_of_it_is_live() {
         static BUCKETS: Buckets = [const { AtomicU32::new(0) }; super::BUCKETS];
-        let slot = Slot::<W>::new();
+        let slot = Record::new();
         let (a, b, none) = (11, 12, ScopeId::NONE.as_u64());
         assert_ne!(
             bucket(&BUCKETS, a) as *const _,
             bucket(&BUCKETS, b) as *const _
         );
-        let set = |state: u64, scope: u64| {
+        let set = |state: State, scope: u64| {
             let g = lock_in(&slot, &BUCKETS);
-            g.set(SCOPE, scope);
-            g.set(STATE, state);
+            g.set_scope(ScopeId::from_u64(scope));
+            g.set_state(state);
         };
         let none_of = |scopes: &[u64]| none_in(&BUCKETS, scopes.iter().copied());
         assert!(none_of(&[a, b]));
-        set(LIVE_STATE, a);
+        set(State::Live, a);
         assert!(!none_of(&[a]) && !none_of(&[b, a]) && none_of(&[b]));
         // A change of scope under one lock moves the count.
-        set(RUNNING, b);
+        set(State::Running, b);
         assert!(none_of(&[a]) && !none_of(&[b]));
-        set(FREE, b);
+        set(State::Free, b);
         assert!(none_of(&[a, b]));
         // Records of no scope never count.
-        set(LIVE_STATE, none);
+        set(State::Live, none);
         assert!(BUCKETS.iter().all(|b| b.load(Ordering::SeqCst) == 0));
     }
 }

@@ -1,14 +1,6 @@
 use super::*;
 use super::queries::{Among, scan_among};
 
-#[test]
-fn every_call_has_a_name() {
-    assert_eq!(CALL_NAMES.len(), Call::PosixSpawnp as usize + 1);
-    assert_eq!(call_name(Call::Open64 as u64), "open64");
-    assert_eq!(call_name(Call::PosixSpawnp as u64), "posix_spawnp");
-    assert_eq!(call_name(999), "?");
-}
-
 /// Creating a scope decides the level, so hooks, which never read the
 /// environment, record from then on.
 #[test]
@@ -84,15 +76,15 @@ fn a_close_while_busy_skips_the_table_and_queries_forget_it() {
 
     let scope = leakwatch_core::Scope::new("busy");
     let fd = scope.run(|| std::fs::File::open("Cargo.toml").unwrap().into_raw_fd());
-    assert_eq!(FDS[fd as usize].peek(STATE), LIVE);
+    assert_eq!(FDS[fd as usize].peek_state(), State::Live);
     let busy = Busy::tables().expect("not busy outside a hook");
     assert!(Busy::tables().is_none(), "busy while a write is marked");
     // SAFETY: `fd` came from `into_raw_fd` above and is closed once.
     assert_eq!(unsafe { libc::close(fd) }, 0);
     drop(busy);
-    assert_eq!(FDS[fd as usize].peek(STATE), LIVE, "the busy close left it");
+    assert_eq!(FDS[fd as usize].peek_state(), State::Live, "the busy close left it");
     assert!(open_in(&[scope.id()]).fds.is_empty());
-    assert_eq!(FDS[fd as usize].peek(STATE), FREE, "the query forgot it");
+    assert_eq!(FDS[fd as usize].peek_state(), State::Free, "the query forgot it");
 }
 
 /// Calls a hook makes itself (inside `Busy`) pass straight through, and
@@ -116,13 +108,13 @@ fn calls_made_inside_a_hook_are_not_recorded() {
 /// record, made in between, finds nothing.
 #[test]
 fn a_claimed_slot_is_no_earlier_scopes() {
-    static TABLE: [Slot<W>; 2] = [const { Slot::new() }; 2];
+    static TABLE: [Record; 2] = [const { Record::new() }; 2];
     static HINT: AtomicUsize = AtomicUsize::new(0);
     let earlier = leakwatch_core::Scope::new("earlier");
     {
         let g = lock(&TABLE[0]);
-        g.set(SCOPE, earlier.id().as_u64());
-        g.set(STATE, LIVE);
+        g.set_scope(earlier.id());
+        g.set_state(State::Live);
     }
     let mut found = 0;
     scan_among(&TABLE, Among::Scopes(&[earlier.id()]), |_, _, _| found += 1);

@@ -16,7 +16,7 @@ use super::*;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fork() -> pid_t {
     real::resolve_all();
-    let origin = Busy::enter().map(|_busy| Origin::here(Call::Fork));
+    let creation = Busy::enter().map(|_busy| Creation::here(Call::Fork));
     let busy = Busy::tables();
     // SAFETY: no arguments.
     let pid = unsafe { real::fork()() };
@@ -25,9 +25,9 @@ pub unsafe extern "C" fn fork() -> pid_t {
     }
     drop(busy);
     if pid > 0
-        && let Some(origin) = origin
+        && let Some(creation) = creation
     {
-        child_started(pid, &origin);
+        child_started(pid, &creation);
     }
     pid
 }
@@ -60,11 +60,11 @@ pub unsafe extern "C" fn posix_spawn(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    let origin = Busy::enter().map(|_busy| Origin::here(Call::PosixSpawn));
+    let creation = Busy::enter().map(|_busy| Creation::here(Call::PosixSpawn));
     // SAFETY: forwards the caller's arguments unchanged.
     let rc = unsafe { real::posix_spawn()(pid, path, actions, attr, argv, envp) };
     // SAFETY: on success `posix_spawn` wrote the child's pid at a non-null `pid`.
-    unsafe { spawned(rc, pid, origin) }
+    unsafe { spawned(rc, pid, creation) }
 }
 
 /// `posix_spawnp`, std's `Command::spawn`.
@@ -80,22 +80,22 @@ pub unsafe extern "C" fn posix_spawnp(
     argv: *const *mut c_char,
     envp: *const *mut c_char,
 ) -> c_int {
-    let origin = Busy::enter().map(|_busy| Origin::here(Call::PosixSpawnp));
+    let creation = Busy::enter().map(|_busy| Creation::here(Call::PosixSpawnp));
     // SAFETY: forwards the caller's arguments unchanged.
     let rc = unsafe { real::posix_spawnp()(pid, file, actions, attr, argv, envp) };
     // SAFETY: on success `posix_spawnp` wrote the child's pid at a non-null `pid`.
-    unsafe { spawned(rc, pid, origin) }
+    unsafe { spawned(rc, pid, creation) }
 }
 
 /// # Safety
 /// When `rc == 0` and `pid` is not null, `pid` holds the new child's pid.
-unsafe fn spawned(rc: c_int, pid: *mut pid_t, origin: Option<Origin>) -> c_int {
+unsafe fn spawned(rc: c_int, pid: *mut pid_t, creation: Option<Creation>) -> c_int {
     if rc == 0
         && !pid.is_null()
-        && let Some(origin) = origin
+        && let Some(creation) = creation
     {
         // SAFETY: the caller's guarantee.
-        child_started(unsafe { *pid }, &origin);
+        child_started(unsafe { *pid }, &creation);
     }
     rc
 }

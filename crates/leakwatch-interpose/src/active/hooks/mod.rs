@@ -31,14 +31,12 @@ use libc::{
     pthread_t, rusage, siginfo_t, sigset_t, sockaddr, socklen_t,
 };
 
+use super::record::{Call, StartRoutine, State};
 use super::{
-    ARG, Busy, Call, FORKED_CHILD, LIVE, MY_SLOT, Origin, RUNNING, START, STATE, SUBJECT,
-    OWN_SCOPE, OWN_SCOPES, THREAD_HINT, THREAD_SCOPES, THREADS, child_reaped, child_started, claim,
-    end_own_scope, end_scope, fd_closing, fd_is_open, fd_opened, fd_range_closing, fd_replaced, free,
-    main_spawn_scope, my_tid,
+    Busy, Creation, FORKED_CHILD, MY_SLOT, OWN_SCOPE, OWN_SCOPES, THREAD_HINT, THREAD_SCOPES,
+    THREADS, child_reaped, child_started, claim, end_own_scope, end_scope, fd_closing, fd_is_open,
+    fd_opened, fd_range_closing, fd_replaced, free, main_spawn_scope, my_tid,
 };
-
-type StartRoutine = extern "C" fn(*mut c_void) -> *mut c_void;
 
 pub(crate) mod real {
     use super::*;

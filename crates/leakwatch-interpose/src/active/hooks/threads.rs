@@ -20,18 +20,17 @@ pub unsafe extern "C" fn pthread_create(
     // Made before the thread is marked busy: making a scope allocates.
     let own = main_spawn_scope();
     let claimed = Busy::enter().and_then(|_busy| {
-        let origin = Origin::here(Call::PthreadCreate);
+        let creation = Creation::here(Call::PthreadCreate);
         let i = claim(&THREADS, &THREAD_HINT)?;
         *THREAD_SCOPES[i]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = own.unwrap_or(origin.scope);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = own.unwrap_or(creation.scope);
         *OWN_SCOPES[i]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = own;
         let g = crate::active::tally::lock(&THREADS[i]);
-        origin.write(&g, 0, LIVE);
-        g.set(START, (start as *const ()).expose_provenance() as u64);
-        g.set(ARG, arg.expose_provenance() as u64);
+        creation.write(&g, 0, State::Live);
+        g.set_start(start, arg);
         Some(i)
     });
     let Some(i) = claimed else {
@@ -64,20 +63,16 @@ pub unsafe extern "C" fn pthread_create(
 /// A hooked thread's start: `slot` is its index in `THREADS`.
 extern "C" fn trampoline(slot: *mut c_void) -> *mut c_void {
     let i = slot.addr();
-    let words = THREADS[i].read();
-    // SAFETY: `pthread_create` stored a `StartRoutine` in `START` before
-    // starting this thread, and the slot stays claimed until this thread
-    // frees it.
-    let start = unsafe {
-        std::mem::transmute::<*const (), StartRoutine>(std::ptr::with_exposed_provenance(
-            words[START] as usize,
-        ))
-    };
-    let arg = std::ptr::with_exposed_provenance_mut::<c_void>(words[ARG] as usize);
+    // `pthread_create` wrote the start routine before starting this
+    // thread, and the slot stays claimed until this thread frees it.
+    let (start, arg) = THREADS[i]
+        .read()
+        .start()
+        .expect("a hooked thread's record holds its start routine");
     if let Some(_busy) = Busy::tables() {
         let g = crate::active::tally::lock(&THREADS[i]);
-        g.set(SUBJECT, my_tid() as u32 as u64);
-        g.set(STATE, RUNNING);
+        g.set_subject(my_tid() as u32 as u64);
+        g.set_state(State::Running);
     }
     let _ = MY_SLOT.try_with(|s| s.set(i));
     let scope = *THREAD_SCOPES[i]
