@@ -1,5 +1,5 @@
 //! An allocator that asks [`ScopeId::current`] on every allocation (as
-//! leakwatch-interpose's `Counting` does) never hangs the registry: inside
+//! leakwatch-alloc's `Counting` does) never hangs the registry: inside
 //! an item of the followed table that lives in the table's locked map (at
 //! `LEAKWATCH=stacks`, every item), that question takes the map shard's
 //! lock, so nothing may allocate while holding one. Its own test binary:

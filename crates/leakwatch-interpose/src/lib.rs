@@ -65,16 +65,6 @@
 //! signalfd, memfd or inotify by name; a thread's name; a child's pid,
 //! state and command line.
 //!
-//! # Heap
-//!
-//! [`Counting`] wraps the global allocator to count live blocks and bytes
-//! per scope ([`heap_in`]).
-//!
-//! # Leak hunting
-//!
-//! [`hunt()`] runs a body for warm-up and then measured rounds and applies
-//! CPython's `-R` rule to the per-round changes.
-//!
 //! # Joining a scope's check
 //!
 //! A check joins these detectors through three calls, none of which
@@ -113,10 +103,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod alloc;
 #[cfg(target_os = "linux")]
 mod describe;
-mod hunt;
 mod record;
 
 /// Items compiled where libc's functions are interposed: `leakwatch_hooks`
@@ -151,14 +139,11 @@ cfg_not_hooks! {
 
 use leakwatch_core::ScopeId;
 
-pub use alloc::{Counting, Heap, heap_in};
 #[cfg(target_os = "linux")]
 pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, Descriptors, FdKind, ThreadDescription,
     describe_child, describe_thread,
 };
-pub use hunt::{Hunt, Hunting, Measure, hunt};
-pub use leakwatch_core::{Rounds, RoundsError};
 pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
 
 /// Whether creations are being recorded here, or why not.

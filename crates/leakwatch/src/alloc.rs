@@ -29,4 +29,4 @@
 //! where tracking is compiled out it hands every call straight to the
 //! wrapped allocator.
 
-pub use leakwatch_interpose::{Counting, Heap, heap_in};
+pub use leakwatch_alloc::{Counting, Heap, heap_in};

@@ -15,8 +15,8 @@ use crate::detect::Detect;
 /// wrappers (std, tokio, a database driver) created in the scope
 /// (`LEAKWATCH_DETECT` switches kinds off).
 ///
-/// With the counting allocator installed (`leakwatch_interpose::Counting`
-/// as the `#[global_allocator]`, Linux), a failing report ends with one
+/// With the counting allocator installed ([`alloc::Counting`](crate::alloc::Counting)
+/// as the `#[global_allocator]`), a failing report ends with one
 /// line of information: the heap blocks and bytes allocated in the scope
 /// and still live. It is not a leak by itself, and not a reason to fail;
 /// `#[leakwatch::test(hunt = "3:5")]` judges heap by repetition.

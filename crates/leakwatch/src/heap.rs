@@ -1,55 +1,8 @@
-//! The heap's part in a test's verdict: a hunt by repetition
-//! (`#[leakwatch::test(hunt = "3:5")]`), and the line of heap still live
-//! that ends a failing report.
+//! The heap's part in a failing check's verdict: the line of heap still
+//! live that ends its report (a hunt judges heap round by round, in
+//! [`hunting`](crate::hunting)).
 
 use leakwatch_core::Scope;
-
-use crate::detect::Detect;
-use crate::interposed;
-
-/// Runs `round` as a leak hunt in `scope` (the test's): `warmup` rounds,
-/// then `measured` rounds, each measured as `leakwatch_interpose::hunt`
-/// measures them. The last round's value, and the failure report when the
-/// hunt found a leak; a clean hunt's summary is printed to the test's
-/// output. A round whose value is `failed` (an `Err` the test returned)
-/// ends the hunt, unjudged: the test fails with that error.
-pub(crate) fn hunt<R>(
-    name: &str,
-    scope: &Scope,
-    detect: Detect,
-    warmup: usize,
-    measured: usize,
-    mut round: impl FnMut() -> R,
-    failed: impl Fn(&R) -> bool,
-) -> (R, Option<String>) {
-    let mut last = None;
-    let mut stopped = false;
-    let (report, leaked) = interposed::hunt_in(scope, detect, warmup, measured, &mut || {
-        if !stopped {
-            let out = round();
-            stopped = failed(&out);
-            last = Some(out);
-        }
-    });
-    // At least the 2 measured rounds ran: the attribute requires them.
-    let out = last.expect("leakwatch: a hunt runs at least 2 rounds");
-    if stopped {
-        return (out, None);
-    }
-    if !leaked {
-        eprintln!("leakwatch: `{name}`: {report}");
-        return (out, None);
-    }
-    let mut text = format!(
-        "LEAK leakwatch: `{name}` leaks by repetition (hunt = \"{warmup}:{measured}\"): a count \
-         grew in every measured round, or descriptors changed"
-    );
-    for line in report.lines() {
-        text.push_str("\nLEAK ");
-        text.push_str(line);
-    }
-    (out, Some(text))
-}
 
 /// `report` (a failing check's) with one line of information after it:
 /// the heap still live that was allocated in `scope`, when the counting
@@ -60,8 +13,8 @@ pub(crate) fn with_heap(mut report: String, scope: &Scope) -> String {
     if !crate::suite::suite().heap {
         return report;
     }
-    if let Some((blocks, bytes)) = interposed::heap_in(scope.id()).filter(|&(blocks, _)| blocks > 0)
-    {
+    if let Some(heap) = leakwatch_alloc::heap_in(&[scope.id()]).filter(|heap| heap.blocks > 0) {
+        let (blocks, bytes) = (heap.blocks, heap.bytes);
         let (noun, verb) = if blocks == 1 {
             ("heap block", "is")
         } else {

@@ -25,7 +25,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, Once};
 use std::time::Duration;
 
-use leakwatch_core::{Item, Scope, ScopeId, Site, Stack, external};
+use leakwatch_core::{Item, ScopeId, Site, Stack, external};
 pub(crate) use leakwatch_interpose::unrecorded;
 use leakwatch_interpose::{
     Census, Created, FdKind, OpenChild, OpenFd, OpenThread, Support, counts_in, describe_child,
@@ -136,38 +136,6 @@ impl Unseen {
             described.join(", ")
         ))
     }
-}
-
-/// A hunt of `body` in `scope`: its report, and whether it leaked.
-/// Kinds `detect` switches off are measured but not judged.
-pub(crate) fn hunt_in(
-    scope: &Scope,
-    detect: Detect,
-    warmup: usize,
-    measured: usize,
-    body: &mut dyn FnMut(),
-) -> (String, bool) {
-    use leakwatch_interpose::Hunting as _;
-    use leakwatch_interpose::Measure;
-    match leakwatch_interpose::Rounds::new(warmup, measured) {
-        Ok(rounds) => {
-            let off = [
-                (!detect.fds).then_some(Measure::Fds),
-                (!detect.threads).then_some(Measure::Threads),
-                (!detect.children).then_some(Measure::Children),
-            ];
-            let off: Vec<Measure> = off.into_iter().flatten().collect();
-            let hunt = rounds.hunt_in(scope, body).ignoring(&off);
-            (hunt.to_string(), !hunt.is_clean())
-        }
-        Err(err) => (err.to_string(), true),
-    }
-}
-
-/// Live heap blocks and bytes charged to `scope`, with the counting
-/// allocator installed.
-pub(crate) fn heap_in(scope: ScopeId) -> Option<(u64, u64)> {
-    leakwatch_interpose::heap_in(&[scope]).map(|heap| (heap.blocks, heap.bytes))
 }
 
 /// Kernel ids of a test runtime's threads: the runtime's, alive until

@@ -45,32 +45,6 @@ impl Unseen {
     }
 }
 
-/// No counting allocator here: it is `leakwatch-interpose`'s.
-pub(crate) fn heap_in(_scope: leakwatch_core::ScopeId) -> Option<(u64, u64)> {
-    None
-}
-
-/// The rounds run, unmeasured: leak hunting measures with
-/// `leakwatch-interpose`, a Linux dependency.
-pub(crate) fn hunt_in(
-    scope: &leakwatch_core::Scope,
-    _detect: crate::detect::Detect,
-    warmup: usize,
-    measured: usize,
-    body: &mut dyn FnMut(),
-) -> (String, bool) {
-    for _ in 0..warmup + measured {
-        scope.run(&mut *body);
-    }
-    (
-        format!(
-            "not measured: leak hunting is available on Linux only; the body ran {} rounds",
-            warmup + measured
-        ),
-        false,
-    )
-}
-
 #[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) struct RuntimeThread;

@@ -92,8 +92,8 @@ mod watch;
 pub mod watchdog;
 
 pub use check::check;
+pub use hunting::hunt;
 pub use leakwatch_core::{Ignore, Level, Report, Scope, ScopeGuard, Tag, grace, level, set_level};
-pub use leakwatch_interpose::hunt;
 
 pub mod integration {
     //! What integrations need: code that tracks resources on others'

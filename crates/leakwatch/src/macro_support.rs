@@ -145,7 +145,7 @@ pub fn run_should_panic_test(test: Test, body: impl FnOnce()) {
 
 /// Runs a synchronous test body as a leak hunt (`hunt = "3:5"`) in its own
 /// scope: warm-up rounds, then measured rounds, judged by
-/// `heap::hunt`; then the scope is checked as every test's is.
+/// `hunting::run_test`; then the scope is checked as every test's is.
 #[track_caller]
 pub fn run_hunt_test<R>(
     test: Test,
@@ -157,7 +157,7 @@ pub fn run_hunt_test<R>(
     let at = Location::caller();
     let detect = test.detect(at);
     let checking = test.begin(at);
-    let (out, hunted) = crate::heap::hunt(
+    let (out, hunted) = crate::hunting::run_test(
         test.name,
         checking.scope(),
         detect,
@@ -450,7 +450,7 @@ mod tokio_test {
         let detect = test.detect(at);
         let run = |runtime: &TestRuntime, scope: &Scope| {
             let round = || runtime.block_on(body());
-            crate::heap::hunt(test.name, scope, detect, warmup, measured, round, |out| {
+            crate::hunting::run_test(test.name, scope, detect, warmup, measured, round, |out| {
                 error_of(out).is_some()
             })
         };

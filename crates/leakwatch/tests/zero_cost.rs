@@ -52,3 +52,21 @@ fn compiled_out_checks_pass_and_record_nothing() {
     );
     drop(tag);
 }
+
+/// Compiled out, a hunt runs its rounds and says what it could not
+/// measure rather than calling them clean.
+#[test]
+fn a_compiled_out_hunt_says_what_it_could_not_measure() {
+    let mut rounds = 0;
+    let hunt = leakwatch::hunt(1, 2, || rounds += 1).unwrap();
+    assert_eq!(rounds, 3);
+    if !leakwatch::integration::COMPILED_IN {
+        let report = hunt.to_string();
+        assert!(
+            report.contains(
+                "threads, fds and children outside leakwatch's wrappers were not measured"
+            ),
+            "{report}"
+        );
+    }
+}

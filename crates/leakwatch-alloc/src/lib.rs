@@ -1,7 +1,35 @@
-//! A global allocator wrapper that counts live blocks and bytes per scope.
+//! A global allocator wrapper that counts live blocks and bytes per
+//! leakwatch scope.
+//!
+//! [`Counting`] wraps the allocator a program would use anyway; each block
+//! is charged to the scope ([`ScopeId::current`]) current when it was
+//! allocated, and [`heap_in`] answers what a set of scopes still holds. It
+//! needs only `leakwatch-core` and std, so it works on every platform,
+//! whether or not libc's functions are interposed. `leakwatch::alloc` is
+//! the path for test authors; `leakwatch::hunt` judges these counts round
+//! by round, and a failing check notes them.
+//!
+//! ```
+//! use leakwatch_alloc::Counting;
+//!
+//! #[global_allocator]
+//! static A: Counting<std::alloc::System> = Counting::new(std::alloc::System);
+//!
+//! let scope = leakwatch_core::Scope::new("cache");
+//! let kept = scope.run(|| Box::new([0u8; 48]));
+//! if leakwatch_core::COMPILED_IN {
+//!     let heap = leakwatch_alloc::heap_in(&[scope.id()]).expect("installed above");
+//!     assert_eq!((heap.blocks, heap.bytes), (1, 48));
+//! }
+//! drop(kept);
+//! ```
 //!
 //! In builds where tracking is compiled out (`leakwatch_core::COMPILED_IN`
-//! is false) it hands every call straight to the wrapped allocator.
+//! is false: release builds without the `production` feature) it hands
+//! every call straight to the wrapped allocator, and [`heap_in`] answers
+//! `None`.
+//!
+//! # Blocks and headers
 //!
 //! Each block carries a small header, just before the pointer handed out,
 //! holding the scope that was current when it was allocated; freeing it
@@ -113,8 +141,8 @@ use table::*;
 ///
 /// ```
 /// let scope = leakwatch_core::Scope::new("s");
-/// if let Some(heap) = leakwatch_interpose::heap_in(&[scope.id()]) {
-///     assert_eq!(heap, leakwatch_interpose::Heap::default());
+/// if let Some(heap) = leakwatch_alloc::heap_in(&[scope.id()]) {
+///     assert_eq!(heap, leakwatch_alloc::Heap::default());
 /// }
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -127,12 +155,12 @@ pub struct Heap {
 }
 
 /// The live heap of `scopes`, or `None` when the global allocator is not a
-/// [`Counting`] one (or one of `scopes` lost its count, see the module
+/// [`Counting`] one (or one of `scopes` lost its count, see the crate
 /// docs).
 ///
 /// ```
 /// // Without `#[global_allocator] static A: Counting<System> = ...`:
-/// assert_eq!(leakwatch_interpose::heap_in(&[leakwatch_core::Scope::new("s").id()]), None);
+/// assert_eq!(leakwatch_alloc::heap_in(&[leakwatch_core::Scope::new("s").id()]), None);
 /// ```
 pub fn heap_in(scopes: &[ScopeId]) -> Option<Heap> {
     if !INSTALLED.load(Ordering::Relaxed) {
@@ -170,7 +198,7 @@ pub fn heap_in(scopes: &[ScopeId]) -> Option<Heap> {
 /// Wraps a [`GlobalAlloc`] to count live blocks and bytes per scope.
 ///
 /// ```
-/// use leakwatch_interpose::Counting;
+/// use leakwatch_alloc::Counting;
 ///
 /// #[global_allocator]
 /// static A: Counting<std::alloc::System> = Counting::new(std::alloc::System);
@@ -178,7 +206,7 @@ pub fn heap_in(scopes: &[ScopeId]) -> Option<Heap> {
 /// let scope = leakwatch_core::Scope::new("s");
 /// let kept = scope.run(|| vec![0u8; 100]);
 /// // `None` where tracking is compiled out (release builds).
-/// if let Some(heap) = leakwatch_interpose::heap_in(&[scope.id()]) {
+/// if let Some(heap) = leakwatch_alloc::heap_in(&[scope.id()]) {
 ///     assert_eq!((heap.blocks, heap.bytes), (1, 100));
 /// }
 /// drop(kept);
@@ -192,8 +220,8 @@ impl<A> Counting<A> {
     /// Wraps `inner`.
     ///
     /// ```
-    /// static A: leakwatch_interpose::Counting<std::alloc::System> =
-    ///     leakwatch_interpose::Counting::new(std::alloc::System);
+    /// static A: leakwatch_alloc::Counting<std::alloc::System> =
+    ///     leakwatch_alloc::Counting::new(std::alloc::System);
     /// ```
     pub const fn new(inner: A) -> Counting<A> {
         Counting { inner }

@@ -1,8 +1,11 @@
 //! `Counting<System>` against `System`: alloc + free of 16–256 bytes, on
 //! one thread and on two at once, inside a scope. Target: at most 15%.
 //!
-//! `cargo bench -p leakwatch-interpose --bench alloc --features production`
+//! `cargo bench -p leakwatch-alloc --bench alloc --features production`
 
+// The alternating comparison every leakwatch bench uses (the preload's
+// includes it the same way).
+#[path = "../../leakwatch-interpose/benches/support/mod.rs"]
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -11,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use leakwatch_alloc::Counting;
 use leakwatch_core::Scope;
-use leakwatch_interpose::Counting;
 
 static COUNTING: Counting<System> = Counting::new(System);
 

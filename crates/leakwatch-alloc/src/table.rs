@@ -1,6 +1,6 @@
 //! The counts per scope: a thread's own words, the shared table and its
-//! shards, and the moves between them (the protocol is in the parent
-//! module's docs).
+//! shards, and the moves between them (the protocol is in the crate's
+//! docs, "# Protocol").
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};

@@ -6,8 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, mpsc};
 
+use leakwatch_alloc::{Counting, Heap, heap_in};
 use leakwatch_core::{Scope, ScopeId};
-use leakwatch_interpose::{Counting, Heap, heap_in};
 
 #[global_allocator]
 static A: Counting<System> = Counting::new(System);
