@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use leakwatch_core::{Level, ScopeId};
 
-use crate::record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread};
+use crate::record::{OpenCounts, Created, Open, OpenChild, OpenFd, OpenThread};
 use crate::{Stacks, Support};
 use slot::{Guard, Slot};
 use tally::lock;

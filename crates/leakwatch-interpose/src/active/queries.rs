@@ -110,9 +110,9 @@ pub(crate) fn is_recorded(fd: i32) -> bool {
     words[STATE] != FREE && words[SUBJECT] == fd as u64 && fd_still_open(&words)
 }
 
-pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
+pub(crate) fn counts_in(scopes: &[ScopeId]) -> OpenCounts {
     let among = Among::Scopes(scopes);
-    let mut counts = Counts::default();
+    let mut counts = OpenCounts::default();
     scan_fds(among, |_, _| counts.fds += 1);
     scan_threads(among, |_, _| counts.threads += 1);
     scan_children(among, |_, _| counts.children += 1);
