@@ -18,7 +18,7 @@
 //! An item whose site is in a dependency (a task hyper-util spawned, a
 //! `Tag` a library made) says little by its site alone: the user cannot
 //! change that line, and it does not say which of their calls led there.
-//! So for those items only, decided once per site (see `origin`), a stack
+//! So for those items only, decided once per site (see `whose`), a stack
 //! is captured even at `LEAKWATCH=sites`, up to [`DEEP_FRAMES`] deep to get
 //! past the runtime's and the library's frames, and a report names the
 //! first frame of the user's code beside the library's site
@@ -46,12 +46,12 @@ mod capture;
     any(debug_assertions, feature = "production")
 ))]
 mod frame_pointers;
-#[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
-mod origin;
 mod readable;
 #[cfg(feature = "stacks")]
 mod resolve;
 mod trim;
+#[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
+mod whose;
 
 use std::fmt;
 use std::panic::Location;
@@ -90,7 +90,7 @@ pub(crate) fn wanted(site: &'static Location<'static>, level: crate::Level) -> b
     match level {
         crate::Level::Stacks => true,
         crate::Level::Sites | crate::Level::Sampled(_) => {
-            cfg!(feature = "stacks") && origin::is_dependency(site)
+            cfg!(feature = "stacks") && whose::is_dependency(site)
         }
         crate::Level::Off => false,
     }
@@ -119,7 +119,7 @@ fn capture_wanted(
     level: crate::Level,
 ) -> Option<std::sync::Arc<Stack>> {
     let full = level == crate::Level::Stacks;
-    if origin::is_dependency(site) {
+    if whose::is_dependency(site) {
         capture_to::<DEEP_FRAMES>(full)
     } else {
         capture_to::<MAX_FRAMES>(full)
@@ -128,12 +128,12 @@ fn capture_wanted(
 
 /// Whether `site` is in a dependency (decided once per site).
 pub(crate) fn in_dependency(site: &'static Location<'static>) -> bool {
-    origin::is_dependency(site)
+    whose::is_dependency(site)
 }
 
 /// [`in_dependency`] for a file's path.
 pub(crate) fn in_dependency_file(file: &str) -> bool {
-    origin::is_dependency_file(file)
+    whose::is_dependency_file(file)
 }
 
 /// The name of the package `file` belongs to (`hyper-util`, `bb8`): a
@@ -141,9 +141,9 @@ pub(crate) fn in_dependency_file(file: &str) -> bool {
 /// checkout, a workspace member's from the `Cargo.toml` nearest above the
 /// file. `None` for std's files and where nothing says.
 pub(crate) fn crate_name_of_file(file: &str) -> Option<String> {
-    match origin::crate_of_file(file) {
+    match whose::crate_of_file(file) {
         Some(shown) => Some(shown.split(' ').next().unwrap_or(&shown).to_owned()),
-        None => origin::workspace_package_of_file(file),
+        None => whose::workspace_package_of_file(file),
     }
 }
 
@@ -151,7 +151,7 @@ pub(crate) fn crate_name_of_file(file: &str) -> Option<String> {
 /// `name-version` folder (`hyper-util-0.1.21/src/rt/tokio.rs`), the
 /// workspace's relative to its root.
 pub(crate) fn short_path(file: &str) -> &str {
-    origin::short_path(file)
+    whose::short_path(file)
 }
 
 /// How many return addresses an open at `LEAKWATCH=stacks` keeps at most,
@@ -388,7 +388,7 @@ impl Frame {
     /// assert!(frame.is_dependency());
     /// ```
     pub fn is_dependency(&self) -> bool {
-        self.file.as_deref().is_some_and(origin::is_dependency_file)
+        self.file.as_deref().is_some_and(whose::is_dependency_file)
     }
 }
 
