@@ -7,7 +7,7 @@ use std::fmt;
 use leakwatch_core::{Ignore, counted};
 use serde::Serialize;
 
-use crate::findings::Findings;
+use crate::run_log::RunLog;
 
 /// What leaked from a site is shown for up to this many items.
 const DETAILS: usize = 3;
@@ -72,9 +72,9 @@ pub(crate) struct SuppressionRow {
 }
 
 impl Summary {
-    /// The summary of `findings`, with `rules` the suppressions given.
-    pub(crate) fn new(findings: &Findings, rules: &[Ignore]) -> Summary {
-        let tests = findings
+    /// The summary of `log`, with `rules` the suppressions given.
+    pub(crate) fn new(log: &RunLog, rules: &[Ignore]) -> Summary {
+        let tests = log
             .leaks
             .iter()
             .map(|leak| {
@@ -95,7 +95,7 @@ impl Summary {
             })
             .collect();
         let mut sites: BTreeMap<(String, String, String), SiteRow> = BTreeMap::new();
-        for leak in &findings.leaks {
+        for leak in &log.leaks {
             for group in &leak.groups {
                 let site = group.site();
                 let row = sites
@@ -134,19 +134,19 @@ impl Summary {
             .map(|rule| {
                 let rule = rule.to_string();
                 SuppressionRow {
-                    used: findings.suppressed.get(&rule).copied().unwrap_or(0),
+                    used: log.suppressed.get(&rule).copied().unwrap_or(0),
                     rule,
                 }
             })
             .collect();
         Summary {
-            checked: findings.checked,
-            binaries: findings.binaries.len(),
-            items: findings.items(),
+            checked: log.checked,
+            binaries: log.binaries.len(),
+            items: log.items(),
             tests,
             sites,
             suppressions,
-            ignored: findings
+            ignored: log
                 .ignored
                 .iter()
                 .map(|(file, (count, rules))| IgnoredRow {
@@ -155,19 +155,19 @@ impl Summary {
                     rules: rules.iter().cloned().collect(),
                 })
                 .collect(),
-            unused_rules: findings
+            unused_rules: log
                 .settings
                 .iter()
                 .flat_map(|(file, rules)| {
-                    let used = findings.ignored.get(file).map(|(_, used)| used);
+                    let used = log.ignored.get(file).map(|(_, used)| used);
                     rules
                         .iter()
                         .filter(move |rule| !used.is_some_and(|used| used.contains(*rule)))
                         .map(move |rule| (file.clone(), rule.clone()))
                 })
                 .collect(),
-            errors: findings.errors.iter().cloned().collect(),
-            notes: findings.notes.iter().cloned().collect(),
+            errors: log.errors.iter().cloned().collect(),
+            notes: log.notes.iter().cloned().collect(),
         }
     }
 

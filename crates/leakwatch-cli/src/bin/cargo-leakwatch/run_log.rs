@@ -1,5 +1,5 @@
-//! What the preloaded test processes wrote: one JSON line per checked
-//! test, and notes, in one file per process.
+//! A run's log: what the preloaded test processes wrote, one JSON line per
+//! checked test, and notes, in one file per process.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -97,7 +97,7 @@ pub(crate) struct Leak {
 
 /// Everything a run's processes wrote.
 #[derive(Debug, Default)]
-pub(crate) struct Findings {
+pub(crate) struct RunLog {
     /// How many tests were checked.
     pub(crate) checked: usize,
     /// The binaries they ran in.
@@ -116,12 +116,12 @@ pub(crate) struct Findings {
     pub(crate) notes: BTreeSet<String>,
 }
 
-impl Findings {
+impl RunLog {
     /// Reads every `*.jsonl` file in `dir`.
-    pub(crate) fn read(dir: &Path) -> Result<Findings, String> {
-        let mut findings = Findings::default();
+    pub(crate) fn read(dir: &Path) -> Result<RunLog, String> {
+        let mut log = RunLog::default();
         let entries = std::fs::read_dir(dir)
-            .map_err(|err| format!("cannot read findings in {}: {err}", dir.display()))?;
+            .map_err(|err| format!("cannot read the run's log in {}: {err}", dir.display()))?;
         let mut files: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|entry| entry.path())
@@ -134,13 +134,12 @@ impl Findings {
             for (n, line) in text.lines().enumerate() {
                 let line: Line = serde_json::from_str(line)
                     .map_err(|err| format!("{}:{}: not a finding: {err}", file.display(), n + 1))?;
-                findings.add(line);
+                log.add(line);
             }
         }
-        findings
-            .leaks
+        log.leaks
             .sort_by(|a, b| (&a.binary, &a.test).cmp(&(&b.binary, &b.test)));
-        Ok(findings)
+        Ok(log)
     }
 
     fn add(&mut self, line: Line) {
@@ -222,22 +221,22 @@ mod tests {
 
     #[test]
     fn lines_are_read_and_counted() {
-        let dir = std::env::temp_dir().join(format!("lw-findings-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("lw-run-log-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"scope":"leaks_a_socket","total":1,"groups":[{"problem":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
         let clean = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"closes_its_s…"}"#;
         let note = r#"{"binary":"/t/deps/other-fdfb1c9e41bfa1d7","pid":2,"note":"said once"}"#;
         std::fs::write(dir.join("1.jsonl"), format!("{leak}\n{clean}\n")).unwrap();
         std::fs::write(dir.join("2.jsonl"), format!("{note}\n{note}\n")).unwrap();
-        let findings = Findings::read(&dir).unwrap();
-        assert_eq!(findings.checked, 2);
-        assert_eq!(findings.leaks.len(), 1);
-        assert_eq!(findings.leaks[0].groups[0].site(), "tests/leaky.rs:19:20");
-        assert_eq!(findings.items(), 1);
-        assert_eq!(findings.suppressed["kind:thread"], 2);
-        assert_eq!(findings.notes.len(), 1);
+        let log = RunLog::read(&dir).unwrap();
+        assert_eq!(log.checked, 2);
+        assert_eq!(log.leaks.len(), 1);
+        assert_eq!(log.leaks[0].groups[0].site(), "tests/leaky.rs:19:20");
+        assert_eq!(log.items(), 1);
+        assert_eq!(log.suppressed["kind:thread"], 2);
+        assert_eq!(log.notes.len(), 1);
         std::fs::write(dir.join("3.jsonl"), "{oops\n").unwrap();
-        let err = Findings::read(&dir).unwrap_err();
+        let err = RunLog::read(&dir).unwrap_err();
         assert!(err.contains("3.jsonl:1: not a finding"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
