@@ -116,6 +116,8 @@ pub use tag::Tag;
 pub use backoff::Backoff;
 pub use by_id::IdTable;
 pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, SettingsError, parse_grace};
+#[cfg(feature = "json")]
+pub use report::REPORT_JSON_VERSION;
 pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
 pub use settings::CountedTasks;

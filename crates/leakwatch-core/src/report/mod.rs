@@ -25,6 +25,8 @@
 mod group;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "json")]
+pub use json::REPORT_JSON_VERSION;
 mod text;
 
 pub use text::counted;
@@ -37,7 +39,7 @@ use crate::config::{ConfigError, SettingsError};
 pub use crate::snapshot::Finding;
 use crate::snapshot::Snapshot;
 
-/// What a check found, grouped by problem, kind and site.
+/// What a check found, grouped by finding, kind and site.
 ///
 /// `Display` gives the text for people (every line of a failing report
 /// starts with `LEAK`); `Debug` gives the same text, so `check().unwrap()` reads well.

@@ -44,7 +44,7 @@ pub(crate) fn page(summary: &Summary, log: &RunLog) -> Result<String, String> {
             "<tr><td class=n>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             row.items,
             escape(&row.kind),
-            escape(&row.problem),
+            escape(&row.finding),
             escape(&row.site),
             escape(&row.tests.join(", "))
         );
@@ -90,7 +90,7 @@ fn folded(log: &RunLog) -> Vec<String> {
             frames.push(format!(
                 "{} {} at {}",
                 group.kind,
-                group.problem,
+                group.finding,
                 group.site()
             ));
             let frames: Vec<String> = frames.iter().map(|f| f.replace(';', ":")).collect();

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use leakwatch_core::REPORT_JSON_VERSION;
 use serde::Deserialize;
 
 /// One line of a process's file.
@@ -36,15 +37,19 @@ struct IgnoredJson {
     rules: Vec<String>,
 }
 
+/// A test's report, in the format of
+/// [`REPORT_JSON_VERSION`](leakwatch_core::REPORT_JSON_VERSION).
 #[derive(Debug, Deserialize)]
 struct ReportJson {
+    /// `None` from a preload that wrote no version.
+    version: Option<u32>,
     groups: Vec<Group>,
 }
 
 /// A report's group of items: one kind, finding and site.
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct Group {
-    pub(crate) problem: String,
+    pub(crate) finding: String,
     pub(crate) kind: String,
     pub(crate) file: String,
     pub(crate) line: u32,
@@ -134,6 +139,20 @@ impl RunLog {
             for (n, line) in text.lines().enumerate() {
                 let line: Line = serde_json::from_str(line)
                     .map_err(|err| format!("{}:{}: not a finding: {err}", file.display(), n + 1))?;
+                if let Some(report) = &line.report
+                    && report.version != Some(REPORT_JSON_VERSION)
+                {
+                    let format = match report.version {
+                        Some(v) => format!("format {v}"),
+                        None => "no format version".to_owned(),
+                    };
+                    return Err(format!(
+                        "{}:{}: a report in {format}, but this cargo-leakwatch reads format \
+                         {REPORT_JSON_VERSION}: the preloaded library is from another leakwatch",
+                        file.display(),
+                        n + 1,
+                    ));
+                }
                 log.add(line);
             }
         }
@@ -223,7 +242,7 @@ mod tests {
     fn lines_are_read_and_counted() {
         let dir = std::env::temp_dir().join(format!("lw-run-log-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"scope":"leaks_a_socket","total":1,"groups":[{"problem":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
+        let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"version":2,"scope":"leaks_a_socket","total":1,"groups":[{"finding":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
         let clean = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"closes_its_s…"}"#;
         let note = r#"{"binary":"/t/deps/other-fdfb1c9e41bfa1d7","pid":2,"note":"said once"}"#;
         std::fs::write(dir.join("1.jsonl"), format!("{leak}\n{clean}\n")).unwrap();
@@ -238,6 +257,17 @@ mod tests {
         std::fs::write(dir.join("3.jsonl"), "{oops\n").unwrap();
         let err = RunLog::read(&dir).unwrap_err();
         assert!(err.contains("3.jsonl:1: not a finding"), "{err}");
+        std::fs::remove_file(dir.join("3.jsonl")).unwrap();
+        for (version, shown) in [
+            (r#""version":1,"#, "in format 1,"),
+            ("", "in no format version,"),
+        ] {
+            let old = leak.replace(r#""version":2,"#, version);
+            std::fs::write(dir.join("4.jsonl"), format!("{old}\n")).unwrap();
+            let err = RunLog::read(&dir).unwrap_err();
+            assert!(err.contains("4.jsonl:1: a report "), "{err}");
+            assert!(err.contains(shown), "{err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -12,9 +12,15 @@ use crate::run_log::RunLog;
 /// What leaked from a site is shown for up to this many items.
 const DETAILS: usize = 3;
 
+/// The number of the format `--json` writes, its `"version"`: each site's
+/// row names what its items were found to be under `"finding"`.
+pub(crate) const SUMMARY_JSON_VERSION: u32 = 2;
+
 /// A run's summary.
 #[derive(Debug, Serialize)]
 pub(crate) struct Summary {
+    /// [`SUMMARY_JSON_VERSION`], first in the JSON.
+    pub(crate) version: u32,
     pub(crate) checked: usize,
     pub(crate) binaries: usize,
     pub(crate) items: usize,
@@ -52,7 +58,7 @@ pub(crate) struct TestRow {
 #[derive(Debug, Serialize)]
 pub(crate) struct SiteRow {
     pub(crate) kind: String,
-    pub(crate) problem: String,
+    pub(crate) finding: String,
     pub(crate) site: String,
     pub(crate) items: usize,
     pub(crate) tests: Vec<String>,
@@ -99,11 +105,11 @@ impl Summary {
             for group in &leak.groups {
                 let site = group.site();
                 let row = sites
-                    .entry((site.clone(), group.kind.clone(), group.problem.clone()))
+                    .entry((site.clone(), group.kind.clone(), group.finding.clone()))
                     .or_insert_with(|| SiteRow {
                         kind: group.kind.clone(),
                         // `still-open` as reports write it.
-                        problem: group.problem.replace('-', " "),
+                        finding: group.finding.replace('-', " "),
                         site,
                         items: 0,
                         tests: Vec::new(),
@@ -140,6 +146,7 @@ impl Summary {
             })
             .collect();
         Summary {
+            version: SUMMARY_JSON_VERSION,
             checked: log.checked,
             binaries: log.binaries.len(),
             items: log.items(),
@@ -220,7 +227,7 @@ impl fmt::Display for Summary {
                     f,
                     "leakwatch:   {} {} at {} ({})",
                     counted(row.items, &row.kind),
-                    row.problem,
+                    row.finding,
                     row.site,
                     row.tests.join(", ")
                 )?;
