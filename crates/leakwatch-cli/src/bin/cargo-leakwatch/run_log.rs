@@ -43,12 +43,12 @@ struct IgnoredJson {
 struct ReportJson {
     /// `None` from a preload that wrote no version.
     version: Option<u32>,
-    groups: Vec<Group>,
+    groups: Vec<GroupJson>,
 }
 
 /// A report's group of items: one kind, finding and site.
 #[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Group {
+pub(crate) struct GroupJson {
     pub(crate) finding: String,
     pub(crate) kind: String,
     pub(crate) file: String,
@@ -58,7 +58,7 @@ pub(crate) struct Group {
     #[serde(default)]
     pub(crate) details: Vec<String>,
     pub(crate) via: Option<Via>,
-    pub(crate) stack: Option<Vec<Frame>>,
+    pub(crate) stack: Option<Vec<FrameJson>>,
 }
 
 /// The user's call that led a library to open a group's items.
@@ -71,11 +71,11 @@ pub(crate) struct Via {
 
 /// A frame of a group's stack (at `LEAKWATCH=stacks`).
 #[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Frame {
+pub(crate) struct FrameJson {
     pub(crate) function: String,
 }
 
-impl Group {
+impl GroupJson {
     /// Where the items were opened, as reports show it.
     pub(crate) fn site(&self) -> String {
         let site = format!("{}:{}:{}", self.file, self.line, self.column);
@@ -97,7 +97,7 @@ pub(crate) struct Leak {
     pub(crate) test: String,
     /// The report as the test's own check prints it.
     pub(crate) text: String,
-    pub(crate) groups: Vec<Group>,
+    pub(crate) groups: Vec<GroupJson>,
 }
 
 /// Everything a run's processes wrote.
