@@ -2,9 +2,9 @@
 //!
 //! Every report starts with its format's number, `"version"`
 //! ([`REPORT_JSON_VERSION`]): a reader that finds another number knows the
-//! keys may not mean what it expects. Each group says what its items were
-//! found to be under `"finding"`: `"still-open"` or
-//! `"dropped-without-close"`.
+//! keys may not mean what it expects. The checked scope's name is under
+//! `"scope_name"`; each group says what its items were found to be under
+//! `"finding"`: `"still-open"` or `"dropped-without-close"`.
 
 use serde::Serialize;
 
@@ -23,7 +23,7 @@ pub const REPORT_JSON_VERSION: u32 = 2;
 #[derive(Serialize)]
 struct JsonReport<'a> {
     version: u32,
-    scope: &'a str,
+    scope_name: &'a str,
     total: usize,
     error: Option<String>,
     groups: Vec<JsonGroup<'a>>,
@@ -55,7 +55,7 @@ struct JsonWaiting<'a> {
 
 impl Report {
     /// The report as one line of JSON: the format's number
-    /// ([`REPORT_JSON_VERSION`]), the scope, the total, the configuration
+    /// ([`REPORT_JSON_VERSION`]), the scope's name, the total, the configuration
     /// error if any, and each group with its finding, site, count, oldest
     /// age in milliseconds, details, threads, symbolized stack (at
     /// `LEAKWATCH=stacks`), the user's call that led a dependency to open
@@ -64,12 +64,12 @@ impl Report {
     ///
     /// ```
     /// let report = leakwatch_core::Report::new("t", &Default::default());
-    /// assert!(report.to_json().starts_with(r#"{"version":2,"scope":"t","total":0"#));
+    /// assert!(report.to_json().starts_with(r#"{"version":2,"scope_name":"t","total":0"#));
     /// ```
     pub fn to_json(&self) -> String {
         let report = JsonReport {
             version: REPORT_JSON_VERSION,
-            scope: &self.scope,
+            scope_name: &self.scope_name,
             total: self.total,
             error: self.config_error.as_ref().map(ToString::to_string),
             groups: self.groups.iter().map(group).collect(),

@@ -107,7 +107,7 @@ fn json_has_every_field_of_a_group() {
     let json: serde_json::Value =
         serde_json::from_str(&scope.check_now().unwrap_err().to_json()).unwrap();
     assert_eq!(json["version"], crate::REPORT_JSON_VERSION);
-    assert_eq!(json["scope"], "json");
+    assert_eq!(json["scope_name"], "json");
     assert_eq!(json["total"], 1);
     let group = &json["groups"][0];
     assert_eq!(group["finding"], "still-open");

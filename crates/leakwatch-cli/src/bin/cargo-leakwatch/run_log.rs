@@ -242,7 +242,7 @@ mod tests {
     fn lines_are_read_and_counted() {
         let dir = std::env::temp_dir().join(format!("lw-run-log-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"version":2,"scope":"leaks_a_socket","total":1,"groups":[{"finding":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
+        let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"version":2,"scope_name":"leaks_a_socket","total":1,"groups":[{"finding":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
         let clean = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"closes_its_s…"}"#;
         let note = r#"{"binary":"/t/deps/other-fdfb1c9e41bfa1d7","pid":2,"note":"said once"}"#;
         std::fs::write(dir.join("1.jsonl"), format!("{leak}\n{clean}\n")).unwrap();
