@@ -283,7 +283,9 @@ fn suppressions_are_counted_and_unused_ones_named() {
     );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(summary["version"], 2);
     assert_eq!(summary["tests"].as_array().unwrap().len(), 3);
+    assert_eq!(summary["sites"][0]["finding"], "still open");
     assert_eq!(summary["suppressions"][0]["used"], 1);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(

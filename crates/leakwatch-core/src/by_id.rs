@@ -177,7 +177,7 @@ cfg_on! {
         use std::panic::Location;
 
         use crate::config::{self, Level};
-        use crate::registry::ids::IdTable;
+        use crate::registry::ids::IdRecords;
         use crate::registry;
         use crate::scope_id::ScopeId;
         use crate::{clock, current, stack};
@@ -186,7 +186,7 @@ cfg_on! {
         pub(super) struct Inner {
             /// Pooled, never freed: a followed table is kept for the
             /// process's life (see [`follow`]).
-            table: &'static IdTable,
+            table: &'static IdRecords,
             /// Keeps [`clock::recent_nanos`] a load while the table lives
             /// and the tables are busy (not when tracking is off as it is
             /// made).
@@ -195,7 +195,7 @@ cfg_on! {
 
         pub(super) fn new(kind: &'static str) -> Inner {
             Inner {
-                table: IdTable::registered(kind),
+                table: IdRecords::registered(kind),
                 _ticking: (config::level() != Level::Off)
                     .then(|| clock::Ticking::start(registry::activity)),
             }

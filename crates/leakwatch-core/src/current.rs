@@ -24,11 +24,11 @@ cfg_on! {
     use std::cell::Cell;
     use std::sync::OnceLock;
 
-    use crate::registry::ids::IdTable;
+    use crate::registry::ids::IdRecords;
 
     /// The followed table, and how to name the item a thread runs.
     struct Followed {
-        table: &'static IdTable,
+        table: &'static IdRecords,
         running: fn() -> Option<u64>,
     }
 
@@ -63,7 +63,7 @@ cfg_on! {
     /// the rest of the process: `running` names the item the calling thread
     /// runs (`None` or `Some(0)` for none). False, and nothing changes, if a
     /// table is followed already.
-    pub(crate) fn follow(table: &'static IdTable, running: fn() -> Option<u64>) -> bool {
+    pub(crate) fn follow(table: &'static IdRecords, running: fn() -> Option<u64>) -> bool {
         FOLLOWED.set(Followed { table, running }).is_ok()
     }
 
@@ -81,7 +81,7 @@ cfg_on! {
     /// runs, as the function `table` is followed with would name it: if
     /// `table` is the followed one, spares asking that function.
     #[inline]
-    pub(crate) fn get_running(table: &IdTable, running: Option<u64>) -> ScopeId {
+    pub(crate) fn get_running(table: &IdRecords, running: Option<u64>) -> ScopeId {
         match FOLLOWED.get() {
             Some(followed) if std::ptr::eq(followed.table, table) => {
                 in_item(followed, running.unwrap_or(0), CURRENT.get())
@@ -150,7 +150,7 @@ pub(crate) mod tests {
     use std::panic::Location;
 
     use super::{enter, follow, get, get_running, restore};
-    use crate::registry::ids::IdTable;
+    use crate::registry::ids::IdRecords;
     use crate::registry::scopes;
     use crate::scope_id::ScopeId;
 
@@ -160,7 +160,7 @@ pub(crate) mod tests {
     }
 
     /// Opens item `id` of `table` in `scope`.
-    fn open(table: &IdTable, id: u64, scope: ScopeId) {
+    fn open(table: &IdRecords, id: u64, scope: ScopeId) {
         table.insert(id, Location::caller(), scope, None);
     }
 
@@ -172,10 +172,10 @@ pub(crate) mod tests {
     /// The table the core's tests follow, followed on first use. Its items
     /// are "run" by [`running`], and only on threads that set one, so other
     /// tests never see it.
-    pub(crate) fn followed() -> &'static IdTable {
-        static TABLE: std::sync::OnceLock<&'static IdTable> = std::sync::OnceLock::new();
+    pub(crate) fn followed() -> &'static IdRecords {
+        static TABLE: std::sync::OnceLock<&'static IdRecords> = std::sync::OnceLock::new();
         TABLE.get_or_init(|| {
-            let table = IdTable::registered("followed-test");
+            let table = IdRecords::registered("followed-test");
             assert!(follow(table, || RUNNING.get()), "followed once");
             table
         })
@@ -214,7 +214,7 @@ pub(crate) mod tests {
     #[test]
     fn a_caller_that_names_the_running_item_is_answered_without_asking() {
         let table = followed();
-        let other = IdTable::registered("not-followed-test");
+        let other = IdRecords::registered("not-followed-test");
         let [thread, task] = scopes();
         open(table, 20, task);
         open(other, 20, task);
@@ -268,7 +268,7 @@ pub(crate) mod tests {
     #[test]
     fn a_second_table_is_not_followed() {
         followed();
-        let other = IdTable::registered("followed-test-other");
+        let other = IdRecords::registered("followed-test-other");
         assert!(!follow(other, || Some(1)));
         other.retire();
     }

@@ -36,7 +36,7 @@
 //!   way data leaves the registry (open → registry → snapshot → report or
 //!   export), joined in live views by the live sources of [`external`]
 //!   ([`FILE_TYPES`] names what a descriptor item refers to); [`Stack`], [`Frame`], [`FrameLine`], [`UserCall`],
-//!   [`MAX_FRAMES`], [`DEEP_FRAMES`] describe stacks.
+//!   [`USER_SITE_FRAMES`], [`DEEP_FRAMES`] describe stacks.
 //! * Settings: [`COMPILED_IN`], [`parse_grace`], [`DEFAULT_GRACE`],
 //!   [`ConfigError`], [`SettingsError`], [`CountedTasks`], and [`Backoff`]
 //!   to wait as checks do.
@@ -116,11 +116,13 @@ pub use tag::Tag;
 pub use backoff::Backoff;
 pub use by_id::IdTable;
 pub use config::{ConfigError, DEFAULT_GRACE, DEFAULT_SAMPLE, SettingsError, parse_grace};
+#[cfg(feature = "json")]
+pub use report::REPORT_JSON_VERSION;
 pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
 pub use settings::CountedTasks;
 pub use snapshot::{FILE_TYPES, Item, Site, Snapshot};
-pub use stack::{DEEP_FRAMES, Frame, FrameLine, MAX_FRAMES, Stack, UserCall};
+pub use stack::{DEEP_FRAMES, Frame, FrameLine, Stack, USER_SITE_FRAMES, UserCall};
 pub use tag::{IdSetter, Origin};
 
 /// Whether tracking is compiled into this build.

@@ -42,7 +42,7 @@ pub struct Capture {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     kind: Cow<'static, str>,
-    site: Site,
+    site: CapturedSite,
     detail: Option<String>,
     age_nanos: u64,
     /// Shared between the entries opened on the same thread.
@@ -51,35 +51,39 @@ pub struct Entry {
     id: Option<u64>,
     /// Innermost first; empty when no stack was recorded. Shared between
     /// the entries opened through the same stack.
-    frames: Arc<[Frame]>,
+    frames: Arc<[CapturedFrame]>,
     /// What kind of file a descriptor refers to, when known.
     file_type: Option<Cow<'static, str>>,
     /// How many items it stands for ([`leakwatch_core::Item::weight`]).
     weight: u32,
 }
 
-/// Where in the user's code an item was opened.
+/// Where in the user's code a captured item was opened: the capture's
+/// owned, serializable form of a [`leakwatch_core::Site`].
 ///
 /// ```
-/// let site = leakwatch_export::Site::new("src/db.rs", 42, 9);
+/// let site = leakwatch_export::CapturedSite::new("src/db.rs", 42, 9);
 /// assert_eq!(site.to_string(), "src/db.rs:42:9");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Site {
+pub struct CapturedSite {
     /// Shared between the entries opened at the same site.
     file: Arc<str>,
     line: u32,
     column: u32,
 }
 
-/// One symbolized frame of the stack that opened an item.
+/// One symbolized frame of the stack that opened a captured item: the
+/// capture's owned, serializable form of a [`leakwatch_core::Frame`].
 ///
 /// ```
-/// let frame = leakwatch_export::Frame::new("app::db::connect", Some("src/db.rs"), Some(42));
+/// use leakwatch_export::CapturedFrame;
+///
+/// let frame = CapturedFrame::new("app::db::connect", Some("src/db.rs"), Some(42));
 /// assert_eq!(frame.to_string(), "app::db::connect at src/db.rs:42");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Frame {
+pub struct CapturedFrame {
     function: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     file: Option<String>,
@@ -262,10 +266,10 @@ fn unix_nanos_now() -> u64 {
 struct Convert {
     /// By the site's file (its address: a tracked item's file is a
     /// `'static` string), line and column.
-    sites: foldhash::HashMap<(usize, usize, u32, u32), Site>,
+    sites: foldhash::HashMap<(usize, usize, u32, u32), CapturedSite>,
     threads: foldhash::HashMap<Arc<str>, Arc<str>>,
-    stacks: foldhash::HashMap<Arc<leakwatch_core::Stack>, Arc<[Frame]>>,
-    no_frames: Option<Arc<[Frame]>>,
+    stacks: foldhash::HashMap<Arc<leakwatch_core::Stack>, Arc<[CapturedFrame]>>,
+    no_frames: Option<Arc<[CapturedFrame]>>,
 }
 
 impl Convert {
@@ -275,7 +279,7 @@ impl Convert {
         let site = self
             .sites
             .entry((file.as_ptr().addr(), file.len(), site.line(), site.column()))
-            .or_insert_with(|| Site {
+            .or_insert_with(|| CapturedSite {
                 file: Arc::from(file),
                 line: site.line(),
                 column: site.column(),
@@ -294,7 +298,7 @@ impl Convert {
                     stack
                         .frames()
                         .into_iter()
-                        .map(|f| Frame {
+                        .map(|f| CapturedFrame {
                             function: f.function,
                             file: f.file,
                             line: f.line,
@@ -324,12 +328,12 @@ impl Entry {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
         kind: String,
-        site: Site,
+        site: CapturedSite,
         detail: Option<String>,
         age_nanos: u64,
         thread: impl Into<Arc<str>>,
         scope: u64,
-        frames: Arc<[Frame]>,
+        frames: Arc<[CapturedFrame]>,
     ) -> Entry {
         Entry {
             kind: Cow::Owned(kind),
@@ -377,7 +381,7 @@ impl Entry {
     /// # let e: Option<&leakwatch_export::Entry> = None;
     /// if let Some(entry) = e { println!("{}", entry.site()); }
     /// ```
-    pub fn site(&self) -> &Site {
+    pub fn site(&self) -> &CapturedSite {
         &self.site
     }
 
@@ -461,20 +465,20 @@ impl Entry {
     /// # let e: Option<&leakwatch_export::Entry> = None;
     /// if let Some(entry) = e { for f in entry.frames() { println!("{f}"); } }
     /// ```
-    pub fn frames(&self) -> &[Frame] {
+    pub fn frames(&self) -> &[CapturedFrame] {
         &self.frames
     }
 }
 
-impl Site {
+impl CapturedSite {
     /// The site `file:line:column`.
     ///
     /// ```
-    /// let site = leakwatch_export::Site::new("src/main.rs", 3, 5);
+    /// let site = leakwatch_export::CapturedSite::new("src/main.rs", 3, 5);
     /// assert_eq!(site.line(), 3);
     /// ```
-    pub fn new(file: impl Into<String>, line: u32, column: u32) -> Site {
-        Site {
+    pub fn new(file: impl Into<String>, line: u32, column: u32) -> CapturedSite {
+        CapturedSite {
             file: Arc::from(file.into()),
             line,
             column,
@@ -484,46 +488,50 @@ impl Site {
     /// The source file.
     ///
     /// ```
-    /// assert_eq!(leakwatch_export::Site::new("a.rs", 1, 1).file(), "a.rs");
+    /// assert_eq!(leakwatch_export::CapturedSite::new("a.rs", 1, 1).file(), "a.rs");
     /// ```
     pub fn file(&self) -> &str {
         &self.file
     }
 
-    /// The line in [`Site::file`].
+    /// The line in [`CapturedSite::file`].
     ///
     /// ```
-    /// assert_eq!(leakwatch_export::Site::new("a.rs", 7, 1).line(), 7);
+    /// assert_eq!(leakwatch_export::CapturedSite::new("a.rs", 7, 1).line(), 7);
     /// ```
     pub fn line(&self) -> u32 {
         self.line
     }
 
-    /// The column in [`Site::line`].
+    /// The column in [`CapturedSite::line`].
     ///
     /// ```
-    /// assert_eq!(leakwatch_export::Site::new("a.rs", 7, 2).column(), 2);
+    /// assert_eq!(leakwatch_export::CapturedSite::new("a.rs", 7, 2).column(), 2);
     /// ```
     pub fn column(&self) -> u32 {
         self.column
     }
 }
 
-impl fmt::Display for Site {
+impl fmt::Display for CapturedSite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }
 
-impl Frame {
+impl CapturedFrame {
     /// A frame of `function`, at `file:line` when known.
     ///
     /// ```
-    /// let frame = leakwatch_export::Frame::new("main", None, None);
+    /// let frame = leakwatch_export::CapturedFrame::new("main", None, None);
     /// assert_eq!(frame.function(), "main");
     /// ```
-    pub fn new(function: impl Into<String>, file: Option<&str>, line: Option<u32>) -> Frame {
-        Frame {
+    pub fn new(
+        function: impl Into<String>,
+        file: Option<&str>,
+        line: Option<u32>,
+    ) -> CapturedFrame {
+        CapturedFrame {
             function: function.into(),
             file: file.map(str::to_owned),
             line,
@@ -533,7 +541,7 @@ impl Frame {
     /// The demangled function name.
     ///
     /// ```
-    /// assert_eq!(leakwatch_export::Frame::new("f", None, None).function(), "f");
+    /// assert_eq!(leakwatch_export::CapturedFrame::new("f", None, None).function(), "f");
     /// ```
     pub fn function(&self) -> &str {
         &self.function
@@ -542,23 +550,24 @@ impl Frame {
     /// The source file, when debug info has it.
     ///
     /// ```
-    /// assert_eq!(leakwatch_export::Frame::new("f", Some("a.rs"), None).file(), Some("a.rs"));
+    /// let frame = leakwatch_export::CapturedFrame::new("f", Some("a.rs"), None);
+    /// assert_eq!(frame.file(), Some("a.rs"));
     /// ```
     pub fn file(&self) -> Option<&str> {
         self.file.as_deref()
     }
 
-    /// The line in [`Frame::file`].
+    /// The line in [`CapturedFrame::file`].
     ///
     /// ```
-    /// assert_eq!(leakwatch_export::Frame::new("f", None, Some(3)).line(), Some(3));
+    /// assert_eq!(leakwatch_export::CapturedFrame::new("f", None, Some(3)).line(), Some(3));
     /// ```
     pub fn line(&self) -> Option<u32> {
         self.line
     }
 }
 
-impl fmt::Display for Frame {
+impl fmt::Display for CapturedFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.function)?;
         if let Some(file) = &self.file {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::capture::{Capture, Site};
+use crate::capture::{Capture, CapturedSite};
 
 /// What changed between two captures, counted by kind and site.
 ///
@@ -42,7 +42,7 @@ pub struct Diff {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteChange {
     kind: String,
-    site: Site,
+    site: CapturedSite,
     before: usize,
     after: usize,
 }
@@ -56,7 +56,7 @@ impl Diff {
     /// assert!(leakwatch_export::Diff::between(&now, &now).changes().is_empty());
     /// ```
     pub fn between(before: &Capture, after: &Capture) -> Diff {
-        let mut counts: BTreeMap<(&str, &Site), (usize, usize)> = BTreeMap::new();
+        let mut counts: BTreeMap<(&str, &CapturedSite), (usize, usize)> = BTreeMap::new();
         for e in before.entries() {
             counts.entry((e.kind(), e.site())).or_default().0 += 1;
         }
@@ -136,7 +136,7 @@ impl SiteChange {
     /// println!("{}", c.site());
     /// # }
     /// ```
-    pub fn site(&self) -> &Site {
+    pub fn site(&self) -> &CapturedSite {
         &self.site
     }
 

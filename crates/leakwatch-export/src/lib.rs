@@ -44,7 +44,7 @@ mod filter;
 pub mod metrics;
 pub mod pprof;
 
-pub use capture::{Capture, Entry, Frame, Site};
+pub use capture::{Capture, CapturedFrame, CapturedSite, Entry};
 pub use diff::{Diff, SiteChange};
 pub use error::{ReadError, ReadErrorKind};
 pub use filter::Filter;

@@ -50,7 +50,7 @@ use prost::Message as _;
 
 use std::sync::Arc;
 
-use crate::capture::{Capture, Entry, Frame, Site};
+use crate::capture::{Capture, CapturedFrame, CapturedSite, Entry};
 use crate::error::{ReadError, ReadErrorKind};
 
 pub mod proto;
@@ -146,7 +146,7 @@ pub fn to_capture(profile: &proto::Profile) -> Result<Capture, ReadError> {
         profile.location.iter().map(|l| (l.id, l)).collect();
     let functions: HashMap<u64, &proto::Function> =
         profile.function.iter().map(|f| (f.id, f)).collect();
-    let mut stacks: HashMap<&[u64], (Site, Arc<[Frame]>)> = HashMap::new();
+    let mut stacks: HashMap<&[u64], (CapturedSite, Arc<[CapturedFrame]>)> = HashMap::new();
     let mut entries = Vec::new();
     for sample in &profile.sample {
         let (site, frames) = match stacks.get(sample.location_id.as_slice()) {
@@ -165,7 +165,7 @@ pub fn to_capture(profile: &proto::Profile) -> Result<Capture, ReadError> {
                             ))
                         })?;
                         let file = string(function.filename)?;
-                        frames.push(Frame::new(
+                        frames.push(CapturedFrame::new(
                             string(function.name)?,
                             (!file.is_empty()).then_some(file),
                             u32::try_from(line.line).ok().filter(|&l| l > 0),
@@ -223,16 +223,16 @@ pub fn to_capture(profile: &proto::Profile) -> Result<Capture, ReadError> {
 
 /// A site-only stack is one frame named `file:line:column`; otherwise the
 /// innermost frame is the site.
-fn site_of(frames: Vec<Frame>) -> (Site, Arc<[Frame]>) {
+fn site_of(frames: Vec<CapturedFrame>) -> (CapturedSite, Arc<[CapturedFrame]>) {
     if let [only] = frames.as_slice()
         && let Some((file, line, column)) = parse_site(only.function())
         && only.file() == Some(file)
     {
-        return (Site::new(file, line, column), Arc::from([]));
+        return (CapturedSite::new(file, line, column), Arc::from([]));
     }
     let site = frames.first().map_or_else(
-        || Site::new("<unknown>", 0, 0),
-        |f| Site::new(f.file().unwrap_or(f.function()), f.line().unwrap_or(0), 0),
+        || CapturedSite::new("<unknown>", 0, 0),
+        |f| CapturedSite::new(f.file().unwrap_or(f.function()), f.line().unwrap_or(0), 0),
     );
     (site, frames.into())
 }
@@ -361,7 +361,7 @@ struct Builder<'a> {
     /// The locations of each distinct stack (by the address of its shared
     /// frames) and of each site without a stack.
     stacks: foldhash::HashMap<(usize, usize), Vec<u64>>,
-    sites: foldhash::HashMap<&'a Site, u64>,
+    sites: foldhash::HashMap<&'a CapturedSite, u64>,
 }
 
 impl<'a> Builder<'a> {

@@ -134,9 +134,9 @@ fn a_diff_points_at_what_appeared_went_away_and_grew() {
     drop((steady_items, leaked, fresh));
 }
 
-fn leaked_site(capture: &Capture) -> &leakwatch_export::Site {
+fn leaked_site(capture: &Capture) -> &leakwatch_export::CapturedSite {
     use std::collections::HashMap;
-    let mut counts: HashMap<&leakwatch_export::Site, usize> = HashMap::new();
+    let mut counts: HashMap<&leakwatch_export::CapturedSite, usize> = HashMap::new();
     for e in capture.entries().iter().filter(|e| e.kind() == "diff-conn") {
         *counts.entry(e.site()).or_default() += 1;
     }

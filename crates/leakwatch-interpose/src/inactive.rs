@@ -3,7 +3,7 @@
 
 use leakwatch_core::ScopeId;
 
-use crate::record::{Counts, Open};
+use crate::record::{OpenCounts, Open};
 use crate::{Stacks, Support};
 
 const WHY: &str = if cfg!(not(any(debug_assertions, feature = "production"))) {
@@ -28,8 +28,8 @@ pub(crate) fn open_all() -> Open {
     Open::default()
 }
 
-pub(crate) fn counts_in(_: &[ScopeId]) -> Counts {
-    Counts::default()
+pub(crate) fn counts_in(_: &[ScopeId]) -> OpenCounts {
+    OpenCounts::default()
 }
 
 pub(crate) fn set_recording(_: bool) {}

@@ -144,7 +144,7 @@ pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, Descriptors, FdKind, ThreadDescription,
     describe_child, describe_thread,
 };
-pub use record::{Counts, Created, Open, OpenChild, OpenFd, OpenThread, Support};
+pub use record::{Created, Open, OpenChild, OpenCounts, OpenFd, OpenThread, Support};
 
 /// Whether creations are being recorded here, or why not.
 ///
@@ -210,7 +210,7 @@ pub fn open_all() -> Open {
 /// let scope = leakwatch_core::Scope::new("s");
 /// assert_eq!(leakwatch_interpose::counts_in(&[scope.id()]).total(), 0);
 /// ```
-pub fn counts_in(scopes: &[ScopeId]) -> Counts {
+pub fn counts_in(scopes: &[ScopeId]) -> OpenCounts {
     active::counts_in(scopes)
 }
 

@@ -192,10 +192,10 @@ impl Open {
     ///
     /// ```
     /// let open = leakwatch_interpose::Open::default();
-    /// assert_eq!(open.counts(), leakwatch_interpose::Counts::default());
+    /// assert_eq!(open.counts(), leakwatch_interpose::OpenCounts::default());
     /// ```
-    pub fn counts(&self) -> Counts {
-        Counts {
+    pub fn counts(&self) -> OpenCounts {
+        OpenCounts {
             fds: self.fds.len(),
             threads: self.threads.len(),
             children: self.children.len(),
@@ -211,7 +211,7 @@ impl Open {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub struct Counts {
+pub struct OpenCounts {
     /// Open descriptors.
     pub fds: usize,
     /// Running threads.
@@ -220,11 +220,11 @@ pub struct Counts {
     pub children: usize,
 }
 
-impl Counts {
+impl OpenCounts {
     /// The sum of the three counts.
     ///
     /// ```
-    /// assert_eq!(leakwatch_interpose::Counts::default().total(), 0);
+    /// assert_eq!(leakwatch_interpose::OpenCounts::default().total(), 0);
     /// ```
     pub fn total(&self) -> usize {
         self.fds + self.threads + self.children

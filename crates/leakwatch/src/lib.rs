@@ -144,6 +144,8 @@ pub mod integration {
     //! # let _ = ScopeId::NONE;
     //! ```
 
+    #[cfg(feature = "json")]
+    pub use leakwatch_core::REPORT_JSON_VERSION;
     pub use leakwatch_core::{
         Backoff, COMPILED_IN, ConfigError, CountedTasks, DEFAULT_GRACE, FILE_TYPES, Finding, Frame,
         Group, IdSetter, IdTable, Ignored, Item, Origin, ScopeId, Settings, SettingsError,

@@ -1,9 +1,9 @@
 //! Per-scope counts of opens and closes: how a check knows a scope is quiet.
 //!
-//! Every scope has a slot here, [`Counts`], found from its id's index with
-//! two loads and no lock. An open adds one to the opening thread's stripe
-//! of its scope's opens; a close adds one to the closing thread's stripe of
-//! closes. A check of a family of scopes reads every closes, then every
+//! Every scope has a slot here, [`OpenCloseCounts`], found from its id's
+//! index with two loads and no lock. An open adds one to the opening
+//! thread's stripe of its scope's opens; a close adds one to the closing
+//! thread's stripe of closes. A check of a family of scopes reads every closes, then every
 //! opens: if the sums match, nothing of the family was open at an instant
 //! between the two reads. The protocol and its proof are in the registry's
 //! docs, "# Counting".
@@ -31,7 +31,7 @@ const SEGMENTS: usize = 16_384;
 
 /// The counts of one scope.
 #[derive(Debug)]
-pub(crate) struct Counts {
+pub(crate) struct OpenCloseCounts {
     /// Which use of the slot this is: ids of other uses are dead here.
     /// Read by every open, written when a scope is retired: a line of its
     /// own, shared by readers.
@@ -45,9 +45,9 @@ struct Stripe {
     closes: AtomicU64,
 }
 
-impl Counts {
-    pub(crate) fn new() -> Counts {
-        Counts {
+impl OpenCloseCounts {
+    pub(crate) fn new() -> OpenCloseCounts {
+        OpenCloseCounts {
             generation: CachePadded::new(AtomicU32::new(0)),
             stripes: std::array::from_fn(|_| CachePadded::new(Stripe::default())),
         }
@@ -157,7 +157,7 @@ pub(crate) fn close(scope: ScopeId, thread: u32) {
 /// The counts of `scope`'s slot, if it has one ([`ScopeId::NONE`] has
 /// none, nor has an id made up rather than allocated).
 #[inline]
-pub(crate) fn counts(scope: ScopeId) -> Option<&'static Counts> {
+pub(crate) fn counts(scope: ScopeId) -> Option<&'static OpenCloseCounts> {
     let index = scope.index() as usize;
     if index == 0 {
         return None;
@@ -166,7 +166,7 @@ pub(crate) fn counts(scope: ScopeId) -> Option<&'static Counts> {
     Some(&segment[index % SEGMENT])
 }
 
-type Segment = [Counts; SEGMENT];
+type Segment = [OpenCloseCounts; SEGMENT];
 
 static SEGMENTS_TABLE: [OnceLock<Box<Segment>>; SEGMENTS] = [const { OnceLock::new() }; SEGMENTS];
 
@@ -195,7 +195,7 @@ impl Slots {
             }
         };
         let segment = SEGMENTS_TABLE[index as usize / SEGMENT]
-            .get_or_init(|| Box::new(std::array::from_fn(|_| Counts::new())));
+            .get_or_init(|| Box::new(std::array::from_fn(|_| OpenCloseCounts::new())));
         let generation = segment[index as usize % SEGMENT].generation();
         Some(ScopeId::from_parts(index, generation))
     }
@@ -255,7 +255,7 @@ mod loom {
     use loom::sync::atomic::{AtomicBool, Ordering};
     use loom::thread;
 
-    use super::Counts;
+    use super::OpenCloseCounts;
 
     /// An item handed from one thread to another, which opens the next
     /// before it closes the first: one is open throughout, so no check may
@@ -263,7 +263,7 @@ mod loom {
     #[test]
     fn a_check_never_misses_an_item_handed_between_threads() {
         loom::model(|| {
-            let counts = Arc::new(Counts::new());
+            let counts = Arc::new(OpenCloseCounts::new());
             assert!(counts.open(0, 0));
             let handed = Arc::new(AtomicBool::new(false));
             let relay = {
@@ -291,7 +291,7 @@ mod loom {
     #[test]
     fn a_retirement_never_misses_a_racing_open() {
         loom::model(|| {
-            let counts = Arc::new(Counts::new());
+            let counts = Arc::new(OpenCloseCounts::new());
             let opener = {
                 let counts = counts.clone();
                 thread::spawn(move || counts.open(1, 0))

@@ -33,7 +33,7 @@ const CHUNKS: usize = 128;
 
 /// Records of one kind by id.
 #[derive(Debug)]
-pub(crate) struct IdTable {
+pub(crate) struct IdRecords {
     kind: &'static str,
     ring: Ring,
     /// Chunk `n` holds the ids whose `id / CHUNK % CHUNKS` is `n`.
@@ -42,14 +42,14 @@ pub(crate) struct IdTable {
 }
 
 /// Every table in use, for snapshots.
-static TABLES: Mutex<Vec<&'static IdTable>> = Mutex::new(Vec::new());
+static TABLES: Mutex<Vec<&'static IdRecords>> = Mutex::new(Vec::new());
 /// Tables retired empty, for the next of their kind.
-static POOL: Mutex<Vec<&'static IdTable>> = Mutex::new(Vec::new());
+static POOL: Mutex<Vec<&'static IdRecords>> = Mutex::new(Vec::new());
 
-impl IdTable {
+impl IdRecords {
     /// A table for items of `kind`, not visible to snapshots.
-    fn new(kind: &'static str) -> IdTable {
-        IdTable {
+    fn new(kind: &'static str) -> IdRecords {
+        IdRecords {
             kind,
             ring: Ring::new(),
             wide: [const { OnceLock::new() }; CHUNKS],
@@ -58,18 +58,18 @@ impl IdTable {
     }
 
     /// A table for items of `kind`, visible to snapshots until it is
-    /// [retired](IdTable::retire). Tables are never freed, so a reference
+    /// [retired](IdRecords::retire). Tables are never freed, so a reference
     /// may be kept anywhere (the followed table's, see
     /// `current::follow`): a retired table goes
     /// back to a pool, and is used again, empty, by the next table of its
     /// kind.
-    pub(crate) fn registered(kind: &'static str) -> &'static IdTable {
+    pub(crate) fn registered(kind: &'static str) -> &'static IdRecords {
         let pooled = {
             let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);
             let mine = pool.iter().position(|t| t.kind == kind);
             mine.map(|at| pool.swap_remove(at))
         };
-        let table = pooled.unwrap_or_else(|| Box::leak(Box::new(IdTable::new(kind))));
+        let table = pooled.unwrap_or_else(|| Box::leak(Box::new(IdRecords::new(kind))));
         TABLES.lock().unwrap_or_else(PoisonError::into_inner).push(table);
         table
     }
@@ -216,7 +216,7 @@ impl IdTable {
 }
 
 /// Every table in use now.
-pub(crate) fn tables() -> Vec<&'static IdTable> {
+pub(crate) fn tables() -> Vec<&'static IdRecords> {
     TABLES.lock().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
@@ -225,12 +225,12 @@ pub(crate) fn tables() -> Vec<&'static IdTable> {
 mod tests {
     use std::panic::Location;
 
-    use super::{IdTable, tables};
+    use super::{IdRecords, tables};
     use crate::registry::ring::SLOTS;
     use crate::registry::{counts, scopes};
     use crate::scope_id::ScopeId;
 
-    fn ids(table: &IdTable) -> Vec<u64> {
+    fn ids(table: &IdRecords) -> Vec<u64> {
         let mut ids = Vec::new();
         table.for_each(&mut |r| {
             assert_eq!(r.kind, "task");
@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn items_whose_slot_is_taken_go_to_the_wide_part_then_the_map() {
         let (a, b) = (scope(), scope());
-        let table = IdTable::new("task");
+        let table = IdRecords::new("task");
         let site = Location::caller();
         // 5 takes its ring slot; `wide` finds it taken and goes to the wide
         // part, as does 5 opened again; `in_map` then finds its slots in
@@ -277,7 +277,7 @@ mod tests {
     #[cfg(feature = "stacks")]
     #[test]
     fn items_with_a_stack_keep_it() {
-        let table = IdTable::new("task");
+        let table = IdRecords::new("task");
         let stack = crate::stack::capture();
         let addresses = stack.as_ref().map(|s| s.addresses().to_vec());
         assert!(addresses.is_some(), "a stacks build captures");
@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn an_id_used_again_is_the_new_items() {
         let (first, second, holder) = (scope(), scope(), scope());
-        let table = IdTable::new("task");
+        let table = IdRecords::new("task");
         let site = Location::caller();
         // Item 4 holds its ring slot, so `4 + SLOTS` lives behind it.
         table.insert(4, site, holder, None);
@@ -311,7 +311,7 @@ mod tests {
     fn retired_tables_are_hidden_emptied_and_used_again_for_their_kind() {
         let scope = scope();
         let kind = "retire-test";
-        let table = IdTable::registered(kind);
+        let table = IdRecords::registered(kind);
         assert!(tables().iter().any(|t| std::ptr::eq(*t, table)));
         table.insert(1, Location::caller(), scope, None);
         table.insert(1 + SLOTS as u64, Location::caller(), scope, None);
@@ -322,9 +322,9 @@ mod tests {
         assert_eq!((table.scope(1), table.scope(1 + SLOTS as u64)), (None, None));
         assert!(counts::quiet(&[scope]), "retiring closes the items");
 
-        let other_kind = IdTable::registered("retire-test-other");
+        let other_kind = IdRecords::registered("retire-test-other");
         assert!(!std::ptr::eq(other_kind, table), "pooled for its own kind only");
-        let again = IdTable::registered(kind);
+        let again = IdRecords::registered(kind);
         assert!(std::ptr::eq(again, table), "the pooled table is used again");
         assert!(ids(again).is_empty());
         assert!(tables().iter().any(|t| std::ptr::eq(*t, again)));

@@ -11,13 +11,13 @@ use std::sync::{Mutex, PoisonError};
 use super::Record;
 use crate::scope_id::ScopeId;
 
-struct Finding {
+struct Unclosed {
     record: Record,
     /// A check has put it in a report.
     reported: bool,
 }
 
-static FINDINGS: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
+static UNCLOSED: Mutex<Vec<Unclosed>> = Mutex::new(Vec::new());
 
 /// Keeps `record` for its scope's next check.
 #[cold]
@@ -26,7 +26,7 @@ pub(crate) fn push(record: Record) {
         print_unseen(&record);
         return;
     }
-    lock().push(Finding {
+    lock().push(Unclosed {
         record,
         reported: false,
     });
@@ -81,6 +81,6 @@ pub(crate) fn reparent(from: ScopeId, to: ScopeId) {
     }
 }
 
-fn lock() -> std::sync::MutexGuard<'static, Vec<Finding>> {
-    FINDINGS.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock() -> std::sync::MutexGuard<'static, Vec<Unclosed>> {
+    UNCLOSED.lock().unwrap_or_else(PoisonError::into_inner)
 }

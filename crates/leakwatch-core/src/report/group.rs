@@ -1,4 +1,4 @@
-//! Grouping items that share a problem, a kind and an open site.
+//! Grouping items that share a finding, a kind and an open site.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use crate::stack::{Stack, UserCall};
 /// How many distinct details and threads a group lists before "and N more".
 pub(super) const SHOWN: usize = 3;
 
-/// Items with the same problem, kind and open site, and, for items a
+/// Items with the same finding, kind and open site, and, for items a
 /// dependency opened, the same call in the user's code that led there.
 ///
 /// ```
@@ -24,7 +24,7 @@ pub(super) const SHOWN: usize = 3;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Group {
-    problem: Finding,
+    finding: Finding,
     kind: &'static str,
     site: Site,
     count: usize,
@@ -57,7 +57,7 @@ impl Group {
     /// # }
     /// ```
     pub fn finding(&self) -> Finding {
-        self.problem
+        self.finding
     }
 
     /// Their kind.
@@ -222,7 +222,7 @@ pub(super) fn group(items: &[Item]) -> Vec<Group> {
         .map(|(key, items)| build(items, key.3))
         .collect();
     groups.sort_by(|a, b| {
-        (b.count, b.oldest, a.problem, &a.site).cmp(&(a.count, a.oldest, b.problem, &b.site))
+        (b.count, b.oldest, a.finding, &a.site).cmp(&(a.count, a.oldest, b.finding, &b.site))
     });
     groups
 }
@@ -273,7 +273,7 @@ fn build(mut items: Vec<&Item>, via: Option<UserCall>) -> Group {
         }
     }
     Group {
-        problem: first.finding(),
+        finding: first.finding(),
         kind: first.kind(),
         site: first.site().clone(),
         count: items.len(),

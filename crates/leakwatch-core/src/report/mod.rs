@@ -25,6 +25,8 @@
 mod group;
 #[cfg(feature = "json")]
 mod json;
+#[cfg(feature = "json")]
+pub use json::REPORT_JSON_VERSION;
 mod text;
 
 pub use text::counted;
@@ -37,7 +39,7 @@ use crate::config::{ConfigError, SettingsError};
 pub use crate::snapshot::Finding;
 use crate::snapshot::Snapshot;
 
-/// What a check found, grouped by problem, kind and site.
+/// What a check found, grouped by finding, kind and site.
 ///
 /// `Display` gives the text for people (every line of a failing report
 /// starts with `LEAK`); `Debug` gives the same text, so `check().unwrap()` reads well.
@@ -53,7 +55,7 @@ use crate::snapshot::Snapshot;
 /// ```
 #[derive(Clone)]
 pub struct Report {
-    scope: String,
+    scope_name: String,
     groups: Vec<Group>,
     total: usize,
     /// Boxed: rare, and a report is what `check` returns as its error.
@@ -160,10 +162,10 @@ impl Report {
     /// let report = leakwatch_core::Report::new("nightly", &leakwatch_core::Snapshot::all());
     /// println!("{report}");
     /// ```
-    pub fn new(scope: &str, snapshot: &Snapshot) -> Report {
+    pub fn new(scope_name: &str, snapshot: &Snapshot) -> Report {
         let groups = group::group(snapshot.items());
         Report {
-            scope: scope.to_owned(),
+            scope_name: scope_name.to_owned(),
             total: snapshot.len(),
             groups,
             config_error: config_error().map(Box::new),
@@ -307,10 +309,10 @@ impl Report {
     ///
     /// ```
     /// let report = leakwatch_core::Report::new("t", &Default::default());
-    /// assert_eq!(report.scope(), "t");
+    /// assert_eq!(report.scope_name(), "t");
     /// ```
-    pub fn scope(&self) -> &str {
-        &self.scope
+    pub fn scope_name(&self) -> &str {
+        &self.scope_name
     }
 
     /// The groups, most items first.

@@ -106,15 +106,28 @@ fn json_has_every_field_of_a_group() {
     let tag = scope.run(|| Tag::with_detail("file", "/tmp/data.csv"));
     let json: serde_json::Value =
         serde_json::from_str(&scope.check_now().unwrap_err().to_json()).unwrap();
-    assert_eq!(json["scope"], "json");
+    assert_eq!(json["version"], crate::REPORT_JSON_VERSION);
+    assert_eq!(json["scope_name"], "json");
     assert_eq!(json["total"], 1);
     let group = &json["groups"][0];
-    assert_eq!(group["problem"], "still-open");
+    assert_eq!(group["finding"], "still-open");
     assert_eq!(group["kind"], "file");
     assert_eq!(group["file"], file!());
     assert_eq!(group["details"][0], "/tmp/data.csv");
     assert_eq!(group["count"], 1);
     drop(tag);
+}
+
+#[cfg(all(feature = "json", any(debug_assertions, feature = "production")))]
+#[test]
+fn json_names_a_must_close_item_dropped_without_close() {
+    let scope = Scope::new("json-unclosed");
+    scope.run(|| drop(Tag::must_close("db-txn")));
+    let json: serde_json::Value =
+        serde_json::from_str(&scope.check_now().unwrap_err().to_json()).unwrap();
+    let group = &json["groups"][0];
+    assert_eq!(group["finding"], "dropped-without-close");
+    assert_eq!(group["kind"], "db-txn");
 }
 
 #[cfg(any(debug_assertions, feature = "production"))]

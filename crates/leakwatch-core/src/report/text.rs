@@ -16,7 +16,7 @@ pub(super) const PREFIX: &str = "LEAK";
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_clean() {
-            writeln!(f, "leakwatch: no leaks in `{}`", self.scope)?;
+            writeln!(f, "leakwatch: no leaks in `{}`", self.scope_name)?;
             if let Some(ignored) = &self.ignored {
                 writeln!(f, "leakwatch: {ignored}")?;
             }
@@ -32,7 +32,7 @@ impl fmt::Display for Report {
             lines(
                 f,
                 " ",
-                format_args!("leakwatch: no leaks in `{}`", self.scope),
+                format_args!("leakwatch: no leaks in `{}`", self.scope_name),
             )?;
         } else {
             lines(
@@ -41,7 +41,7 @@ impl fmt::Display for Report {
                 format_args!(
                     "leakwatch: {} leaked in `{}` ({})",
                     counted(self.total, "item"),
-                    self.scope,
+                    self.scope_name,
                     counted(self.groups.len(), "site"),
                 ),
             )?;

@@ -47,7 +47,7 @@ pub struct Item {
     /// once.
     pub(super) thread: Arc<str>,
     pub(super) scope: ScopeId,
-    pub(super) problem: Finding,
+    pub(super) finding: Finding,
     /// Shared with the record: a snapshot does not copy stacks.
     pub(super) stack: Option<Arc<Stack>>,
     pub(super) id: Option<u64>,
@@ -144,7 +144,7 @@ impl Item {
             age: Duration::ZERO,
             thread: Arc::from(""),
             scope,
-            problem: Finding::StillOpen,
+            finding: Finding::StillOpen,
             stack: None,
             id: None,
             fd: None,
@@ -360,7 +360,7 @@ impl Item {
     /// # }
     /// ```
     pub fn finding(&self) -> Finding {
-        self.problem
+        self.finding
     }
 
     /// The id given to the item, such as a task id ([`Tag::set_id`](crate::Tag::set_id)).

@@ -316,7 +316,7 @@ cfg_on! {
                 }
             }
 
-            fn item(&mut self, r: &Record, problem: Finding) -> Item {
+            fn item(&mut self, r: &Record, finding: Finding) -> Item {
                 Item {
                     kind: r.kind,
                     site: r.site.into(),
@@ -327,7 +327,7 @@ cfg_on! {
                     age: Duration::from_nanos(self.now.saturating_sub(r.opened)),
                     thread: self.thread(r.thread),
                     scope: r.scope,
-                    problem,
+                    finding,
                     stack: r.stack.clone(),
                     key: key(r),
                     file_type: None,

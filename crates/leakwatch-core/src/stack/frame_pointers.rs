@@ -16,7 +16,7 @@ use std::mem::{MaybeUninit, size_of};
 use std::sync::Arc;
 
 #[cfg(test)]
-use super::{MAX_FRAMES, Stack};
+use super::{Stack, USER_SITE_FRAMES};
 
 const WORD: usize = size_of::<usize>();
 
@@ -42,11 +42,12 @@ pub(crate) fn fill(ips: &mut [usize]) -> usize {
     })
 }
 
-/// The calling thread's stack, innermost first, up to [`MAX_FRAMES`].
+/// The calling thread's stack, innermost first, up to
+/// [`USER_SITE_FRAMES`].
 #[cfg(test)]
 #[inline(never)]
 fn capture() -> Option<Arc<Stack>> {
-    Stack::boxed::<MAX_FRAMES>(true, fill)
+    Stack::boxed::<USER_SITE_FRAMES>(true, fill)
 }
 
 /// Follows the chain from `fp`, writing return addresses into `ips`.
@@ -160,7 +161,10 @@ mod tests {
         link(&mut words, 4, 10, 0x2000);
         words[10] = 0; // the outermost frame: next pointer below, stop
         words[11] = 0x3000;
-        assert_eq!(walk_fake(&words, 0, MAX_FRAMES), [0x1000, 0x2000, 0x3000]);
+        assert_eq!(
+            walk_fake(&words, 0, USER_SITE_FRAMES),
+            [0x1000, 0x2000, 0x3000]
+        );
         assert_eq!(
             walk_fake(&words, 0, 2),
             [0x1000, 0x2000],
@@ -175,16 +179,16 @@ mod tests {
         // Points past the end of the stack.
         words[0] = base + 64 * WORD;
         words[1] = 0x1000;
-        assert_eq!(walk_fake(&words, 0, MAX_FRAMES), [0x1000]);
+        assert_eq!(walk_fake(&words, 0, USER_SITE_FRAMES), [0x1000]);
         // Misaligned.
         words[0] = base + 4 * WORD + 1;
-        assert_eq!(walk_fake(&words, 0, MAX_FRAMES), [0x1000]);
+        assert_eq!(walk_fake(&words, 0, USER_SITE_FRAMES), [0x1000]);
         // Points down (a loop).
         link(&mut words, 4, 2, 0x2000);
         link(&mut words, 2, 4, 0x3000);
-        assert_eq!(walk_fake(&words, 2, MAX_FRAMES), [0x3000, 0x2000]);
+        assert_eq!(walk_fake(&words, 2, USER_SITE_FRAMES), [0x3000, 0x2000]);
         // The last two words: a frame record would run past the end.
-        assert_eq!(walk_fake(&words, 15, MAX_FRAMES), Vec::<usize>::new());
+        assert_eq!(walk_fake(&words, 15, USER_SITE_FRAMES), Vec::<usize>::new());
     }
 
     #[test]
@@ -192,7 +196,7 @@ mod tests {
         let mut words = vec![0usize; 8];
         link(&mut words, 0, 2, 0x1000);
         link(&mut words, 2, 4, 0);
-        assert_eq!(walk_fake(&words, 0, MAX_FRAMES), [0x1000]);
+        assert_eq!(walk_fake(&words, 0, USER_SITE_FRAMES), [0x1000]);
     }
 
     #[test]
@@ -216,7 +220,7 @@ mod tests {
             }
         }
         for depth in 0..64 {
-            assert!(nest(depth) <= MAX_FRAMES);
+            assert!(nest(depth) <= USER_SITE_FRAMES);
         }
     }
 

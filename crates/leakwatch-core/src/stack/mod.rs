@@ -1,9 +1,10 @@
 //! Full stacks: raw frames at open, symbols only when a report is printed.
 //!
-//! At `LEAKWATCH=stacks` each open captures up to [`MAX_FRAMES`] return
-//! addresses and nothing else: symbolizing costs tens of microseconds per
-//! frame (70 ms for the first), so it waits until a report is printed or
-//! exported, and then each distinct address is looked up once and cached.
+//! At `LEAKWATCH=stacks` each open captures up to [`USER_SITE_FRAMES`]
+//! return addresses (at a dependency's site [`DEEP_FRAMES`]) and nothing
+//! else: symbolizing costs tens of microseconds per frame (70 ms for the
+//! first), so it waits until a report is printed or exported, and then
+//! each distinct address is looked up once and cached.
 //!
 //! Builds with frame pointers (`-C force-frame-pointers=yes`) walk them
 //! instead of calling the unwinder, checking every pointer (see
@@ -18,7 +19,7 @@
 //! An item whose site is in a dependency (a task hyper-util spawned, a
 //! `Tag` a library made) says little by its site alone: the user cannot
 //! change that line, and it does not say which of their calls led there.
-//! So for those items only, decided once per site (see `origin`), a stack
+//! So for those items only, decided once per site (see `whose`), a stack
 //! is captured even at `LEAKWATCH=sites`, up to [`DEEP_FRAMES`] deep to get
 //! past the runtime's and the library's frames, and a report names the
 //! first frame of the user's code beside the library's site
@@ -46,12 +47,12 @@ mod capture;
     any(debug_assertions, feature = "production")
 ))]
 mod frame_pointers;
-#[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
-mod origin;
 mod readable;
 #[cfg(feature = "stacks")]
 mod resolve;
 mod trim;
+#[cfg_attr(not(any(debug_assertions, feature = "production")), allow(dead_code))]
+mod whose;
 
 use std::fmt;
 use std::panic::Location;
@@ -62,7 +63,7 @@ pub use readable::{FrameLine, UserCall};
 #[cfg(all(test, any(debug_assertions, feature = "production")))]
 #[inline]
 pub(crate) fn capture() -> Option<std::sync::Arc<Stack>> {
-    capture_to::<MAX_FRAMES>(true)
+    capture_to::<USER_SITE_FRAMES>(true)
 }
 
 /// Up to `N` frames of the calling thread's stack (`full`: captured for
@@ -90,15 +91,15 @@ pub(crate) fn wanted(site: &'static Location<'static>, level: crate::Level) -> b
     match level {
         crate::Level::Stacks => true,
         crate::Level::Sites | crate::Level::Sampled(_) => {
-            cfg!(feature = "stacks") && origin::is_dependency(site)
+            cfg!(feature = "stacks") && whose::is_dependency(site)
         }
         crate::Level::Off => false,
     }
 }
 
 /// The stack an item opened at `site` at `level` records, if any (see
-/// [`wanted`]): [`MAX_FRAMES`] deep for the user's own sites, [`DEEP_FRAMES`]
-/// for a dependency's.
+/// [`wanted`]): [`USER_SITE_FRAMES`] deep for the user's own sites,
+/// [`DEEP_FRAMES`] for a dependency's.
 #[cfg(any(debug_assertions, feature = "production"))]
 #[inline]
 pub(crate) fn capture_for(
@@ -119,21 +120,21 @@ fn capture_wanted(
     level: crate::Level,
 ) -> Option<std::sync::Arc<Stack>> {
     let full = level == crate::Level::Stacks;
-    if origin::is_dependency(site) {
+    if whose::is_dependency(site) {
         capture_to::<DEEP_FRAMES>(full)
     } else {
-        capture_to::<MAX_FRAMES>(full)
+        capture_to::<USER_SITE_FRAMES>(full)
     }
 }
 
 /// Whether `site` is in a dependency (decided once per site).
 pub(crate) fn in_dependency(site: &'static Location<'static>) -> bool {
-    origin::is_dependency(site)
+    whose::is_dependency(site)
 }
 
 /// [`in_dependency`] for a file's path.
 pub(crate) fn in_dependency_file(file: &str) -> bool {
-    origin::is_dependency_file(file)
+    whose::is_dependency_file(file)
 }
 
 /// The name of the package `file` belongs to (`hyper-util`, `bb8`): a
@@ -141,9 +142,9 @@ pub(crate) fn in_dependency_file(file: &str) -> bool {
 /// checkout, a workspace member's from the `Cargo.toml` nearest above the
 /// file. `None` for std's files and where nothing says.
 pub(crate) fn crate_name_of_file(file: &str) -> Option<String> {
-    match origin::crate_of_file(file) {
+    match whose::crate_of_file(file) {
         Some(shown) => Some(shown.split(' ').next().unwrap_or(&shown).to_owned()),
-        None => origin::workspace_package_of_file(file),
+        None => whose::workspace_package_of_file(file),
     }
 }
 
@@ -151,7 +152,7 @@ pub(crate) fn crate_name_of_file(file: &str) -> Option<String> {
 /// `name-version` folder (`hyper-util-0.1.21/src/rt/tokio.rs`), the
 /// workspace's relative to its root.
 pub(crate) fn short_path(file: &str) -> &str {
-    origin::short_path(file)
+    whose::short_path(file)
 }
 
 /// How many return addresses an open at `LEAKWATCH=stacks` keeps at most,
@@ -160,24 +161,24 @@ pub(crate) fn short_path(file: &str) -> &str {
 /// caller's 16 or more.
 ///
 /// ```
-/// assert_eq!(leakwatch_core::MAX_FRAMES, 32);
+/// assert_eq!(leakwatch_core::USER_SITE_FRAMES, 32);
 /// ```
-pub const MAX_FRAMES: usize = 32;
+pub const USER_SITE_FRAMES: usize = 32;
 
 /// How many return addresses are kept at most for an item whose site is in
 /// a dependency: enough to get past the runtime's spawn path and a
 /// library's layers of futures to the user's call, in debug builds too.
 ///
 /// ```
-/// assert!(leakwatch_core::DEEP_FRAMES > leakwatch_core::MAX_FRAMES);
+/// assert!(leakwatch_core::DEEP_FRAMES > leakwatch_core::USER_SITE_FRAMES);
 /// ```
 pub const DEEP_FRAMES: usize = 128;
 
 /// Return addresses captured when an item was opened.
 ///
-/// Up to [`MAX_FRAMES`] in a fixed array rather than a `Vec`, so that a
-/// record's stack is a single allocation; a dependency's deeper stack (up
-/// to [`DEEP_FRAMES`]) in a second one of its exact length.
+/// Up to [`USER_SITE_FRAMES`] in a fixed array rather than a `Vec`, so
+/// that a record's stack is a single allocation; a dependency's deeper
+/// stack (up to [`DEEP_FRAMES`]) in a second one of its exact length.
 ///
 /// ```
 /// // Captured at LEAKWATCH=stacks.
@@ -185,7 +186,7 @@ pub const DEEP_FRAMES: usize = 128;
 /// let tag = scope.run(|| leakwatch_core::Tag::new("file"));
 /// for item in scope.snapshot().items() {
 ///     if let Some(stack) = item.stack() {
-///         assert!(stack.addresses().len() <= leakwatch_core::MAX_FRAMES);
+///         assert!(stack.addresses().len() <= leakwatch_core::USER_SITE_FRAMES);
 ///     }
 /// }
 /// # drop(tag);
@@ -193,10 +194,10 @@ pub const DEEP_FRAMES: usize = 128;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Stack {
     len: usize,
-    ips: [usize; MAX_FRAMES],
+    ips: [usize; USER_SITE_FRAMES],
     /// Captured for `LEAKWATCH=stacks`, not only for a dependency's site.
     full: bool,
-    /// All of a stack deeper than [`MAX_FRAMES`].
+    /// All of a stack deeper than [`USER_SITE_FRAMES`].
     deep: Option<Box<[usize]>>,
 }
 
@@ -218,8 +219,8 @@ impl Stack {
         if len == 0 {
             return None;
         }
-        let mut ips = [0; MAX_FRAMES];
-        let deep = if len <= MAX_FRAMES {
+        let mut ips = [0; USER_SITE_FRAMES];
+        let deep = if len <= USER_SITE_FRAMES {
             ips[..len].copy_from_slice(&all[..len]);
             None
         } else {
@@ -242,8 +243,8 @@ impl Stack {
     /// assert_eq!(stack.addresses(), [0x1000, 0x2000]);
     /// ```
     pub fn from_addresses(addresses: &[usize], full: bool) -> Stack {
-        let mut ips = [0; MAX_FRAMES];
-        let deep = if addresses.len() <= MAX_FRAMES {
+        let mut ips = [0; USER_SITE_FRAMES];
+        let deep = if addresses.len() <= USER_SITE_FRAMES {
             ips[..addresses.len()].copy_from_slice(addresses);
             None
         } else {
@@ -388,7 +389,7 @@ impl Frame {
     /// assert!(frame.is_dependency());
     /// ```
     pub fn is_dependency(&self) -> bool {
-        self.file.as_deref().is_some_and(origin::is_dependency_file)
+        self.file.as_deref().is_some_and(whose::is_dependency_file)
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::Frame;
-use super::origin;
+use super::whose;
 
 /// Crates whose frames say nothing a reader can act on: the language's,
 /// leakwatch's own, the unwinder's.
@@ -42,8 +42,8 @@ pub(super) fn whose(frame: &Frame) -> Whose {
         return Whose::Noise;
     }
     match &frame.file {
-        Some(file) if origin::is_dependency_file(file) => Whose::Dependency(
-            origin::crate_of_file(file).unwrap_or_else(|| crate_of_function(function)),
+        Some(file) if whose::is_dependency_file(file) => Whose::Dependency(
+            whose::crate_of_file(file).unwrap_or_else(|| crate_of_function(function)),
         ),
         Some(_) => Whose::Users,
         // No debug info: only the name says whose it is.
@@ -211,7 +211,7 @@ impl fmt::Display for FrameLine {
 /// `frame` with its file relative to the workspace root.
 pub(super) fn relative(mut frame: Frame) -> Frame {
     if let Some(file) = &frame.file {
-        let short = origin::short_path(file);
+        let short = whose::short_path(file);
         if short.len() != file.len() {
             frame.file = Some(short.to_owned());
         }

@@ -19,14 +19,14 @@ use serde::de::Error as _;
 use serde::ser::SerializeSeq as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Capture, Entry, Frame, Site};
+use super::{Capture, CapturedFrame, CapturedSite, Entry};
 use crate::error::FORMAT;
 
 impl Serialize for Capture {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // The stacks in the order first met; an entry's index by the
         // address of its shared frames.
-        let mut stacks: Vec<&[Frame]> = Vec::new();
+        let mut stacks: Vec<&[CapturedFrame]> = Vec::new();
         let mut index: foldhash::HashMap<usize, usize> = foldhash::HashMap::default();
         for entry in &self.items {
             if !entry.frames.is_empty() {
@@ -56,7 +56,7 @@ struct Out<'a> {
     leakwatch: u64,
     taken_unix_nanos: u64,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    stacks: Vec<&'a [Frame]>,
+    stacks: Vec<&'a [CapturedFrame]>,
     items: Items<'a>,
 }
 
@@ -90,7 +90,7 @@ impl Serialize for Items<'_> {
 #[derive(Serialize)]
 struct EntryOut<'a> {
     kind: &'a str,
-    site: &'a Site,
+    site: &'a CapturedSite,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
     age_nanos: u64,
@@ -123,8 +123,8 @@ impl<'de> Deserialize<'de> for Capture {
                 wire.leakwatch
             )));
         }
-        let stacks: Vec<Arc<[Frame]>> = wire.stacks.into_iter().map(Arc::from).collect();
-        let no_frames: Arc<[Frame]> = Arc::from([]);
+        let stacks: Vec<Arc<[CapturedFrame]>> = wire.stacks.into_iter().map(Arc::from).collect();
+        let no_frames: Arc<[CapturedFrame]> = Arc::from([]);
         let mut threads: foldhash::HashMap<String, Arc<str>> = foldhash::HashMap::default();
         let items = wire
             .items
@@ -171,14 +171,14 @@ struct In {
     leakwatch: u64,
     taken_unix_nanos: u64,
     #[serde(default)]
-    stacks: Vec<Vec<Frame>>,
+    stacks: Vec<Vec<CapturedFrame>>,
     items: Vec<EntryIn>,
 }
 
 #[derive(Deserialize)]
 struct EntryIn {
     kind: String,
-    site: Site,
+    site: CapturedSite,
     #[serde(default)]
     detail: Option<String>,
     age_nanos: u64,
@@ -196,13 +196,13 @@ struct EntryIn {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Capture, Entry, Frame, Site};
+    use super::super::{Capture, CapturedFrame, CapturedSite, Entry};
     use std::sync::Arc;
 
-    fn entry(frames: &Arc<[Frame]>) -> Entry {
+    fn entry(frames: &Arc<[CapturedFrame]>) -> Entry {
         Entry::from_parts(
             "db-conn".into(),
-            Site::new("src/db.rs", 42, 9),
+            CapturedSite::new("src/db.rs", 42, 9),
             Some("10.0.0.1:5432".into()),
             7,
             "'main'",
@@ -213,9 +213,12 @@ mod tests {
 
     #[test]
     fn a_shared_stack_is_written_once_and_read_back_shared() {
-        let frames: Arc<[Frame]> =
-            Arc::from([Frame::new("app::db::connect", Some("src/db.rs"), Some(42))]);
-        let none: Arc<[Frame]> = Arc::from([]);
+        let frames: Arc<[CapturedFrame]> = Arc::from([CapturedFrame::new(
+            "app::db::connect",
+            Some("src/db.rs"),
+            Some(42),
+        )]);
+        let none: Arc<[CapturedFrame]> = Arc::from([]);
         let capture = Capture::from_parts(5, vec![entry(&frames), entry(&frames), entry(&none)]);
         let json = capture.to_json();
         assert_eq!(json.matches("app::db::connect").count(), 1, "{json}");

@@ -104,9 +104,9 @@ pub(crate) fn is_recorded(fd: i32) -> bool {
     record.state != State::Free && record.subject == fd as u64 && fd_still_open(&record)
 }
 
-pub(crate) fn counts_in(scopes: &[ScopeId]) -> Counts {
+pub(crate) fn counts_in(scopes: &[ScopeId]) -> OpenCounts {
     let among = Among::Scopes(scopes);
-    let mut counts = Counts::default();
+    let mut counts = OpenCounts::default();
     scan_fds(among, |_, _| counts.fds += 1);
     scan_threads(among, |_, _| counts.threads += 1);
     scan_children(among, |_, _| counts.children += 1);

@@ -14,12 +14,13 @@ fn json_report_names_kind_site_and_detail() {
     });
     let report = scope.check_now().unwrap_err();
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-    assert_eq!(json["scope"], "json");
+    assert_eq!(json["version"], leakwatch::integration::REPORT_JSON_VERSION);
+    assert_eq!(json["scope_name"], "json");
     assert_eq!(json["total"], 2);
     assert!(json["error"].is_null());
     let group = &json["groups"][0];
     assert_eq!(group["kind"], "db-conn");
-    assert_eq!(group["problem"], "still-open");
+    assert_eq!(group["finding"], "still-open");
     assert_eq!(group["line"], line);
     assert_eq!(group["file"], file!());
     assert_eq!(group["count"], 2);

@@ -42,7 +42,7 @@ fn parallel_scopes_see_only_their_own_items() {
         if i % 3 == 0 {
             let report = result.expect_err("leaky scope passed");
             assert_eq!(report.total(), i + 1, "{report}");
-            assert_eq!(report.scope(), format!("scope-{i}"));
+            assert_eq!(report.scope_name(), format!("scope-{i}"));
             let group = &report.groups()[0];
             assert_eq!(group.kind(), "conn");
             for detail in group.details() {

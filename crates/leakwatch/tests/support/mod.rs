@@ -29,13 +29,13 @@ pub fn leaks(scope: &Scope) -> Report {
         .expect_err("expected a leak report, but the check passed")
 }
 
-/// The one group of `report`, checked for kind, problem and line in this file.
+/// The one group of `report`, checked for kind, finding and line in this file.
 #[track_caller]
-pub fn only_group<'r>(report: &'r Report, kind: &str, problem: Finding, line: u32) -> &'r Group {
+pub fn only_group<'r>(report: &'r Report, kind: &str, finding: Finding, line: u32) -> &'r Group {
     assert_eq!(report.groups().len(), 1, "{report}");
     let group = &report.groups()[0];
     assert_eq!(group.kind(), kind, "{report}");
-    assert_eq!(group.finding(), problem, "{report}");
+    assert_eq!(group.finding(), finding, "{report}");
     assert_eq!(group.site().line(), line, "{report}");
     assert!(group.site().file().ends_with(".rs"), "{report}");
     group

@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::findings::Findings;
+use crate::run_log::RunLog;
 use crate::summary::Summary;
 
-/// The page for `summary`, with the flame graph drawn from `findings`.
-pub(crate) fn page(summary: &Summary, findings: &Findings) -> Result<String, String> {
+/// The page for `summary`, with the flame graph drawn from `log`.
+pub(crate) fn page(summary: &Summary, log: &RunLog) -> Result<String, String> {
     let mut html = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>leakwatch</title>\n\
          <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
@@ -44,7 +44,7 @@ pub(crate) fn page(summary: &Summary, findings: &Findings) -> Result<String, Str
             "<tr><td class=n>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             row.items,
             escape(&row.kind),
-            escape(&row.problem),
+            escape(&row.finding),
             escape(&row.site),
             escape(&row.tests.join(", "))
         );
@@ -66,7 +66,7 @@ pub(crate) fn page(summary: &Summary, findings: &Findings) -> Result<String, Str
     }
     if summary.leaked() {
         html.push_str("<h2>Leak sites</h2>\n");
-        html.push_str(&flame_graph(findings)?);
+        html.push_str(&flame_graph(log)?);
     }
     html.push_str("</body></html>\n");
     Ok(html)
@@ -74,9 +74,9 @@ pub(crate) fn page(summary: &Summary, findings: &Findings) -> Result<String, Str
 
 /// Folded stacks, outermost first: binary, test, the stack's functions
 /// where taken, then the site; each item one sample.
-fn folded(findings: &Findings) -> Vec<String> {
+fn folded(log: &RunLog) -> Vec<String> {
     let mut lines = Vec::new();
-    for leak in &findings.leaks {
+    for leak in &log.leaks {
         for group in &leak.groups {
             let mut frames = vec![leak.binary.clone(), leak.test.clone()];
             frames.extend(
@@ -90,7 +90,7 @@ fn folded(findings: &Findings) -> Vec<String> {
             frames.push(format!(
                 "{} {} at {}",
                 group.kind,
-                group.problem,
+                group.finding,
                 group.site()
             ));
             let frames: Vec<String> = frames.iter().map(|f| f.replace(';', ":")).collect();
@@ -100,8 +100,8 @@ fn folded(findings: &Findings) -> Vec<String> {
     lines
 }
 
-fn flame_graph(findings: &Findings) -> Result<String, String> {
-    let lines = folded(findings);
+fn flame_graph(log: &RunLog) -> Result<String, String> {
+    let lines = folded(log);
     let mut options = inferno::flamegraph::Options::default();
     options.title = String::from("Leaked items by test and site");
     options.count_name = String::from("items");

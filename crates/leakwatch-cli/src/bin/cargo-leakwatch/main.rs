@@ -17,10 +17,10 @@
 //! exit status is the test command's when it failed, else 1 when anything
 //! leaked, else 0.
 
-mod findings;
 mod html;
 mod preload;
 mod run;
+mod run_log;
 mod runner;
 mod summary;
 

@@ -5,8 +5,8 @@ use std::process::{Command, ExitCode};
 
 use leakwatch_core::Ignore;
 
-use crate::findings::Findings;
 use crate::preload::{self, cargo};
+use crate::run_log::RunLog;
 use crate::runner;
 use crate::summary::Summary;
 use crate::{Runner, TestArgs};
@@ -80,9 +80,9 @@ pub(crate) fn test(args: TestArgs) -> Result<ExitCode, String> {
         .status()
         .map_err(|err| format!("cannot run cargo: {err}"))?;
 
-    let findings = Findings::read(&out)?;
-    let summary = Summary::new(&findings, &rules);
-    for leak in &findings.leaks {
+    let log = RunLog::read(&out)?;
+    let summary = Summary::new(&log, &rules);
+    for leak in &log.leaks {
         println!("leakwatch: {} {}:", leak.binary, leak.test);
         print!("{}", leak.text);
     }
@@ -92,7 +92,7 @@ pub(crate) fn test(args: TestArgs) -> Result<ExitCode, String> {
         write(file, &json)?;
     }
     if let Some(file) = &args.html {
-        write(file, &crate::html::page(&summary, &findings)?)?;
+        write(file, &crate::html::page(&summary, &log)?)?;
     }
     let _ = std::fs::remove_dir_all(&out);
     Ok(if !status.success() {

@@ -7,14 +7,20 @@ use std::fmt;
 use leakwatch_core::{Ignore, counted};
 use serde::Serialize;
 
-use crate::findings::Findings;
+use crate::run_log::RunLog;
 
 /// What leaked from a site is shown for up to this many items.
 const DETAILS: usize = 3;
 
+/// The number of the format `--json` writes, its `"version"`: each site's
+/// row names what its items were found to be under `"finding"`.
+pub(crate) const SUMMARY_JSON_VERSION: u32 = 2;
+
 /// A run's summary.
 #[derive(Debug, Serialize)]
 pub(crate) struct Summary {
+    /// [`SUMMARY_JSON_VERSION`], first in the JSON.
+    pub(crate) version: u32,
     pub(crate) checked: usize,
     pub(crate) binaries: usize,
     pub(crate) items: usize,
@@ -52,7 +58,7 @@ pub(crate) struct TestRow {
 #[derive(Debug, Serialize)]
 pub(crate) struct SiteRow {
     pub(crate) kind: String,
-    pub(crate) problem: String,
+    pub(crate) finding: String,
     pub(crate) site: String,
     pub(crate) items: usize,
     pub(crate) tests: Vec<String>,
@@ -72,9 +78,9 @@ pub(crate) struct SuppressionRow {
 }
 
 impl Summary {
-    /// The summary of `findings`, with `rules` the suppressions given.
-    pub(crate) fn new(findings: &Findings, rules: &[Ignore]) -> Summary {
-        let tests = findings
+    /// The summary of `log`, with `rules` the suppressions given.
+    pub(crate) fn new(log: &RunLog, rules: &[Ignore]) -> Summary {
+        let tests = log
             .leaks
             .iter()
             .map(|leak| {
@@ -95,15 +101,15 @@ impl Summary {
             })
             .collect();
         let mut sites: BTreeMap<(String, String, String), SiteRow> = BTreeMap::new();
-        for leak in &findings.leaks {
+        for leak in &log.leaks {
             for group in &leak.groups {
                 let site = group.site();
                 let row = sites
-                    .entry((site.clone(), group.kind.clone(), group.problem.clone()))
+                    .entry((site.clone(), group.kind.clone(), group.finding.clone()))
                     .or_insert_with(|| SiteRow {
                         kind: group.kind.clone(),
                         // `still-open` as reports write it.
-                        problem: group.problem.replace('-', " "),
+                        finding: group.finding.replace('-', " "),
                         site,
                         items: 0,
                         tests: Vec::new(),
@@ -134,19 +140,20 @@ impl Summary {
             .map(|rule| {
                 let rule = rule.to_string();
                 SuppressionRow {
-                    used: findings.suppressed.get(&rule).copied().unwrap_or(0),
+                    used: log.suppressed.get(&rule).copied().unwrap_or(0),
                     rule,
                 }
             })
             .collect();
         Summary {
-            checked: findings.checked,
-            binaries: findings.binaries.len(),
-            items: findings.items(),
+            version: SUMMARY_JSON_VERSION,
+            checked: log.checked,
+            binaries: log.binaries.len(),
+            items: log.items(),
             tests,
             sites,
             suppressions,
-            ignored: findings
+            ignored: log
                 .ignored
                 .iter()
                 .map(|(file, (count, rules))| IgnoredRow {
@@ -155,19 +162,19 @@ impl Summary {
                     rules: rules.iter().cloned().collect(),
                 })
                 .collect(),
-            unused_rules: findings
+            unused_rules: log
                 .settings
                 .iter()
                 .flat_map(|(file, rules)| {
-                    let used = findings.ignored.get(file).map(|(_, used)| used);
+                    let used = log.ignored.get(file).map(|(_, used)| used);
                     rules
                         .iter()
                         .filter(move |rule| !used.is_some_and(|used| used.contains(*rule)))
                         .map(move |rule| (file.clone(), rule.clone()))
                 })
                 .collect(),
-            errors: findings.errors.iter().cloned().collect(),
-            notes: findings.notes.iter().cloned().collect(),
+            errors: log.errors.iter().cloned().collect(),
+            notes: log.notes.iter().cloned().collect(),
         }
     }
 
@@ -220,7 +227,7 @@ impl fmt::Display for Summary {
                     f,
                     "leakwatch:   {} {} at {} ({})",
                     counted(row.items, &row.kind),
-                    row.problem,
+                    row.finding,
                     row.site,
                     row.tests.join(", ")
                 )?;

@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn workspace_files_belong_to_the_package_above_them() {
         assert_eq!(
-            workspace_package_of_file("crates/leakwatch-core/src/stack/origin.rs").as_deref(),
+            workspace_package_of_file("crates/leakwatch-core/src/stack/whose.rs").as_deref(),
             Some("leakwatch-core")
         );
         assert_eq!(

@@ -1,9 +1,10 @@
-//! What the preloaded test processes wrote: one JSON line per checked
-//! test, and notes, in one file per process.
+//! A run's log: what the preloaded test processes wrote, one JSON line per
+//! checked test, and notes, in one file per process.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use leakwatch_core::REPORT_JSON_VERSION;
 use serde::Deserialize;
 
 /// One line of a process's file.
@@ -36,15 +37,19 @@ struct IgnoredJson {
     rules: Vec<String>,
 }
 
+/// A test's report, in the format of
+/// [`REPORT_JSON_VERSION`](leakwatch_core::REPORT_JSON_VERSION).
 #[derive(Debug, Deserialize)]
 struct ReportJson {
-    groups: Vec<Group>,
+    /// `None` from a preload that wrote no version.
+    version: Option<u32>,
+    groups: Vec<GroupJson>,
 }
 
 /// A report's group of items: one kind, finding and site.
 #[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Group {
-    pub(crate) problem: String,
+pub(crate) struct GroupJson {
+    pub(crate) finding: String,
     pub(crate) kind: String,
     pub(crate) file: String,
     pub(crate) line: u32,
@@ -53,7 +58,7 @@ pub(crate) struct Group {
     #[serde(default)]
     pub(crate) details: Vec<String>,
     pub(crate) via: Option<Via>,
-    pub(crate) stack: Option<Vec<Frame>>,
+    pub(crate) stack: Option<Vec<FrameJson>>,
 }
 
 /// The user's call that led a library to open a group's items.
@@ -66,11 +71,11 @@ pub(crate) struct Via {
 
 /// A frame of a group's stack (at `LEAKWATCH=stacks`).
 #[derive(Clone, Debug, Deserialize)]
-pub(crate) struct Frame {
+pub(crate) struct FrameJson {
     pub(crate) function: String,
 }
 
-impl Group {
+impl GroupJson {
     /// Where the items were opened, as reports show it.
     pub(crate) fn site(&self) -> String {
         let site = format!("{}:{}:{}", self.file, self.line, self.column);
@@ -92,12 +97,12 @@ pub(crate) struct Leak {
     pub(crate) test: String,
     /// The report as the test's own check prints it.
     pub(crate) text: String,
-    pub(crate) groups: Vec<Group>,
+    pub(crate) groups: Vec<GroupJson>,
 }
 
 /// Everything a run's processes wrote.
 #[derive(Debug, Default)]
-pub(crate) struct Findings {
+pub(crate) struct RunLog {
     /// How many tests were checked.
     pub(crate) checked: usize,
     /// The binaries they ran in.
@@ -116,12 +121,12 @@ pub(crate) struct Findings {
     pub(crate) notes: BTreeSet<String>,
 }
 
-impl Findings {
+impl RunLog {
     /// Reads every `*.jsonl` file in `dir`.
-    pub(crate) fn read(dir: &Path) -> Result<Findings, String> {
-        let mut findings = Findings::default();
+    pub(crate) fn read(dir: &Path) -> Result<RunLog, String> {
+        let mut log = RunLog::default();
         let entries = std::fs::read_dir(dir)
-            .map_err(|err| format!("cannot read findings in {}: {err}", dir.display()))?;
+            .map_err(|err| format!("cannot read the run's log in {}: {err}", dir.display()))?;
         let mut files: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|entry| entry.path())
@@ -134,13 +139,26 @@ impl Findings {
             for (n, line) in text.lines().enumerate() {
                 let line: Line = serde_json::from_str(line)
                     .map_err(|err| format!("{}:{}: not a finding: {err}", file.display(), n + 1))?;
-                findings.add(line);
+                if let Some(report) = &line.report
+                    && report.version != Some(REPORT_JSON_VERSION)
+                {
+                    let format = match report.version {
+                        Some(v) => format!("format {v}"),
+                        None => "no format version".to_owned(),
+                    };
+                    return Err(format!(
+                        "{}:{}: a report in {format}, but this cargo-leakwatch reads format \
+                         {REPORT_JSON_VERSION}: the preloaded library is from another leakwatch",
+                        file.display(),
+                        n + 1,
+                    ));
+                }
+                log.add(line);
             }
         }
-        findings
-            .leaks
+        log.leaks
             .sort_by(|a, b| (&a.binary, &a.test).cmp(&(&b.binary, &b.test)));
-        Ok(findings)
+        Ok(log)
     }
 
     fn add(&mut self, line: Line) {
@@ -222,23 +240,34 @@ mod tests {
 
     #[test]
     fn lines_are_read_and_counted() {
-        let dir = std::env::temp_dir().join(format!("lw-findings-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("lw-run-log-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"scope":"leaks_a_socket","total":1,"groups":[{"problem":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
+        let leak = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"leaks_a_socket","text":"LEAK ...\n","report":{"version":2,"scope_name":"leaks_a_socket","total":1,"groups":[{"finding":"still open","kind":"fd","file":"tests/leaky.rs","line":19,"column":20,"count":1,"details":["tcp 127.0.0.1:1 (LISTEN) (fd 5)"],"via":null,"stack":null}]},"suppressed":[["kind:thread",2]]}"#;
         let clean = r#"{"binary":"/t/deps/leaky-fdfb1c9e41bfa1d7","pid":1,"test":"closes_its_s…"}"#;
         let note = r#"{"binary":"/t/deps/other-fdfb1c9e41bfa1d7","pid":2,"note":"said once"}"#;
         std::fs::write(dir.join("1.jsonl"), format!("{leak}\n{clean}\n")).unwrap();
         std::fs::write(dir.join("2.jsonl"), format!("{note}\n{note}\n")).unwrap();
-        let findings = Findings::read(&dir).unwrap();
-        assert_eq!(findings.checked, 2);
-        assert_eq!(findings.leaks.len(), 1);
-        assert_eq!(findings.leaks[0].groups[0].site(), "tests/leaky.rs:19:20");
-        assert_eq!(findings.items(), 1);
-        assert_eq!(findings.suppressed["kind:thread"], 2);
-        assert_eq!(findings.notes.len(), 1);
+        let log = RunLog::read(&dir).unwrap();
+        assert_eq!(log.checked, 2);
+        assert_eq!(log.leaks.len(), 1);
+        assert_eq!(log.leaks[0].groups[0].site(), "tests/leaky.rs:19:20");
+        assert_eq!(log.items(), 1);
+        assert_eq!(log.suppressed["kind:thread"], 2);
+        assert_eq!(log.notes.len(), 1);
         std::fs::write(dir.join("3.jsonl"), "{oops\n").unwrap();
-        let err = Findings::read(&dir).unwrap_err();
+        let err = RunLog::read(&dir).unwrap_err();
         assert!(err.contains("3.jsonl:1: not a finding"), "{err}");
+        std::fs::remove_file(dir.join("3.jsonl")).unwrap();
+        for (version, shown) in [
+            (r#""version":1,"#, "in format 1,"),
+            ("", "in no format version,"),
+        ] {
+            let old = leak.replace(r#""version":2,"#, version);
+            std::fs::write(dir.join("4.jsonl"), format!("{old}\n")).unwrap();
+            let err = RunLog::read(&dir).unwrap_err();
+            assert!(err.contains("4.jsonl:1: a report "), "{err}");
+            assert!(err.contains(shown), "{err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
