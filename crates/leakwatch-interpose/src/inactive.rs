@@ -3,7 +3,7 @@
 
 use leakwatch_core::ScopeId;
 
-use crate::record::{OpenCounts, Open};
+use crate::open::{OpenCounts, Open};
 use crate::{Stacks, Support};
 
 const WHY: &str = if cfg!(not(any(debug_assertions, feature = "production"))) {

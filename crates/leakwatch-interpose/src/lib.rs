@@ -105,7 +105,7 @@
 
 #[cfg(target_os = "linux")]
 mod describe;
-mod record;
+mod open;
 
 /// Items compiled where libc's functions are interposed: `leakwatch_hooks`
 /// (set by the build script: the `interpose` feature, glibc Linux on x86_64
@@ -144,7 +144,7 @@ pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, Descriptors, FdKind, ThreadDescription,
     describe_child, describe_thread,
 };
-pub use record::{Created, Open, OpenChild, OpenCounts, OpenFd, OpenThread, Support};
+pub use open::{Created, Open, OpenChild, OpenCounts, OpenFd, OpenThread, Support};
 
 /// Whether creations are being recorded here, or why not.
 ///

@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 
 use leakwatch_core::{Level, ScopeId};
 
-use crate::record::{OpenCounts, Created, Open, OpenChild, OpenFd, OpenThread};
+use crate::open::{OpenCounts, Created, Open, OpenChild, OpenFd, OpenThread};
 use crate::{Stacks, Support};
 use record::{Call, FileId, Record, RecordCopy, State, Writer};
 use tally::lock;

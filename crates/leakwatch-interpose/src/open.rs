@@ -1,4 +1,5 @@
-//! What a query returns: plain owned records, free of the tables' layout.
+//! What a query returns: what is open, as plain owned copies free of the
+//! tables' layout.
 
 use std::time::Instant;
 
