@@ -2,12 +2,12 @@
 //! tables.
 //!
 //! A query walks every slot of the thread and child tables (a record is
-//! [`W`](super::record::W) words, so each slot is a cache miss): 4 µs a
-//! check, most of a clean check's cost. So every record that is not free
+//! [`W`](super::record::W) words, so each slot is a cache miss), which
+//! would be most of a clean check's cost. So every record that is not free
 //! and names a scope counts one in that scope's bucket, a hash of the scope
-//! among [`BUCKETS`]. A count changes only while its slot is locked, by [`Locked`] as the lock
-//! is let go, from what the slot held when it was locked to what it holds
-//! then; so at every point of a bucket's modification order its count is
+//! among [`BUCKETS`]. A count changes only while its slot is locked, by
+//! [`Locked`] as the lock is let go, from what the slot held when it was
+//! locked to what it holds then; so at every point of a bucket's modification order its count is
 //! the number of live records of its scopes, and a query that reads zero
 //! in every bucket of its scopes had nothing of theirs recorded at that
 //! point (a record made before the query began, in the query's
