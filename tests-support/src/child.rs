@@ -240,7 +240,7 @@ impl Rerun {
     ///
     /// ```no_run
     /// let run = tests_support::child::Rerun::ignored(module_path!(), "leaky")
-    ///     .envs([("LEAKWATCH", "stacks"), ("LEAKWATCH_GRACE", "1s")])
+    ///     .envs(&[("LEAKWATCH", "stacks"), ("LEAKWATCH_GRACE", "1s")])
     ///     .run();
     /// # drop(run);
     /// ```
