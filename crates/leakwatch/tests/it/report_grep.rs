@@ -128,7 +128,7 @@ fn the_untracked_tasks_message_leads_with_the_build_flag() {
     assert_eq!(report.len(), 3, "{output}");
     assert!(
         report[0].starts_with(
-            "LEAK leakwatch: 2 tasks still running on the runtime of `report_grep::leaves_plain_tasks_running` after "
+            "LEAK leakwatch: 2 tasks still running on the runtime of `it::report_grep::leaves_plain_tasks_running` after "
         ),
         "{output}"
     );
