@@ -22,8 +22,6 @@
 //! assert_eq!(tests_support::marker::line_of(source, "// open: here"), 1);
 //! ```
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
-
 pub mod child;
 pub mod marker;
 pub mod temp;
