@@ -145,13 +145,8 @@ fn cargo_leakwatch(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// The line of `tests` whose comment is `// LEAK what`.
-fn line_of(tests: &str, what: &str) -> usize {
-    let marker = format!("// LEAK {what}");
-    tests
-        .lines()
-        .position(|l| l.trim_end().ends_with(&marker))
-        .map(|i| i + 1)
-        .unwrap_or_else(|| panic!("no line marked {marker}"))
+fn line_of(tests: &str, what: &str) -> u32 {
+    tests_support::marker::line_of(tests, &format!("// LEAK {what}"))
 }
 
 fn text(out: &Output) -> (String, String) {

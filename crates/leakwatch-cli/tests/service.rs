@@ -23,8 +23,6 @@
 
 #[path = "../../leakwatch-http/examples/service/app.rs"]
 mod app;
-#[path = "../../leakwatch/tests/support/log.rs"]
-mod log;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -191,7 +189,7 @@ fn a_plain_file_and_connection_kept_by_a_handler_are_seen_where_production_looks
         return;
     }
     let _level = level(leakwatch_core::Level::Sites);
-    let log = log::Log::installed();
+    let log = tests_support::log::Log::installed();
     let metrics = LeakMetrics::new();
     let _watchdog = app::watchdog("db-conn=1s,fd=1s".parse().unwrap(), &metrics);
     let runtime = runtime();

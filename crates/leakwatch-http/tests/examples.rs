@@ -9,7 +9,6 @@
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use leakwatch_export::Capture;
 
@@ -76,22 +75,8 @@ fn start(name: &str) -> Running {
 
 /// Status, content type and body of `GET url`.
 fn get(url: &str) -> (u16, String, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.body_mut().read_to_string().unwrap();
-    (response.status().as_u16(), content_type, body)
+    let (status, content_type, body) = tests_support::http::get(url);
+    (status, content_type, String::from_utf8(body).unwrap())
 }
 
 /// The three text routes of the example `name`, titled `name`.

@@ -11,24 +11,8 @@ use leakwatch_core::Tag;
 use leakwatch_export::Capture;
 use leakwatch_export::metrics::LeakMetrics;
 use leakwatch_http::{Endpoint, ServeErrorKind};
+use tests_support::http::get;
 use tower::ServiceExt as _;
-
-/// Status, content type and body of `GET url`, whatever the status.
-fn get(url: &str) -> (u16, String, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent.get(url).call().expect("the server answers");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = response.body_mut().read_to_vec().unwrap();
-    (response.status().as_u16(), content_type, body)
-}
 
 /// An endpoint whose metrics have counted something, so their text is not
 /// empty.
@@ -40,20 +24,10 @@ fn endpoint(name: &str) -> Endpoint {
 
 /// The axum router of `endpoint` on 127.0.0.1, on a runtime of its own.
 fn axum_base(endpoint: Endpoint) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, endpoint.router::<()>()).await
-        })
+    let addr = tests_support::server::serve(move |listener| async move {
+        axum::serve(listener, endpoint.router::<()>()).await
     });
-    base
+    format!("http://{addr}")
 }
 
 /// Taken by each test that holds items or reads the metrics, which count

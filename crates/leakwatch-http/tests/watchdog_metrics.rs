@@ -8,8 +8,6 @@
 
 #[path = "../examples/service/app.rs"]
 mod app;
-#[path = "../../leakwatch/tests/support/log.rs"]
-mod log;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +16,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use leakwatch_export::metrics::LeakMetrics;
-use log::Log;
+use tests_support::log::Log;
 
 /// The watchdog's warnings in `log`, one line each.
 fn warnings(log: &Log) -> Vec<String> {

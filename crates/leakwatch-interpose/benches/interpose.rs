@@ -20,9 +20,7 @@ fn interpose(c: &mut Criterion) {
         Support::Active,
         "build with --features production"
     );
-    let dir =
-        std::env::temp_dir().join(format!("leakwatch-interpose-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("interpose-bench");
     let path = dir.join("data.csv");
     std::fs::write(&path, b"id,name\n").unwrap();
     let scope = Scope::new("bench");
@@ -79,10 +77,7 @@ fn interpose(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
+    config = tests_support::bench::short(Duration::from_secs(3)).sample_size(20);
     targets = interpose
 }
 criterion_main!(benches);

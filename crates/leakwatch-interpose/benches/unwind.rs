@@ -107,8 +107,7 @@ fn stacks(c: &mut Criterion) {
     });
     group.finish();
 
-    let dir = std::env::temp_dir().join(format!("leakwatch-unwind-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("unwind-bench");
     let path = dir.join("data.csv");
     std::fs::write(&path, b"id,name\n").unwrap();
     let scope = Scope::new("bench");
@@ -148,10 +147,7 @@ fn stacks(_: &mut Criterion) {}
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20);
+    config = tests_support::bench::short(Duration::from_secs(3)).sample_size(20);
     targets = stacks
 }
 criterion_main!(benches);

@@ -5,7 +5,7 @@
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use leakwatch_core::Scope;
 use leakwatch_interpose::{Open, open_in};
@@ -213,15 +213,8 @@ fn reap(pid: i32) {
 }
 
 /// Polls `get` until `done` holds, for at most five seconds.
-fn wait_for<T>(mut get: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let value = get();
-        if done(&value) || Instant::now() > deadline {
-            return value;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+fn wait_for<T>(get: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    tests_support::wait::until(Duration::from_secs(5), Duration::from_millis(5), get, done)
 }
 
 mod described {

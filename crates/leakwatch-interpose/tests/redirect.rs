@@ -15,7 +15,7 @@ use leakwatch_core::Scope;
 
 #[test]
 fn redirecting_stdout_and_restoring_it_leaves_nothing() {
-    let path = std::env::temp_dir().join(format!("leakwatch-redirect-{}", std::process::id()));
+    let path = tests_support::temp::temp_path("redirect");
     let scope = Scope::new("redirect");
     scope.run(|| {
         let file = std::fs::File::create(&path).unwrap();

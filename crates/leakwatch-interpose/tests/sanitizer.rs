@@ -14,6 +14,8 @@
 
 use std::process::Command;
 
+use tests_support::child::Rerun;
+
 const SHIM: &str = r#"
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -40,8 +42,7 @@ const CHILD: &str = "LEAKWATCH_TEST_SANITIZER_CHILD";
 
 #[test]
 fn with_a_sanitizer_runtime_the_hooks_call_its_interceptors_and_record_nothing() {
-    let dir = std::env::temp_dir().join(format!("leakwatch-sanitizer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("sanitizer");
     let (source, shim) = (dir.join("shim.c"), dir.join("libshim.so"));
     std::fs::write(&source, SHIM).unwrap();
     let built = Command::new("cc")
@@ -52,19 +53,13 @@ fn with_a_sanitizer_runtime_the_hooks_call_its_interceptors_and_record_nothing()
         .status()
         .expect("a C compiler (cc) runs");
     assert!(built.success());
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--ignored", "--nocapture"])
+    let run = Rerun::ignored(module_path!(), "child")
         .env("LD_PRELOAD", &shim)
         .env(CHILD, "1")
-        .output()
-        .unwrap();
+        .run();
     std::fs::remove_dir_all(&dir).unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    let text = run.output;
+    assert!(run.passed, "{text}");
     assert!(text.contains("1 passed"), "{text}");
 }
 

@@ -24,7 +24,7 @@ fn library() -> PathBuf {
 
 fn process_start(c: &mut Criterion) {
     let lib = library();
-    let out = std::env::temp_dir().join(format!("leakwatch-preload-bench-{}", std::process::id()));
+    let out = tests_support::temp::temp_path("preload-bench");
     let run = |preloaded: bool| {
         let mut command = Command::new("/bin/true");
         if preloaded {
@@ -49,10 +49,7 @@ fn process_start(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
-        .sample_size(10);
+    config = tests_support::bench::short(Duration::from_secs(5)).sample_size(10);
     targets = process_start
 }
 criterion_main!(benches);

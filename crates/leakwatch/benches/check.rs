@@ -155,9 +155,7 @@ fn hooked_churn(
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = tests_support::bench::short(Duration::from_secs(3));
     targets = clean_check
 }
 criterion_main!(benches);

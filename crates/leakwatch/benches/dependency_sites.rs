@@ -29,10 +29,6 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[cfg(tokio_unstable)]
-#[path = "../tests/support/hyper_server.rs"]
-mod hyper_server;
-
-#[cfg(tokio_unstable)]
 fn dependency_sites(c: &mut Criterion) {
     use std::cell::Cell;
     use std::hint::black_box;
@@ -105,7 +101,7 @@ fn dependency_sites(c: &mut Criterion) {
 
     leakwatch::set_level(Level::Sites);
     let scope = Scope::new("bench");
-    let dependency = hyper_server::hyper_util_spawn_site();
+    let dependency = tests_support::server::hyper::hyper_util_spawn_site();
     let users = Location::caller();
     let mut group = c.benchmark_group("dependency sites");
 
@@ -182,7 +178,7 @@ fn dependency_sites(c: &mut Criterion) {
     }
 
     // A hyper-util connection: the request that spawns its task.
-    let addr = hyper_server::start();
+    let addr = tests_support::server::hyper::start();
     let uri: hyper::Uri = format!("http://{addr}/").parse().unwrap();
     let mut builder = tokio::runtime::Builder::new_current_thread();
     leakwatch::tokio::hooks::install(&mut builder);
@@ -237,9 +233,7 @@ fn dependency_sites(_: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+    config = tests_support::bench::short(Duration::from_secs(5));
     targets = dependency_sites
 }
 criterion_main!(benches);

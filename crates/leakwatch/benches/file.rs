@@ -12,8 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use leakwatch::Level;
 
 fn open_close(c: &mut Criterion) {
-    let dir = std::env::temp_dir().join(format!("leakwatch-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("bench");
     let path = dir.join("data.csv");
     std::fs::write(&path, b"id,name\n").unwrap();
 
@@ -93,9 +92,7 @@ fn time(f: impl FnOnce()) -> i128 {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    config = tests_support::bench::short(Duration::from_secs(4));
     targets = open_close
 }
 criterion_main!(benches);

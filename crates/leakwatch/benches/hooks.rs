@@ -199,9 +199,7 @@ fn hooks(_: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(8));
+    config = tests_support::bench::short(Duration::from_secs(8));
     targets = hooks
 }
 criterion_main!(benches);

@@ -98,9 +98,7 @@ fn spawn_join(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
+    config = tests_support::bench::short(Duration::from_secs(4));
     targets = spawn_join
 }
 criterion_main!(benches);

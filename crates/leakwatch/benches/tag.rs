@@ -156,9 +156,7 @@ fn two_threads(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = tests_support::bench::short(Duration::from_secs(3));
     targets = single_thread, two_threads
 }
 criterion_main!(benches);

@@ -1,6 +1,6 @@
 //! With the counting allocator installed, a failing check's report ends
 //! with one line of information: the heap allocated in the scope and still
-//! live. A passing check says nothing. (`heap_report_unset.rs` is the same
+//! live. A passing check says nothing. (`it/heap_report_unset.rs` is the same
 //! without the allocator: no such line.)
 
 #![cfg(all(

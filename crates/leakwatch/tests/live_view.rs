@@ -65,8 +65,7 @@ fn unwrapped_descriptors_and_threads_are_exported_until_closed() {
     if leakwatch::integration::support() != Support::Active {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("leakwatch-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("live");
     let path = dir.join("orders.log");
     let wrapped_path = dir.join("wrapped.log");
     std::fs::write(&wrapped_path, "x").unwrap();

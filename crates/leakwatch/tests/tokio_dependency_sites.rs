@@ -13,8 +13,6 @@
 
 #![cfg(all(feature = "tokio", feature = "stacks", tokio_unstable))]
 
-#[path = "support/hyper_server.rs"]
-mod hyper_server;
 mod support;
 
 use std::net::SocketAddr;
@@ -37,7 +35,7 @@ type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 /// The tests' hyper server on 127.0.0.1, started once.
 fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(hyper_server::start)
+    *ADDR.get_or_init(tests_support::server::hyper::start)
 }
 
 /// Whether this platform sees descriptors created outside leakwatch's
@@ -228,7 +226,7 @@ fn items_are_grouped_by_the_users_line() {
 
 #[test]
 fn a_tag_made_at_a_dependencys_line_names_the_tests_call() {
-    let site = hyper_server::hyper_util_spawn_site();
+    let site = tests_support::server::hyper::hyper_util_spawn_site();
     let scope = Scope::new("library tags");
     // What a library's own `Tag` records: a line of the library's sources.
     let (tag, line) = scope.run(|| {

@@ -4,15 +4,12 @@
 //! sees exactly the items warned about. Its own binary: the watchdog's
 //! events go to the process's `tracing` subscriber.
 
-#[path = "support/log.rs"]
-mod log;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leakwatch::Tag;
 use leakwatch::watchdog::{self, Thresholds};
-use log::Log;
+use tests_support::log::Log;
 
 #[test]
 fn bad_thresholds_are_refused_naming_them() {

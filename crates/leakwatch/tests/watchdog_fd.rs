@@ -5,14 +5,11 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "support/log.rs"]
-mod log;
-
 use std::time::Duration;
 
 use leakwatch::integration::Support;
 use leakwatch::watchdog;
-use log::Log;
+use tests_support::log::Log;
 
 #[test]
 fn an_unwrapped_descriptor_held_past_its_threshold_is_warned_about() {
@@ -20,8 +17,7 @@ fn an_unwrapped_descriptor_held_past_its_threshold_is_warned_about() {
         return;
     }
     let log = Log::installed();
-    let dir = std::env::temp_dir().join(format!("leakwatch-held-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("held");
     let (held_path, quick_path) = (dir.join("held.log"), dir.join("quick.log"));
 
     let dog = watchdog::start("fd=150ms".parse().unwrap());

@@ -14,8 +14,7 @@ pub fn leakwatch() -> Command {
 
 /// A path under a directory of this test process's own.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("leakwatch-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tests_support::temp::temp_dir("cli");
     dir.join(name)
 }
 

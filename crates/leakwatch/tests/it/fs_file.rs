@@ -189,24 +189,12 @@ fn running_out_of_descriptors_prints_the_live_table_once() {
     if !leakwatch::integration::COMPILED_IN {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let name = format!(
-        "{}::opens_until_out_of_descriptors",
-        module_path!().trim_start_matches("it::")
-    );
-    let out = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "ulimit -n 64 && exec \"$0\" --ignored --exact \"$1\" --nocapture",
-        ])
-        .arg(&exe)
-        .arg(&name)
-        .env_remove("LEAKWATCH")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let run =
+        crate::support::child::Rerun::ignored(module_path!(), "opens_until_out_of_descriptors")
+            .after_shell("ulimit -n 64")
+            .run();
+    let (stdout, stderr) = (run.stdout, run.stderr);
+    assert!(run.passed, "{stdout}\n{stderr}");
     assert!(
         stdout.contains("1 passed"),
         "the child ran no test: {stdout}"

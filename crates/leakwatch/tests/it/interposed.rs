@@ -11,7 +11,7 @@ use std::time::Duration;
 use leakwatch::Scope;
 use leakwatch::integration::Finding;
 
-use crate::support::child;
+use crate::support::child::{self, Rerun};
 
 /// A library-style module that knows nothing of leakwatch: it keeps what
 /// it opens in a global, as caches and connection pools do.
@@ -347,25 +347,11 @@ fn par_off_clean() {
 /// a child process; each failed test's captured output by name, and the
 /// whole output.
 fn run_parallel(prefix: &str, env: &[(&str, &str)]) -> (Vec<(String, String)>, String) {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
+    let run = Rerun::new()
         .args(["--ignored", prefix, "--test-threads=4"])
-        .env_remove("LEAKWATCH")
-        .env_remove("LEAKWATCH_GRACE")
-        .env_remove("LEAKWATCH_DETECT");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let out = command.output().unwrap();
-    let output =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let mut failed = Vec::new();
-    for section in output.split("\n---- ").skip(1) {
-        let (name, rest) = section.split_once(" stdout ----\n").unwrap();
-        let body = rest.split("\n\n---- ").next().unwrap_or(rest);
-        failed.push((name.to_owned(), body.to_owned()));
-    }
-    (failed, output)
+        .envs(env)
+        .run();
+    (run.sections().into_iter().collect(), run.output)
 }
 
 #[test]
@@ -408,16 +394,11 @@ fn parallel_tests_are_each_blamed_for_exactly_their_own() {
 #[test]
 fn with_attribution_off_no_test_is_blamed_and_the_report_says_so() {
     let prefix = format!("{}::par_off_", module_path!().split_once("::").unwrap().1);
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    let out = command
+    let run = Rerun::new()
         .args(["--ignored", &prefix, "--test-threads=2", "--nocapture"])
-        .env_remove("LEAKWATCH")
-        .env_remove("LEAKWATCH_DETECT")
-        .output()
-        .unwrap();
-    let output =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{output}");
+        .run();
+    let output = run.output;
+    assert!(run.passed, "{output}");
     assert!(!output.contains("still open"), "{output}");
     let note = output
         .lines()

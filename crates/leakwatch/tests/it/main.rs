@@ -10,8 +10,10 @@
 mod support;
 
 mod attribute;
+mod client_socket;
 mod drop_in;
 mod fs_file;
+mod heap_report_unset;
 mod messages;
 // Where libc calls are interposed: glibc Linux, x86_64 or aarch64, with
 // tracking compiled in.
@@ -25,6 +27,7 @@ mod messages;
 mod interposed;
 mod net_sockets;
 mod registry_stress;
+mod report_grep;
 mod report_json;
 mod scope_parallel;
 mod scope_threads;

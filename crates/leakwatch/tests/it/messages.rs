@@ -151,8 +151,7 @@ fn settings_file_errors_name_file_line_and_key() {
     .into_iter()
     .map(|text| Settings::parse(text, file).unwrap_err().to_string())
     .collect();
-    let folder = std::env::temp_dir().join(format!("leakwatch-messages-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).unwrap();
+    let folder = tests_support::temp::temp_dir("messages");
     printed.push(Settings::read(&folder, file).unwrap_err().to_string());
     std::fs::remove_dir_all(&folder).unwrap();
     assert_shown("settings-errors", &printed.join("\n"));

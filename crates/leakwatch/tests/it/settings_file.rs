@@ -12,10 +12,6 @@ use leakwatch::{Scope, Tag};
 
 use crate::support::child;
 
-#[cfg(feature = "tokio")]
-#[path = "../support/hyper_server.rs"]
-mod hyper_server;
-
 /// A package folder for one run, holding `.config/leakwatch.toml` with
 /// `text`, or no file for `None`; removed when dropped.
 pub(crate) fn package(run: &str, text: Option<&str>) -> Package {
@@ -403,7 +399,6 @@ fn an_unreadable_file_fails_every_check() {
 pub(crate) mod recipes {
     use crate::support::tasks::Nothing;
 
-    use super::hyper_server;
     use super::{package, run_in};
 
     /// The README's recipe for bb8's reaper.
@@ -445,7 +440,7 @@ pub(crate) mod recipes {
     /// passes, the report naming what applied.
     fn recipe_turns_a_failure_into_a_pass(test: &str, recipe: &str, rules: &[&str]) {
         static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let server = SERVER.get_or_init(|| hyper_server::start().to_string());
+        let server = SERVER.get_or_init(|| tests_support::server::hyper::start().to_string());
         let env = [("HYPER_SERVER", server.as_str()), ("LEAKWATCH", "stacks")];
         let bare = run_in(&package(&format!("{test}-bare"), None), test, &env);
         assert!(

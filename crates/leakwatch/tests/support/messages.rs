@@ -9,16 +9,7 @@ const PAGE: &str = include_str!("../../docs/messages.md");
 
 /// The lines of the example that follows `<!-- message: NAME -->`.
 pub fn example(name: &str) -> Vec<&'static str> {
-    let marker = format!("<!-- message: {name} -->");
-    let (_, after) = PAGE
-        .split_once(&marker)
-        .unwrap_or_else(|| panic!("docs/messages.md has no `{marker}`"));
-    let body = after
-        .trim_start()
-        .strip_prefix("```text\n")
-        .unwrap_or_else(|| panic!("`{marker}` is not followed by a ```text block"));
-    let (block, _) = body.split_once("```").expect("an unclosed block");
-    block.lines().collect()
+    tests_support::marker::block_after(PAGE, &format!("<!-- message: {name} -->"), "text")
 }
 
 /// Checks that the example NAME appears, line after line, in `printed`.

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
-pub mod child;
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use tests_support::child;
 pub mod messages;
 #[cfg(feature = "tokio")]
 pub mod tasks;
@@ -14,9 +16,7 @@ use leakwatch::{Report, Scope};
 
 /// A fresh file under the system temp dir, unique to this test and process.
 pub fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("leakwatch-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = tests_support::temp::temp_dir("tests").join(name);
     std::fs::write(&path, b"id,name\n1,ada\n").unwrap();
     path
 }

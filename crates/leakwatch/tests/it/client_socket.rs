@@ -19,10 +19,6 @@
     debug_assertions
 ))]
 
-#[path = "support/hyper_server.rs"]
-mod hyper_server;
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -38,7 +34,7 @@ use crate::support::child;
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 
-const THIS_FILE: &str = "crates/leakwatch/tests/client_socket.rs";
+const THIS_FILE: &str = "crates/leakwatch/tests/it/client_socket.rs";
 
 /// The server the client talks to, on 127.0.0.1: started once, by
 /// whichever test comes first, in a thread of its own and outside every
@@ -48,7 +44,7 @@ fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
     *ADDR.get_or_init(|| {
         let _outside = ScopeId::NONE.enter();
-        hyper_server::start()
+        tests_support::server::hyper::start()
     })
 }
 
@@ -63,12 +59,7 @@ fn client() -> HttpClient {
 /// The line of this file that ends with `marker`: where a leaky test
 /// makes its request.
 fn line_of(marker: &str) -> u32 {
-    let source = include_str!("client_socket.rs");
-    let index = source
-        .lines()
-        .position(|line| line.ends_with(marker))
-        .unwrap_or_else(|| panic!("no line ends with {marker:?}"));
-    u32::try_from(index + 1).unwrap()
+    tests_support::marker::line_of(include_str!("client_socket.rs"), marker)
 }
 
 #[leakwatch::test(grace = "50ms")]

@@ -1,6 +1,6 @@
-//! Without the counting allocator, a failing check's report has no heap
-//! line: nothing is measured, so nothing is said (`heap_report.rs` is the
-//! same with the allocator).
+//! Without the counting allocator (this binary installs none), a failing
+//! check's report has no heap line: nothing is measured, so nothing is
+//! said (`tests/heap_report.rs` is the same with the allocator).
 
 use std::panic::{self, AssertUnwindSafe};
 

@@ -6,26 +6,13 @@
 //! out of the panic message, and compares it with the lines of the child's
 //! whole output that start with `LEAK`.
 
-use std::process::Command;
+use crate::support::child;
 
 /// The output of this binary's ignored test `name`, run alone.
 fn run_child(name: &str) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            name,
-        ])
-        .env("RUST_BACKTRACE", "1")
-        .env_remove("LEAKWATCH")
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "{name} must fail");
-    let mut text = String::from_utf8(output.stdout).unwrap();
-    text.push_str(&String::from_utf8(output.stderr).unwrap());
-    text
+    let run = child::run(module_path!(), name, &[]);
+    assert!(!run.passed, "{name} must fail");
+    run.output
 }
 
 /// The report in a child's panic message: the lines after `panicked at`
@@ -64,7 +51,7 @@ fn grep_finds_every_line_of_a_failing_tests_report() {
         "LEAK     first line of a detail",
         "LEAK     second line of a detail",
         "LEAK     … and 1 more",
-        "LEAK   1 db-txn dropped without close, opened at crates/leakwatch/tests/report_grep.rs:",
+        "LEAK   1 db-txn dropped without close, opened at crates/leakwatch/tests/it/report_grep.rs:",
         "LEAK leakwatch: run with LEAKWATCH=stacks for the full stack of each site",
     ] {
         assert!(report.contains(detail), "{detail:?} in\n{report}");
@@ -76,7 +63,7 @@ fn grep_finds_every_line_of_a_failing_tests_report() {
 #[ignore = "run in a child process by grep_finds_every_line_of_a_failing_tests_report"]
 #[leakwatch::test(grace = "10ms")]
 fn leaks_files_and_tags() {
-    let path = std::env::temp_dir().join(format!("report_grep-{}.txt", std::process::id()));
+    let path = tests_support::temp::temp_path("report_grep");
     std::fs::write(&path, "x").unwrap();
     std::mem::forget(leakwatch::fs::File::open(&path).unwrap());
     std::mem::forget(leakwatch::Tag::with_detail(
@@ -98,14 +85,14 @@ fn grep_finds_every_line_of_a_leaked_tasks_report() {
     let report = grep_reproduces_the_report("leaks_a_task");
     assert!(
         report.contains(
-            "LEAK   1 task still open, spawned at crates/leakwatch/tests/report_grep.rs:"
+            "LEAK   1 task still open, spawned at crates/leakwatch/tests/it/report_grep.rs:"
         ),
         "{report}"
     );
     assert!(report.contains("LEAK     'stuck' (id "), "{report}");
     if leakwatch::tokio::dump::AVAILABLE {
         assert!(
-            report.contains("is waiting at:\nLEAK       → report_grep::"),
+            report.contains("is waiting at:\nLEAK       → it::report_grep::"),
             "{report}"
         );
     } else {
@@ -141,7 +128,7 @@ fn the_untracked_tasks_message_leads_with_the_build_flag() {
     assert_eq!(report.len(), 3, "{output}");
     assert!(
         report[0].starts_with(
-            "LEAK leakwatch: 2 tasks still running on the runtime of `report_grep::leaves_plain_tasks_running` after "
+            "LEAK leakwatch: 2 tasks still running on the runtime of `it::report_grep::leaves_plain_tasks_running` after "
         ),
         "{output}"
     );
