@@ -5,8 +5,6 @@
 
 // The alternating comparison every leakwatch bench uses (the preload's
 // includes it the same way).
-#[path = "../../leakwatch-interpose/benches/support/mod.rs"]
-mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -54,7 +52,7 @@ fn alloc(c: &mut Criterion) {
             }
             // Four rounds of sixteen per timing, so the clock's resolution
             // (about 10 ns here) blurs the medians less.
-            support::compare(
+            tests_support::bench::compare(
                 &mut group,
                 &format!("alloc+free x64, {threads} thread(s)"),
                 "System",

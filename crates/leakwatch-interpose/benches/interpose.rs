@@ -5,8 +5,6 @@
 //!
 //! `cargo bench -p leakwatch-interpose --bench interpose --features production`
 
-mod support;
-
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -37,7 +35,7 @@ fn interpose(c: &mut Criterion) {
     for (stacks, label) in [(Stacks::Never, "no stacks"), (Stacks::Always, "stacks")] {
         set_stacks(stacks);
         let mut group = c.benchmark_group(format!("interpose/file, {label}"));
-        support::compare(
+        tests_support::bench::compare(
             &mut group,
             &format!("File open+close, {label}"),
             "off",
@@ -53,7 +51,7 @@ fn interpose(c: &mut Criterion) {
         );
         group.finish();
         let mut group = c.benchmark_group(format!("interpose/thread, {label}"));
-        support::compare(
+        tests_support::bench::compare(
             &mut group,
             &format!("thread spawn+join, {label}"),
             "off",

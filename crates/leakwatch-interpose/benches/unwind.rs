@@ -9,8 +9,6 @@
 //!
 //! `cargo bench -p leakwatch-interpose --bench unwind --features production`
 
-mod support;
-
 #[cfg(all(
     target_os = "linux",
     target_env = "gnu",
@@ -116,7 +114,7 @@ fn stacks(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("unwind/file {DEPTH} deep"));
     // Against plain libc (nothing recorded): what a test build pays for a
     // descriptor with the stack that names the user's line.
-    support::compare(
+    tests_support::bench::compare(
         &mut group,
         &format!("File open+close {DEPTH} deep"),
         "plain",

@@ -5,9 +5,6 @@
 //!
 //! `cargo bench -p leakwatch-preload --bench process_start`
 
-#[path = "../../leakwatch-interpose/benches/support/mod.rs"]
-mod support;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -36,7 +33,7 @@ fn process_start(c: &mut Criterion) {
         assert!(command.status().unwrap().success());
     };
     let mut group = c.benchmark_group("process start");
-    support::compare(
+    tests_support::bench::compare(
         &mut group,
         "/bin/true started",
         "plain",
