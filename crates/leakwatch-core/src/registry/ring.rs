@@ -403,12 +403,11 @@ mod loom {
                 ..item(4, "")
             });
             claim.kind("file");
-            claim.fd(6);
             drop(claim);
             if let Some(seen) = reader.join().unwrap() {
                 assert_eq!(
                     (seen.id, seen.opened, seen.thread, seen.kind, seen.number),
-                    (4, 9, 2, "file", Some(Number::Fd(6)))
+                    (4, 9, 2, "file", None)
                 );
             }
             assert_eq!(slot.read().map(|seen| seen.kind), Some("file"));
