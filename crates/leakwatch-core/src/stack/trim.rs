@@ -17,10 +17,10 @@ const RUNTIME_ROOTS: &[&str] = &[
     "start_thread",
 ];
 
-/// Skips the frames above the opener's (leakwatch's own, see [`super::own`], and the runtime's spawn path
-/// when a runtime hook saw a task spawned), cuts the runtime's frames from
-/// the bottom, then drops ours and the closure-call shims wherever they
-/// are.
+/// Skips the frames above the opener's (leakwatch's own, see
+/// [`super::own`], and the runtime's spawn path when a runtime hook saw a
+/// task spawned), cuts the runtime's frames from the bottom, then drops
+/// leakwatch's own and the closure-call shims wherever they are.
 pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
     let start = frames
         .iter()
