@@ -36,7 +36,9 @@
 //!   way data leaves the registry (open → registry → snapshot → report or
 //!   export), joined in live views by the live sources of [`external`]
 //!   ([`FILE_TYPES`] names what a descriptor item refers to); [`Stack`], [`Frame`], [`FrameLine`], [`UserCall`],
-//!   [`USER_SITE_FRAMES`], [`DEEP_FRAMES`] describe stacks.
+//!   [`USER_SITE_FRAMES`], [`DEEP_FRAMES`] describe stacks; a crate that opens
+//!   items for its users names its own frames, which stacks leave out,
+//!   with [`OWN_FRAMES`] or [`register_own_frames`].
 //! * Settings: [`COMPILED_IN`], [`parse_grace`], [`DEFAULT_GRACE`],
 //!   [`ConfigError`], [`SettingsError`], [`CountedTasks`], and [`Backoff`]
 //!   to wait as checks do.
@@ -122,7 +124,10 @@ pub use report::{Finding, Group};
 pub use scope_id::ScopeId;
 pub use settings::CountedTasks;
 pub use snapshot::{FILE_TYPES, Item, Site, Snapshot};
-pub use stack::{DEEP_FRAMES, Frame, FrameLine, Stack, USER_SITE_FRAMES, UserCall};
+pub use stack::{
+    DEEP_FRAMES, Frame, FrameLine, OWN_FRAMES, Stack, USER_SITE_FRAMES, UserCall,
+    register_own_frames,
+};
 pub use tag::{IdSetter, Origin};
 
 /// Whether tracking is compiled into this build.

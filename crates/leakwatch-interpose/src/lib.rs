@@ -78,7 +78,8 @@
 //!    the raw stack at `LEAKWATCH=stacks`), then [`Census::of`] with their
 //!    descriptor numbers, [`describe_thread`] and [`describe_child`] for
 //!    what a person reads. Stacks start with this crate's hook frames
-//!    (`leakwatch_interpose::`), which a report trims like leakwatch's own.
+//!    (`leakwatch_interpose::`), which these calls register as leakwatch's
+//!    own (`leakwatch_core::register_own_frames`), so a report trims them.
 //! 3. [`support`] once per report: where it is `Unavailable`, the report
 //!    says that descriptors, threads and children outside leakwatch's
 //!    wrappers were not seen, rather than passing in silence.
@@ -139,6 +140,11 @@ cfg_not_hooks! {
 
 use leakwatch_core::ScopeId;
 
+/// This crate's frames, at the top of every stack its hooks record. Its
+/// records leave it only through [`open_in`] and [`open_all`], which
+/// register these first, so no stack of theirs is read before.
+static OWN_FRAMES: &[&str] = &["leakwatch_interpose::"];
+
 #[cfg(target_os = "linux")]
 pub use describe::{
     Census, ChildDescription, ChildState, DescribeError, Descriptors, FdKind, ThreadDescription,
@@ -175,6 +181,7 @@ pub fn support() -> Support {
 /// drop((r, w));
 /// ```
 pub fn open_in(scopes: &[ScopeId]) -> Open {
+    leakwatch_core::register_own_frames(OWN_FRAMES);
     active::open_in(scopes)
 }
 
@@ -200,6 +207,7 @@ pub fn open_in(scopes: &[ScopeId]) -> Open {
 /// drop(file);
 /// ```
 pub fn open_all() -> Open {
+    leakwatch_core::register_own_frames(OWN_FRAMES);
     active::open_all()
 }
 

@@ -126,6 +126,9 @@ fn start() {
     // Decides the level before any hook runs in a second thread.
     let _ = leakwatch_core::level();
     leakwatch::integration::register_interposed();
+    // What the preload itself opens (reading the binary's symbols) is
+    // recorded with its frames on top: leakwatch's own, like the hooks'.
+    leakwatch_core::register_own_frames(&["leakwatch_preload::"]);
     leakwatch_interpose::set_stacks(leakwatch_interpose::Stacks::Always);
     let args: Vec<String> = std::env::args().collect();
     test_threads::begin(test_threads::Run {

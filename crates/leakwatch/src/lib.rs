@@ -95,6 +95,15 @@ pub use check::check;
 pub use hunting::hunt;
 pub use leakwatch_core::{Ignore, Level, Report, Scope, ScopeGuard, Tag, grace, level, set_level};
 
+/// The facade's frames (its wrappers, its runtime hooks, its test support)
+/// sit above the user's in the stacks it captures: stacks leave them out,
+/// as core's own. Linked in, so from the first; registered again by
+/// [`integration::register_interposed`] where linking did not bring them.
+const OWN_FRAMES: &str = "leakwatch::";
+
+#[linkme::distributed_slice(leakwatch_core::OWN_FRAMES)]
+static OWN_FRAMES_LINKED: &str = OWN_FRAMES;
+
 pub mod integration {
     //! What integrations need: code that tracks resources on others'
     //! behalf (runtime hooks, pools, frameworks), or that reads reports
@@ -157,14 +166,16 @@ pub mod integration {
     /// the interposition records, where linking leakwatch into an
     /// executable did not already (it does for every test and program
     /// built with it): for a library loaded into another program, such as
-    /// the one `cargo leakwatch test` preloads. Returns whether this call
-    /// added it; `false` where nothing is interposed.
+    /// the one `cargo leakwatch test` preloads, whose stacks then leave out
+    /// leakwatch's own frames too. Returns whether this call added the
+    /// source; `false` where nothing is interposed.
     ///
     /// ```
     /// // In a test binary the source is linked in already.
     /// assert!(!leakwatch::integration::register_interposed());
     /// ```
     pub fn register_interposed() -> bool {
+        leakwatch_core::register_own_frames(&[crate::OWN_FRAMES]);
         crate::interposed::register()
     }
 }

@@ -11,7 +11,8 @@
 //! A slot is used again by a later scope once its scope is dropped and
 //! balanced: its generation then moves on, so that an open in the old
 //! scope (a copy of its id kept somewhere) finds out, undoes its count and
-//! records its item in no scope instead.
+//! records its item in no scope instead. Slots are never freed: see
+//! "# Never freed" in the registry's docs.
 
 use std::sync::OnceLock;
 

@@ -10,7 +10,9 @@
 //! [`CHUNK`] slots allocated as ids first fall in them, for bursts (100,000
 //! tasks spawned before any is awaited: a locked map there costs a runtime
 //! half its speed); and a locked [`map`](super::map) for items whose slots
-//! are both taken, and items with a stack.
+//! are both taken, and items with a stack. Their place among the records,
+//! and why tables are never freed: the registry's docs, "# Where a record
+//! lives" and "# Never freed".
 //!
 //! Ids may be used again once their item closed (tokio allows it): every
 //! part drops an id's record when it closes, so a lookup of an id used
@@ -59,10 +61,7 @@ impl IdRecords {
 
     /// A table for items of `kind`, visible to snapshots until it is
     /// [retired](IdRecords::retire). Tables are never freed, so a reference
-    /// may be kept anywhere (the followed table's, see
-    /// `current::follow`): a retired table goes
-    /// back to a pool, and is used again, empty, by the next table of its
-    /// kind.
+    /// may be kept anywhere: see "# Never freed" in the registry's docs.
     pub(crate) fn registered(kind: &'static str) -> &'static IdRecords {
         let pooled = {
             let mut pool = POOL.lock().unwrap_or_else(PoisonError::into_inner);

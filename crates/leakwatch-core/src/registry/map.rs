@@ -5,7 +5,8 @@
 //! a map by id, split over [`SHARDS`] locks so that the worker threads of a
 //! runtime rarely wait for each other. Each shard counts its entries where
 //! lookups can read them without the lock, so ids that are not there cost
-//! no lock.
+//! no lock. Its place among the records: the registry's docs, "# Where a
+//! record lives".
 //!
 //! # Nothing allocates under a shard's lock
 //!

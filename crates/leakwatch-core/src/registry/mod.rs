@@ -1,14 +1,58 @@
 //! The registry of live items, and the counts that tell a check whether a
 //! scope is quiet.
 //!
-//! Each thread that opens a tracked item gets a [`Shard`]: an [`own`] ring
-//! for its plain items (a kind, a site, perhaps a descriptor: most items),
-//! unlocked, and a slab behind a lock for the rest (a detail, a stack, a
-//! must-close duty) and for plain items whose slot is taken. Items known
-//! only by an id (tasks seen by tokio's hooks) live in [`ids`] tables.
-//! Snapshots walk all of them; checks of clean scopes read only [`counts`].
-//! Must-close items dropped without `close` wait in [`unclosed`] for their
-//! scope's check; the [`scopes`] table knows each scope's family.
+//! Snapshots walk every record; checks of clean scopes read only the
+//! [`counts`]. Where each record is, and what is never freed so that no
+//! hook reads freed memory, is stated here once; the other modules point
+//! back to it.
+//!
+//! # Where a record lives
+//!
+//! An open item has exactly one record, in one of these places; a closed
+//! one has none, except a must-close item dropped without `close`:
+//!
+//! | Place | What it holds | Written by | Read by |
+//! |---|---|---|---|
+//! | a [`Shard`]'s [`own`] ring | plain items (a kind, a site, perhaps a descriptor: most items) of the shard's thread | the thread opens, any thread closes or sets an id | snapshots, no lock ("# Rings") |
+//! | a [`Shard`]'s slab | the thread's items with a detail, a stack or a must-close duty, and plain items whose ring slot was taken; the fallback shard's slab (a static, no ring) takes the items of threads whose thread-locals are gone | its spin lock's holder | snapshots, under the lock |
+//! | an [`ids`] table's ring | items known only by an id (tokio's tasks), nearly all of them | any thread (a compare-exchange claims a slot) | lookups by id and snapshots, no lock ("# Rings") |
+//! | an [`ids`] table's wide part | the same, for ids whose ring slot is taken (bursts): rings in chunks, allocated as ids first fall in them | as the ring | as the ring |
+//! | an [`ids`] table's [`map`] | ids whose slots are all taken, and items with a stack | under one of its shard locks, allocating nothing | lookups (the allocator's too) and snapshots, under the lock |
+//! | [`unclosed`] | must-close items dropped without `close`: no longer open, kept for the checks of their scope (then of its parent) until their top-level scope is dropped | the dropping thread, and a dropped scope's, under its lock | checks, under the lock |
+//!
+//! Beside the records, two tables know of items only by number: each
+//! scope's [`counts`] (opens and closes per thread stripe, "# Counting"),
+//! and the [`scopes`] table (each scope's family and its slot of counts,
+//! kept while anything counted in it is open). A [`Handle`] (a `Tag`'s)
+//! names its record's shard and its key in the ring or its slot in the
+//! slab; a [`LateHandle`] can outlive the record, so it only sets an id,
+//! and only if its key or slot still holds the same item.
+//!
+//! # Never freed
+//!
+//! Hooks run where freeing cannot be waited for: tokio's task hooks, an
+//! interposed libc call, an allocator asking which scope it counts in,
+//! a thread being torn down. They read records without a lock, so the
+//! memory they read is never freed, and never reused for anything else:
+//!
+//! - **Shards** (their ring and slab): `Box::leak`ed when a thread first
+//!   opens something. When the thread exits, its shard, with what is still
+//!   open in it, goes to a pool the next new thread takes from (see
+//!   [`thread`]), so there are as many as threads were ever alive at once.
+//! - **Id tables** (their ring, wide chunks and map): `Box::leak`ed, and
+//!   pooled empty on [`retire`](ids::IdRecords::retire) for the next table of
+//!   the same kind; a reference to one (the followed table's) may be kept
+//!   anywhere. A wide chunk, once allocated, stays with its table.
+//! - **Counts**: allocated by segments of scopes, in statics, and reused by
+//!   later scopes through a generation (rule 5 of "# Counting"), never
+//!   freed.
+//! - **What a ring's slot points to**: a site is a `&'static Location`,
+//!   a kind a `&'static str`, so a reader racing a close dereferences only
+//!   what lives for the whole program.
+//!
+//! What is freed is reached only under a lock: a slab's records and their
+//! details and stacks, the map's entries and tables (dropped after its
+//! lock is released), the [`unclosed`] list, and the [`scopes`] table.
 //!
 //! # Counting
 //!
@@ -48,23 +92,26 @@
 //! # Rings
 //!
 //! A ring's slot has a `state`: free, being written, or the key of its live
-//! item plus one. Its fields are written only by the thread that moved
-//! `state` from free to being-written (an open), before it publishes the
-//! key with a release store; only the closer of that key frees it, with a
-//! release store. Readers (snapshots, lookups) read `state`, the fields,
-//! then `state` again after an acquire fence, and take the fields only if
-//! both reads agree: a seqlock whose writers never overlap, because a slot
-//! has at most one opener (a thread's own ring: its owner alone opens; an id
-//! table's ring: a compare-exchange claims the slot) and at most one closer
-//! (keys are unique among open items).
+//! item plus one. Its fields are written only through a `Claim` (in
+//! `ring/slot.rs`, whose fields nothing else can reach): the thread that
+//! moves `state` from free to being-written takes it, fills the fields,
+//! and the claim publishes the key with a release store when it drops;
+//! only the closer of that key frees the slot, with a release store.
+//! Readers (snapshots, lookups) read `state`, the fields, then `state`
+//! again after an acquire fence, and take the fields only if both reads
+//! agree: a seqlock whose writers never overlap, because a slot has at most
+//! one claim (a thread's own ring: its owner alone claims; an id table's
+//! ring: a compare-exchange claims the slot) and at most one closer (keys
+//! are unique among open items).
 //!
 //! An item's number (a task id set after the open, or a descriptor given at
 //! it) is the exception: any thread may set it while the item is open
 //! (`Tag::set_id`, `IdSetter::set`), so it lives outside the seqlock, in
 //! `number` and `number_of`, under a lock of its own: a setter takes the
-//! lock with a compare-exchange on `number_of`, checks that `state` still
-//! holds its item (else it puts `number_of` back), writes `number`, and
-//! releases the lock by storing its item's key plus one in `number_of`. A
+//! lock (a `NumberLock`) with a compare-exchange on `number_of`, checks
+//! that `state` still holds its item (else the lock puts `number_of` back),
+//! writes `number`, and the lock releases by storing its item's key plus
+//! one in `number_of`. A claim gives a descriptor the same way. A
 //! reader takes the number only if `number_of` names the key it read in
 //! `state` and did not change while it read `number`. So a number is never
 //! shown on another item, and a reader's `unsafe` (the kind, built from

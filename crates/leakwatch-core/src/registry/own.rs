@@ -1,6 +1,8 @@
 //! A thread's own ring: where its plain items (every `Tag::new`, every
 //! `leakwatch::fs::File`) live, with no lock. Only the thread opens in it,
 //! keyed by a count of its opens; any thread closes. 16 KiB per thread.
+//! Its place among the records: the registry's docs, "# Where a record
+//! lives".
 
 use super::ring::{Ring, Seen};
 use crate::scope_id::ScopeId;

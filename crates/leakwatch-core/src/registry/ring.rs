@@ -6,71 +6,27 @@
 //! compare-exchange where several threads open in one ring), closing it two.
 //! A key whose slot is taken goes elsewhere (the caller's choice). Id tables
 //! key their rings by task id, a thread's [`own`](super::own) ring by a count
-//! of its opens. Who may write which field of a slot, and how readers stay
-//! consistent: the registry's docs, "# Rings".
+//! of its opens. A slot is written only through the guards of [`slot`]; who
+//! may take which, and how readers stay consistent: the registry's docs,
+//! "# Rings".
+
+mod slot;
 
 use std::panic::Location;
 
 pub(in crate::registry) use super::record::Number;
 use crate::scope_id::ScopeId;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
+use slot::Slot;
 
 /// Slots per ring: a few hundred short tasks alive at once fit without
 /// collisions, and a snapshot reads the whole ring in about a microsecond.
 pub(in crate::registry) const SLOTS: usize = 256;
-
-/// A slot with nothing in it.
-const FREE: u64 = 0;
-/// A slot being filled in by an open.
-const WRITING: u64 = u64::MAX;
-/// Keys from here on do not fit a slot's state (`key + 1` must be neither
-/// [`FREE`] nor [`WRITING`]); the caller puts them elsewhere.
-const TOO_BIG: u64 = u64::MAX - 1;
-
-/// In `number_of`: a setter is writing the number.
-const SETTING: u64 = 1 << 63;
-/// In `number_of`: the number is a file descriptor, not an id.
-const IS_FD: u64 = 1 << 62;
-/// Keys at or above this cannot carry a number (their `key + 1` would
-/// reach the flags); none comes near it.
-const NUMBERED_KEYS: u64 = IS_FD - 1;
 
 /// `N` slots indexed by key modulo `N`.
 #[derive(Debug)]
 pub(in crate::registry) struct Ring<const N: usize = SLOTS> {
     slots: Box<[Slot; N]>,
 }
-
-/// A cache line each: on a multi-thread runtime a task is opened on one
-/// core and closed on another, and neighbouring ids are on different cores
-/// at once.
-#[derive(Debug)]
-#[repr(align(64))]
-struct Slot {
-    /// [`FREE`], [`WRITING`] or the live item's key plus one.
-    state: AtomicU64,
-    scope: AtomicU64,
-    /// Always made from a `&'static Location<'static>` (a placeholder one
-    /// until the slot is first filled).
-    site: AtomicPtr<Location<'static>>,
-    opened: AtomicU64,
-    /// With `kind_len`, always made from one `&'static str` (`""` until a
-    /// thread's own ring fills the slot; id tables keep their kind
-    /// themselves and leave both as they are).
-    kind_ptr: AtomicPtr<u8>,
-    kind_len: AtomicU32,
-    thread: AtomicU32,
-    /// The number of the item whose key plus one is in `number_of`.
-    number: AtomicU64,
-    /// The key plus one of the item `number` belongs to (0 for none), with
-    /// [`IS_FD`], or [`SETTING`] while a setter writes: see "# Rings".
-    number_of: AtomicU64,
-}
-
-// A slot is one cache line: a field more doubles every ring (loom's
-// atomics are larger).
-#[cfg(not(loom))]
-const _: () = assert!(size_of::<Slot>() == 64);
 
 /// An item as an open gives it, or as a reader took it from a live slot.
 #[derive(Clone, Copy, Debug)]
@@ -120,20 +76,9 @@ impl Ring {
 impl<const N: usize> Ring<N> {
     /// A ring of `N` free slots.
     pub(in crate::registry) fn sized() -> Ring<N> {
-        let placeholder: *const Location<'static> = Location::caller();
-        let slot = || Slot {
-            state: AtomicU64::new(FREE),
-            scope: AtomicU64::new(0),
-            site: AtomicPtr::new(placeholder.cast_mut()),
-            opened: AtomicU64::new(0),
-            kind_ptr: AtomicPtr::new("".as_ptr().cast_mut()),
-            kind_len: AtomicU32::new(0),
-            thread: AtomicU32::new(0),
-            number: AtomicU64::new(0),
-            number_of: AtomicU64::new(0),
-        };
+        let placeholder = Location::caller();
         // Built on the heap: a large ring would not fit a worker's stack.
-        let slots: Box<[Slot]> = (0..N).map(|_| slot()).collect();
+        let slots: Box<[Slot]> = (0..N).map(|_| Slot::new(placeholder)).collect();
         let Ok(slots) = slots.try_into() else {
             unreachable!("{N} slots were made")
         };
@@ -145,35 +90,15 @@ impl<const N: usize> Ring<N> {
         &self.slots[(key % N as u64) as usize]
     }
 
-    /// The slot of `key`, if it holds that live item now.
-    #[inline]
-    fn holding(&self, key: u64) -> Option<&Slot> {
-        let slot = self.slot(key);
-        (key < TOO_BIG && slot.state.load(Ordering::Acquire) == key + 1).then_some(slot)
-    }
-
     /// Records item `seen.id` in its slot if the slot is free; false if it
     /// is not (or the key is too big for a slot), for the caller to put
     /// elsewhere. Any thread may call this.
     #[inline]
     pub(in crate::registry) fn insert(&self, seen: &Seen) -> bool {
-        let key = seen.id;
-        if key >= TOO_BIG {
+        let Some(claim) = self.slot(seen.id).claim(seen.id) else {
             return false;
-        }
-        let slot = self.slot(key);
-        // A plain load first: with many items alive most slots are taken,
-        // and a failed compare-exchange costs as much as one that succeeds.
-        if slot.state.load(Ordering::Relaxed) != FREE
-            || slot
-                .state
-                .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-        {
-            return false;
-        }
-        slot.fill(seen);
-        slot.state.store(key + 1, Ordering::Release);
+        };
+        claim.fill(seen);
         true
     }
 
@@ -182,19 +107,14 @@ impl<const N: usize> Ring<N> {
     /// Records `seen.kind` and a descriptor number too.
     #[inline]
     pub(in crate::registry) fn insert_owned(&self, seen: &Seen) -> bool {
-        let key = seen.id;
-        let slot = self.slot(key);
-        if key >= NUMBERED_KEYS || slot.state.load(Ordering::Acquire) != FREE {
+        let Some(claim) = self.slot(seen.id).claim_owned(seen.id) else {
             return false;
-        }
-        slot.state.store(WRITING, Ordering::Relaxed);
-        slot.fill(seen);
-        slot.kind_ptr.store(seen.kind.as_ptr().cast_mut(), Ordering::Relaxed);
-        slot.kind_len.store(kind_len(seen.kind), Ordering::Relaxed);
+        };
+        claim.fill(seen);
+        claim.kind(seen.kind);
         if let Some(Number::Fd(fd)) = seen.number {
-            slot.set_number(WRITING, key + 1, fd, IS_FD);
+            claim.fd(fd);
         }
-        slot.state.store(key + 1, Ordering::Release);
         true
     }
 
@@ -202,43 +122,27 @@ impl<const N: usize> Ring<N> {
     /// Any thread may call this, at any time: see "# Rings".
     #[inline]
     pub(in crate::registry) fn set_number(&self, key: u64, number: u64) -> bool {
-        if key >= NUMBERED_KEYS {
-            return false;
-        }
-        let live = key + 1;
-        self.holding(key)
-            .is_some_and(|slot| slot.set_number(live, live, number, 0))
+        self.slot(key).set_number(key, number)
     }
 
     /// The scope of item `key`, if its slot holds it.
     #[inline]
     pub(in crate::registry) fn scope(&self, key: u64) -> Option<ScopeId> {
-        let slot = self.holding(key)?;
-        let scope = slot.scope.load(Ordering::Relaxed);
-        fence(Ordering::Acquire);
-        (slot.state.load(Ordering::Relaxed) == key + 1).then_some(ScopeId::from_raw(scope))
+        self.slot(key).scope(key)
     }
 
-    /// Removes item `key` if its slot holds it, returning its scope.
+    /// Removes item `key` if its slot holds it, returning its scope. Only
+    /// the closer of `key` may call this.
     #[inline]
     pub(in crate::registry) fn remove(&self, key: u64) -> Option<ScopeId> {
-        let slot = self.holding(key)?;
-        let scope = ScopeId::from_raw(slot.scope.load(Ordering::Relaxed));
-        // Only the closer of this very key changes a slot that holds it
-        // (keys are unique while open, an opener claims only a free slot,
-        // and setters never write `state`), so a plain store frees it.
-        slot.state.store(FREE, Ordering::Release);
-        Some(scope)
+        self.slot(key).close(key)
     }
 
     /// Removes every item, calling `f` with each one's scope. No open may
     /// run at the same time (the table is being retired).
     pub(in crate::registry) fn clear(&self, mut f: impl FnMut(ScopeId)) {
         for slot in self.slots.iter() {
-            let state = slot.state.load(Ordering::Acquire);
-            if state != FREE
-                && let Some(scope) = self.remove(state - 1)
-            {
+            if let Some(scope) = slot.live_key().and_then(|key| slot.close(key)) {
                 f(scope);
             }
         }
@@ -248,139 +152,9 @@ impl<const N: usize> Ring<N> {
     pub(in crate::registry) fn for_each(&self, f: &mut impl FnMut(&Seen)) {
         // Free slots (most of a wide part's) are skipped in this loop, so
         // their loads overlap rather than each waiting behind a call.
-        let live = self.slots.iter().filter(|slot| slot.state.load(Ordering::Relaxed) != FREE);
+        let live = self.slots.iter().filter(|slot| !slot.looks_free());
         for seen in live.filter_map(Slot::read) {
             f(&seen);
-        }
-    }
-}
-
-/// A kind's length as a slot keeps it.
-#[inline(always)]
-fn kind_len(kind: &'static str) -> u32 {
-    // Kinds are short names; one of 4 GiB is cut (at a char boundary
-    // nobody will see, since such a kind cannot be written in source).
-    u32::try_from(kind.len()).unwrap_or(0)
-}
-
-/// Tries a reader makes before giving up on a number being set.
-const NUMBER_TRIES: u32 = 64;
-
-impl Slot {
-    /// Writes the fields of an item in a slot just claimed (`WRITING`).
-    #[inline(always)]
-    fn fill(&self, seen: &Seen) {
-        // Orders the claim before the fields: a reader that sees any of
-        // them sees `WRITING` (or later) when it checks `state` again.
-        fence(Ordering::Release);
-        let site: *const Location<'static> = seen.site;
-        self.scope.store(seen.scope.as_u64(), Ordering::Relaxed);
-        self.site.store(site.cast_mut(), Ordering::Relaxed);
-        self.opened.store(seen.opened, Ordering::Relaxed);
-        self.thread.store(seen.thread, Ordering::Relaxed);
-    }
-
-    /// Sets the number of the item whose key plus one is `live`, with
-    /// `flags`, under the slot's number lock, if `state` is still `expect`
-    /// once the lock is taken (`live`, or `WRITING` for the owner filling
-    /// the slot); false if not.
-    #[inline]
-    fn set_number(&self, expect: u64, live: u64, number: u64, flags: u64) -> bool {
-        let mut spins = 0u32;
-        let before = loop {
-            let before = self.number_of.load(Ordering::Relaxed);
-            if before & SETTING == 0
-                && self
-                    .number_of
-                    .compare_exchange_weak(before, SETTING, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                break before;
-            }
-            spins += 1;
-            if spins.is_multiple_of(64) {
-                crate::sync::yield_now();
-            } else {
-                crate::sync::spin_loop();
-            }
-        };
-        // The item may have closed, and its slot be filled again, since the
-        // caller looked: with the lock held, no other setter can change the
-        // number, so one look at `state` now decides.
-        if self.state.load(Ordering::Acquire) != expect {
-            self.number_of.store(before, Ordering::Release);
-            return false;
-        }
-        // Orders the lock before the number: a reader that sees the new
-        // number sees `SETTING` (or later) when it checks `number_of` again.
-        fence(Ordering::Release);
-        self.number.store(number, Ordering::Relaxed);
-        self.number_of.store(live | flags, Ordering::Release);
-        true
-    }
-
-    /// The slot's item, if it holds one: read again until no open, close
-    /// or number setter changed the slot while it was read.
-    fn read(&self) -> Option<Seen> {
-        let mut number_tries = 0;
-        loop {
-            let state = self.state.load(Ordering::Acquire);
-            if state == FREE || state == WRITING {
-                return None;
-            }
-            let scope = self.scope.load(Ordering::Relaxed);
-            let site = self.site.load(Ordering::Relaxed);
-            let opened = self.opened.load(Ordering::Relaxed);
-            let thread = self.thread.load(Ordering::Relaxed);
-            let kind_ptr = self.kind_ptr.load(Ordering::Relaxed);
-            let kind_len = self.kind_len.load(Ordering::Relaxed);
-            let number_of = self.number_of.load(Ordering::Acquire);
-            let number = self.number.load(Ordering::Relaxed);
-            fence(Ordering::Acquire);
-            if self.state.load(Ordering::Relaxed) != state {
-                continue;
-            }
-            let number = if number_of & SETTING != 0
-                || self.number_of.load(Ordering::Relaxed) != number_of
-            {
-                // A setter is at work: look again, unless it takes long
-                // (a preempted setter), then go without the number.
-                number_tries += 1;
-                if number_tries < NUMBER_TRIES {
-                    crate::sync::spin_loop();
-                    continue;
-                }
-                None
-            } else if number_of & !IS_FD != state {
-                None
-            } else if number_of & IS_FD != 0 {
-                Some(Number::Fd(number))
-            } else {
-                Some(Number::Id(number))
-            };
-            // SAFETY: every pointer ever stored in `site`, the initial one
-            // included, was made from a `&'static Location<'static>`, which
-            // lives for the whole program and is never written through; an
-            // atomic load returns one of those stores whole.
-            let site = unsafe { &*site };
-            // SAFETY: `kind_ptr` and `kind_len` are written only by the
-            // open that fills the slot, while `state` is `WRITING`, from one
-            // `&'static str` (or are the initial `""`): `state` held the same
-            // key before and after they were read, so no open wrote either
-            // in between. Such a string lives for the whole program and is
-            // valid UTF-8, and `kind_len` is its whole length.
-            let kind = unsafe {
-                std::str::from_utf8_unchecked(std::slice::from_raw_parts(kind_ptr, kind_len as usize))
-            };
-            return Some(Seen {
-                id: state - 1,
-                scope: ScopeId::from_raw(scope),
-                site,
-                opened,
-                thread,
-                kind,
-                number,
-            });
         }
     }
 }
@@ -390,7 +164,8 @@ impl Slot {
 pub(in crate::registry) mod tests {
     use std::panic::Location;
 
-    use super::{Number, Ring, SLOTS, Seen, TOO_BIG};
+    use super::slot::TOO_BIG;
+    use super::{Number, Ring, SLOTS, Seen};
     use crate::scope_id::ScopeId;
 
     /// Item `id` of `scope`, as an id table's open gives it.
@@ -492,8 +267,9 @@ pub(in crate::registry) mod tests {
     }
 }
 
-/// Models of a ring's slot under loom: `RUSTFLAGS="--cfg loom" cargo test
-/// -p leakwatch-core --lib --release --features production loom`.
+/// Models of a ring and of its slot's guards under loom: `RUSTFLAGS="--cfg
+/// loom" cargo test -p leakwatch-core --lib --release --features production
+/// loom`.
 #[cfg(test)]
 #[cfg(loom)]
 mod loom {
@@ -502,6 +278,7 @@ mod loom {
     use loom::sync::Arc;
     use loom::thread;
 
+    use super::slot::Slot;
     use super::{Number, Ring, Seen};
     use crate::scope_id::ScopeId;
 
@@ -603,6 +380,59 @@ mod loom {
             for (id, opened, thread) in fields {
                 assert!(won[id as usize] && opened == id && thread == id, "{id}: {opened}, {thread}");
             }
+        });
+    }
+
+    /// A claim on one slot, with a reader: the reader sees nothing until
+    /// the claim drops, then every field the claim wrote, and nothing a
+    /// claim did not write.
+    #[test]
+    fn a_claim_is_read_whole_once_it_drops() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new(Location::caller()));
+            let reader = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.read())
+            };
+            let claim = slot.claim_owned(4).expect("a free slot is claimed");
+            assert!(slot.read().is_none(), "a claimed slot is not read");
+            assert!(slot.claim(5).is_none(), "a claimed slot is not claimed again");
+            claim.fill(&Seen {
+                opened: 9,
+                thread: 2,
+                ..item(4, "")
+            });
+            claim.kind("file");
+            drop(claim);
+            if let Some(seen) = reader.join().unwrap() {
+                assert_eq!(
+                    (seen.id, seen.opened, seen.thread, seen.kind, seen.number),
+                    (4, 9, 2, "file", None)
+                );
+            }
+            assert_eq!(slot.read().map(|seen| seen.kind), Some("file"));
+        });
+    }
+
+    /// A setter holding the number lock of a closed item while the slot is
+    /// claimed for the next, which brings a descriptor: the claim's
+    /// descriptor is the one that stays.
+    #[test]
+    fn a_claims_descriptor_outlasts_a_late_setter() {
+        loom::model(|| {
+            let slot = Arc::new(Slot::new(Location::caller()));
+            drop(slot.claim_owned(0).expect("a free slot is claimed"));
+            let setter = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.set_number(0, 7))
+            };
+            assert!(slot.close(0).is_some());
+            let claim = slot.claim_owned(1).expect("a freed slot is claimed");
+            claim.fd(3);
+            drop(claim);
+            setter.join().unwrap();
+            let seen = slot.read().expect("item 1 is live");
+            assert_eq!((seen.id, seen.number), (1, Some(Number::Fd(3))));
         });
     }
 

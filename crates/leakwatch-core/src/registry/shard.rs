@@ -1,9 +1,9 @@
 //! A thread's shard: its own ring, and a slab of records behind one lock.
+//! Which items go to which, and why shards are never freed: the registry's
+//! docs, "# Where a record lives" and "# Never freed".
 //!
-//! Items with a detail, a stack or a must-close duty (their records own
-//! allocations), and plain items whose ring slot is taken, go to the slab
-//! of the thread that opens them: a `Vec` with a free list, indexed by
-//! slot, so an open and a close are a lock and an index.
+//! The slab is a `Vec` with a free list, indexed by slot, so an open and a
+//! close are a lock and an index.
 //! The slab is written here rather than taken from the `slab` crate, whose
 //! `remove` moves a record out to drop it (a detailed item's life 44 → 73 ns).
 //!
@@ -23,7 +23,7 @@ use super::{Number, Record, STAMP_BITS};
 use crate::scope_id::ScopeId;
 
 /// One thread's records: plain ones in its own ring, the rest in a slab.
-/// Shards are never freed (see [`thread`](super::thread)).
+/// Never freed: see "# Never freed" in the registry's docs.
 #[derive(Debug)]
 pub(crate) struct Shard {
     slab: SpinMutex<Slab, Yield>,
@@ -179,8 +179,8 @@ pub(crate) static FALLBACK: Shard = Shard::new();
 
 static ALL: Mutex<Vec<&'static Shard>> = Mutex::new(Vec::new());
 
-/// Makes a new shard visible to snapshots. Shards live for the whole
-/// process.
+/// Makes a new shard visible to snapshots (shards are never freed: see
+/// "# Never freed" in the registry's docs).
 pub(crate) fn register(shard: &'static Shard) {
     ALL.lock().unwrap_or_else(PoisonError::into_inner).push(shard);
 }

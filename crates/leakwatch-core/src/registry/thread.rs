@@ -1,9 +1,7 @@
 //! Each thread's shard and number, and the names of threads for reports.
 //!
-//! Shards are never freed. When a thread exits, its shard (and whatever is
-//! still open in its ring) goes to a pool that the next new thread takes
-//! from, so their number stays at the most threads that were ever alive at
-//! once.
+//! Shards are never freed, and a shard whose thread exited goes to the next
+//! new thread: see "# Never freed" in the registry's docs.
 
 use std::cell::Cell;
 use std::collections::HashMap;

@@ -4,7 +4,8 @@
 //! until a check of their scope reports them. A finding of a scope that was
 //! dropped moves to its parent. One that no check will ever see (made outside
 //! any scope, or left by a top-level scope that never reported it) is printed
-//! to standard error, as Android's CloseGuard logs.
+//! to standard error, as Android's CloseGuard logs. Its place among the
+//! records: the registry's docs, "# Where a record lives".
 
 use std::sync::{Mutex, PoisonError};
 

@@ -12,7 +12,9 @@
 //!
 //! Frames are trimmed for the reader: leakwatch's own frames and the
 //! unwinder's at the top, and the runtime's (thread start, test harness,
-//! `main`'s shims) at the bottom, so the user's frame comes first.
+//! `main`'s shims) at the bottom, so the user's frame comes first. Which
+//! crates are leakwatch's own, each says itself ([`OWN_FRAMES`],
+//! [`register_own_frames`]).
 //!
 //! # Items a dependency opened
 //!
@@ -47,6 +49,7 @@ mod capture;
     any(debug_assertions, feature = "production")
 ))]
 mod frame_pointers;
+mod own;
 mod readable;
 #[cfg(feature = "stacks")]
 mod resolve;
@@ -57,6 +60,7 @@ mod whose;
 use std::fmt;
 use std::panic::Location;
 
+pub use own::{OWN_FRAMES, register_own_frames};
 pub use readable::{FrameLine, UserCall};
 
 /// The calling thread's stack, or `None` in a build without `stacks`.

@@ -5,20 +5,12 @@
 use std::fmt;
 
 use super::Frame;
+use super::own::is_own;
 use super::whose;
 
-/// Crates whose frames say nothing a reader can act on: the language's,
-/// leakwatch's own, the unwinder's.
-const NOISE: &[&str] = &[
-    "std::",
-    "core::",
-    "alloc::",
-    "leakwatch::",
-    "leakwatch_core::",
-    "leakwatch_interpose::",
-    "backtrace::",
-    "pin_project_lite::",
-];
+/// Crates whose frames say nothing a reader can act on: the language's and
+/// a pinning helper's; leakwatch's own (see [`super::own`]) beside them.
+const NOISE: &[&str] = &["std::", "core::", "alloc::", "pin_project_lite::"];
 
 /// Whose a frame is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +30,10 @@ fn bare(function: &str) -> &str {
 
 pub(super) fn whose(frame: &Frame) -> Whose {
     let function = bare(&frame.function);
-    if NOISE.iter().any(|krate| function.starts_with(krate)) || function.is_empty() {
+    if NOISE.iter().any(|krate| function.starts_with(krate))
+        || is_own(function)
+        || function.is_empty()
+    {
         return Whose::Noise;
     }
     match &frame.file {

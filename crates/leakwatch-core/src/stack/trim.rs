@@ -1,18 +1,7 @@
 //! Deciding which frames a reader needs.
 
 use super::Frame;
-
-/// Functions whose frames sit above the user's at capture time.
-const OURS: &[&str] = &[
-    "leakwatch_core::",
-    "<leakwatch_core::",
-    "leakwatch::",
-    "<leakwatch::",
-    "leakwatch_interpose::",
-    "<leakwatch_interpose::",
-    "backtrace::",
-    "<backtrace::",
-];
+use super::own::is_own;
 
 /// Frames below which nothing is the user's: thread start, the test harness,
 /// `main`'s shims. The frame itself goes too.
@@ -28,14 +17,14 @@ const RUNTIME_ROOTS: &[&str] = &[
     "start_thread",
 ];
 
-/// Skips the frames above the opener's (ours, and the runtime's spawn path
-/// when a runtime hook saw a task spawned), cuts the runtime's frames from
-/// the bottom, then drops ours and the closure-call shims wherever they
-/// are.
+/// Skips the frames above the opener's (leakwatch's own, see
+/// [`super::own`], and the runtime's spawn path when a runtime hook saw a
+/// task spawned), cuts the runtime's frames from the bottom, then drops
+/// leakwatch's own and the closure-call shims wherever they are.
 pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
     let start = frames
         .iter()
-        .position(|f| !is_ours(&f.function) && !is_glue(&f.function) && !is_spawn_path(&f.function))
+        .position(|f| !is_own(&f.function) && !is_glue(&f.function) && !is_spawn_path(&f.function))
         .unwrap_or(frames.len());
     // A stack captured where a thread is created (an interposed
     // `pthread_create`) starts in std's spawn path, a runtime root of the
@@ -52,7 +41,7 @@ pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
         frames.truncate(below + root);
     }
     frames.drain(..start);
-    frames.retain(|f| !is_ours(&f.function) && !is_glue(&f.function));
+    frames.retain(|f| !is_own(&f.function) && !is_glue(&f.function));
     frames
 }
 
@@ -69,10 +58,6 @@ fn is_spawn_path(function: &str) -> bool {
     function.starts_with("tokio::") || function.starts_with("<tokio::")
 }
 
-fn is_ours(function: &str) -> bool {
-    OURS.iter().any(|p| function.starts_with(p))
-}
-
 fn is_glue(function: &str) -> bool {
     function.starts_with("core::ops::function::")
         || function.contains(" as core::ops::function::Fn")
@@ -85,8 +70,14 @@ fn is_glue(function: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// The functions of the frames `user_frames` keeps of `functions`.
+    /// The functions of the frames `user_frames` keeps of `functions`,
+    /// with the wrappers that link core (whose frames these tests use)
+    /// registered as leakwatch's own, as they register themselves.
     fn kept(functions: &[&str]) -> Vec<String> {
+        assert!(crate::stack::register_own_frames(&[
+            "leakwatch::",
+            "leakwatch_interpose::"
+        ]));
         user_frames(functions.iter().map(|f| frame(f)).collect())
             .into_iter()
             .map(|f| f.function)
