@@ -125,7 +125,7 @@ pub use scope_id::ScopeId;
 pub use settings::CountedTasks;
 pub use snapshot::{FILE_TYPES, Item, Site, Snapshot};
 pub use stack::{
-    DEEP_FRAMES, Frame, FrameLine, OWN_FRAMES, Stack, USER_SITE_FRAMES, UserCall,
+    DEEP_FRAMES, Frame, FrameLine, OWN_FRAMES, Stack, USER_SITE_FRAMES, UserCall, is_own_frame,
     register_own_frames,
 };
 pub use tag::{IdSetter, Origin};

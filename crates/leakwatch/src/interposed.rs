@@ -355,11 +355,11 @@ fn file_type(fd: i32, kind: &FdKind) -> &'static str {
 /// threads (`leakwatch-clock`), started by whichever scope first
 /// needed them and never any scope's leak.
 fn thread_item(thread: &OpenThread, labels: &mut Labels) -> Option<Item> {
-    if thread.created.opener().is_some_and(|f| {
-        ["leakwatch_core::", "leakwatch::"]
-            .iter()
-            .any(|p| f.trim_start_matches('<').starts_with(p))
-    }) {
+    if thread
+        .created
+        .opener()
+        .is_some_and(|f| leakwatch_core::is_own_frame(&f))
+    {
         return None;
     }
     let creator = labels.of(thread.created.thread);

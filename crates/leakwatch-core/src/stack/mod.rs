@@ -60,7 +60,7 @@ mod whose;
 use std::fmt;
 use std::panic::Location;
 
-pub use own::{OWN_FRAMES, register_own_frames};
+pub use own::{OWN_FRAMES, is_own_frame, register_own_frames};
 pub use readable::{FrameLine, UserCall};
 
 /// The calling thread's stack, or `None` in a build without `stacks`.

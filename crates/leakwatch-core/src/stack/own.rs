@@ -69,8 +69,19 @@ pub fn register_own_frames(prefixes: &'static [&'static str]) -> bool {
     })
 }
 
-/// Whether `function` is in a crate that is leakwatch's own (linked in or
-/// registered).
+/// Whether `function` (a symbolized frame's name) is in a crate that is
+/// leakwatch's own: linked into [`OWN_FRAMES`] or registered with
+/// [`register_own_frames`].
+///
+/// ```
+/// assert!(leakwatch_core::is_own_frame("leakwatch_core::tag::Tag::new"));
+/// assert!(!leakwatch_core::is_own_frame("my_app::main"));
+/// ```
+pub fn is_own_frame(function: &str) -> bool {
+    is_own(function)
+}
+
+/// [`is_own_frame`].
 pub(super) fn is_own(function: &str) -> bool {
     let function = function.trim_start_matches('<');
     let registered = REGISTERED
