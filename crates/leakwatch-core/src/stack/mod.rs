@@ -2,8 +2,8 @@
 //!
 //! At `LEAKWATCH=stacks` each open captures up to [`USER_SITE_FRAMES`]
 //! return addresses (at a dependency's site [`DEEP_FRAMES`]) and nothing
-//! else: symbolizing costs tens of microseconds per frame (70 ms for the
-//! first), so it waits until a report is printed or exported, and then
+//! else: symbolizing costs far more than capturing (the first lookup
+//! indexes the binary's debug information), so it waits until a report is printed or exported, and then
 //! each distinct address is looked up once and cached.
 //!
 //! Builds with frame pointers (`-C force-frame-pointers=yes`) walk them
@@ -31,8 +31,7 @@
 //! The frames above the library's (leakwatch's, and tokio's spawn path
 //! when a runtime hook saw the task) are walked at capture and skipped when
 //! the stack is read, not at capture: telling whose a return address is
-//! takes its symbols (70 ms for the first, tens of microseconds each
-//! after), which only a failing check should pay. The deeper limit is what
+//! takes its symbols, which only a failing check should pay. The deeper limit is what
 //! keeps them from crowding out the user's frame.
 
 #[cfg(all(
