@@ -24,6 +24,15 @@ pub(crate) struct BinaryError {
     why: String,
 }
 
+impl BinaryError {
+    fn new(path: &Path, why: impl std::fmt::Display) -> BinaryError {
+        BinaryError {
+            path: path.display().to_string(),
+            why: why.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for BinaryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "cannot read the symbols of {}: {}", self.path, self.why)
@@ -34,16 +43,8 @@ impl Binary {
     /// Reads `path`'s symbol table; `bias` is what its addresses were moved
     /// by at load (the entry point in memory minus the file's).
     pub(crate) fn read(path: &Path, entry_in_memory: usize) -> Result<Binary, BinaryError> {
-        let error = |why: String| BinaryError {
-            path: path.display().to_string(),
-            why,
-        };
-        let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
-        // SAFETY: the mapping is read-only and private; cargo does not
-        // rewrite a test binary while it runs (it writes a new file and
-        // renames it), so the bytes do not change under the parse.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| error(e.to_string()))?;
-        let elf = object::File::parse(&*map).map_err(|e| error(e.to_string()))?;
+        let map = map(path)?;
+        let elf = parse(path, &map)?;
         let bias = entry_in_memory.wrapping_sub(elf.entry() as usize);
         Ok(Binary::from_symbols(
             elf.symbols()
@@ -83,19 +84,26 @@ impl Binary {
 /// are in, generic ones left out): the tests a name cut to `prefix` may be.
 /// Demangles every symbol, so it is for a report's name, not for each test.
 pub(crate) fn functions_starting(path: &Path, prefix: &str) -> Result<Vec<String>, BinaryError> {
-    let error = |why: String| BinaryError {
-        path: path.display().to_string(),
-        why,
-    };
-    let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
-    // SAFETY: as in `Binary::read`: a read-only private mapping of a file
-    // cargo does not rewrite while it runs.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| error(e.to_string()))?;
-    let elf = object::File::parse(&*map).map_err(|e| error(e.to_string()))?;
+    let map = map(path)?;
+    let elf = parse(path, &map)?;
     Ok(paths_starting(
         elf.symbols().filter_map(|s| s.name().ok()),
         prefix,
     ))
+}
+
+/// `path`'s bytes, mapped.
+fn map(path: &Path) -> Result<memmap2::Mmap, BinaryError> {
+    let file = std::fs::File::open(path).map_err(|e| BinaryError::new(path, e))?;
+    // SAFETY: the mapping is read-only and private; cargo does not rewrite
+    // a test binary while it runs (it writes a new file and renames it), so
+    // the bytes do not change under the parse.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| BinaryError::new(path, e))
+}
+
+/// `map`'s bytes (of `path`) as an object file.
+fn parse<'a>(path: &Path, map: &'a [u8]) -> Result<object::File<'a>, BinaryError> {
+    object::File::parse(map).map_err(|e| BinaryError::new(path, e))
 }
 
 /// [`functions_starting`] over symbol names.
