@@ -5,7 +5,9 @@
 //! executable, where no `dlsym(RTLD_NEXT, ..)` finds the real functions).
 //! Whether tracking is compiled in (`debug_assertions` or `production`) is
 //! the other half of the condition, in `lib.rs`; one place decides, so the
-//! code says `cfg_hooks!` instead of repeating it.
+//! code says `cfg_hooks!` instead of repeating it, this package's tests and
+//! benches say `cfg(leakwatch_hooks)`, and crates that depend on this one
+//! read the answer from `DEP_LEAKWATCH_INTERPOSE_HOOKS` (`true`/`false`).
 
 use std::env;
 
@@ -24,7 +26,9 @@ fn main() {
         .split(',')
         .any(|f| f == "crt-static");
     let feature = env::var_os("CARGO_FEATURE_INTERPOSE").is_some();
-    if platform && feature && !crt_static {
+    let hooks = platform && feature && !crt_static;
+    if hooks {
         println!("cargo::rustc-cfg=leakwatch_hooks");
     }
+    println!("cargo::metadata=hooks={hooks}");
 }

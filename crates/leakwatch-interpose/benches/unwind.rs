@@ -9,11 +9,7 @@
 //!
 //! `cargo bench -p leakwatch-interpose --bench unwind --features production`
 
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(leakwatch_hooks)]
 #[path = "../src/active/unwind/mod.rs"]
 #[allow(dead_code)] // its tests' helpers, built here without the tests
 mod unwind;
@@ -39,11 +35,7 @@ fn down(depth: usize, f: &mut dyn FnMut()) {
     black_box(depth);
 }
 
-#[cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(leakwatch_hooks)]
 fn stacks(c: &mut Criterion) {
     use leakwatch_core::Scope;
     use leakwatch_interpose::{Stacks, Support, set_stacks, support};
@@ -136,11 +128,7 @@ fn stacks(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
+#[cfg(not(leakwatch_hooks))]
 fn stacks(_: &mut Criterion) {}
 
 criterion_group! {

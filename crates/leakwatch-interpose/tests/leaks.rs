@@ -1,6 +1,6 @@
 //! Leaks through plain std code, each with a clean twin: the leaky test
 //! finds exactly what it leaked, the clean one nothing.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::process::{Command, Stdio};

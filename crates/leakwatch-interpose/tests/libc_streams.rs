@@ -3,12 +3,7 @@
 //! open numbers, and records whose number was closed where no hook saw it:
 //! each leak found with its call, each clean twin silent, and nothing
 //! charged to a scope that did not open it.
-#![cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    debug_assertions,
-    feature = "interpose"
-))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, IntoRawFd};

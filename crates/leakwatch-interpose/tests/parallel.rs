@@ -1,7 +1,7 @@
 //! Tests running at once in one process, half of them leaking through plain
 //! std calls: each leaky test sees exactly its own descriptors and threads,
 //! the clean ones nothing.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::sync::Mutex;

@@ -1,12 +1,7 @@
 //! A test that redirects its stdout to a file and restores it (as output
 //! capture does) is not charged with descriptor 1. In a binary of its own,
 //! so no other test prints while stdout points elsewhere.
-#![cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    debug_assertions,
-    feature = "interpose"
-))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::io::Write;
 use std::os::fd::AsRawFd;

@@ -5,12 +5,7 @@
 //! the C compiler, that defines the sanitizers' common
 //! `__sanitizer_print_stack_trace` and an `__interceptor_open64` that
 //! counts its calls, preloaded into a run of this binary.
-#![cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    debug_assertions,
-    feature = "interpose"
-))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::process::Command;
 

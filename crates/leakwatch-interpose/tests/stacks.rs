@@ -1,5 +1,5 @@
 //! Raw stacks at creation: captured when asked for, naming the caller.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 mod support;
 use support::names;

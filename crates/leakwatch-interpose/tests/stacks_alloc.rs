@@ -1,6 +1,6 @@
 //! Once warm, taking a stack at creation allocates nothing: a file opened
 //! with stacks always on makes as many allocations as one with stacks off.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

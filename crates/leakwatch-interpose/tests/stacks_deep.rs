@@ -1,7 +1,7 @@
 //! A descriptor opened 40 frames deep, with stacks on: the record holds
 //! the same return addresses libgcc's unwinder finds from the opening
 //! function outwards, through std's `File::open` and the hook.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 mod support;
 use support::names;

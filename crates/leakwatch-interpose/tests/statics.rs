@@ -1,12 +1,7 @@
 //! What a static's initializer opens or starts belongs to the process, not
 //! to the scope that happened to touch the static first; what a scope opens
 //! later and leaves in the static stays its own.
-#![cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    debug_assertions,
-    feature = "interpose"
-))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::fs::File;
 use std::sync::mpsc::{Receiver, Sender, channel};

@@ -1,5 +1,5 @@
 //! std's own descriptors, threads and children reach the hooks.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};

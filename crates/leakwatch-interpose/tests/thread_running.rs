@@ -1,11 +1,6 @@
 //! A thread started in a scope is seen running, with its id, whether or not
 //! its creation recorded a stack.
-#![cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    debug_assertions
-))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! What tokio and mio create (an epoll instance, an eventfd waker, worker
 //! threads, sockets) is charged to the scope that built the runtime, and a
 //! runtime shut down leaves nothing.
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::time::{Duration, Instant};
 

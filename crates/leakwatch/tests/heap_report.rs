@@ -3,12 +3,7 @@
 //! live. A passing check says nothing. (`it/heap_report_unset.rs` is the same
 //! without the allocator: no such line.)
 
-#![cfg(all(
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    debug_assertions
-))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 use std::alloc::System;
 use std::fs::File;

@@ -7,13 +7,7 @@
 //! leaky tests fail on purpose: they are `#[ignore]`d and run in a child
 //! process by a parent test here.
 
-#![cfg(all(
-    feature = "macros",
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    debug_assertions
-))]
+#![cfg(all(feature = "macros", leakwatch_hooks, debug_assertions))]
 
 mod support;
 

@@ -41,11 +41,7 @@ fn server() -> SocketAddr {
 /// Whether this platform sees descriptors created outside leakwatch's
 /// wrappers (glibc Linux, x86_64 or aarch64).
 fn leakwatch_interpose_seen() -> bool {
-    cfg!(all(
-        target_os = "linux",
-        target_env = "gnu",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))
+    cfg!(leakwatch_hooks)
 }
 
 fn client() -> HttpClient {

@@ -13,9 +13,7 @@
     feature = "tokio",
     feature = "macros",
     feature = "stacks",
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
+    leakwatch_hooks,
     debug_assertions
 ))]
 

@@ -17,13 +17,7 @@ mod heap_report_unset;
 mod messages;
 // Where libc calls are interposed: glibc Linux, x86_64 or aarch64, with
 // tracking compiled in.
-#[cfg(all(
-    feature = "macros",
-    target_os = "linux",
-    target_env = "gnu",
-    any(target_arch = "x86_64", target_arch = "aarch64"),
-    debug_assertions
-))]
+#[cfg(all(feature = "macros", leakwatch_hooks, debug_assertions))]
 mod interposed;
 mod net_sockets;
 mod registry_stress;

@@ -85,15 +85,11 @@ fn artifact(line: &str) -> Option<PathBuf> {
 
 /// Why no library can be preloaded here, if so.
 fn supported() -> Result<(), String> {
-    if cfg!(all(
-        target_os = "linux",
-        target_env = "gnu",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )) {
+    if cfg!(leakwatch_hooks) {
         Ok(())
     } else {
         Err(String::from(
-            "cargo leakwatch test needs glibc Linux on x86_64 or aarch64, where libc's \
+            "cargo leakwatch test needs glibc Linux on x86_64 or aarch64 with a dynamically linked C runtime, where libc's \
              functions can be interposed with LD_PRELOAD; elsewhere, use #[leakwatch::test] \
              and leakwatch's wrappers",
         ))
