@@ -7,7 +7,8 @@
 //!
 //! Sets `cfg(leakwatch_hooks)` where `leakwatch-interpose` defines libc's
 //! functions, as its build script alone decides and passes on
-//! (`DEP_LEAKWATCH_INTERPOSE_HOOKS`).
+//! (`DEP_LEAKWATCH_INTERPOSE_HOOKS`), and passes it on in turn
+//! (`DEP_LEAKWATCH_HOOKS`).
 
 use std::env;
 
@@ -22,6 +23,7 @@ fn main() {
     if hooks == "true" {
         println!("cargo::rustc-cfg=leakwatch_hooks");
     }
+    println!("cargo::metadata=hooks={hooks}");
     let unstable = env::var_os("CARGO_CFG_TOKIO_UNSTABLE").is_some();
     let linux = env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
     let arch = env::var("CARGO_CFG_TARGET_ARCH")

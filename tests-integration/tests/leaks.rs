@@ -6,7 +6,7 @@
 //! The leaky tests fail on purpose: they are `#[ignore]`d and each is run
 //! alone in a child process by a driver test below.
 
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 mod support;
 

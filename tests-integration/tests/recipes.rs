@@ -10,7 +10,7 @@
 //! text, so what a user copies is what is tested. The clean twins show what
 //! needs no recipe.
 
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 mod support;
 

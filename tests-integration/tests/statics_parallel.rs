@@ -10,7 +10,7 @@
 //! a driver test below, all 16 at once (`--test-threads=16`); each waits for
 //! the others to start before it opens anything, so their scopes overlap.
 
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 mod support;
 

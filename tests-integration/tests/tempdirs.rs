@@ -6,7 +6,7 @@
 //!
 //! The tests run by the driver are `#[ignore]`d (half fail on purpose).
 
-#![cfg(all(target_os = "linux", target_env = "gnu", debug_assertions))]
+#![cfg(all(leakwatch_hooks, debug_assertions))]
 
 mod support;
 
