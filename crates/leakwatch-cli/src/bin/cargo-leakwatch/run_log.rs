@@ -38,7 +38,7 @@ struct IgnoredJson {
 }
 
 /// A test's report, in the format of
-/// [`REPORT_JSON_VERSION`](leakwatch_core::REPORT_JSON_VERSION).
+/// [`REPORT_JSON_VERSION`].
 #[derive(Debug, Deserialize)]
 struct ReportJson {
     /// `None` from a preload that wrote no version.
