@@ -13,6 +13,7 @@
 
 use std::cell::Cell;
 use std::mem::{MaybeUninit, size_of};
+#[cfg(test)]
 use std::sync::Arc;
 
 #[cfg(test)]
