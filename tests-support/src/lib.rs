@@ -35,3 +35,5 @@ pub mod http;
 pub mod log;
 #[cfg(feature = "tokio")]
 pub mod server;
+#[cfg(feature = "tags")]
+pub mod tags;

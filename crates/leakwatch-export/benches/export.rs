@@ -10,24 +10,11 @@ use leakwatch_export::{Capture, pprof};
 
 const LIVE: usize = 100_000;
 
-/// `LIVE` items over 100 sites and kinds, each with its own detail.
+/// `LIVE` items over five sites and four kinds, each with its own detail,
+/// opened at `level`.
 fn open(level: Level) -> Vec<Tag> {
     leakwatch_core::set_level(level);
-    let kinds = ["tcp", "file", "db-conn", "task"];
-    let tags = (0..LIVE)
-        .map(|i| {
-            let kind = kinds[i % kinds.len()];
-            let detail = format!("10.0.{}.{}:5432", i / 256 % 256, i % 256);
-            // Five call sites: each arm's line is a site of its own.
-            match i % 5 {
-                0 => Tag::with_detail(kind, detail),
-                1 => Tag::with_detail(kind, detail),
-                2 => Tag::with_detail(kind, detail),
-                3 => Tag::with_detail(kind, detail),
-                _ => Tag::with_detail(kind, detail),
-            }
-        })
-        .collect();
+    let tags = tests_support::tags::many(LIVE);
     leakwatch_core::set_level(Level::Sites);
     tags
 }

@@ -24,22 +24,9 @@ const ITEMS: usize = 100_000;
 const PIPES: usize = 5_000;
 
 /// `ITEMS` tags over five sites and four kinds, each with its own detail,
-/// as `leakwatch-export`'s export bench opens them.
+/// as the export bench opens them.
 fn tags() -> Vec<Tag> {
-    let kinds = ["tcp", "file", "db-conn", "task"];
-    (0..ITEMS)
-        .map(|i| {
-            let kind = kinds[i % kinds.len()];
-            let detail = format!("10.0.{}.{}:5432", i / 256 % 256, i % 256);
-            match i % 5 {
-                0 => Tag::with_detail(kind, detail),
-                1 => Tag::with_detail(kind, detail),
-                2 => Tag::with_detail(kind, detail),
-                3 => Tag::with_detail(kind, detail),
-                _ => Tag::with_detail(kind, detail),
-            }
-        })
-        .collect()
+    tests_support::tags::many(ITEMS)
 }
 
 /// `PIPES` pipes, two descriptors each, opened by plain `std`.
