@@ -6,7 +6,7 @@
 //! ```
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use leakwatch::Level;
@@ -26,37 +26,19 @@ fn open_close(c: &mut Criterion) {
     let scope = leakwatch::Scope::new("bench");
     let _in_scope = scope.enter();
     leakwatch::set_level(Level::Sites);
-    group.bench_function("std::fs::File open+close", |b| b.iter(|| std_open(&path)));
-    group.bench_function("leakwatch::fs::File open+close (sites)", |b| {
-        b.iter(|| tracked_open(&path))
-    });
-    // Run one after the other, two benches of identical code differ by up to
-    // 10% on this VM, more than the 3% budget. This one alternates std and
-    // tracked opens (in flipping order) and reports the difference per pair,
-    // so drift cancels out.
+    // Std's and tracked opens alternate (in flipping order) and the
+    // difference is taken per pair, so the machine's drift cancels out.
     group.sample_size(20);
-    group.bench_function("tracked minus std, alternating (per open+close)", |b| {
-        b.iter_custom(|iters| {
-            const PAIRS: u32 = 1024;
-            let mut diff: i128 = 0;
-            for _ in 0..iters {
-                for pair in 0..PAIRS {
-                    let (std_ns, tracked_ns) = if pair % 2 == 0 {
-                        let s = time(|| std_open(&path));
-                        (s, time(|| tracked_open(&path)))
-                    } else {
-                        let t = time(|| tracked_open(&path));
-                        (time(|| std_open(&path)), t)
-                    };
-                    diff += tracked_ns - std_ns;
-                }
-            }
-            Duration::from_nanos((diff / i128::from(PAIRS)).max(1) as u64)
-        })
-    });
-    // On this shared VM two benches of the same code differ by up to 10%,
-    // more than the 3% budget, so the overhead is also measured on its own:
-    // a tracked File is std's open plus exactly this tag.
+    tests_support::bench::compare(
+        &mut group,
+        "File open+close",
+        "std::fs::File open+close",
+        || std_open(&path),
+        "leakwatch::fs::File open+close (sites)",
+        || tracked_open(&path),
+    );
+    // The overhead on its own: a tracked File is std's open plus exactly
+    // this tag.
     #[cfg(unix)]
     {
         use std::os::fd::AsFd;
@@ -82,12 +64,6 @@ fn tracked_open(path: &std::path::Path) {
     drop(black_box(
         leakwatch::fs::File::open(black_box(path)).unwrap(),
     ));
-}
-
-fn time(f: impl FnOnce()) -> i128 {
-    let start = Instant::now();
-    f();
-    start.elapsed().as_nanos() as i128
 }
 
 criterion_group! {
