@@ -78,11 +78,6 @@ pub fn register_own_frames(prefixes: &'static [&'static str]) -> bool {
 /// assert!(!leakwatch_core::is_own_frame("my_app::main"));
 /// ```
 pub fn is_own_frame(function: &str) -> bool {
-    is_own(function)
-}
-
-/// [`is_own_frame`].
-pub(super) fn is_own(function: &str) -> bool {
     let function = function.trim_start_matches('<');
     let registered = REGISTERED
         .iter()
@@ -96,23 +91,25 @@ pub(super) fn is_own(function: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_own, register_own_frames};
+    use super::{is_own_frame, register_own_frames};
 
     #[test]
     fn linked_and_registered_prefixes_are_own_and_others_are_not() {
-        assert!(is_own("leakwatch_core::tag::Tag::new"));
-        assert!(is_own(
+        assert!(is_own_frame("leakwatch_core::tag::Tag::new"));
+        assert!(is_own_frame(
             "<leakwatch_core::tag::Tag as core::ops::drop::Drop>::drop"
         ));
-        assert!(is_own("backtrace::backtrace::trace"));
-        assert!(!is_own("own_frames_test_wrappers::open"));
-        assert!(!is_own("app::leakwatch_core::lookalike"));
+        assert!(is_own_frame("backtrace::backtrace::trace"));
+        assert!(!is_own_frame("own_frames_test_wrappers::open"));
+        assert!(!is_own_frame("app::leakwatch_core::lookalike"));
 
         static WRAPPERS: &[&str] = &["own_frames_test_wrappers::"];
         assert!(register_own_frames(WRAPPERS));
-        assert!(is_own("own_frames_test_wrappers::open"));
-        assert!(is_own("<own_frames_test_wrappers::Conn as Drop>::drop"));
-        assert!(!is_own("own_frames_test_app::main"));
+        assert!(is_own_frame("own_frames_test_wrappers::open"));
+        assert!(is_own_frame(
+            "<own_frames_test_wrappers::Conn as Drop>::drop"
+        ));
+        assert!(!is_own_frame("own_frames_test_app::main"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::Frame;
-use super::own::is_own;
+use super::own::is_own_frame;
 use super::whose;
 
 /// Crates whose frames say nothing a reader can act on: the language's and
@@ -31,7 +31,7 @@ fn bare(function: &str) -> &str {
 pub(super) fn whose(frame: &Frame) -> Whose {
     let function = bare(&frame.function);
     if NOISE.iter().any(|krate| function.starts_with(krate))
-        || is_own(function)
+        || is_own_frame(function)
         || function.is_empty()
     {
         return Whose::Noise;

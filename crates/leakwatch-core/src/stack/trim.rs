@@ -1,7 +1,7 @@
 //! Deciding which frames a reader needs.
 
 use super::Frame;
-use super::own::is_own;
+use super::own::is_own_frame;
 
 /// Frames below which nothing is the user's: thread start, the test harness,
 /// `main`'s shims. The frame itself goes too.
@@ -24,7 +24,9 @@ const RUNTIME_ROOTS: &[&str] = &[
 pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
     let start = frames
         .iter()
-        .position(|f| !is_own(&f.function) && !is_glue(&f.function) && !is_spawn_path(&f.function))
+        .position(|f| {
+            !is_own_frame(&f.function) && !is_glue(&f.function) && !is_spawn_path(&f.function)
+        })
         .unwrap_or(frames.len());
     // A stack captured where a thread is created (an interposed
     // `pthread_create`) starts in std's spawn path, a runtime root of the
@@ -41,7 +43,7 @@ pub(super) fn user_frames(mut frames: Vec<Frame>) -> Vec<Frame> {
         frames.truncate(below + root);
     }
     frames.drain(..start);
-    frames.retain(|f| !is_own(&f.function) && !is_glue(&f.function));
+    frames.retain(|f| !is_own_frame(&f.function) && !is_glue(&f.function));
     frames
 }
 
